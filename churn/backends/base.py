@@ -1,0 +1,52 @@
+"""What a backend decides: everything that differs between running locally and on SageMaker.
+
+``churn.pipeline.build_pipeline`` asks a :class:`Backend` for the session, image URIs,
+instance types, where data and artifacts live and which extra steps exist; it never checks
+which backend it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # the SDK is imported only when a pipeline is built
+    from sagemaker.model import Model
+    from sagemaker.workflow.entities import PipelineVariable
+    from sagemaker.workflow.steps import Step
+
+
+@dataclass(frozen=True)
+class Images:
+    processing: str
+    training: str
+    evaluation: str
+
+
+@dataclass
+class Backend:
+    """Settings shared by both backends; subclasses add their session and extra steps."""
+
+    name: ClassVar[str]
+    role_arn: str
+    images: Images
+    processing_instance_type: str
+    training_instance_type: str
+    #: URI prefix of every artifact (``file:///...`` or ``s3://...``); runs go below it.
+    artifact_root: str
+    #: URI prefix under which the step code bundle is staged, one folder per content hash.
+    code_root: str
+    #: Default of the InputData parameter.
+    input_data: str
+    #: Settings that were not given and hold a placeholder (fine for printing a definition).
+    placeholders: list[str] = field(default_factory=list)
+
+    def session(self):
+        """The SDK session the pipeline is compiled with (built on first use)."""
+        raise NotImplementedError
+
+    def registration_steps(
+        self, model: Model, evaluation_report_uri: PipelineVariable, approval_status: PipelineVariable
+    ) -> list[Step]:
+        """Steps that register the model after the gate passes (none by default)."""
+        return []

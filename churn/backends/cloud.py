@@ -1,0 +1,126 @@
+"""The cloud backend: ``PipelineSession`` on SageMaker, official AWS images, S3 artifacts.
+
+Settings come from arguments or these environment variables:
+
+=========================  ======================================  =================
+variable                   meaning                                 default
+=========================  ======================================  =================
+``CHURN_AWS_REGION``       AWS region (else ``AWS_REGION``,        none
+                           ``AWS_DEFAULT_REGION``)
+``CHURN_ROLE_ARN``         SageMaker execution role ARN            none
+``CHURN_S3_BUCKET``        bucket for code, data and artifacts     none
+``CHURN_S3_PREFIX``        key prefix inside the bucket            ``churn``
+``CHURN_MODEL_PACKAGE_GROUP``  model package group to register in  ``churn``
+=========================  ======================================  =================
+
+Compiling never calls AWS: the bucket is given explicitly (no STS lookup of a default bucket)
+and code is referenced by content hash, to be uploaded by the explicit staging step of a run.
+Missing settings are replaced by placeholders when only printing a definition.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from churn.backends.base import Backend
+from churn.backends.images import aws_images
+
+PLACEHOLDER_REGION = "us-east-1"
+PLACEHOLDER_ROLE_ARN = "arn:aws:iam::111111111111:role/CHURN_ROLE_ARN-is-not-set"
+PLACEHOLDER_BUCKET = "churn-bucket-not-set"
+DEFAULT_PREFIX = "churn"
+DEFAULT_MODEL_PACKAGE_GROUP = "churn"
+DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"
+DEFAULT_TRAINING_INSTANCE = "ml.m5.large"
+
+
+class CloudSettingsError(ValueError):
+    """A cloud setting is missing; the message names its flag and environment variable."""
+
+
+@dataclass
+class CloudBackend(Backend):
+    name = "cloud"
+    region: str = PLACEHOLDER_REGION
+    bucket: str = PLACEHOLDER_BUCKET
+    prefix: str = DEFAULT_PREFIX
+    model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP
+
+    def session(self):
+        if not hasattr(self, "_session"):
+            import boto3
+
+            from churn.backends import sdk_adapters  # first: quiets the SDK before it is imported
+            from sagemaker.workflow.pipeline_context import PipelineSession
+
+            sdk_adapters.check_sdk_version()
+            sdk_adapters.disable_telemetry()
+            boto_session = boto3.Session(region_name=self.region)
+            self._session = PipelineSession(
+                boto_session=boto_session, default_bucket=self.bucket, default_bucket_prefix=self.prefix
+            )
+        return self._session
+
+    def require_settings(self) -> None:
+        """Raise :class:`CloudSettingsError` naming every setting a real run lacks."""
+        if self.placeholders:
+            raise CloudSettingsError(
+                "the cloud backend needs these settings: " + "; ".join(self.placeholders)
+            )
+
+    def registration_steps(self, model, evaluation_report_uri, approval_status):
+        from sagemaker.model_metrics import MetricsSource, ModelMetrics
+        from sagemaker.workflow.model_step import ModelStep
+
+        metrics = ModelMetrics(
+            model_statistics=MetricsSource(s3_uri=evaluation_report_uri, content_type="application/json")
+        )
+        register = model.register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=[DEFAULT_PROCESSING_INSTANCE],
+            transform_instances=[DEFAULT_PROCESSING_INSTANCE],
+            model_package_group_name=self.model_package_group,
+            approval_status=approval_status,
+            model_metrics=metrics,
+        )
+        return [ModelStep(name="RegisterModel", step_args=register)]
+
+
+def cloud_backend(
+    region: str | None = None,
+    role_arn: str | None = None,
+    bucket: str | None = None,
+    prefix: str | None = None,
+    model_package_group: str | None = None,
+) -> CloudBackend:
+    env = os.environ
+    given = {
+        "region (--region or CHURN_AWS_REGION)": region
+        or env.get("CHURN_AWS_REGION")
+        or env.get("AWS_REGION")
+        or env.get("AWS_DEFAULT_REGION"),
+        "role ARN (--role-arn or CHURN_ROLE_ARN)": role_arn or env.get("CHURN_ROLE_ARN"),
+        "bucket (--bucket or CHURN_S3_BUCKET)": bucket or env.get("CHURN_S3_BUCKET"),
+    }
+    placeholders = [name for name, value in given.items() if not value]
+    region_, role_, bucket_ = given.values()
+    region_ = region_ or PLACEHOLDER_REGION
+    bucket_ = bucket_ or PLACEHOLDER_BUCKET
+    prefix_ = (prefix or env.get("CHURN_S3_PREFIX") or DEFAULT_PREFIX).strip("/")
+    root = f"s3://{bucket_}/{prefix_}"
+    return CloudBackend(
+        role_arn=role_ or PLACEHOLDER_ROLE_ARN,
+        images=aws_images(region_),
+        processing_instance_type=DEFAULT_PROCESSING_INSTANCE,
+        training_instance_type=DEFAULT_TRAINING_INSTANCE,
+        artifact_root=f"{root}/runs",
+        code_root=f"{root}/code",
+        input_data=f"{root}/input/churn.csv",
+        placeholders=placeholders,
+        region=region_,
+        bucket=bucket_,
+        prefix=prefix_,
+        model_package_group=model_package_group or env.get("CHURN_MODEL_PACKAGE_GROUP") or DEFAULT_MODEL_PACKAGE_GROUP,
+    )

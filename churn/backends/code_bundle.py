@@ -1,0 +1,65 @@
+"""The step code shipped to every processing container, addressed by its content hash.
+
+Steps run ``python3 -m churn.steps.<name>`` with ``PYTHONPATH`` pointing at this bundle, so the
+same code runs in the project's images and in the official AWS images. Only the step-side
+modules are bundled: orchestration code (backends, pipeline, CLI) never changes the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+import churn
+
+PACKAGE_DIR = Path(churn.__file__).parent
+#: Modules the step entrypoints import (tests check the bundle imports on its own).
+STEP_SIDE_FILES = (
+    "__init__.py",
+    "schema.py",
+    "features.py",
+    "split.py",
+    "tables.py",
+    "metrics.py",
+    "model_io.py",
+    "steps/__init__.py",
+    "steps/entrypoint.py",
+    "steps/preprocess.py",
+    "steps/evaluate.py",
+)
+#: Where the bundle is mounted inside processing containers.
+CONTAINER_CODE_DIR = "/opt/ml/processing/input/code"
+
+
+@lru_cache(maxsize=1)
+def bundle_files() -> tuple[tuple[str, bytes], ...]:
+    """(path inside the bundle, content) for every bundled file, in a fixed order."""
+    return tuple((f"churn/{name}", (PACKAGE_DIR / name).read_bytes()) for name in STEP_SIDE_FILES)
+
+
+def bundle_hash() -> str:
+    """sha256 over the bundled paths and contents (first 16 hex digits)."""
+    digest = hashlib.sha256()
+    for name, content in bundle_files():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()[:16]
+
+
+def write_bundle(directory: Path) -> Path:
+    """Write the bundle under ``directory/<hash>/`` unless it is already there; return that path.
+
+    Written to a temporary sibling and renamed, so a reader never sees half a bundle.
+    """
+    target = directory / bundle_hash()
+    if target.is_dir():
+        return target
+    partial = directory / f".{target.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    for name, content in bundle_files():
+        path = partial / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    partial.rename(target)
+    return target

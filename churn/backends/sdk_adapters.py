@@ -1,0 +1,50 @@
+"""The one place where churn adapts the SageMaker Python SDK's behaviour (both backends).
+
+Pinned to sagemaker 2.257.x (see constraints.txt); each adaptation names what it changes and
+why, and is checked by the test suite so an SDK upgrade that breaks it fails loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+# Importing this module quiets the SDK, so it must come before the first import of the SDK.
+# Its v2 deprecation notice, "Popping out 'ProcessingJobName'..." on every compile and
+# "Not applying SDK defaults" (printed to stdout, where `churn definition` writes JSON) are
+# not for churn's users; the SDK's warnings and errors still show.
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+warnings.filterwarnings("ignore", module=r"sagemaker(\.|$)")
+logging.getLogger("sagemaker").setLevel(logging.ERROR)
+logging.getLogger("sagemaker.config").setLevel(logging.ERROR)
+
+import sagemaker  # noqa: E402
+from sagemaker.telemetry import telemetry_logging
+
+SUPPORTED_SDK = "2.257."
+
+
+def check_sdk_version() -> None:
+    if not sagemaker.__version__.startswith(SUPPORTED_SDK):
+        raise RuntimeError(
+            f"churn is tested with sagemaker {SUPPORTED_SDK}x but {sagemaker.__version__} is installed; "
+            "install the pinned versions: pip install -c constraints.txt -e ."
+        )
+
+
+def _no_telemetry(*_args, **_kwargs) -> None:
+    """Replacement for the SDK's telemetry request (an STS call plus an HTTPS GET to AWS)."""
+
+
+def disable_telemetry() -> None:
+    """Stop the SDK's telemetry calls.
+
+    Every decorated SDK call (``Estimator.fit``, local-mode job creation, ``Pipeline.start``)
+    asks STS for the account id and sends a GET to an AWS telemetry bucket. Compiling must make
+    no network call at all, and local runs must stay on loopback. The documented opt-out (an
+    SDK config with ``TelemetryOptOut``) makes every config lookup validate a JSON schema, which
+    doubled ``start()`` time, so the request function itself is replaced.
+    """
+    telemetry_logging._send_telemetry_request = _no_telemetry  # noqa: SLF001 - pinned SDK internals
+

@@ -1,0 +1,106 @@
+"""The pipeline's parameters: names, types, defaults and validation, in one table.
+
+``--param Name=Value`` on the command line is parsed and checked here, before anything is
+compiled or any container starts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from churn import split
+
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
+class ParameterError(ValueError):
+    """A pipeline parameter override is unknown or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    kind: type  # str, int or float
+    default: object  # None: the backend decides the default
+    help: str
+    check: Callable[[object], str | None] = lambda value: None
+
+
+def _unit_open(value) -> str | None:
+    return None if 0 < value < 1 else "must be in (0, 1)"
+
+
+def _unit_closed(value) -> str | None:
+    return None if 0 <= value <= 1 else "must be in [0, 1]"
+
+
+def _positive(value) -> str | None:
+    return None if value > 0 else "must be positive"
+
+
+def _non_negative(value) -> str | None:
+    return None if value >= 0 else "must be zero or positive"
+
+
+def _approval(value) -> str | None:
+    return None if value in APPROVAL_STATUSES else f"must be one of {', '.join(APPROVAL_STATUSES)}"
+
+
+def _not_empty(value) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+SPECS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("InputData", str, None, "URI of the raw churn CSV (file or folder)", _not_empty),
+    ParameterSpec("TrainRatio", float, 0.7, "share of rows in the train split", _unit_open),
+    ParameterSpec("ValidationRatio", float, 0.15, "share of rows in the validation split", _unit_open),
+    ParameterSpec("SplitSeed", int, 42, "seed of the content-hash split", _non_negative),
+    ParameterSpec("MaxDepth", int, 5, "XGBoost max_depth", _positive),
+    ParameterSpec("NumRound", int, 100, "XGBoost boosting rounds", _positive),
+    ParameterSpec("Eta", float, 0.2, "XGBoost learning rate", _unit_closed),
+    ParameterSpec("AccuracyThreshold", float, 0.8, "test accuracy the model must reach", _unit_closed),
+    ParameterSpec("ProcessingInstanceType", str, None, "instance type of processing steps", _not_empty),
+    ParameterSpec("TrainingInstanceType", str, None, "instance type of the training step", _not_empty),
+    ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval),
+)
+BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def convert(name: str, text: str) -> object:
+    """Parse one override; raise :class:`ParameterError` naming the parameter and the problem."""
+    spec = BY_NAME.get(name)
+    if spec is None:
+        raise ParameterError(f"unknown parameter {name!r}; known parameters: {', '.join(BY_NAME)}")
+    try:
+        value = spec.kind(text)
+    except ValueError:
+        raise ParameterError(f"{name} must be {'an integer' if spec.kind is int else 'a number'}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"{name} must be finite, got {text!r}")
+    problem = spec.check(value)
+    if problem:
+        raise ParameterError(f"{name} {problem}, got {text!r}")
+    return value
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, object]:
+    """``["Name=Value", ...]`` -> typed, validated values (ratios checked together)."""
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep:
+            raise ParameterError(f"parameter override {pair!r} must look like Name=Value")
+        values[name.strip()] = convert(name.strip(), text.strip())
+    check_together(values)
+    return values
+
+
+def check_together(values: dict[str, object]) -> None:
+    train = values.get("TrainRatio", BY_NAME["TrainRatio"].default)
+    validation = values.get("ValidationRatio", BY_NAME["ValidationRatio"].default)
+    try:
+        split.validate_ratios(train, validation)
+    except ValueError as error:
+        raise ParameterError(str(error)) from None

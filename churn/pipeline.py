@@ -1,0 +1,198 @@
+"""The step graph, built once for any backend by :func:`build_pipeline`.
+
+PreprocessData -> TrainModel -> EvaluateModel -> CheckAccuracy -> CreateModel (+ the backend's
+registration steps) or AccuracyTooLow (FailStep). Steps reference earlier outputs only through
+``.properties``; everything backend-specific comes from the :class:`~churn.backends.Backend`.
+"""
+
+from __future__ import annotations
+
+import churn.backends.sdk_adapters  # noqa: F401  (first: quiets the SDK before it is imported)
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.model import Model
+from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.fail_step import FailStep
+from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.model_step import ModelStep
+from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+
+from churn import parameters
+from churn.backends import Backend
+from churn.backends.code_bundle import CONTAINER_CODE_DIR, bundle_hash
+from churn.split import SPLITS
+
+PIPELINE_NAME = "churn"
+ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
+PROCESSING = "/opt/ml/processing"
+#: Fixed hyperparameters of the XGBoost built-in algorithm (the rest are pipeline parameters).
+FIXED_HYPERPARAMETERS = {"objective": "binary:logistic", "eval_metric": "auc"}
+
+_KINDS = {str: ParameterString, int: ParameterInteger, float: ParameterFloat}
+
+
+def pipeline_parameters(backend: Backend, defaults: dict[str, object] | None = None) -> dict:
+    """The pipeline's parameter objects; ``defaults`` (validated overrides) replace the defaults."""
+    backend_defaults = {
+        "InputData": backend.input_data,
+        "ProcessingInstanceType": backend.processing_instance_type,
+        "TrainingInstanceType": backend.training_instance_type,
+    }
+    overrides = defaults or {}
+    built = {}
+    for spec in parameters.SPECS:
+        default = overrides.get(spec.name, backend_defaults.get(spec.name, spec.default))
+        built[spec.name] = _KINDS[spec.kind](name=spec.name, default_value=default)
+    return built
+
+
+def _run_uri(backend: Backend, *parts: str) -> Join:
+    """``<artifact root>/<execution id>/<parts...>``: every execution writes to its own folder."""
+    return Join(on="/", values=[backend.artifact_root, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+def _step_processor(backend: Backend, image: str, module: str, instance_type, base_job_name: str) -> Processor:
+    return Processor(
+        role=backend.role_arn,
+        image_uri=image,
+        entrypoint=["python3", "-m", module],
+        instance_count=1,
+        instance_type=instance_type,
+        env={"PYTHONPATH": CONTAINER_CODE_DIR, "PYTHONUNBUFFERED": "1"},
+        base_job_name=base_job_name,
+        sagemaker_session=backend.session(),
+    )
+
+
+def _code_input(backend: Backend) -> ProcessingInput:
+    return ProcessingInput(
+        source=Join(on="/", values=[backend.code_root, bundle_hash()]),
+        destination=CONTAINER_CODE_DIR,
+        input_name="code",
+    )
+
+
+def build_pipeline(backend: Backend, parameter_defaults: dict[str, object] | None = None) -> Pipeline:
+    """The churn pipeline for ``backend``; ``parameter_defaults`` replace parameter defaults."""
+    params = pipeline_parameters(backend, parameter_defaults)
+    session = backend.session()
+
+    preprocess = ProcessingStep(
+        name="PreprocessData",
+        step_args=_step_processor(
+            backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess"
+        ).run(
+            inputs=[
+                ProcessingInput(source=params["InputData"], destination=f"{PROCESSING}/input/raw", input_name="raw"),
+                _code_input(backend),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name=name,
+                    source=f"{PROCESSING}/output/{name}",
+                    destination=_run_uri(backend, "PreprocessData", name),
+                )
+                for name in (*SPLITS, "manifest")
+            ],
+            arguments=[
+                "--train-ratio", params["TrainRatio"].to_string(),
+                "--validation-ratio", params["ValidationRatio"].to_string(),
+                "--split-seed", params["SplitSeed"].to_string(),
+            ],
+        ),
+    )
+    split_uri = {name: preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri for name in SPLITS}
+
+    estimator = Estimator(
+        image_uri=backend.images.training,
+        role=backend.role_arn,
+        instance_count=1,
+        instance_type=params["TrainingInstanceType"],
+        output_path=_run_uri(backend, "TrainModel"),
+        base_job_name="churn-train",
+        # SageMaker Debugger and Profiler are not used (and local mode cannot run them).
+        disable_profiler=True,
+        debugger_hook_config=False,
+        hyperparameters={
+            **FIXED_HYPERPARAMETERS,
+            "max_depth": params["MaxDepth"],
+            "num_round": params["NumRound"],
+            "eta": params["Eta"],
+        },
+        sagemaker_session=session,
+    )
+    train = TrainingStep(
+        name="TrainModel",
+        step_args=estimator.fit(
+            inputs={
+                name: TrainingInput(s3_data=split_uri[name], content_type="text/csv")
+                for name in ("train", "validation")
+            }
+        ),
+    )
+    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+
+    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluate = ProcessingStep(
+        name="EvaluateModel",
+        step_args=_step_processor(
+            backend, backend.images.evaluation, "churn.steps.evaluate", params["ProcessingInstanceType"], "churn-evaluate"
+        ).run(
+            inputs=[
+                ProcessingInput(source=model_data, destination=f"{PROCESSING}/input/model", input_name="model"),
+                ProcessingInput(source=split_uri["test"], destination=f"{PROCESSING}/input/test", input_name="test"),
+                _code_input(backend),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="evaluation",
+                    source=f"{PROCESSING}/output/evaluation",
+                    destination=_run_uri(backend, "EvaluateModel", "evaluation"),
+                )
+            ],
+        ),
+        property_files=[report],
+    )
+    evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+
+    model = Model(
+        image_uri=backend.images.training,
+        model_data=model_data,
+        role=backend.role_arn,
+        sagemaker_session=session,
+    )
+    create_model = ModelStep(name="CreateModel", step_args=model.create(instance_type=params["ProcessingInstanceType"]))
+    registration = backend.registration_steps(
+        model, Join(on="/", values=[evaluation_uri, "evaluation.json"]), params["ModelApprovalStatus"]
+    )
+    gate = ConditionStep(
+        name="CheckAccuracy",
+        conditions=[
+            ConditionGreaterThanOrEqualTo(
+                left=JsonGet(step_name=evaluate.name, property_file=report, json_path=ACCURACY_PATH),
+                right=params["AccuracyThreshold"],
+            )
+        ],
+        if_steps=[create_model, *registration],
+        else_steps=[
+            FailStep(
+                name="AccuracyTooLow",
+                error_message=Join(
+                    on=" ",
+                    values=["Test accuracy is below the AccuracyThreshold of", params["AccuracyThreshold"]],
+                ),
+            )
+        ],
+    )
+    return Pipeline(
+        name=PIPELINE_NAME,
+        parameters=list(params.values()),
+        steps=[preprocess, train, evaluate, gate],
+        sagemaker_session=session,
+    )

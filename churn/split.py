@@ -1,0 +1,78 @@
+"""A deterministic train/validation/test split decided by a keyed hash of each row's content.
+
+No RNG and no shuffle: a row's split depends only on its canonical content and the seed, so it
+does not change with row order, library versions, or rows appended to the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from churn.schema import REQUIRED_COLUMNS
+
+SPLITS = ("train", "validation", "test")
+_SCALE = float(2**64)
+
+
+def validate_ratios(train_ratio: float, validation_ratio: float) -> None:
+    """Raise ``ValueError`` naming the parameter unless both ratios are in (0, 1) and leave
+    a non-empty share for the test split."""
+    for name, value in (("TrainRatio", train_ratio), ("ValidationRatio", validation_ratio)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    if train_ratio + validation_ratio >= 1:
+        raise ValueError(
+            f"TrainRatio + ValidationRatio must be below 1 to leave rows for the test split, "
+            f"got {train_ratio!r} + {validation_ratio!r}"
+        )
+
+
+def validate_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"SplitSeed must be a non-negative integer, got {seed!r}")
+
+
+def row_keys(table: pd.DataFrame) -> list[str]:
+    """The content of each canonical row as one string (required columns, fixed order)."""
+    present = [c for c in REQUIRED_COLUMNS if c in table.columns]
+    return ["\x1f".join(row) for row in table.loc[:, present].itertuples(index=False, name=None)]
+
+
+def hash_fractions(keys: Iterable[str], seed: int) -> np.ndarray:
+    """Map each key to a number in [0, 1) with BLAKE2b keyed by the seed."""
+    validate_seed(seed)
+    salt = str(seed).encode()
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8, key=salt).digest(), "big") / _SCALE
+            for k in keys
+        ],
+        dtype=np.float64,
+    )
+
+
+def split_indices(fractions: np.ndarray, train_ratio: float, validation_ratio: float) -> np.ndarray:
+    """Index into :data:`SPLITS` (0 train, 1 validation, 2 test) for each hash fraction."""
+    validate_ratios(train_ratio, validation_ratio)
+    return np.searchsorted([train_ratio, train_ratio + validation_ratio], fractions, side="right")
+
+
+def split_rows(
+    table: pd.DataFrame, lines: list[str], train_ratio: float, validation_ratio: float, seed: int
+) -> dict[str, list[str]]:
+    """Distribute ``lines`` (one per row of a canonical ``table``) over the splits.
+
+    Within a split, rows are ordered by their hash fraction (ties by the line itself), so the
+    files are the same bytes whatever order the input rows came in.
+    """
+    fractions = hash_fractions(row_keys(table), seed)
+    which = split_indices(fractions, train_ratio, validation_ratio)
+    ordered = sorted(zip(fractions.tolist(), lines, which.tolist()))
+    return {name: [line for _, line, w in ordered if w == i] for i, name in enumerate(SPLITS)}

@@ -1,0 +1,65 @@
+"""EvaluateModel: score the test split with the trained model and write ``evaluation.json``.
+
+Container paths: ``/opt/ml/processing/input/model/model.tar.gz``,
+``/opt/ml/processing/input/test/*.csv`` (headerless, label first) ->
+``/opt/ml/processing/output/evaluation/evaluation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost
+
+from churn import metrics, model_io, tables
+from churn.steps import entrypoint
+
+MODEL_DIR = Path("/opt/ml/processing/input/model")
+TEST_DIR = Path("/opt/ml/processing/input/test")
+OUTPUT_DIR = Path("/opt/ml/processing/output/evaluation")
+REPORT_FILE = "evaluation.json"
+
+
+def read_labelled_csv(location: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and features of headerless, label-first CSV files (a file or a directory)."""
+    frames = [pd.read_csv(p, header=None, dtype=np.float64) for p in tables.raw_csv_files(location)]
+    data = pd.concat(frames, ignore_index=True).to_numpy()
+    return data[:, 0].astype(int), data[:, 1:]
+
+
+def score(booster: xgboost.Booster, features: np.ndarray) -> np.ndarray:
+    return booster.predict(xgboost.DMatrix(features))
+
+
+def find_model_archive(location: Path) -> Path:
+    if location.is_file():
+        return location
+    archives = sorted(location.rglob("model.tar.gz"))
+    if not archives:
+        raise FileNotFoundError(f"no model.tar.gz under {location}")
+    return archives[0]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="churn.steps.evaluate", description=__doc__)
+    parser.add_argument("--model", type=Path, default=MODEL_DIR, help="model.tar.gz or a directory holding it")
+    parser.add_argument("--test", type=Path, default=TEST_DIR)
+    parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
+    parser.add_argument("--threshold", type=float, default=0.5, help="score at or above which a row is churn")
+    args = parser.parse_args(argv)
+
+    booster = model_io.load_booster(find_model_archive(args.model))
+    labels, features = read_labelled_csv(args.test)
+    report = metrics.evaluation_report(labels, score(booster, features), threshold=args.threshold)
+    text = json.dumps(report, indent=2)
+    tables.write_lines_atomically(args.output / REPORT_FILE, [text])
+    summary = {k: round(v["value"], 4) for k, v in report["binary_classification_metrics"].items() if "value" in v}
+    print(f"evaluation: {json.dumps(summary)}")
+
+
+if __name__ == "__main__":
+    entrypoint.run("EvaluateModel", main)

@@ -1,0 +1,124 @@
+"""Both backends compile the same graph: same steps, edges, parameters and property
+references; they differ only in the fields of the reviewed allow-list."""
+
+import copy
+
+import pytest
+
+from churn.definition import compile_definition, differences, load_allowlist, unexplained
+
+
+@pytest.fixture(scope="module")
+def local_definition():
+    return compile_definition("local")
+
+
+@pytest.fixture(scope="module")
+def cloud_definition():
+    return compile_definition("cloud", bucket="my-bucket", region="eu-west-1", role_arn="arn:aws:iam::123456789012:role/x")
+
+
+def _steps(definition):
+    """Every step, with nested condition branches, as name -> step."""
+    found = {}
+    for step in definition["Steps"]:
+        found[step["Name"]] = step
+        for branch in ("IfSteps", "ElseSteps"):
+            for inner in step.get("Arguments", {}).get(branch, []):
+                found[inner["Name"]] = inner
+    return found
+
+
+def _references(node, found=None):
+    """Every ``{"Get": ...}`` property/parameter reference in a document."""
+    found = set() if found is None else found
+    if isinstance(node, dict):
+        if set(node) == {"Get"}:
+            found.add(node["Get"])
+        for value in node.values():
+            _references(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _references(value, found)
+    return found
+
+
+def test_local_graph_has_the_product_steps(local_definition):
+    steps = _steps(local_definition)
+    assert {name: step["Type"] for name, step in steps.items()} == {
+        "PreprocessData": "Processing",
+        "TrainModel": "Training",
+        "EvaluateModel": "Processing",
+        "CheckAccuracy": "Condition",
+        "CreateModel-CreateModel": "Model",
+        "AccuracyTooLow": "Fail",
+    }
+
+
+def test_cloud_graph_adds_only_registration(local_definition, cloud_definition):
+    assert set(_steps(cloud_definition)) - set(_steps(local_definition)) == {"RegisterModel-RegisterModel"}
+    register = _steps(cloud_definition)["RegisterModel-RegisterModel"]["Arguments"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
+
+
+def test_same_parameters_and_references(local_definition, cloud_definition):
+    def names(d):
+        return [(p["Name"], p["Type"]) for p in d["Parameters"]]
+
+    assert names(local_definition) == names(cloud_definition)
+    assert [n for n, _ in names(local_definition)] == [
+        "InputData", "TrainRatio", "ValidationRatio", "SplitSeed", "MaxDepth", "NumRound", "Eta",
+        "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
+    ]
+    cloud_refs = _references(cloud_definition)
+    assert _references(local_definition) <= cloud_refs
+    steps_only_in_cloud = {"RegisterModel-RegisterModel"}
+    extra = {r for r in cloud_refs - _references(local_definition)}
+    register_refs = _references(_steps(cloud_definition)["RegisterModel-RegisterModel"])
+    assert extra <= register_refs and steps_only_in_cloud
+
+
+def test_steps_reference_earlier_outputs_only_through_properties(local_definition):
+    steps = _steps(local_definition)
+    train = steps["TrainModel"]["Arguments"]
+    channels = {c["ChannelName"]: c for c in train["InputDataConfig"]}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Get": "Steps.PreprocessData.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+    assert channels["train"]["ContentType"] == "text/csv"
+    assert train["HyperParameters"]["num_round"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.NumRound"}]}}
+    gate = steps["CheckAccuracy"]["Arguments"]["Conditions"][0]
+    assert gate["Type"] == "GreaterThanOrEqualTo"
+    assert gate["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.accuracy.value"
+    assert gate["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
+
+
+def test_definitions_differ_only_in_allowlisted_fields(local_definition, cloud_definition):
+    found = differences(local_definition, cloud_definition)
+    assert found, "the backends must differ somewhere (images, locations)"
+    left = unexplained(found, load_allowlist())
+    assert not left, "differences outside the allow-list:\n" + "\n".join(d.describe() for d in left)
+
+
+def test_a_change_outside_the_allowlist_is_caught(local_definition, cloud_definition):
+    changed = copy.deepcopy(cloud_definition)
+    _steps(changed)["TrainModel"]["Arguments"]["HyperParameters"]["objective"] = "reg:squarederror"
+    left = unexplained(differences(local_definition, changed), load_allowlist())
+    assert [d.path for d in left] == ["Steps[TrainModel].Arguments.HyperParameters.objective"]
+
+
+def test_every_allowlist_rule_is_used(local_definition, cloud_definition):
+    found = differences(local_definition, cloud_definition)
+    for rule in load_allowlist():
+        assert unexplained(found, [rule]) != found, f"allow-list rule matches nothing: {rule['path']}"
+
+
+def test_compiling_is_deterministic(local_definition):
+    assert compile_definition("local") == local_definition
+
+
+def test_parameter_defaults_can_be_replaced():
+    definition = compile_definition("local", {"NumRound": 7, "TrainRatio": 0.6})
+    values = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert values["NumRound"] == 7 and values["TrainRatio"] == 0.6

@@ -1,0 +1,29 @@
+import json
+import pickle
+
+import jsonschema
+import pytest
+
+from churn.steps import evaluate
+from tests.conftest import write_model_archive
+from tests.test_metrics import SCHEMA
+
+
+@pytest.mark.parametrize("fmt", ["ubj", "pickle"])
+def test_writes_a_valid_evaluation_report(tmp_path, sample_splits, trained_booster, fmt):
+    data = pickle.dumps(trained_booster) if fmt == "pickle" else bytes(trained_booster.save_raw("ubj"))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    write_model_archive(model_dir / "model.tar.gz", data)
+    evaluate.main(["--model", str(model_dir), "--test", str(sample_splits / "test"), "--output", str(tmp_path / "eval")])
+    report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    metrics = report["binary_classification_metrics"]
+    assert metrics["accuracy"]["value"] > 0.9 and metrics["auc"]["value"] > 0.85
+    matrix = metrics["confusion_matrix"]
+    assert sum(matrix[a][b] for a in "01" for b in "01") == 499
+
+
+def test_missing_model_is_named(tmp_path, sample_splits):
+    with pytest.raises(FileNotFoundError, match="no model.tar.gz"):
+        evaluate.main(["--model", str(tmp_path), "--test", str(sample_splits / "test"), "--output", str(tmp_path / "e")])

@@ -1,0 +1,60 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from churn.features import feature_names
+from churn.steps import preprocess
+from tests.conftest import SAMPLE_CSV
+
+
+def test_writes_splits_and_manifest(sample_splits):
+    manifest = json.loads((sample_splits / "manifest" / "manifest.json").read_text())
+    assert manifest["feature_names"] == feature_names()
+    assert manifest["rows"] == {"train": 2310, "validation": 524, "test": 499}
+    for name in ("train", "validation", "test"):
+        lines = (sample_splits / name / f"{name}.csv").read_text().splitlines()
+        assert len(lines) == manifest["rows"][name]
+        assert all(len(line.split(",")) == 74 and line[0] in "01" for line in lines)
+    assert sorted(p.name for p in sample_splits.iterdir()) == ["manifest", "test", "train", "validation"]
+
+
+def test_row_order_shuffled_copy_gives_byte_identical_splits(tmp_path, sample_splits):
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text("\n".join([header, *reversed(rows[::2]), *rows[1::2]]) + "\n")
+    preprocess.main(["--input", str(shuffled), "--output", str(tmp_path / "out")])
+    for name in ("train", "validation", "test"):
+        assert (tmp_path / "out" / name / f"{name}.csv").read_bytes() == (sample_splits / name / f"{name}.csv").read_bytes()
+
+
+def test_ratios_and_seed_are_arguments(tmp_path):
+    preprocess.main(
+        ["--input", str(SAMPLE_CSV), "--output", str(tmp_path), "--train-ratio", "0.5", "--validation-ratio", "0.25", "--split-seed", "7"]
+    )
+    manifest = json.loads((tmp_path / "manifest" / "manifest.json").read_text())
+    assert manifest["split_seed"] == 7 and sum(manifest["rows"].values()) == 3333
+    assert abs(manifest["rows"]["train"] / 3333 - 0.5) < 0.03
+
+
+def test_bad_input_exits_with_one_clear_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(SAMPLE_CSV.read_text().replace("False.", "Maybe", 1))
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "churn.steps.preprocess", "--input", str(bad), "--output", str(out)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "ERROR PreprocessData: label 'Churn?' must be 'True.' or 'False.'; unknown values at row 1: 'Maybe'"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [(["--train-ratio", "1.2"], "TrainRatio must be in"), (["--split-seed", "-3"], "SplitSeed")])
+def test_bad_arguments_are_named(tmp_path, args, message):
+    with pytest.raises(ValueError, match=message):
+        preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path), *args])
+    assert not any(tmp_path.iterdir())

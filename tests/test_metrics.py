@@ -1,0 +1,71 @@
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import churn
+from churn.metrics import METRIC_NAMES, evaluation_report
+
+SCHEMA = json.loads((Path(churn.__file__).parent / "schemas" / "evaluation.schema.json").read_text())
+
+
+def test_known_values():
+    y = [0, 0, 1, 1, 1]
+    s = [0.1, 0.6, 0.4, 0.8, 0.9]
+    m = evaluation_report(y, s, bootstrap_rounds=20)["binary_classification_metrics"]
+    assert m["accuracy"]["value"] == pytest.approx(0.6)  # predictions 0 1 0 1 1
+    assert m["precision"]["value"] == pytest.approx(2 / 3)
+    assert m["recall"]["value"] == pytest.approx(2 / 3)
+    assert m["f1"]["value"] == pytest.approx(2 / 3)
+    assert m["auc"]["value"] == pytest.approx(5 / 6)  # on scores, not on rounded predictions
+    assert m["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 1, "1": 2}}
+
+
+def test_report_validates_against_the_committed_schema():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
+    report = evaluation_report(y, s)
+    jsonschema.validate(report, SCHEMA)
+    stds = [report["binary_classification_metrics"][n]["standard_deviation"] for n in METRIC_NAMES]
+    assert all(0 < sd < 0.2 for sd in stds)
+
+
+def test_schema_rejects_a_missing_metric():
+    report = evaluation_report([0, 1, 0, 1], [0.2, 0.7, 0.4, 0.9], bootstrap_rounds=5)
+    del report["binary_classification_metrics"]["auc"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(report, SCHEMA)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=2, max_size=80).filter(
+    lambda rows: len({y for y, _ in rows}) == 2
+))
+def test_metrics_are_finite_and_in_range(rows):
+    y, s = zip(*rows)
+    report = evaluation_report(y, s, bootstrap_rounds=10)
+    jsonschema.validate(report, SCHEMA)
+    for name in METRIC_NAMES:
+        value = report["binary_classification_metrics"][name]["value"]
+        assert math.isfinite(value) and 0 <= value <= 1
+
+
+@pytest.mark.parametrize(
+    "y, s, message",
+    [
+        ([], [], "empty"),
+        ([1, 1], [0.2, 0.3], "single class"),
+        ([0, 2], [0.2, 0.3], "0 or 1"),
+        ([0, 1], [0.2, 1.3], r"probabilities in \[0, 1\]"),
+        ([0, 1], [0.2], "equal length"),
+    ],
+)
+def test_bad_input_is_named(y, s, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation_report(y, s)

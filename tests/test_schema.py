@@ -1,0 +1,119 @@
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from churn.schema import (
+    LABEL_COLUMN,
+    REQUIRED_COLUMNS,
+    SchemaError,
+    canonical_number,
+    canonical_table,
+    ignored_columns,
+    require_both_classes,
+)
+from tests.strategies import raw_tables
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("10", "10"), ("10.0", "10"), ("2.70", "2.7"), ("1e2", "100"), ("-0.5", "-0.5"), (".5", "0.5"), ("265.1", "265.1")],
+)
+def test_canonical_number(text, expected):
+    assert canonical_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1_000", "nan", "inf", "1e999", "1,5", "0x10", "--1"])
+def test_canonical_number_rejects(text):
+    with pytest.raises(ValueError):
+        canonical_number(text)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_canonical_number_round_trips_every_float(value):
+    assert float(canonical_number(repr(value))) == value
+
+
+def test_sample_is_valid(sample_raw):
+    table = canonical_table(sample_raw)
+    assert list(table.columns) == list(REQUIRED_COLUMNS)
+    assert len(table) == 3333
+    assert table[LABEL_COLUMN].value_counts().to_dict() == {"0": 2850, "1": 483}
+
+
+def test_phone_and_unknown_columns_are_dropped_and_reported(small_raw):
+    frame = small_raw.assign(Phone="382-4657", Extra="x")
+    assert ignored_columns(frame) == ["Phone", "Extra"]
+    assert canonical_table(frame).equals(canonical_table(small_raw))
+
+
+def test_column_order_and_whitespace_do_not_matter(small_raw):
+    shuffled = small_raw[list(reversed(small_raw.columns))].map(lambda v: f"  {v} ")
+    assert canonical_table(shuffled).equals(canonical_table(small_raw))
+
+
+def test_missing_column_is_named(small_raw):
+    with pytest.raises(SchemaError, match=r"missing required column\(s\): 'Day Mins', 'Churn\?'"):
+        canonical_table(small_raw.drop(columns=["Day Mins", "Churn?"]))
+
+
+def test_label_may_be_absent_when_not_required(small_raw):
+    table = canonical_table(small_raw.drop(columns=[LABEL_COLUMN]), require_label=False)
+    assert LABEL_COLUMN not in table.columns
+
+
+def test_unknown_label_is_named_with_its_row(small_raw):
+    small_raw.loc[3, LABEL_COLUMN] = "yes"
+    with pytest.raises(SchemaError, match=r"'Churn\?' must be 'True.' or 'False.'.*row 4: 'yes'"):
+        canonical_table(small_raw)
+
+
+def test_non_numeric_value_is_named_with_its_row(small_raw):
+    small_raw.loc[7, "Eve Calls"] = "ninety"
+    with pytest.raises(SchemaError, match=r"column 'Eve Calls' must be numeric; bad values at row 8: 'ninety'"):
+        canonical_table(small_raw)
+
+
+def test_nan_is_not_a_number(small_raw):
+    small_raw.loc[0, "Day Mins"] = "NaN"
+    with pytest.raises(SchemaError, match="'Day Mins' must be numeric"):
+        canonical_table(small_raw)
+
+
+def test_missing_value_is_named(small_raw):
+    small_raw.loc[5, "State"] = ""
+    with pytest.raises(SchemaError, match=r"column 'State' has missing values at row 6"):
+        canonical_table(small_raw)
+
+
+def test_category_outside_vocabulary_is_named(small_raw):
+    small_raw.loc[2, "Area Code"] = "212"
+    with pytest.raises(SchemaError, match=r"'Area Code' has values outside its vocabulary at row 3: '212'"):
+        canonical_table(small_raw)
+
+
+def test_empty_and_header_only_frames():
+    with pytest.raises(SchemaError, match="empty"):
+        canonical_table(pd.DataFrame())
+    with pytest.raises(SchemaError, match="header but no data rows"):
+        canonical_table(pd.DataFrame(columns=list(REQUIRED_COLUMNS)))
+
+
+def test_wrong_delimiter_gets_a_hint():
+    frame = pd.DataFrame({";".join(REQUIRED_COLUMNS): ["x"]})
+    with pytest.raises(SchemaError, match="does not look comma-separated"):
+        canonical_table(frame)
+
+
+@pytest.mark.parametrize("label, missing", [("True.", "negative"), ("False.", "positive")])
+def test_single_class_is_rejected(small_raw, label, missing):
+    table = canonical_table(small_raw.assign(**{LABEL_COLUMN: label}))
+    with pytest.raises(SchemaError, match=f"no {missing}"):
+        require_both_classes(table)
+
+
+@given(raw_tables())
+def test_canonical_table_is_idempotent(raw):
+    once = canonical_table(raw)
+    relabelled = once.assign(**{LABEL_COLUMN: once[LABEL_COLUMN].map({"1": "True.", "0": "False."})})
+    assert canonical_table(relabelled).equals(once)

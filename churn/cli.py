@@ -53,5 +53,153 @@ def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, 
     sys.stdout.write("\n")
 
 
+def _fail(message: str, code: int = 1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True)
+@click.option("--input", "input_", default=None, metavar="PATH_OR_URI", help="Raw churn CSV file or folder [default: data/sample/churn.csv].")
+@click.option("--runs-dir", default=None, help="Where runs are kept [default: $CHURN_RUNS_DIR or ./runs].")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a pipeline parameter (repeatable).")
+@click.option("--aws-images", is_flag=True, help="Use the official AWS images (needs access to their registry).")
+@click.option("--build/--no-build", default=True, show_default=True, help="Build the project's images if missing.")
+def run(backend, input_, runs_dir, params, aws_images, build) -> None:
+    """Run the pipeline: every step in a container, artifacts under runs/<execution-id>/."""
+    overrides = _parameter_overrides(params)
+    if input_:
+        overrides["InputData"] = input_
+    from churn.backends.local import local_backend
+    from churn.backends.local_run import RunError, run_local
+
+    try:
+        result = run_local(local_backend(runs_dir, aws_images), overrides, build_missing_images=build, progress=lambda line: click.echo(line))
+    except RunError as error:
+        _fail(str(error), 2)
+    summary = result.summary
+    click.echo("")
+    click.echo(f"execution {result.execution_id}: {result.status} in {summary['duration_seconds']} s")
+    for step in summary["steps"]:
+        if step["status"] != "NotStarted":
+            duration = step.get("duration_seconds")
+            click.echo(f"  {step['name']:<26} {step['status']:<10} {'' if duration is None else f'{duration:6.1f} s'}")
+    if summary["metrics"]:
+        click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items()))
+    if summary["registered_model"]:
+        model = summary["registered_model"]
+        click.echo(f"  registered: {model['group']} version {model['version']} ({model['approval_status']})")
+    click.echo(f"  artifacts: {result.run_dir}")
+    if result.status != "Succeeded":
+        failed = [s for s in summary["steps"] if s["status"] == "Failed"]
+        step = failed[0]["name"] if failed else "?"
+        _fail(f"step {step} failed: {result.failure_reason}")
+
+
+@main.command()
+@click.option("--runs-dir", default=None, help="The runs folder to check [default: $CHURN_RUNS_DIR or ./runs].")
+def doctor(runs_dir) -> None:
+    """Check Docker, Compose, the project's images and disk space, and say how to fix them."""
+    from pathlib import Path
+
+    from churn.backends import docker
+    from churn.backends.local import DEFAULT_RUNS_DIR
+
+    checks = docker.doctor(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+    for check in checks:
+        click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}" + (f"\n       fix: {check.fix}" if check.fix and not check.ok else ""))
+    if not all(c.ok for c in checks):
+        sys.exit(1)
+
+
+@main.group()
+def images() -> None:
+    """The project's container images."""
+
+
+@images.command("tag")
+def images_tag() -> None:
+    """Print the tag the current sources give the images."""
+    from churn.backends.images import image_tag
+
+    click.echo(image_tag())
+
+
+@images.command("build")
+@click.option("--if-missing", is_flag=True, help="Build only when an image with the current tag is missing.")
+@click.option("--base-image", default=None, help="Base image [default: debian:bookworm-slim].")
+def images_build(if_missing, base_image) -> None:
+    """Build the processing and XGBoost images with Docker Compose."""
+    from churn.backends import docker
+
+    try:
+        if if_missing and not docker.missing_images():
+            click.echo("images up to date: " + ", ".join(docker.image_names()))
+            return
+        click.echo("built: " + ", ".join(docker.build_images(base_image)))
+    except docker.DockerError as error:
+        _fail(str(error))
+
+
+@main.group()
+def models() -> None:
+    """The local model registry (runs/registry.sqlite)."""
+
+
+def _registry(runs_dir):
+    from pathlib import Path
+
+    from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.registry import Registry
+
+    return Registry(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+
+
+@models.command("list")
+@click.option("--group", default=None)
+@click.option("--runs-dir", default=None)
+def models_list(group, runs_dir) -> None:
+    """List registered model versions."""
+    packages = _registry(runs_dir).list(group)
+    if not packages:
+        click.echo("no registered models")
+        return
+    click.echo(f"{'group':<12} {'version':>7}  {'status':<22} {'accuracy':>8} {'auc':>6}  execution     created")
+    for p in packages:
+        acc, auc = p.metrics.get("accuracy"), p.metrics.get("auc")
+        click.echo(
+            f"{p.group:<12} {p.version:>7}  {p.approval_status:<22} {acc if acc is None else f'{acc:.4f}':>8} "
+            f"{auc if auc is None else f'{auc:.4f}':>6}  {p.execution_id:<13} {p.created_at}"
+        )
+
+
+def _set_status(group, version, runs_dir, status):
+    from churn.registry import RegistryError
+
+    try:
+        package = _registry(runs_dir).set_status(group, version, status)
+    except RegistryError as error:
+        _fail(str(error))
+    click.echo(f"{package.group} version {package.version}: {package.approval_status}")
+
+
+@models.command("approve")
+@click.argument("group")
+@click.argument("version", type=int)
+@click.option("--runs-dir", default=None)
+def models_approve(group, version, runs_dir) -> None:
+    """Approve a model version."""
+    _set_status(group, version, runs_dir, "Approved")
+
+
+@models.command("reject")
+@click.argument("group")
+@click.argument("version", type=int)
+@click.option("--runs-dir", default=None)
+def models_reject(group, version, runs_dir) -> None:
+    """Reject a model version."""
+    _set_status(group, version, runs_dir, "Rejected")
+
+
 if __name__ == "__main__":
     main()

@@ -10,7 +10,17 @@ from churn.backends.code_bundle import PACKAGE_DIR
 
 REPO_DIR = PACKAGE_DIR.parent
 #: Files whose content decides what is inside the project's images.
-IMAGE_INPUTS = ("constraints.txt", "docker")
+IMAGE_INPUTS = (
+    "constraints.txt",
+    "docker",
+    "docker-compose.yml",
+    ".dockerignore",
+    "churn/__init__.py",
+    "churn/model_io.py",
+    "churn/algorithm",
+)
+#: Local, per-machine files that never change what an image does.
+_NOT_IMAGE_INPUTS = ("extra-ca-certificates.crt",)
 #: Versions of the official images the project's images stand in for.
 AWS_SKLEARN_VERSION = "1.2-1"
 AWS_XGBOOST_VERSION = "1.7-1"
@@ -23,6 +33,8 @@ def image_tag() -> str:
         root = REPO_DIR / top
         paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in paths:
+            if path.name in _NOT_IMAGE_INPUTS or "__pycache__" in path.parts:
+                continue
             digest.update(str(path.relative_to(REPO_DIR)).encode() + b"\0" + path.read_bytes())
     return f"{__version__}-{digest.hexdigest()[:12]}"
 

@@ -42,6 +42,7 @@ class LocalBackend(Backend):
                 aws_secret_access_key="churn-local",
             )
             self._session = LocalPipelineSession(boto_session=boto_session, default_bucket="churn-local")
+            install_local_adaptations()
         return self._session
 
 
@@ -61,3 +62,60 @@ def local_backend(runs_dir: Path | str | None = None, aws_images_: bool = False)
         input_data=SAMPLE_DATA.resolve().as_uri(),
         runs_dir=runs,
     )
+
+
+# --- Adaptations of SageMaker local mode (sagemaker 2.257.x; see sdk_adapters.SUPPORTED_SDK) ---
+
+
+def _read_local_property_file(executor, pipeline_variable, step_name):
+    """JsonGet on a PropertyFile whose processing output is a ``file://`` folder.
+
+    The SDK's local executor parses the output URI as ``s3://`` and, for ``file://``, fails with
+    a misleading "Invalid json path". Returns ``None`` when the output is not a local folder.
+    """
+    import json
+    from urllib.parse import unquote, urlparse
+
+    from sagemaker.local.utils import get_using_dot_notation
+    from sagemaker.workflow.properties import PropertyFile
+
+    reference = pipeline_variable.property_file
+    if isinstance(reference, PropertyFile):
+        property_file = reference
+    else:
+        step = executor.pipeline_dag.step_map[pipeline_variable.step_name]
+        property_file = next(f for f in step.property_files if f.name == reference)
+    outputs = executor.execution.step_execution.get(pipeline_variable.step_name).properties
+    output_uri = outputs["ProcessingOutputConfig"]["Outputs"][property_file.output_name]["S3Output"]["S3Uri"]
+    if not output_uri.startswith("file://"):
+        return None
+    path = Path(unquote(urlparse(output_uri).path)) / property_file.path
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        executor.execution.update_step_failure(step_name, f"cannot read property file {path}: {error}")
+    try:
+        return get_using_dot_notation(document, pipeline_variable.json_path)
+    except ValueError:
+        executor.execution.update_step_failure(
+            step_name, f"json path '{pipeline_variable.json_path}' not found in {path}"
+        )
+
+
+def install_local_adaptations() -> None:
+    """Teach the local executor to read ``file://`` property files (idempotent)."""
+    from sagemaker.local.pipeline import LocalPipelineExecutor
+
+    original = LocalPipelineExecutor._evaluate_json_get_function  # noqa: SLF001 - pinned SDK internals
+    if getattr(original, "churn_adapted", False):
+        return
+
+    def evaluate_json_get(self, pipeline_variable, step_name):
+        if pipeline_variable.property_file:
+            value = _read_local_property_file(self, pipeline_variable, step_name)
+            if value is not None:
+                return value
+        return original(self, pipeline_variable, step_name)
+
+    evaluate_json_get.churn_adapted = True
+    LocalPipelineExecutor._evaluate_json_get_function = evaluate_json_get  # noqa: SLF001

@@ -1,0 +1,115 @@
+"""``train``: the XGBoost algorithm's training entrypoint (SageMaker training-job contract).
+
+Reads ``/opt/ml/input/config/hyperparameters.json`` and ``inputdataconfig.json``, the
+``train`` (required) and ``validation`` (optional) channels under ``/opt/ml/input/data`` as
+headerless CSV with the label first, logs each round as the official container does
+(``[N]\\ttrain-auc:...\\tvalidation-auc:...``), and writes ``/opt/ml/model/xgboost-model``
+(XGBoost's JSON model format). On error it writes ``/opt/ml/output/failure`` (SageMaker's
+FailureReason) and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from churn.algorithm.hyperparameters import HyperparameterError, parse
+
+PREFIX = Path(os.environ.get("SM_PREFIX", "/opt/ml"))
+MODEL_FILE = "xgboost-model"
+CSV_TYPES = ("text/csv", "csv")
+
+
+class ChannelError(ValueError):
+    """A data channel is missing, empty, of an unsupported type or malformed."""
+
+
+def read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def channel_content_type(config: dict, channel: str) -> str:
+    return str(config.get(channel, {}).get("ContentType") or "text/csv")
+
+
+def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Label and features of every file in a channel directory (headerless CSV, label first)."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type not in CSV_TYPES:
+        raise ChannelError(f"channel {channel!r} has content type {content_type!r}; this image supports text/csv only")
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ChannelError(f"channel {channel!r} has no files in {directory}")
+    blocks = []
+    for path in files:
+        try:
+            block = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+        except ValueError as error:
+            raise ChannelError(f"channel {channel!r}: {path.name} is not numeric label-first CSV: {error}") from None
+        if block.size:
+            blocks.append(block)
+    if not blocks:
+        raise ChannelError(f"channel {channel!r} has no rows")
+    widths = {b.shape[1] for b in blocks}
+    if len(widths) != 1:
+        raise ChannelError(f"channel {channel!r}: files have different numbers of columns {sorted(widths)}")
+    data = np.vstack(blocks)
+    if data.shape[1] < 2:
+        raise ChannelError(f"channel {channel!r} needs a label column and at least one feature column")
+    return data[:, 0], data[:, 1:]
+
+
+def train(prefix: Path = PREFIX) -> Path:
+    """Run one training job under ``prefix`` (``/opt/ml`` in a container); return the model path."""
+    import xgboost
+
+    config_dir = prefix / "input" / "config"
+    params, num_round, early_stopping = parse(read_json(config_dir / "hyperparameters.json", {}))
+    data_config = read_json(config_dir / "inputdataconfig.json", {})
+    data_dir = prefix / "input" / "data"
+    if not (data_dir / "train").is_dir():
+        raise ChannelError("the required 'train' channel is missing")
+    label, features = load_csv_channel(data_dir / "train", "train", channel_content_type(data_config, "train"))
+    evals = [(xgboost.DMatrix(features, label=label), "train")]
+    if (data_dir / "validation").is_dir():
+        v_label, v_features = load_csv_channel(
+            data_dir / "validation", "validation", channel_content_type(data_config, "validation")
+        )
+        if v_features.shape[1] != features.shape[1]:
+            raise ChannelError(
+                f"validation has {v_features.shape[1]} feature columns but train has {features.shape[1]}"
+            )
+        evals.append((xgboost.DMatrix(v_features, label=v_label), "validation"))
+    if early_stopping and len(evals) < 2:
+        raise HyperparameterError("early_stopping_rounds needs a validation channel")
+    print(f"training on {len(label)} rows x {features.shape[1]} features, {num_round} rounds", flush=True)
+    booster = xgboost.train(
+        params, evals[0][0], num_boost_round=num_round, evals=evals,
+        early_stopping_rounds=early_stopping, verbose_eval=True,
+    )
+    model_dir = prefix / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model_path = model_dir / MODEL_FILE
+    model_path.write_bytes(bytes(booster.save_raw(raw_format="json")))
+    return model_path
+
+
+def main() -> None:
+    try:
+        path = train()
+    except (HyperparameterError, ChannelError, OSError, json.JSONDecodeError) as error:
+        message = f"TrainModel: {error}"
+        print(f"ERROR {message}", file=sys.stderr, flush=True)
+        failure = PREFIX / "output" / "failure"
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        failure.write_text(message[:1024])
+        sys.exit(1)
+    print(f"model written to {path}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

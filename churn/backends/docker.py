@@ -1,0 +1,155 @@
+"""Docker for the local backend: preflight checks (``churn doctor``), building the project's
+images, and removing what SageMaker local mode leaves behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from churn.backends.images import REPO_DIR, image_tag
+
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+EXTRA_CA = REPO_DIR / "docker" / "extra-ca-certificates.crt"
+MIN_FREE_DISK_GB = 3.0
+
+
+class DockerError(RuntimeError):
+    """Docker is missing, not running or cannot build; the message says how to fix it."""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, **kwargs)
+
+
+def compose_command() -> list[str] | None:
+    """The Compose the SageMaker SDK will use (it needs "v2" in `docker compose version`, else
+    a `docker-compose` executable), or None."""
+    if shutil.which("docker"):
+        result = _run(["docker", "compose", "version"])
+        if result.returncode == 0 and "v2" in result.stdout:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def docker_running() -> Check:
+    if not shutil.which("docker"):
+        return Check("docker", False, "the docker client is not installed", "install Docker (Debian: apt-get install -y docker.io)")
+    result = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
+    if result.returncode != 0:
+        return Check(
+            "docker", False, "the Docker daemon does not answer: " + (result.stderr.strip().splitlines() or ["?"])[-1],
+            "start it (systemctl start docker, or: dockerd > /var/log/dockerd.log 2>&1 &)",
+        )
+    return Check("docker", True, f"Docker engine {result.stdout.strip()}")
+
+
+def compose_available() -> Check:
+    command = compose_command()
+    if command is None:
+        return Check(
+            "compose", False, "neither `docker compose` (v2) nor `docker-compose` is installed",
+            "install the compose plugin, or Debian's docker-compose package (apt-get install -y docker-compose)",
+        )
+    return Check("compose", True, " ".join(command))
+
+
+def image_names() -> list[str]:
+    tag = image_tag()
+    return [f"churn-processing:{tag}", f"churn-xgboost:{tag}"]
+
+
+def missing_images() -> list[str]:
+    return [name for name in image_names() if _run(["docker", "image", "inspect", name]).returncode != 0]
+
+
+def images_present() -> Check:
+    missing = missing_images()
+    if missing:
+        return Check("images", False, "missing: " + ", ".join(missing), "build them: churn images build")
+    return Check("images", True, ", ".join(image_names()))
+
+
+def disk_space(path: Path) -> Check:
+    probe = path if path.exists() else Path.cwd()
+    free = shutil.disk_usage(probe).free / 1e9
+    ok = free >= MIN_FREE_DISK_GB
+    return Check("disk", ok, f"{free:.1f} GB free at {probe}", "" if ok else f"free at least {MIN_FREE_DISK_GB} GB")
+
+
+def doctor(runs_dir: Path) -> list[Check]:
+    checks = [docker_running(), compose_available()]
+    checks.append(images_present() if checks[0].ok else Check("images", False, "cannot check without Docker", checks[0].fix))
+    checks.append(disk_space(runs_dir))
+    return checks
+
+
+def require_ready(runs_dir: Path, build_missing: bool = True) -> None:
+    """Raise :class:`DockerError` unless Docker, Compose and the images are ready; build the
+    images first when they are missing and ``build_missing``."""
+    for check in (docker_running(), compose_available()):
+        if not check.ok:
+            raise DockerError(f"{check.name}: {check.detail}; {check.fix}")
+    if missing_images():
+        if not build_missing:
+            raise DockerError(f"images missing: {', '.join(missing_images())}; build them: churn images build")
+        build_images()
+
+
+def build_images(base_image: str | None = None) -> list[str]:
+    """Build the project's images with Compose (tags from :func:`image_tag`); return their names."""
+    command = compose_command()
+    if command is None:
+        raise DockerError(compose_available().detail + "; " + compose_available().fix)
+    # pip inside the build stage trusts the host's CA bundle too (TLS-intercepting proxies).
+    if HOST_CA_BUNDLE.is_file():
+        shutil.copyfile(HOST_CA_BUNDLE, EXTRA_CA)
+    env = {**os.environ, "CHURN_IMAGE_TAG": image_tag(), "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
+    if base_image:
+        env["BASE_IMAGE"] = base_image
+    result = subprocess.run([*command, "-f", str(REPO_DIR / "docker-compose.yml"), "build"], cwd=REPO_DIR, env=env)
+    if result.returncode != 0:
+        raise DockerError(
+            f"building the images failed (exit {result.returncode}); without a registry, build the base image "
+            "first: docker/build-base-image.sh"
+        )
+    return image_names()
+
+
+def job_containers() -> set[str]:
+    """Ids of the containers SageMaker local mode starts for jobs (Compose services ``algo-*``)."""
+    import docker
+
+    client = docker.from_env()
+    return {
+        c.id
+        for c in client.containers.list(all=True, filters={"label": "com.docker.compose.service"})
+        if c.labels.get("com.docker.compose.service", "").startswith("algo-")
+    }
+
+
+def remove_job_containers(keep: set[str]) -> int:
+    """Remove every job container not in ``keep`` (those that existed before a run)."""
+    import docker
+
+    client = docker.from_env()
+    removed = 0
+    for container_id in job_containers() - keep:
+        try:
+            client.containers.get(container_id).remove(force=True)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+    return removed

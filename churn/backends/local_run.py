@@ -1,0 +1,174 @@
+"""Running the pipeline on the local backend: preflight, code staging, execution with
+progress, artifacts under ``runs/<execution-id>/``, registration, summary and clean-up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from churn import parameters as parameter_specs
+from churn.backends import docker
+from churn.backends.code_bundle import write_bundle
+from churn.backends.local import LocalBackend
+from churn.registry import Registry
+from churn.summary import ARTIFACTS, build_summary, metric_values, step_records, write_summary
+from churn.tables import write_lines_atomically
+
+MODEL_PACKAGE_GROUP = "churn"
+Progress = Callable[[str], None]
+
+
+class RunError(RuntimeError):
+    """The run could not start (bad input, Docker not ready); nothing was executed."""
+
+
+@dataclass
+class RunResult:
+    execution_id: str
+    status: str
+    failure_reason: str | None
+    run_dir: Path
+    summary: dict
+
+
+class _StepProgress(logging.Handler):
+    """Turns the local executor's step log records into one progress line per event."""
+
+    _started = re.compile(r"Starting pipeline step: '(.+)'")
+    _succeeded = re.compile(r"Pipeline step '(.+)' SUCCEEDED")
+    _failed = re.compile(r"Pipeline step '(.+)' FAILED. Failure message is: (.*)", re.S)
+
+    def __init__(self, progress: Progress):
+        super().__init__(logging.INFO)
+        self.progress = progress
+        self.started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if match := self._started.match(message):
+            self.started[match[1]] = time.monotonic()
+            self.progress(f"==> {match[1]}: started")
+        elif match := self._succeeded.match(message):
+            self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}")
+        elif match := self._failed.match(message):
+            self.progress(f"==> {match[1]}: Failed{self._took(match[1])}: {match[2].strip()}")
+
+    def _took(self, step: str) -> str:
+        start = self.started.get(step)
+        return f" in {time.monotonic() - start:.1f} s" if start is not None else ""
+
+
+def input_uri(value: str) -> str:
+    """A local path or URI for InputData as the URI the pipeline reads; local paths must exist."""
+    if re.match(r"^[a-z0-9]+://", value):
+        if value.startswith("file://") and not Path(unquote(urlparse(value).path)).exists():
+            raise RunError(f"input not found: {value}")
+        return value
+    path = Path(value).expanduser().resolve()
+    if not path.exists():
+        raise RunError(f"input not found: {value}")
+    return path.as_uri()
+
+
+def _local_path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path))
+
+
+def _collect_model(run_dir: Path, steps: list[dict], execution) -> str | None:
+    """Copy the training job's model.tar.gz to ``runs/<id>/model/model.tar.gz``; return its URI."""
+    train = execution.step_execution.get("TrainModel")
+    uri = (train.properties or {}).get("ModelArtifacts", {}).get("S3ModelArtifacts") if train else None
+    if not uri or not uri.startswith("file://") or not _local_path(uri).is_file():
+        return None
+    target = run_dir / ARTIFACTS["model"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(".model.tar.gz.partial")
+    shutil.copyfile(_local_path(uri), partial)
+    partial.replace(target)
+    return target.as_uri()
+
+
+def run_local(
+    backend: LocalBackend,
+    overrides: dict[str, object],
+    *,
+    build_missing_images: bool = True,
+    progress: Progress = print,
+) -> RunResult:
+    """Run the pipeline once in containers; raise :class:`RunError` if it cannot start."""
+    overrides = dict(overrides)
+    parameter_specs.check_together(overrides)
+    if "InputData" in overrides:
+        overrides["InputData"] = input_uri(str(overrides["InputData"]))
+    elif not _local_path(backend.input_data).exists():
+        raise RunError(f"input not found: {backend.input_data}")
+    runs_dir = backend.runs_dir
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        docker.require_ready(runs_dir, build_missing=build_missing_images)
+    except docker.DockerError as error:
+        raise RunError(str(error)) from None
+
+    write_bundle(runs_dir / ".code")
+    from churn.pipeline import build_pipeline
+
+    pipeline = build_pipeline(backend)
+    definition = pipeline.definition()
+    session = backend.session()
+    scratch = Path(tempfile.mkdtemp(prefix="jobs-", dir=runs_dir / ".code"))
+    session.config = {"local": {"local_code": True, "container_root": str(scratch)}}
+    containers_before = docker.job_containers()
+    handler = _StepProgress(progress)
+    step_logger = logging.getLogger("sagemaker.local.entities")
+    step_logger.addHandler(handler)
+    step_logger.setLevel(logging.INFO)
+    try:
+        pipeline.upsert(role_arn=backend.role_arn)
+        execution = pipeline.start(parameters=overrides)
+    finally:
+        step_logger.removeHandler(handler)
+        docker.remove_job_containers(containers_before)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    describe = execution.describe()
+    execution_id = describe["PipelineExecutionArn"]
+    run_dir = runs_dir / execution_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    order = [s.name for s in pipeline.steps] + ["CreateModel-CreateModel", "AccuracyTooLow"]
+    steps = step_records(execution.list_steps()["PipelineExecutionSteps"], order)
+    model_uri = _collect_model(run_dir, steps, execution)
+    resolved = dict(execution.pipeline_parameters)
+    registered = None
+    created = next((s for s in steps if s["name"] == "CreateModel-CreateModel"), {})
+    if created.get("status") == "Succeeded" and model_uri:
+        package = Registry(runs_dir).register(
+            group=MODEL_PACKAGE_GROUP,
+            model_data=model_uri,
+            image=backend.images.training,
+            metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
+            execution_id=execution_id,
+            approval_status=str(resolved["ModelApprovalStatus"]),
+        )
+        registered = {"group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn}
+    write_lines_atomically(run_dir / "definition.json", [json.dumps(json.loads(definition), indent=2)])
+    summary = build_summary(
+        backend="local",
+        execution_id=execution_id,
+        describe=describe,
+        steps=steps,
+        parameters=resolved,
+        run_dir=run_dir,
+        definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
+        registered_model=registered,
+    )
+    write_summary(run_dir, summary)
+    return RunResult(execution_id, summary["status"], summary["failure_reason"], run_dir, summary)

@@ -1,0 +1,128 @@
+"""A local model registry with SageMaker's semantics, kept in SQLite under the runs folder.
+
+Model package groups hold versions numbered from 1; each version records the model data,
+the inference image, the metrics of its evaluation.json, the execution that produced it and an
+approval status (PendingManualApproval, Approved or Rejected) that can be changed later.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from churn.parameters import APPROVAL_STATUSES
+
+REGISTRY_FILE = "registry.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS model_packages (
+    group_name      TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    approval_status TEXT NOT NULL,
+    model_data      TEXT NOT NULL,
+    image           TEXT NOT NULL,
+    metrics         TEXT NOT NULL,
+    execution_id    TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (group_name, version)
+);
+"""
+
+
+class RegistryError(ValueError):
+    """An unknown model package or an invalid approval status."""
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    group: str
+    version: int
+    approval_status: str
+    model_data: str
+    image: str
+    metrics: dict
+    execution_id: str
+    created_at: str
+    updated_at: str
+
+    @property
+    def arn(self) -> str:
+        return f"local:model-package/{self.group}/{self.version}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_status(status: str) -> None:
+    if status not in APPROVAL_STATUSES:
+        raise RegistryError(f"approval status must be one of {', '.join(APPROVAL_STATUSES)}, got {status!r}")
+
+
+class Registry:
+    def __init__(self, runs_dir: Path):
+        self.path = Path(runs_dir) / REGISTRY_FILE
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection.execute(_SCHEMA)
+        return connection
+
+    def register(
+        self, group: str, model_data: str, image: str, metrics: dict, execution_id: str, approval_status: str
+    ) -> ModelPackage:
+        """Add the next version of ``group`` (atomically, safe against concurrent runs)."""
+        _check_status(approval_status)
+        now = _now()
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            (latest,) = db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM model_packages WHERE group_name = ?", (group,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO model_packages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (group, latest + 1, approval_status, model_data, image, json.dumps(metrics), execution_id, now, now),
+            )
+            db.execute("COMMIT")
+        return self.get(group, latest + 1)
+
+    def get(self, group: str, version: int) -> ModelPackage:
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT * FROM model_packages WHERE group_name = ? AND version = ?", (group, version)
+            ).fetchone()
+        if row is None:
+            raise RegistryError(f"no model package {group} version {version}")
+        return _package(row)
+
+    def list(self, group: str | None = None) -> list[ModelPackage]:
+        query = "SELECT * FROM model_packages"
+        args: tuple = ()
+        if group:
+            query += " WHERE group_name = ?"
+            args = (group,)
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as db:
+            rows = db.execute(query + " ORDER BY group_name, version", args).fetchall()
+        return [_package(r) for r in rows]
+
+    def set_status(self, group: str, version: int, status: str) -> ModelPackage:
+        _check_status(status)
+        self.get(group, version)
+        with closing(self._connect()) as db:
+            db.execute(
+                "UPDATE model_packages SET approval_status = ?, updated_at = ? WHERE group_name = ? AND version = ?",
+                (status, _now(), group, version),
+            )
+        return self.get(group, version)
+
+
+def _package(row) -> ModelPackage:
+    group, version, status, model_data, image, metrics, execution_id, created, updated = row
+    return ModelPackage(group, version, status, model_data, image, json.loads(metrics), execution_id, created, updated)

@@ -1,0 +1,101 @@
+"""``summary.json``: what a finished execution did, in the same shape for every backend."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from churn import __version__
+from churn.tables import write_lines_atomically
+
+SUMMARY_FILE = "summary.json"
+#: Where the artifacts of a run live inside ``runs/<execution-id>/`` (same for every backend).
+ARTIFACTS = {
+    "train": "PreprocessData/train/train.csv",
+    "validation": "PreprocessData/validation/validation.csv",
+    "test": "PreprocessData/test/test.csv",
+    "manifest": "PreprocessData/manifest/manifest.json",
+    "model": "model/model.tar.gz",
+    "evaluation": "EvaluateModel/evaluation/evaluation.json",
+}
+
+
+def _iso(timestamp) -> str | None:
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, datetime):
+        return timestamp.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(float(timestamp), timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _seconds(start, end) -> float | None:
+    if start is None or end is None:
+        return None
+    if isinstance(start, datetime):
+        return round((end - start).total_seconds(), 3)
+    return round(float(end) - float(start), 3)
+
+
+def step_records(list_steps: list[dict], order: list[str]) -> list[dict]:
+    """Steps of ``ListPipelineExecutionSteps`` as summary records, in graph order."""
+    by_name = {s["StepName"]: s for s in list_steps}
+    records = []
+    for name in order:
+        step = by_name.get(name)
+        if step is None:
+            records.append({"name": name, "status": "NotStarted"})
+            continue
+        records.append(
+            {
+                "name": name,
+                "status": step.get("StepStatus"),
+                "started_at": _iso(step.get("StartTime")),
+                "finished_at": _iso(step.get("EndTime")),
+                "duration_seconds": _seconds(step.get("StartTime"), step.get("EndTime")),
+                **({"failure_reason": step["FailureReason"]} if step.get("FailureReason") else {}),
+            }
+        )
+    return records
+
+
+def metric_values(evaluation_file: Path) -> dict[str, float]:
+    if not evaluation_file.is_file():
+        return {}
+    metrics = json.loads(evaluation_file.read_text())["binary_classification_metrics"]
+    return {name: value["value"] for name, value in metrics.items() if isinstance(value, dict) and "value" in value}
+
+
+def build_summary(
+    *,
+    backend: str,
+    execution_id: str,
+    describe: dict,
+    steps: list[dict],
+    parameters: dict,
+    run_dir: Path,
+    definition_sha256: str,
+    registered_model: dict | None,
+) -> dict:
+    return {
+        "execution_id": execution_id,
+        "backend": backend,
+        "status": describe.get("PipelineExecutionStatus"),
+        "failure_reason": describe.get("FailureReason"),
+        "started_at": _iso(describe.get("CreationTime")),
+        "finished_at": _iso(describe.get("LastModifiedTime")),
+        "duration_seconds": _seconds(describe.get("CreationTime"), describe.get("LastModifiedTime")),
+        "parameters": parameters,
+        "steps": steps,
+        "metrics": metric_values(run_dir / ARTIFACTS["evaluation"]),
+        "artifacts": {name: path for name, path in ARTIFACTS.items() if (run_dir / path).is_file()},
+        "registered_model": registered_model,
+        "churn_version": __version__,
+        "definition_sha256": definition_sha256,
+    }
+
+
+def write_summary(run_dir: Path, summary: dict) -> Path:
+    path = run_dir / SUMMARY_FILE
+    write_lines_atomically(path, [json.dumps(summary, indent=2)])
+    return path

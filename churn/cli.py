@@ -97,6 +97,32 @@ def run(backend, input_, runs_dir, params, aws_images, build) -> None:
 
 
 @main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False), help="A model.tar.gz, e.g. runs/<id>/model/model.tar.gz.")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="Raw customer rows (churn.txt layout; label optional).")
+@click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def predict(model_path, input_path, output_path) -> None:
+    """Score customers: one churn probability per input row."""
+    from pathlib import Path
+
+    from churn.model_io import ModelArtifactError
+    from churn.predict import churn_probabilities, format_probabilities
+    from churn.schema import SchemaError
+    from churn.tables import write_lines_atomically
+
+    if output_path and Path(output_path).resolve() == Path(input_path).resolve():
+        _fail("--output must not be the input file", 2)
+    try:
+        lines = format_probabilities(churn_probabilities(model_path, input_path))
+    except (SchemaError, ModelArtifactError) as error:
+        _fail(str(error), 2)
+    if output_path:
+        write_lines_atomically(Path(output_path), lines)
+        click.echo(f"wrote {len(lines)} probabilities to {output_path}", err=True)
+    else:
+        click.echo("\n".join(lines))
+
+
+@main.command()
 @click.option("--runs-dir", default=None, help="The runs folder to check [default: $CHURN_RUNS_DIR or ./runs].")
 def doctor(runs_dir) -> None:
     """Check Docker, Compose, the project's images and disk space, and say how to fix them."""

@@ -18,11 +18,14 @@ _MISSING = object()
 
 
 def compile_definition(backend_name: str, parameter_defaults: dict | None = None, **settings) -> dict:
-    """The pipeline definition (parsed JSON) for a backend, with parameter defaults replaced."""
+    """The pipeline definition (parsed JSON) for a backend, with parameter defaults replaced.
+
+    The backend is built ``compile_only``: its credentials are inert, nothing is sent to AWS."""
     from churn.backends import get_backend
     from churn.pipeline import build_pipeline
 
-    return json.loads(build_pipeline(get_backend(backend_name, **settings), parameter_defaults).definition())
+    backend = get_backend(backend_name, compile_only=True, **settings)
+    return json.loads(build_pipeline(backend, parameter_defaults).definition())
 
 
 @dataclass(frozen=True)

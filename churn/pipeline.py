@@ -80,6 +80,11 @@ def _code_input(backend: Backend) -> ProcessingInput:
 
 def build_pipeline(backend: Backend, parameter_defaults: dict[str, object] | None = None) -> Pipeline:
     """The churn pipeline for ``backend``; ``parameter_defaults`` replace parameter defaults."""
+    with backend.sdk_scope():
+        return _build(backend, parameter_defaults)
+
+
+def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pipeline:
     params = pipeline_parameters(backend, parameter_defaults)
     session = backend.session()
 

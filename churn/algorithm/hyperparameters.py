@@ -104,8 +104,10 @@ def parse(raw: dict[str, str]) -> tuple[dict, int, int | None]:
         if name == "eval_metric":
             metrics = [m.strip() for m in value.split(",") if m.strip()]
             bad = [m for m in metrics if m.split("@")[0] not in EVAL_METRICS]
-            if bad or not metrics:
-                raise HyperparameterError(f"hyperparameter eval_metric has unknown metric(s): {', '.join(bad) or value!r}")
+            if not metrics:
+                raise HyperparameterError(f"hyperparameter eval_metric names no metric: {text!r}")
+            if bad:
+                raise HyperparameterError(f"hyperparameter eval_metric has unknown metric(s): {', '.join(bad)}")
             value = metrics
         elif not spec.contains(value):
             raise HyperparameterError(f"hyperparameter {name} must be {spec.describe()}, got {text!r}")

@@ -7,6 +7,7 @@ which backend it was given.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -44,6 +45,20 @@ class Backend:
     def session(self):
         """The SDK session the pipeline is compiled with (built on first use)."""
         raise NotImplementedError
+
+    @contextmanager
+    def sdk_scope(self):
+        """Within this block, SDK code that makes its own ``boto3.client(...)`` (every Estimator
+        does, for TensorBoard) uses this backend's boto3 session, not the default credential
+        chain, which would probe the instance-metadata address when no credentials exist."""
+        import boto3
+
+        previous = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = self.session().boto_session
+        try:
+            yield
+        finally:
+            boto3.DEFAULT_SESSION = previous
 
     def registration_steps(
         self, model: Model, evaluation_report_uri: PipelineVariable, approval_status: PipelineVariable

@@ -46,6 +46,9 @@ class CloudBackend(Backend):
     bucket: str = PLACEHOLDER_BUCKET
     prefix: str = DEFAULT_PREFIX
     model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP
+    #: Only compiling (``churn definition``): the session gets inert credentials, so not even
+    #: the credential chain's instance-metadata probe happens.
+    compile_only: bool = False
 
     def session(self):
         if not hasattr(self, "_session"):
@@ -56,7 +59,8 @@ class CloudBackend(Backend):
 
             sdk_adapters.check_sdk_version()
             sdk_adapters.disable_telemetry()
-            boto_session = boto3.Session(region_name=self.region)
+            inert = {"aws_access_key_id": "compile-only", "aws_secret_access_key": "compile-only"}
+            boto_session = boto3.Session(region_name=self.region, **(inert if self.compile_only else {}))
             self._session = PipelineSession(
                 boto_session=boto_session, default_bucket=self.bucket, default_bucket_prefix=self.prefix
             )
@@ -94,6 +98,7 @@ def cloud_backend(
     bucket: str | None = None,
     prefix: str | None = None,
     model_package_group: str | None = None,
+    compile_only: bool = False,
 ) -> CloudBackend:
     env = os.environ
     given = {
@@ -123,4 +128,5 @@ def cloud_backend(
         bucket=bucket_,
         prefix=prefix_,
         model_package_group=model_package_group or env.get("CHURN_MODEL_PACKAGE_GROUP") or DEFAULT_MODEL_PACKAGE_GROUP,
+        compile_only=compile_only,
     )

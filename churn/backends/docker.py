@@ -140,16 +140,34 @@ def job_containers() -> set[str]:
     }
 
 
-def remove_job_containers(keep: set[str]) -> int:
-    """Remove every job container not in ``keep`` (those that existed before a run)."""
+@dataclass
+class FailedContainer:
+    name: str
+    exit_code: int
+    log_tail: list[str]
+
+    def reason(self) -> str:
+        """The container's own account of the failure: its last ``ERROR`` line, else its last line."""
+        errors = [line for line in self.log_tail if line.startswith("ERROR ")]
+        last = errors[-1][len("ERROR "):] if errors else (self.log_tail[-1] if self.log_tail else "no output")
+        return f"{last} (container exit code {self.exit_code})"
+
+
+def remove_job_containers(keep: set[str]) -> list[FailedContainer]:
+    """Remove every job container not in ``keep`` (those that existed before a run); return
+    the log tails of those that had failed, read before removal."""
     import docker
 
     client = docker.from_env()
-    removed = 0
+    failed = []
     for container_id in job_containers() - keep:
         try:
-            client.containers.get(container_id).remove(force=True)
-            removed += 1
+            container = client.containers.get(container_id)
+            code = container.attrs.get("State", {}).get("ExitCode", 0)
+            if code:
+                tail = container.logs(tail=40).decode("utf-8", "replace").splitlines()
+                failed.append(FailedContainer(container.name, code, [line.strip() for line in tail if line.strip()]))
+            container.remove(force=True)
         except docker.errors.NotFound:
             pass
-    return removed
+    return failed

@@ -46,10 +46,11 @@ class LocalBackend(Backend):
         return self._session
 
 
-def local_backend(runs_dir: Path | str | None = None, aws_images_: bool = False) -> LocalBackend:
+def local_backend(runs_dir: Path | str | None = None, aws_images_: bool = False, compile_only: bool = False) -> LocalBackend:
     """The local backend writing under ``runs_dir`` (default ``$CHURN_RUNS_DIR`` or ``./runs``).
 
     ``aws_images_`` selects the official AWS images instead of the project's own.
+    ``compile_only`` changes nothing here: local credentials are always inert.
     """
     runs = Path(runs_dir or DEFAULT_RUNS_DIR).resolve()
     return LocalBackend(

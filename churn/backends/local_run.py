@@ -60,7 +60,10 @@ class _StepProgress(logging.Handler):
         elif match := self._succeeded.match(message):
             self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}")
         elif match := self._failed.match(message):
-            self.progress(f"==> {match[1]}: Failed{self._took(match[1])}: {match[2].strip()}")
+            reason = match[2].strip()
+            # A container's own message replaces local mode's "Failed to run" in the summary.
+            detail = "" if reason.startswith(_COMPOSE_FAILURE) else f": {reason}"
+            self.progress(f"==> {match[1]}: Failed{self._took(match[1])}{detail}")
 
     def _took(self, step: str) -> str:
         start = self.started.get(step)
@@ -83,6 +86,33 @@ def _local_path(uri: str) -> Path:
     return Path(unquote(urlparse(uri).path))
 
 
+def stage_input(uri: str, runs_dir: Path) -> str:
+    """The InputData a local run reads. Local mode mounts a file's whole parent folder, so a
+    single file is staged alone (hard link, else copy) under ``runs/.inputs/<sha256>/``."""
+    if not uri.startswith("file://"):
+        return uri
+    path = _local_path(uri)
+    if path.is_dir():
+        return uri
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    target_dir = runs_dir / ".inputs" / digest.hexdigest()[:16]
+    target = target_dir / (path.name if path.suffix == ".csv" else f"{path.name}.csv")
+    if not target.exists():
+        partial = target_dir.with_name(f".{target_dir.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        try:
+            (partial / target.name).hardlink_to(path)
+        except OSError:
+            shutil.copyfile(path, partial / target.name)
+        shutil.rmtree(target_dir, ignore_errors=True)
+        partial.rename(target_dir)
+    return target_dir.as_uri()
+
+
 def _collect_model(run_dir: Path, steps: list[dict], execution) -> str | None:
     """Copy the training job's model.tar.gz to ``runs/<id>/model/model.tar.gz``; return its URI."""
     train = execution.step_execution.get("TrainModel")
@@ -97,6 +127,24 @@ def _collect_model(run_dir: Path, steps: list[dict], execution) -> str | None:
     return target.as_uri()
 
 
+_COMPOSE_FAILURE = "RuntimeError: Failed to run: "
+
+
+def _explain_container_failure(execution, failed: list[docker.FailedContainer]) -> None:
+    """Replace local mode's "Failed to run: [docker-compose ...]" with what the container said.
+
+    SageMaker reports a job's own failure message (``/opt/ml/output/failure``) as FailureReason;
+    local mode only reports the Compose command. Steps run one at a time, so the one failed
+    container of the run belongs to the failed step.
+    """
+    if len(failed) != 1:
+        return
+    for step in execution.step_execution.values():
+        if step.failure_reason and step.failure_reason.startswith(_COMPOSE_FAILURE):
+            step.failure_reason = failed[0].reason()
+            execution.failure_reason = f"Step '{step.name}' failed with message: {step.failure_reason}"
+
+
 def run_local(
     backend: LocalBackend,
     overrides: dict[str, object],
@@ -107,12 +155,10 @@ def run_local(
     """Run the pipeline once in containers; raise :class:`RunError` if it cannot start."""
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
-    if "InputData" in overrides:
-        overrides["InputData"] = input_uri(str(overrides["InputData"]))
-    elif not _local_path(backend.input_data).exists():
-        raise RunError(f"input not found: {backend.input_data}")
+    requested_input = input_uri(str(overrides.get("InputData", backend.input_data)))
     runs_dir = backend.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
+    overrides["InputData"] = stage_input(requested_input, runs_dir)
     try:
         docker.require_ready(runs_dir, build_missing=build_missing_images)
     except docker.DockerError as error:
@@ -131,13 +177,16 @@ def run_local(
     step_logger = logging.getLogger("sagemaker.local.entities")
     step_logger.addHandler(handler)
     step_logger.setLevel(logging.INFO)
+    step_logger.propagate = False
     try:
-        pipeline.upsert(role_arn=backend.role_arn)
-        execution = pipeline.start(parameters=overrides)
+        with backend.sdk_scope():
+            pipeline.upsert(role_arn=backend.role_arn)
+            execution = pipeline.start(parameters=overrides)
     finally:
         step_logger.removeHandler(handler)
-        docker.remove_job_containers(containers_before)
+        failed_containers = docker.remove_job_containers(containers_before)
         shutil.rmtree(scratch, ignore_errors=True)
+    _explain_container_failure(execution, failed_containers)
 
     describe = execution.describe()
     execution_id = describe["PipelineExecutionArn"]
@@ -146,7 +195,7 @@ def run_local(
     order = [s.name for s in pipeline.steps] + ["CreateModel-CreateModel", "AccuracyTooLow"]
     steps = step_records(execution.list_steps()["PipelineExecutionSteps"], order)
     model_uri = _collect_model(run_dir, steps, execution)
-    resolved = dict(execution.pipeline_parameters)
+    resolved = {**execution.pipeline_parameters, "InputData": requested_input}
     registered = None
     created = next((s for s in steps if s["name"] == "CreateModel-CreateModel"), {})
     if created.get("status") == "Succeeded" and model_uri:

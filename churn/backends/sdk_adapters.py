@@ -19,7 +19,20 @@ warnings.filterwarnings("ignore", module=r"sagemaker(\.|$)")
 logging.getLogger("sagemaker").setLevel(logging.ERROR)
 logging.getLogger("sagemaker.config").setLevel(logging.ERROR)
 
-import sagemaker  # noqa: E402
+# Importing the SDK builds a default boto3 session (sagemaker.jumpstart.constants), whose
+# credential chain probes the EC2 instance-metadata address when no credentials are
+# configured: a network call while merely compiling. Turn that probe off for the import only,
+# so a real cloud run on EC2 can still use its instance role later.
+_imds_setting = os.environ.get("AWS_EC2_METADATA_DISABLED")
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+try:
+    import sagemaker  # noqa: E402
+    import sagemaker.workflow.pipeline  # noqa: E402,F401  (imports the rest of the v2 API)
+finally:
+    if _imds_setting is None:
+        del os.environ["AWS_EC2_METADATA_DISABLED"]
+    else:
+        os.environ["AWS_EC2_METADATA_DISABLED"] = _imds_setting
 from sagemaker.telemetry import telemetry_logging
 
 SUPPORTED_SDK = "2.257."

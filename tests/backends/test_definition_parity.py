@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from churn.definition import compile_definition, differences, load_allowlist, unexplained
+from tests import network_audit
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +123,10 @@ def test_parameter_defaults_can_be_replaced():
     definition = compile_definition("local", {"NumRound": 7, "TrainRatio": 0.6})
     values = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert values["NumRound"] == 7 and values["TrainRatio"] == 0.6
+
+
+@pytest.mark.parametrize("backend", ["local", "cloud"])
+def test_compiling_opens_no_socket_and_resolves_no_name(backend):
+    with network_audit.recording() as events:
+        compile_definition(backend)
+    assert events == []

@@ -1,0 +1,240 @@
+"""End-to-end: the whole pipeline in real containers under Docker, with no AWS account.
+
+Run by ``tox -e local-pipeline`` (and so by CI); needs Docker and the project's images
+(``churn images build``). Each run takes a few seconds on the sample data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from churn.backends import docker
+from churn.backends.local import local_backend
+from churn.backends.local_run import RunError, run_local
+from churn.model_io import load_booster
+from churn.registry import Registry
+from churn.steps import preprocess
+from tests import network_audit
+from tests.conftest import SAMPLE_CSV
+from tests.test_metrics import SCHEMA
+
+pytestmark = pytest.mark.docker
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def default_run(runs_dir):
+    """One run with default parameters, with every socket the process opens recorded."""
+    containers_before = docker.job_containers()
+    with network_audit.recording() as connections:
+        result = run_local(local_backend(runs_dir), {}, progress=_quiet)
+    return result, containers_before, connections
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_default_run_succeeds_with_every_artifact_in_its_folder(default_run, runs_dir):
+    result, _, _ = default_run
+    assert result.status == "Succeeded", result.failure_reason
+    run_dir = runs_dir / result.execution_id
+    assert result.run_dir == run_dir
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary["artifacts"]) == {"train", "validation", "test", "manifest", "model", "evaluation"}
+    for relative in summary["artifacts"].values():
+        assert (run_dir / relative).is_file()
+    assert [(s["name"], s["status"]) for s in summary["steps"]] == [
+        ("PreprocessData", "Succeeded"),
+        ("TrainModel", "Succeeded"),
+        ("EvaluateModel", "Succeeded"),
+        ("CheckAccuracy", "Succeeded"),
+        ("CreateModel-CreateModel", "Succeeded"),
+        ("AccuracyTooLow", "NotStarted"),
+    ]
+    assert all(s["duration_seconds"] >= 0 for s in summary["steps"] if s["status"] == "Succeeded")
+    assert summary["parameters"]["InputData"] == SAMPLE_CSV.resolve().as_uri()
+    assert summary["parameters"]["NumRound"] == 100
+    assert (run_dir / "definition.json").is_file()
+
+
+def test_evaluation_is_valid_and_model_is_registered(default_run, runs_dir):
+    result, _, _ = default_run
+    report = json.loads((result.run_dir / "EvaluateModel/evaluation/evaluation.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    accuracy = report["binary_classification_metrics"]["accuracy"]["value"]
+    assert accuracy > 0.9
+    [package] = Registry(runs_dir).list("churn")
+    assert (package.version, package.approval_status, package.execution_id) == (1, "PendingManualApproval", result.execution_id)
+    assert package.metrics["accuracy"] == accuracy
+    assert package.model_data == (result.run_dir / "model/model.tar.gz").as_uri()
+    assert result.summary["registered_model"]["version"] == 1
+
+
+def test_container_splits_equal_the_in_process_splits(default_run, tmp_path):
+    result, _, _ = default_run
+    preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path)])
+    for name in ("train", "validation", "test"):
+        assert _sha(result.run_dir / f"PreprocessData/{name}/{name}.csv") == _sha(tmp_path / name / f"{name}.csv"), name
+
+
+def test_no_network_beyond_loopback_and_docker(default_run):
+    _, _, connections = default_run
+    assert connections, "the audit hook recorded nothing: the Docker socket at least should show"
+    outside = [c for c in connections if not network_audit.is_local(*c)]
+    assert not outside, f"connections beyond loopback and the Docker socket: {outside}"
+
+
+def test_containers_and_scratch_files_are_cleaned_up(default_run, runs_dir):
+    _, before, _ = default_run
+    assert docker.job_containers() <= before
+    assert not [p for p in (runs_dir / ".code").iterdir() if p.name.startswith("jobs-")]
+
+
+def test_model_scores_new_rows_with_churn_predict(default_run, tmp_path):
+    result, _, _ = default_run
+    customers = tmp_path / "customers.csv"
+    lines = SAMPLE_CSV.read_text().splitlines()
+    customers.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines[:6]) + "\n")
+    out = tmp_path / "scores.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "churn.cli", "predict", "--model", str(result.run_dir / "model/model.tar.gz"),
+         "--input", str(customers), "--output", str(out)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    scores = [float(x) for x in out.read_text().split()]
+    assert len(scores) == 5 and all(0 <= s <= 1 for s in scores)
+
+
+def test_the_created_model_is_served_by_the_image(default_run, tmp_path):
+    result, _, _ = default_run
+    import tarfile
+
+    model_dir = tmp_path / "model"
+    with tarfile.open(result.run_dir / "model/model.tar.gz") as tar:
+        tar.extractall(model_dir, filter="data")
+    image = local_backend().images.training
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    container = subprocess.run(
+        ["docker", "run", "-d", "--rm", "-p", f"127.0.0.1:{port}:8080", "-v", f"{model_dir}:/opt/ml/model:ro", image, "serve"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(60):
+            try:
+                if urllib.request.urlopen(f"{base}/ping", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        test_rows = (result.run_dir / "PreprocessData/test/test.csv").read_text().splitlines()[:4]
+        body = "\n".join(",".join(row.split(",")[1:]) for row in test_rows).encode()
+        request = urllib.request.Request(f"{base}/invocations", data=body, headers={"Content-Type": "text/csv"})
+        scores = urllib.request.urlopen(request, timeout=10).read().decode().split()
+        assert len(scores) == 4 and all(0 <= float(s) <= 1 for s in scores)
+        bad = urllib.request.Request(f"{base}/invocations", data=b"1,2,3\n", headers={"Content-Type": "text/csv"})
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(bad, timeout=10)
+        assert error.value.code == 400 and b"73 features" in error.value.read()
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+
+def test_parameters_override_defaults_and_runs_never_overwrite(default_run, runs_dir):
+    first, _, _ = default_run
+    before = {p: _sha(p) for p in first.run_dir.rglob("*") if p.is_file()}
+    result = run_local(local_backend(runs_dir), {"NumRound": 10, "SplitSeed": 7, "MaxDepth": 3}, progress=_quiet)
+    assert result.status == "Succeeded", result.failure_reason
+    assert result.execution_id != first.execution_id
+    assert load_booster(result.run_dir / "model/model.tar.gz").num_boosted_rounds() == 10
+    manifest = json.loads((result.run_dir / "PreprocessData/manifest/manifest.json").read_text())
+    assert manifest["split_seed"] == 7
+    assert {p: _sha(p) for p in first.run_dir.rglob("*") if p.is_file()} == before
+    assert [p.version for p in Registry(runs_dir).list("churn")] == [1, 2]
+
+
+def test_failing_gate_ends_failed_with_the_fail_step_message(runs_dir):
+    registered = len(Registry(runs_dir).list())
+    result = run_local(local_backend(runs_dir), {"AccuracyThreshold": 0.995}, progress=_quiet)
+    assert result.status == "Failed"
+    assert "AccuracyTooLow" in result.failure_reason
+    assert "Test accuracy is below the AccuracyThreshold of 0.995" in result.failure_reason
+    steps = {s["name"]: s["status"] for s in result.summary["steps"]}
+    assert steps["CheckAccuracy"] == "Succeeded" and steps["AccuracyTooLow"] == "Failed"
+    assert steps["CreateModel-CreateModel"] == "NotStarted"
+    assert len(Registry(runs_dir).list()) == registered
+
+
+def test_crashing_training_job_fails_with_its_own_reason(runs_dir):
+    # NumRound=0 passes no CLI check here on purpose: the container's validation must catch it.
+    result = run_local(local_backend(runs_dir), {"NumRound": 0}, progress=_quiet)
+    assert result.status == "Failed"
+    train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
+    assert train["status"] == "Failed"
+    assert "hyperparameter num_round must be an integer in [1, inf], got '0'" in train["failure_reason"]
+    assert "TrainModel" in result.failure_reason
+
+
+def test_bad_input_file_fails_in_preprocessing_with_a_clear_reason(runs_dir, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(SAMPLE_CSV.read_text().replace("\n", "\nXX,1,415,no,no,0,1,1,1,1,1,1,1,1,1,1,1,1,1,False.\n", 1))
+    result = run_local(local_backend(runs_dir), {"InputData": str(bad)}, progress=_quiet)
+    assert result.status == "Failed"
+    assert "column 'State' has values outside its vocabulary at row 1: 'XX'" in result.failure_reason
+
+
+def test_missing_input_is_rejected_before_any_container_starts(runs_dir):
+    before = {p.name for p in runs_dir.iterdir()}
+    with pytest.raises(RunError, match="input not found"):
+        run_local(local_backend(runs_dir), {"InputData": "/nonexistent/churn.csv"}, progress=_quiet)
+    assert {p.name for p in runs_dir.iterdir()} == before
+
+
+def _churn(*args, env_extra=None, prefix=()):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(env_extra or {})
+    return subprocess.run([*prefix, sys.executable, "-m", "churn.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_run_offline_in_a_namespace_without_network(tmp_path):
+    """`churn run` needs nothing but the Docker socket: it succeeds with no network at all."""
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.fail("unshare -n is unavailable: the offline guarantee cannot be checked here")
+    done = _churn("run", "--runs-dir", str(tmp_path), "--param", "NumRound=5", env_extra={"HOME": str(tmp_path)}, prefix=("unshare", "-n"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "==> PreprocessData: started" in done.stdout
+    assert "registered: churn version 1 (PendingManualApproval)" in done.stdout
+    assert "Succeeded" in done.stdout
+
+
+def test_cli_run_exits_non_zero_with_failing_step(tmp_path):
+    done = _churn("run", "--runs-dir", str(tmp_path), "--param", "AccuracyThreshold=1")
+    assert done.returncode == 1
+    assert "error: step AccuracyTooLow failed" in done.stderr
+
+
+def test_cli_rejects_bad_parameters_before_starting(tmp_path):
+    done = _churn("run", "--runs-dir", str(tmp_path), "--param", "ValidationRatio=0.5", "--param", "TrainRatio=0.6")
+    assert done.returncode == 2 and "must be below 1" in done.stderr
+    assert not any(tmp_path.iterdir())

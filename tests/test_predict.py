@@ -1,0 +1,40 @@
+import pickle
+
+import pytest
+
+from churn.model_io import ModelArtifactError
+from churn.predict import churn_probabilities
+from churn.schema import SchemaError
+from tests.conftest import SAMPLE_CSV, write_model_archive
+
+
+@pytest.fixture()
+def archive(tmp_path, trained_booster):
+    return write_model_archive(tmp_path / "model.tar.gz", pickle.dumps(trained_booster))
+
+
+def test_scores_rows_with_or_without_label(tmp_path, archive):
+    lines = SAMPLE_CSV.read_text().splitlines()[:11]
+    unlabelled = tmp_path / "u.csv"
+    unlabelled.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines) + "\n")
+    labelled = tmp_path / "l.csv"
+    labelled.write_text("\n".join(lines) + "\n")
+    a, b = churn_probabilities(archive, unlabelled), churn_probabilities(archive, labelled)
+    assert len(a) == 10 and (a == b).all() and ((a >= 0) & (a <= 1)).all()
+
+
+def test_bad_rows_are_named(tmp_path, archive):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(SAMPLE_CSV.read_text().splitlines()[0] + "\nKS,1,415,no,no,x,1,1,1,1,1,1,1,1,1,1,1,1,1,False.\n")
+    with pytest.raises(SchemaError, match="'VMail Message' must be numeric"):
+        churn_probabilities(archive, bad)
+
+
+def test_model_of_another_shape_is_refused(tmp_path):
+    import numpy as np
+    import xgboost
+
+    other = xgboost.train({}, xgboost.DMatrix(np.zeros((4, 3)), label=[0, 1, 0, 1]), num_boost_round=1)
+    archive = write_model_archive(tmp_path / "m.tar.gz", bytes(other.save_raw("json")))
+    with pytest.raises(ModelArtifactError, match="expects 3 features but churn makes 73"):
+        churn_probabilities(archive, SAMPLE_CSV)

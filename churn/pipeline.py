@@ -70,6 +70,14 @@ def _step_processor(backend: Backend, image: str, module: str, instance_type, ba
     )
 
 
+def _outputs(backend: Backend, step_name: str, names) -> list[ProcessingOutput]:
+    """One output per name: ``/opt/ml/processing/output/<name>`` -> ``<run>/<step>/<name>``."""
+    return [
+        ProcessingOutput(output_name=name, source=f"{PROCESSING}/output/{name}", destination=_run_uri(backend, step_name, name))
+        for name in names
+    ]
+
+
 def _code_input(backend: Backend) -> ProcessingInput:
     return ProcessingInput(
         source=Join(on="/", values=[backend.code_root, bundle_hash()]),
@@ -97,14 +105,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 ProcessingInput(source=params["InputData"], destination=f"{PROCESSING}/input/raw", input_name="raw"),
                 _code_input(backend),
             ],
-            outputs=[
-                ProcessingOutput(
-                    output_name=name,
-                    source=f"{PROCESSING}/output/{name}",
-                    destination=_run_uri(backend, "PreprocessData", name),
-                )
-                for name in (*SPLITS, "manifest")
-            ],
+            outputs=_outputs(backend, "PreprocessData", (*SPLITS, "manifest")),
             arguments=[
                 "--train-ratio", params["TrainRatio"].to_string(),
                 "--validation-ratio", params["ValidationRatio"].to_string(),
@@ -154,13 +155,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 ProcessingInput(source=split_uri["test"], destination=f"{PROCESSING}/input/test", input_name="test"),
                 _code_input(backend),
             ],
-            outputs=[
-                ProcessingOutput(
-                    output_name="evaluation",
-                    source=f"{PROCESSING}/output/evaluation",
-                    destination=_run_uri(backend, "EvaluateModel", "evaluation"),
-                )
-            ],
+            outputs=_outputs(backend, "EvaluateModel", ("evaluation",)),
         ),
         property_files=[report],
     )

@@ -47,3 +47,17 @@ def test_bad_parameter_is_rejected_with_its_name(tmp_path):
     assert result.returncode == 2
     assert "TrainRatio must be in (0, 1), got '2'" in result.stderr
     assert result.stdout == ""
+
+
+def test_models_commands(tmp_path):
+    from churn.registry import Registry
+
+    Registry(tmp_path).register("churn", "file:///m.tar.gz", "img", {"accuracy": 0.95, "auc": 0.9}, "abc123", "PendingManualApproval")
+    env = _clean_env(tmp_path)
+    listed = subprocess.run([*CHURN, "models", "list", "--runs-dir", str(tmp_path)], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "PendingManualApproval" in listed.stdout and "0.9500" in listed.stdout
+    approved = subprocess.run([*CHURN, "models", "approve", "churn", "1", "--runs-dir", str(tmp_path)], env=env, capture_output=True, text=True)
+    assert approved.stdout.strip() == "churn version 1: Approved"
+    missing = subprocess.run([*CHURN, "models", "reject", "churn", "2", "--runs-dir", str(tmp_path)], env=env, capture_output=True, text=True)
+    assert missing.returncode == 1 and "no model package churn version 2" in missing.stderr
+    assert Registry(tmp_path).get("churn", 1).approval_status == "Approved"

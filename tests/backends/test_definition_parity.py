@@ -130,3 +130,12 @@ def test_compiling_opens_no_socket_and_resolves_no_name(backend):
     with network_audit.recording() as events:
         compile_definition(backend)
     assert events == []
+
+
+def test_local_backend_can_use_the_official_aws_images(local_definition):
+    official = compile_definition("local", aws_images_=True)
+    steps = _steps(official)
+    assert "sagemaker-scikit-learn:1.2-1" in steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
+    assert "sagemaker-xgboost:1.7-1" in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    changed = {d.path for d in differences(local_definition, official)}
+    assert changed and all("Image" in path for path in changed), changed

@@ -238,3 +238,9 @@ def test_cli_rejects_bad_parameters_before_starting(tmp_path):
     done = _churn("run", "--runs-dir", str(tmp_path), "--param", "ValidationRatio=0.5", "--param", "TrainRatio=0.6")
     assert done.returncode == 2 and "must be below 1" in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_doctor_reports_everything_ready(runs_dir):
+    done = _churn("doctor", "--runs-dir", str(runs_dir))
+    assert done.returncode == 0, done.stdout
+    assert [line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("[")] == ["[ok"] * 4

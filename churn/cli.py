@@ -71,7 +71,8 @@ def run(backend, input_, runs_dir, params, aws_images, build) -> None:
     if input_:
         overrides["InputData"] = input_
     from churn.backends.local import local_backend
-    from churn.backends.local_run import RunError, run_local
+    from churn.backends.local_run import run_local
+    from churn.backends.runs import RunError, failed_step
 
     try:
         result = run_local(local_backend(runs_dir, aws_images), overrides, build_missing_images=build, progress=lambda line: click.echo(line))
@@ -91,9 +92,7 @@ def run(backend, input_, runs_dir, params, aws_images, build) -> None:
         click.echo(f"  registered: {model['group']} version {model['version']} ({model['approval_status']})")
     click.echo(f"  artifacts: {result.run_dir}")
     if result.status != "Succeeded":
-        failed = [s for s in summary["steps"] if s["status"] == "Failed"]
-        step = failed[0]["name"] if failed else "?"
-        _fail(f"step {step} failed: {result.failure_reason}")
+        _fail(f"step {failed_step(summary)} failed: {result.failure_reason}")
 
 
 @main.command()

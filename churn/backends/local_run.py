@@ -3,41 +3,30 @@ progress, artifacts under ``runs/<execution-id>/``, registration, summary and cl
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from churn import parameters as parameter_specs
 from churn.backends import docker
 from churn.backends.code_bundle import write_bundle
 from churn.backends.local import LocalBackend
+from churn.backends.runs import (
+    MODEL_PACKAGE_GROUP,
+    Progress,
+    RunError,
+    RunResult,
+    file_sha256,
+    finish_run,
+    input_uri,
+    local_path,
+)
 from churn.registry import Registry
-from churn.summary import ARTIFACTS, build_summary, metric_values, step_records, write_summary
-from churn.tables import write_lines_atomically
-
-MODEL_PACKAGE_GROUP = "churn"
-Progress = Callable[[str], None]
-
-
-class RunError(RuntimeError):
-    """The run could not start (bad input, Docker not ready); nothing was executed."""
-
-
-@dataclass
-class RunResult:
-    execution_id: str
-    status: str
-    failure_reason: str | None
-    run_dir: Path
-    summary: dict
+from churn.summary import ARTIFACTS, metric_values
 
 
 class _StepProgress(logging.Handler):
@@ -70,35 +59,15 @@ class _StepProgress(logging.Handler):
         return f" in {time.monotonic() - start:.1f} s" if start is not None else ""
 
 
-def input_uri(value: str) -> str:
-    """A local path or URI for InputData as the URI the pipeline reads; local paths must exist."""
-    if re.match(r"^[a-z0-9]+://", value):
-        if value.startswith("file://") and not Path(unquote(urlparse(value).path)).exists():
-            raise RunError(f"input not found: {value}")
-        return value
-    path = Path(value).expanduser().resolve()
-    if not path.exists():
-        raise RunError(f"input not found: {value}")
-    return path.as_uri()
-
-
-def _local_path(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
-
-
 def stage_input(uri: str, runs_dir: Path) -> str:
     """The InputData a local run reads. Local mode mounts a file's whole parent folder, so a
     single file is staged alone (hard link, else copy) under ``runs/.inputs/<sha256>/``."""
     if not uri.startswith("file://"):
         return uri
-    path = _local_path(uri)
+    path = local_path(uri)
     if path.is_dir():
         return uri
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    target_dir = runs_dir / ".inputs" / digest.hexdigest()[:16]
+    target_dir = runs_dir / ".inputs" / file_sha256(path)[:16]
     target = target_dir / (path.name if path.suffix == ".csv" else f"{path.name}.csv")
     if not target.exists():
         partial = target_dir.with_name(f".{target_dir.name}.partial")
@@ -113,16 +82,16 @@ def stage_input(uri: str, runs_dir: Path) -> str:
     return target_dir.as_uri()
 
 
-def _collect_model(run_dir: Path, steps: list[dict], execution) -> str | None:
+def _collect_model(run_dir: Path, execution) -> str | None:
     """Copy the training job's model.tar.gz to ``runs/<id>/model/model.tar.gz``; return its URI."""
     train = execution.step_execution.get("TrainModel")
     uri = (train.properties or {}).get("ModelArtifacts", {}).get("S3ModelArtifacts") if train else None
-    if not uri or not uri.startswith("file://") or not _local_path(uri).is_file():
+    if not uri or not uri.startswith("file://") or not local_path(uri).is_file():
         return None
     target = run_dir / ARTIFACTS["model"]
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(".model.tar.gz.partial")
-    shutil.copyfile(_local_path(uri), partial)
+    shutil.copyfile(local_path(uri), partial)
     partial.replace(target)
     return target.as_uri()
 
@@ -189,35 +158,29 @@ def run_local(
     _explain_container_failure(execution, failed_containers)
 
     describe = execution.describe()
-    execution_id = describe["PipelineExecutionArn"]
-    run_dir = runs_dir / execution_id
+    run_dir = runs_dir / describe["PipelineExecutionArn"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    order = [s.name for s in pipeline.steps] + ["CreateModel-CreateModel", "AccuracyTooLow"]
-    steps = step_records(execution.list_steps()["PipelineExecutionSteps"], order)
-    model_uri = _collect_model(run_dir, steps, execution)
-    resolved = {**execution.pipeline_parameters, "InputData": requested_input}
+    steps = execution.list_steps()["PipelineExecutionSteps"]
+    model_uri = _collect_model(run_dir, execution)
+    parameters = {**execution.pipeline_parameters, "InputData": requested_input}
+    created = any(s["StepName"] == "CreateModel-CreateModel" and s.get("StepStatus") == "Succeeded" for s in steps)
     registered = None
-    created = next((s for s in steps if s["name"] == "CreateModel-CreateModel"), {})
-    if created.get("status") == "Succeeded" and model_uri:
+    if created and model_uri:
+        started = datetime.now(timezone.utc)
         package = Registry(runs_dir).register(
             group=MODEL_PACKAGE_GROUP,
             model_data=model_uri,
             image=backend.images.training,
             metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
-            execution_id=execution_id,
-            approval_status=str(resolved["ModelApprovalStatus"]),
+            execution_id=run_dir.name,
+            approval_status=str(parameters["ModelApprovalStatus"]),
         )
         registered = {"group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn}
-    write_lines_atomically(run_dir / "definition.json", [json.dumps(json.loads(definition), indent=2)])
-    summary = build_summary(
-        backend="local",
-        execution_id=execution_id,
-        describe=describe,
-        steps=steps,
-        parameters=resolved,
-        run_dir=run_dir,
-        definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
-        registered_model=registered,
+        steps.append(
+            {"StepName": "RegisterModel-RegisterModel", "StepStatus": "Succeeded", "StartTime": started,
+             "EndTime": datetime.now(timezone.utc), "Metadata": {"RegisterModel": {"Arn": package.arn}}}
+        )
+    return finish_run(
+        backend="local", run_dir=run_dir, describe=describe, list_steps=steps,
+        parameters=parameters, definition=definition, registered_model=registered,
     )
-    write_summary(run_dir, summary)
-    return RunResult(execution_id, summary["status"], summary["failure_reason"], run_dir, summary)

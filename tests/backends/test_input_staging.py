@@ -1,6 +1,7 @@
 import pytest
 
-from churn.backends.local_run import RunError, input_uri, stage_input
+from churn.backends.local_run import stage_input
+from churn.backends.runs import RunError, input_uri
 from tests.conftest import SAMPLE_CSV
 
 

@@ -21,7 +21,8 @@ import pytest
 
 from churn.backends import docker
 from churn.backends.local import local_backend
-from churn.backends.local_run import RunError, run_local
+from churn.backends.local_run import run_local
+from churn.backends.runs import RunError
 from churn.model_io import load_booster
 from churn.registry import Registry
 from churn.steps import preprocess
@@ -68,6 +69,7 @@ def test_default_run_succeeds_with_every_artifact_in_its_folder(default_run, run
         ("EvaluateModel", "Succeeded"),
         ("CheckAccuracy", "Succeeded"),
         ("CreateModel-CreateModel", "Succeeded"),
+        ("RegisterModel-RegisterModel", "Succeeded"),
         ("AccuracyTooLow", "NotStarted"),
     ]
     assert all(s["duration_seconds"] >= 0 for s in summary["steps"] if s["status"] == "Succeeded")
@@ -182,7 +184,7 @@ def test_failing_gate_ends_failed_with_the_fail_step_message(runs_dir):
     assert "Test accuracy is below the AccuracyThreshold of 0.995" in result.failure_reason
     steps = {s["name"]: s["status"] for s in result.summary["steps"]}
     assert steps["CheckAccuracy"] == "Succeeded" and steps["AccuracyTooLow"] == "Failed"
-    assert steps["CreateModel-CreateModel"] == "NotStarted"
+    assert steps["CreateModel-CreateModel"] == steps["RegisterModel-RegisterModel"] == "NotStarted"
     assert len(Registry(runs_dir).list()) == registered
 
 

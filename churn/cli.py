@@ -25,30 +25,50 @@ def main() -> None:
     """churn: a local-first customer-churn pipeline on SageMaker Pipelines."""
 
 
+def cloud_options(command):
+    """The cloud backend's settings as flags (each also has an environment variable)."""
+    for option in reversed(
+        [
+            click.option("--region", default=None, help="cloud: AWS region [env CHURN_AWS_REGION]."),
+            click.option("--role-arn", default=None, help="cloud: SageMaker execution role [env CHURN_ROLE_ARN]."),
+            click.option("--bucket", default=None, help="cloud: S3 bucket [env CHURN_S3_BUCKET]."),
+            click.option("--prefix", default=None, help="cloud: S3 key prefix [env CHURN_S3_PREFIX, default churn]."),
+            click.option("--cache-expiry", default=None, help="cloud: step cache expiry, ISO 8601 [env CHURN_CACHE_EXPIRY, default P30D]."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _backend_settings(backend, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry) -> dict:
+    if backend == "local":
+        return {"runs_dir": runs_dir, "aws_images_": aws_images}
+    return {"region": region, "role_arn": role_arn, "bucket": bucket, "prefix": prefix, "cache_expiry": cache_expiry}
+
+
 @main.command()
 @click.option("--backend", type=click.Choice(["local", "cloud"]), default="local", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter's default (repeatable).")
 @click.option("--runs-dir", default=None, help="local: the runs folder [default: $CHURN_RUNS_DIR or ./runs].")
 @click.option("--aws-images", is_flag=True, help="local: use the official AWS images instead of the project's.")
-@click.option("--region", default=None, help="cloud: AWS region [env CHURN_AWS_REGION].")
-@click.option("--role-arn", default=None, help="cloud: SageMaker execution role [env CHURN_ROLE_ARN].")
-@click.option("--bucket", default=None, help="cloud: S3 bucket [env CHURN_S3_BUCKET].")
-@click.option("--prefix", default=None, help="cloud: S3 key prefix [env CHURN_S3_PREFIX, default churn].")
-def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, prefix) -> None:
+@cloud_options
+def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry) -> None:
     """Print the pipeline definition JSON. Needs no AWS account and no network."""
+    from churn.backends.cloud import CloudSettingsError
     from churn.definition import compile_definition
 
     overrides = _parameter_overrides(params)
-    if backend == "local":
-        settings = {"runs_dir": runs_dir, "aws_images_": aws_images}
-    else:
-        settings = {"region": region, "role_arn": role_arn, "bucket": bucket, "prefix": prefix}
-        from churn.backends.cloud import cloud_backend
+    settings = _backend_settings(backend, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry)
+    try:
+        if backend == "cloud":
+            from churn.backends.cloud import cloud_backend
 
-        missing = cloud_backend(**settings).placeholders
-        if missing:
-            click.echo(f"note: placeholders stand in for unset cloud settings: {'; '.join(missing)}", err=True)
-    document = compile_definition(backend, overrides, **settings)
+            missing = cloud_backend(**settings).placeholders
+            if missing:
+                click.echo(f"note: placeholders stand in for unset cloud settings: {'; '.join(missing)}", err=True)
+        document = compile_definition(backend, overrides, **settings)
+    except CloudSettingsError as error:
+        _fail(str(error), 2)
     json.dump(document, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
@@ -59,24 +79,44 @@ def _fail(message: str, code: int = 1):
 
 
 @main.command()
-@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True)
-@click.option("--input", "input_", default=None, metavar="PATH_OR_URI", help="Raw churn CSV file or folder [default: data/sample/churn.csv].")
+@click.option("--backend", type=click.Choice(["local", "cloud"]), default="local", show_default=True)
+@click.option("--input", "input_", default=None, metavar="PATH_OR_URI", help="Raw churn CSV file or folder, or s3:// (cloud) [default: data/sample/churn.csv].")
 @click.option("--runs-dir", default=None, help="Where runs are kept [default: $CHURN_RUNS_DIR or ./runs].")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a pipeline parameter (repeatable).")
-@click.option("--aws-images", is_flag=True, help="Use the official AWS images (needs access to their registry).")
-@click.option("--build/--no-build", default=True, show_default=True, help="Build the project's images if missing.")
-def run(backend, input_, runs_dir, params, aws_images, build) -> None:
-    """Run the pipeline: every step in a container, artifacts under runs/<execution-id>/."""
+@click.option("--aws-images", is_flag=True, help="local: use the official AWS images (needs access to their registry).")
+@click.option("--build/--no-build", default=True, show_default=True, help="local: build the project's images if missing.")
+@cloud_options
+@click.option("--poll-seconds", default=30.0, show_default=True, help="cloud: how often to ask SageMaker for the status.")
+@click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
+def run(backend, input_, runs_dir, params, aws_images, build, region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds) -> None:
+    """Run the pipeline and bring its artifacts into runs/<execution-id>/.
+
+    local: every step in a container under Docker. cloud: on SageMaker (stages code and
+    input to S3, upserts the pipeline, starts it, follows it, downloads the results)."""
+    from pathlib import Path
+
+    from churn.backends import get_backend
+    from churn.backends.cloud import CloudSettingsError
+    from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.backends.runs import RunError, failed_step
+
     overrides = _parameter_overrides(params)
     if input_:
         overrides["InputData"] = input_
-    from churn.backends.local import local_backend
-    from churn.backends.local_run import run_local
-    from churn.backends.runs import RunError, failed_step
-
+    settings = _backend_settings(backend, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry)
+    echo = lambda line: click.echo(line)  # noqa: E731
     try:
-        result = run_local(local_backend(runs_dir, aws_images), overrides, build_missing_images=build, progress=lambda line: click.echo(line))
-    except RunError as error:
+        chosen = get_backend(backend, **settings)
+        if backend == "local":
+            from churn.backends.local_run import run_local
+
+            result = run_local(chosen, overrides, build_missing_images=build, progress=echo)
+        else:
+            from churn.backends.cloud_run import run_cloud
+
+            runs = Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
+            result = run_cloud(chosen, overrides, runs, progress=echo, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+    except (RunError, CloudSettingsError) as error:
         _fail(str(error), 2)
     summary = result.summary
     click.echo("")

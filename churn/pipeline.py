@@ -96,8 +96,10 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     params = pipeline_parameters(backend, parameter_defaults)
     session = backend.session()
 
+    job_step_options = {"cache_config": backend.cache_config(), "retry_policies": backend.retry_policies()}
     preprocess = ProcessingStep(
         name="PreprocessData",
+        **job_step_options,
         step_args=_step_processor(
             backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess"
         ).run(
@@ -135,6 +137,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     )
     train = TrainingStep(
         name="TrainModel",
+        **job_step_options,
         step_args=estimator.fit(
             inputs={
                 name: TrainingInput(s3_data=split_uri[name], content_type="text/csv")
@@ -147,6 +150,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     evaluate = ProcessingStep(
         name="EvaluateModel",
+        **job_step_options,
         step_args=_step_processor(
             backend, backend.images.evaluation, "churn.steps.evaluate", params["ProcessingInstanceType"], "churn-evaluate"
         ).run(

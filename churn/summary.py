@@ -21,6 +21,13 @@ ARTIFACTS = {
 }
 
 
+#: The keys of every summary.json, whatever the backend.
+SUMMARY_KEYS = (
+    "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
+    "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
+)
+
+
 def _iso(timestamp) -> str | None:
     if timestamp is None:
         return None

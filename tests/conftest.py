@@ -60,3 +60,46 @@ def trained_booster(sample_splits):
     data = np.loadtxt(sample_splits / "train" / "train.csv", delimiter=",")
     matrix = xgboost.DMatrix(data[:, 1:], label=data[:, 0])
     return xgboost.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.3}, matrix, num_boost_round=20)
+
+
+# --- the shared end-to-end suite (tests/e2e), run against the backend given by --backend ---
+
+CLOUD_SKIP_VARIABLE = "CHURN_SKIP_CLOUD"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backend", choices=("local", "cloud"), default="local",
+        help="backend the end-to-end suite (-m e2e) runs the pipeline on",
+    )
+
+
+def missing_cloud_configuration() -> list[str]:
+    """What `tox -e cloud` needs and this environment lacks."""
+    import os
+
+    missing = [name for name in ("CHURN_ROLE_ARN", "CHURN_S3_BUCKET") if not os.environ.get(name)]
+    if not any(os.environ.get(n) for n in ("CHURN_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")):
+        missing.append("CHURN_AWS_REGION (or AWS_REGION)")
+    if not any(os.environ.get(n) for n in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE")):
+        missing.append("AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)")
+    return missing
+
+
+def pytest_collection_modifyitems(config, items):
+    """With --backend cloud and no AWS configuration: fail fast naming what is missing, or,
+    where CHURN_SKIP_CLOUD is set (machines without AWS), skip the suite saying why."""
+    import os
+
+    if config.getoption("--backend") != "cloud":
+        return
+    missing = missing_cloud_configuration()
+    if not missing:
+        return
+    message = "the cloud end-to-end suite needs: " + "; ".join(missing)
+    if not os.environ.get(CLOUD_SKIP_VARIABLE):
+        raise pytest.UsageError(message + f" (or set {CLOUD_SKIP_VARIABLE}=1 to skip it on a machine without AWS)")
+    skip = pytest.mark.skip(reason=f"{message}; skipped because {CLOUD_SKIP_VARIABLE} is set")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)

@@ -60,6 +60,14 @@ class Backend:
         finally:
             boto3.DEFAULT_SESSION = previous
 
+    def cache_config(self):
+        """CacheConfig for job steps, or None (local mode ignores caching)."""
+        return None
+
+    def retry_policies(self) -> list:
+        """Retry policies for job steps (local mode ignores them)."""
+        return []
+
     def registration_steps(
         self, model: Model, evaluation_report_uri: PipelineVariable, approval_status: PipelineVariable
     ) -> list[Step]:

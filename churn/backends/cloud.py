@@ -11,6 +11,8 @@ variable                   meaning                                 default
 ``CHURN_S3_BUCKET``        bucket for code, data and artifacts     none
 ``CHURN_S3_PREFIX``        key prefix inside the bucket            ``churn``
 ``CHURN_MODEL_PACKAGE_GROUP``  model package group to register in  ``churn``
+``CHURN_CACHE_EXPIRY``     how long step results are reused        ``P30D``
+                           (ISO 8601 duration)
 =========================  ======================================  =================
 
 Compiling never calls AWS: the bucket is given explicitly (no STS lookup of a default bucket)
@@ -21,6 +23,7 @@ Missing settings are replaced by placeholders when only printing a definition.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from churn.backends.base import Backend
@@ -33,6 +36,10 @@ DEFAULT_PREFIX = "churn"
 DEFAULT_MODEL_PACKAGE_GROUP = "churn"
 DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"
 DEFAULT_TRAINING_INSTANCE = "ml.m5.large"
+DEFAULT_CACHE_EXPIRY = "P30D"
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_DURATION = re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
 
 
 class CloudSettingsError(ValueError):
@@ -49,6 +56,7 @@ class CloudBackend(Backend):
     #: Only compiling (``churn definition``): the session gets inert credentials, so not even
     #: the credential chain's instance-metadata probe happens.
     compile_only: bool = False
+    cache_expiry: str = DEFAULT_CACHE_EXPIRY
 
     def session(self):
         if not hasattr(self, "_session"):
@@ -67,11 +75,41 @@ class CloudBackend(Backend):
         return self._session
 
     def require_settings(self) -> None:
-        """Raise :class:`CloudSettingsError` naming every setting a real run lacks."""
+        """Raise :class:`CloudSettingsError` naming every setting a real run lacks or has wrong."""
         if self.placeholders:
+            raise CloudSettingsError("the cloud backend needs these settings: " + "; ".join(self.placeholders))
+        if not _ROLE_ARN.fullmatch(self.role_arn):
             raise CloudSettingsError(
-                "the cloud backend needs these settings: " + "; ".join(self.placeholders)
+                f"role ARN {self.role_arn!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"
             )
+        if not _BUCKET.fullmatch(self.bucket):
+            raise CloudSettingsError(f"bucket {self.bucket!r} is not a valid S3 bucket name")
+
+    def cache_config(self):
+        from sagemaker.workflow.steps import CacheConfig
+
+        return CacheConfig(enable_caching=True, expire_after=self.cache_expiry)
+
+    def retry_policies(self) -> list:
+        """Retry throttling and service faults (the step), and capacity and resource-limit
+        errors (the job), with exponential back-off."""
+        from sagemaker.workflow.retry import (
+            SageMakerJobExceptionTypeEnum,
+            SageMakerJobStepRetryPolicy,
+            StepExceptionTypeEnum,
+            StepRetryPolicy,
+        )
+
+        return [
+            StepRetryPolicy(
+                exception_types=[StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
+                interval_seconds=10, backoff_rate=2.0, max_attempts=5,
+            ),
+            SageMakerJobStepRetryPolicy(
+                exception_types=[SageMakerJobExceptionTypeEnum.CAPACITY_ERROR, SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
+                interval_seconds=60, backoff_rate=2.0, max_attempts=5,
+            ),
+        ]
 
     def registration_steps(self, model, evaluation_report_uri, approval_status):
         from sagemaker.model_metrics import MetricsSource, ModelMetrics
@@ -99,6 +137,7 @@ def cloud_backend(
     prefix: str | None = None,
     model_package_group: str | None = None,
     compile_only: bool = False,
+    cache_expiry: str | None = None,
 ) -> CloudBackend:
     env = os.environ
     given = {
@@ -129,4 +168,11 @@ def cloud_backend(
         prefix=prefix_,
         model_package_group=model_package_group or env.get("CHURN_MODEL_PACKAGE_GROUP") or DEFAULT_MODEL_PACKAGE_GROUP,
         compile_only=compile_only,
+        cache_expiry=_cache_expiry(cache_expiry or env.get("CHURN_CACHE_EXPIRY") or DEFAULT_CACHE_EXPIRY),
     )
+
+
+def _cache_expiry(value: str) -> str:
+    if not _DURATION.fullmatch(value):
+        raise CloudSettingsError(f"cache expiry must be an ISO 8601 duration such as P30D or PT12H, got {value!r}")
+    return value

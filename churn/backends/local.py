@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from churn.backends.base import Backend
-from churn.backends.images import REPO_DIR, aws_images, project_images
+from churn.backends.images import aws_images, project_images
+from churn.backends.runs import SAMPLE_DATA
 
 #: Local mode needs *a* region; nothing is sent to it.
 LOCAL_REGION = "us-east-1"
 #: Local mode never checks the role, but the SDK requires one.
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/churn-local"
 DEFAULT_RUNS_DIR = Path(os.environ.get("CHURN_RUNS_DIR", "runs"))
-SAMPLE_DATA = REPO_DIR / "data" / "sample" / "churn.csv"
 
 
 @dataclass

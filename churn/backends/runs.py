@@ -15,6 +15,8 @@ from churn.tables import write_lines_atomically
 
 Progress = Callable[[str], None]
 MODEL_PACKAGE_GROUP = "churn"
+#: What a run reads when no input is given.
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "data" / "sample" / "churn.csv"
 #: Every step a run can have, in graph order. Registration is a pipeline step on SageMaker
 #: and the local backend's own step (local mode cannot run it); both report it by this name.
 STEP_ORDER = (

@@ -1,0 +1,274 @@
+"""Running the pipeline on SageMaker: staging, upsert, start, following the execution, and
+bringing its results home into ``runs/<execution-id>/`` in the local backend's layout.
+
+Staging is an explicit step before upsert (compiling stays pure): the step code bundle goes to
+``s3://<bucket>/<prefix>/code/<hash>/`` and a local input to ``.../input/<sha256>/``, each only
+when that content is not there yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from churn import __version__
+from churn import parameters as parameter_specs
+from churn.backends.cloud import CloudBackend, CloudSettingsError
+from churn.backends.code_bundle import bundle_files, bundle_hash
+from churn.backends.runs import (
+    SAMPLE_DATA,
+    Progress,
+    RunError,
+    RunResult,
+    file_sha256,
+    finish_run,
+    input_uri,
+    local_path,
+)
+from churn.summary import ARTIFACTS
+
+TERMINAL = ("Succeeded", "Failed", "Stopped")
+COMPLETE_MARKER = ".complete"
+
+
+def _client_error():
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
+def _explain(error) -> str:
+    response = getattr(error, "response", None) or {}
+    code = response.get("Error", {}).get("Code")
+    message = response.get("Error", {}).get("Message") or str(error)
+    if "<html" in message.lower():
+        message = "the endpoint answered with an HTML error page instead of an AWS error (does it implement this operation?)"
+    return f"{code}: {message}" if code else message
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except _client_error() as error:
+        if getattr(error, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def check_bucket(s3, bucket: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except _client_error() as error:
+        raise RunError(
+            f"S3 bucket {bucket!r} does not exist or this account cannot use it ({_explain(error)}); "
+            "create it or set CHURN_S3_BUCKET / --bucket"
+        ) from None
+
+
+def stage_code(s3, backend: CloudBackend) -> list[str]:
+    """Upload the step code bundle unless this content is already staged; return new keys."""
+    bucket, prefix = _split(f"{backend.code_root}/{bundle_hash()}")
+    if _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}"):
+        return []
+    keys = []
+    for name, content in bundle_files():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=content)
+        keys.append(f"{prefix}/{name}")
+    # Written last: a bundle without it is incomplete and is uploaded again.
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{COMPLETE_MARKER}", Body=b"")
+    return keys
+
+
+def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str]]:
+    """The S3 URI a run reads for ``uri``; local files and folders are uploaded (once per
+    content) under ``<prefix>/input/<sha256>/``. Returns the URI and the keys uploaded."""
+    if uri.startswith("s3://"):
+        bucket, key = _split(uri)
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        if not listing.get("KeyCount"):
+            raise RunError(f"input not found: {uri}")
+        return uri, []
+    if not uri.startswith("file://"):
+        raise RunError(f"the cloud backend reads input from s3:// or a local path, not {uri}")
+    path = local_path(uri)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.csv") if p.is_file())
+    if not files:
+        raise RunError(f"no .csv file in input directory {path}")
+    digest = file_sha256(files[0])[:16] if len(files) == 1 else _tree_hash(path, files)
+    bucket, prefix = _split(f"s3://{backend.bucket}/{backend.prefix}/input/{digest}")
+    uploaded = []
+    if not _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}"):
+        for file in files:
+            name = file.name if file == path else file.relative_to(path).as_posix()
+            s3.upload_file(str(file), bucket, f"{prefix}/{name}")
+            uploaded.append(f"{prefix}/{name}")
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{COMPLETE_MARKER}", Body=b"")
+    # The folder, so that SageMaker's S3Prefix download brings exactly the staged files.
+    return f"s3://{bucket}/{prefix}/", uploaded
+
+
+def _tree_hash(root: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + bytes.fromhex(file_sha256(file)))
+    return digest.hexdigest()[:16]
+
+
+def list_steps(sm, arn: str) -> list[dict]:
+    steps, token = [], None
+    while True:
+        kwargs = {"PipelineExecutionArn": arn, **({"NextToken": token} if token else {})}
+        try:
+            page = sm.list_pipeline_execution_steps(**kwargs)
+        except _client_error() as error:
+            raise RunError(f"cannot list the steps of execution {arn}: {_explain(error)}") from None
+        steps += page.get("PipelineExecutionSteps", [])
+        token = page.get("NextToken")
+        if not token:
+            return steps
+
+
+def wait_for_execution(sm, arn: str, progress: Progress, poll_seconds: float, timeout_seconds: float | None):
+    """Poll until the execution ends, printing each step's status changes."""
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
+    while True:
+        try:
+            describe = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        except _client_error() as error:
+            raise RunError(f"cannot describe execution {arn}: {_explain(error)}") from None
+        steps = list_steps(sm, arn)
+        for step in reversed(steps):  # SageMaker lists the newest step first
+            status = step.get("StepStatus", "?")
+            if seen.get(step["StepName"]) != status:
+                seen[step["StepName"]] = status
+                reason = f": {step['FailureReason']}" if step.get("FailureReason") else ""
+                progress(f"==> {step['StepName']}: {status}{reason}")
+        status = describe.get("PipelineExecutionStatus")
+        if status in TERMINAL:
+            if status == "Succeeded" and not steps:
+                raise RunError(
+                    f"execution {arn} reports Succeeded but lists no steps: the endpoint did not run the pipeline"
+                )
+            return describe, steps
+        if deadline and time.monotonic() > deadline:
+            raise RunError(
+                f"execution {arn} is still {status} after {timeout_seconds:.0f} s; it goes on running on SageMaker "
+                "(follow it in SageMaker Studio or stop it with aws sagemaker stop-pipeline-execution)"
+            )
+        time.sleep(poll_seconds)
+
+
+def _download(s3, bucket: str, key: str, target: Path) -> bool:
+    if not _exists(s3, bucket, key):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    s3.download_file(bucket, key, str(partial))
+    partial.replace(target)
+    return True
+
+
+def download_results(s3, backend: CloudBackend, execution_id: str, steps: list[dict], run_dir: Path) -> list[str]:
+    """Bring the splits, manifest, evaluation.json and model.tar.gz into ``run_dir``; return
+    the names of the artifacts that do not exist on S3."""
+    bucket, root = _split(f"{backend.artifact_root}/{execution_id}")
+    missing = []
+    for name, relative in ARTIFACTS.items():
+        if name == "model":
+            continue
+        if not _download(s3, bucket, f"{root}/{relative}", run_dir / relative):
+            missing.append(name)
+    train = next((s for s in steps if s["StepName"] == "TrainModel"), {})
+    job_arn = train.get("Metadata", {}).get("TrainingJob", {}).get("Arn", "")
+    job = job_arn.rsplit("/", 1)[-1]
+    # SageMaker writes a training job's model to <S3OutputPath>/<job name>/output/model.tar.gz.
+    if not job or not _download(s3, bucket, f"{root}/TrainModel/{job}/output/model.tar.gz", run_dir / ARTIFACTS["model"]):
+        missing.append("model")
+    return missing
+
+
+def _registered_model(steps: list[dict]) -> dict | None:
+    step = next((s for s in steps if s["StepName"] == "RegisterModel-RegisterModel"), None)
+    arn = (step or {}).get("Metadata", {}).get("RegisterModel", {}).get("Arn")
+    if not arn or step.get("StepStatus") != "Succeeded":
+        return None
+    group, _, version = arn.split("model-package/", 1)[-1].rpartition("/")
+    return {"group": group, "version": int(version) if version.isdigit() else version, "arn": arn}
+
+
+def run_cloud(
+    backend: CloudBackend,
+    overrides: dict[str, object],
+    runs_dir: Path,
+    *,
+    progress: Progress = print,
+    poll_seconds: float = 30.0,
+    timeout_seconds: float | None = None,
+) -> RunResult:
+    """Stage, upsert, start and follow one execution on SageMaker; raise :class:`RunError`
+    when it cannot start or be followed, never reporting success that did not happen."""
+    try:
+        backend.require_settings()
+    except CloudSettingsError as error:
+        raise RunError(str(error)) from None
+    overrides = dict(overrides)
+    parameter_specs.check_together(overrides)
+    requested_input = input_uri(str(overrides.get("InputData", SAMPLE_DATA)))
+
+    from churn.pipeline import build_pipeline
+
+    session = backend.session()
+    s3 = session.boto_session.client("s3")
+    sm = session.sagemaker_client
+    check_bucket(s3, backend.bucket)
+    try:
+        overrides["InputData"], input_keys = stage_input(s3, backend, requested_input)
+        code_keys = stage_code(s3, backend)
+    except _client_error() as error:
+        raise RunError(f"staging to s3://{backend.bucket}/{backend.prefix} failed: {_explain(error)}") from None
+    progress(f"==> staged: {len(code_keys)} code file(s) and {len(input_keys)} input file(s) uploaded")
+
+    pipeline = build_pipeline(backend)
+    definition = pipeline.definition()
+    digest = hashlib.sha256(definition.encode()).hexdigest()
+    try:
+        with backend.sdk_scope():
+            pipeline.upsert(
+                role_arn=backend.role_arn,
+                description=f"churn {__version__}, definition sha256 {digest}",
+                tags=[{"Key": "churn:version", "Value": __version__}, {"Key": "churn:definition-sha256", "Value": digest}],
+            )
+            execution = pipeline.start(parameters=overrides)
+    except _client_error() as error:
+        raise RunError(f"SageMaker refused the pipeline: {_explain(error)}") from None
+    arn = execution.arn
+    execution_id = arn.rsplit("/", 1)[-1]
+    progress(f"==> execution {execution_id} started ({arn})")
+    try:
+        describe, steps = wait_for_execution(sm, arn, progress, poll_seconds, timeout_seconds)
+    except KeyboardInterrupt:
+        progress(f"==> stopping execution {execution_id}")
+        sm.stop_pipeline_execution(PipelineExecutionArn=arn)
+        raise RunError(f"interrupted: execution {execution_id} was asked to stop") from None
+
+    run_dir = runs_dir / execution_id
+    missing = download_results(s3, backend, execution_id, steps, run_dir)
+    if describe["PipelineExecutionStatus"] == "Succeeded" and missing:
+        raise RunError(
+            f"execution {execution_id} reports Succeeded but these results are missing from "
+            f"{backend.artifact_root}/{execution_id}: {', '.join(missing)}"
+        )
+    defaults = {p.name: p.default_value for p in pipeline.parameters}
+    return finish_run(
+        backend="cloud", run_dir=run_dir, describe=describe, list_steps=steps,
+        parameters={**defaults, **overrides, "InputData": requested_input},
+        definition=definition, registered_model=_registered_model(steps),
+    )

@@ -1,0 +1,279 @@
+"""Offline contract tests of the cloud backend against an AWS API emulator (moto) running as
+a real HTTP server on 127.0.0.1.
+
+The emulator stores pipelines, executions, parameters, tags and S3 objects like AWS, but runs
+no step: its executions are "Succeeded" at once and it lacks ListPipelineExecutionSteps. Plain
+runs must therefore end in a clear error, never in a success. Where a test needs an execution
+that really progresses, ``simulator`` teaches the emulator ListPipelineExecutionSteps with
+SageMaker's documented response shape and writes the step outputs a real execution would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+
+from churn.backends.cloud import cloud_backend
+from churn.backends.cloud_run import run_cloud, stage_code, stage_input
+from churn.backends.code_bundle import bundle_files, bundle_hash
+from churn.backends.runs import RunError, failed_step
+from churn.pipeline import build_pipeline
+from churn.steps import evaluate
+from tests.conftest import SAMPLE_CSV, write_model_archive
+
+moto_server = pytest.importorskip("moto.server")
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/churn-pipeline"
+BUCKET = "churn-contract"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def aws(emulator, monkeypatch):
+    """Every AWS client of this process talks to the emulator, with throwaway credentials."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{emulator}/moto-api/reset", method="POST"))
+    for name in [k for k in os.environ if k.startswith(("AWS_", "CHURN_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET)
+    return {"endpoint": emulator, "s3": s3, "sm": boto3.client("sagemaker", region_name=REGION)}
+
+
+def _backend(**settings):
+    return cloud_backend(**{"region": REGION, "role_arn": ROLE, "bucket": BUCKET, **settings})
+
+
+def _quiet(_line):
+    pass
+
+
+def test_staging_uploads_only_what_changed(aws):
+    backend = _backend()
+    s3 = aws["s3"]
+    uploaded = stage_code(s3, backend)
+    assert len(uploaded) == len(bundle_files())
+    assert stage_code(s3, backend) == []
+    body = s3.get_object(Bucket=BUCKET, Key=f"churn/code/{bundle_hash()}/churn/split.py")["Body"].read()
+    assert body == dict(bundle_files())["churn/split.py"]
+    uri, keys = stage_input(s3, backend, SAMPLE_CSV.resolve().as_uri())
+    assert uri.startswith(f"s3://{BUCKET}/churn/input/") and uri.endswith("/") and len(keys) == 1
+    assert stage_input(s3, backend, SAMPLE_CSV.resolve().as_uri()) == (uri, [])
+    with pytest.raises(RunError, match="input not found: s3://"):
+        stage_input(s3, backend, f"s3://{BUCKET}/nothing/here.csv")
+
+
+def test_run_goes_through_staging_upsert_and_start_and_reports_what_the_emulator_cannot_do(aws, tmp_path):
+    backend = _backend()
+    with pytest.raises(RunError, match="cannot list the steps of execution .*does it implement this operation"):
+        run_cloud(backend, {"NumRound": 10, "MaxDepth": 3}, tmp_path, progress=_quiet, poll_seconds=0.05, timeout_seconds=10)
+    sm = aws["sm"]
+    pipeline = sm.describe_pipeline(PipelineName="churn")
+    compiled = build_pipeline(_backend()).definition()
+    assert json.loads(pipeline["PipelineDefinition"]) == json.loads(compiled)
+    assert pipeline["RoleArn"] == ROLE
+    digest = __import__("hashlib").sha256(compiled.encode()).hexdigest()
+    assert pipeline["PipelineDescription"].endswith(f"definition sha256 {digest}")
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]}
+    assert tags["churn:definition-sha256"] == digest
+    [execution] = sm.list_pipeline_executions(PipelineName="churn")["PipelineExecutionSummaries"]
+    params = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
+    values = {p["Name"]: p["Value"] for p in params["PipelineParameters"]}
+    assert values["NumRound"] == "10" and values["MaxDepth"] == "3"
+    assert values["InputData"].startswith(f"s3://{BUCKET}/churn/input/")
+    assert not list(tmp_path.iterdir()), "nothing may be written for a run that could not be followed"
+
+
+def test_a_changed_definition_updates_the_pipeline(aws, tmp_path):
+    for expiry in ("P30D", "P1D"):
+        with pytest.raises(RunError):
+            run_cloud(_backend(cache_expiry=expiry), {}, tmp_path, progress=_quiet, poll_seconds=0.05)
+    definition = json.loads(aws["sm"].describe_pipeline(PipelineName="churn")["PipelineDefinition"])
+    assert {s["CacheConfig"]["ExpireAfter"] for s in definition["Steps"] if "CacheConfig" in s} == {"P1D"}
+    assert len(aws["sm"].list_pipeline_executions(PipelineName="churn")["PipelineExecutionSummaries"]) == 2
+
+
+def test_missing_bucket_is_a_clear_error(aws, tmp_path):
+    with pytest.raises(RunError, match="S3 bucket 'no-such-bucket' does not exist or this account cannot use it"):
+        run_cloud(_backend(bucket="no-such-bucket"), {}, tmp_path, progress=_quiet)
+
+
+def test_bad_role_is_a_clear_error(aws, tmp_path):
+    with pytest.raises(RunError, match="is not an IAM role ARN"):
+        run_cloud(_backend(role_arn="churn-role"), {}, tmp_path, progress=_quiet)
+    assert "churn" not in [p["PipelineName"] for p in aws["sm"].list_pipelines()["PipelineSummaries"]]
+
+
+def test_missing_settings_are_named(aws, tmp_path):
+    with pytest.raises(RunError, match=r"needs these settings: role ARN \(--role-arn or CHURN_ROLE_ARN\); bucket"):
+        run_cloud(cloud_backend(region=REGION), {}, tmp_path, progress=_quiet)
+
+
+# --- an execution that really progresses -------------------------------------------------
+
+
+class Simulator:
+    """Plays SageMaker's part for one execution: status over time and step outputs on S3."""
+
+    def __init__(self, s3, results: dict[str, bytes], outcome: str = "Succeeded", polls_until_done: int = 2):
+        self.s3, self.results, self.outcome, self.polls_until_done = s3, results, outcome, polls_until_done
+        self.polls = 0
+
+    def steps(self, execution, arn: str) -> list[dict]:
+        self.polls += 1
+        execution_id = arn.rsplit("/", 1)[-1]
+        now = datetime.now(timezone.utc).timestamp()
+        if self.polls < self.polls_until_done:
+            execution.pipeline_execution_status = "Executing"
+            return [{"StepName": "PreprocessData", "StepStatus": "Executing", "StartTime": now}]
+        job = f"pipelines-{execution_id}-TrainModel-abc123"
+        done = lambda name, **extra: {"StepName": name, "StepStatus": "Succeeded", "StartTime": now - 5, "EndTime": now, **extra}  # noqa: E731
+        steps = [
+            done("PreprocessData", Metadata={"ProcessingJob": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/p"}}),
+            done("TrainModel", Metadata={"TrainingJob": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{job}"}}),
+        ]
+        if self.outcome == "Failed":
+            steps[1] = {**steps[1], "StepStatus": "Failed", "FailureReason": "AlgorithmError: hyperparameter num_round must be an integer"}
+            execution.pipeline_execution_status = "Failed"
+            return list(reversed(steps))
+        for relative, body in self.results.items():
+            key = f"churn/runs/{execution_id}/{relative.replace('{job}', job)}"
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        steps += [
+            done("EvaluateModel"),
+            done("CheckAccuracy", Metadata={"Condition": {"Outcome": "True"}}),
+            done("CreateModel-CreateModel", Metadata={"Model": {"Arn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}}),
+            done("RegisterModel-RegisterModel", Metadata={"RegisterModel": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}}),
+        ]
+        execution.pipeline_execution_status = "Succeeded"
+        return list(reversed(steps))  # newest first, as SageMaker lists them
+
+
+@pytest.fixture(scope="module")
+def step_results(sample_splits, trained_booster, tmp_path_factory):
+    """What the steps of a real execution leave on S3, made in-process from the sample."""
+    work = tmp_path_factory.mktemp("results")
+    archive = write_model_archive(work / "model.tar.gz", bytes(trained_booster.save_raw("json")))
+    evaluate.main(["--model", str(archive), "--test", str(sample_splits / "test"), "--output", str(work / "eval")])
+    results = {
+        f"PreprocessData/{name}/{name}.csv": (sample_splits / name / f"{name}.csv").read_bytes()
+        for name in ("train", "validation", "test")
+    }
+    results["PreprocessData/manifest/manifest.json"] = (sample_splits / "manifest/manifest.json").read_bytes()
+    results["EvaluateModel/evaluation/evaluation.json"] = (work / "eval/evaluation.json").read_bytes()
+    results["TrainModel/{job}/output/model.tar.gz"] = archive.read_bytes()
+    return results
+
+
+@pytest.fixture()
+def simulate(aws, monkeypatch, step_results):
+    from moto.sagemaker import models, responses
+    from moto.sagemaker.models import sagemaker_backends
+
+    def install(**options) -> Simulator:
+        simulator = Simulator(aws["s3"], step_results, **options)
+
+        def list_pipeline_execution_steps(self):
+            arn = self._get_param("PipelineExecutionArn")
+            backend = sagemaker_backends["123456789012"][REGION]
+            execution = backend.pipelines["churn"].pipeline_executions[arn]
+            return json.dumps({"PipelineExecutionSteps": simulator.steps(execution, arn)})
+
+        monkeypatch.setattr(responses.SageMakerResponse, "list_pipeline_execution_steps", list_pipeline_execution_steps, raising=False)
+        start = models.SageMakerModelBackend.start_pipeline_execution
+
+        def start_executing(self, *args, **kwargs):
+            """A new execution is Executing until its steps are done (moto says Succeeded at once)."""
+            response = start(self, *args, **kwargs)
+            for pipeline in self.pipelines.values():
+                execution = pipeline.pipeline_executions.get(response["PipelineExecutionArn"])
+                if execution:
+                    execution.pipeline_execution_status = "Executing"
+            return response
+
+        monkeypatch.setattr(models.SageMakerModelBackend, "start_pipeline_execution", start_executing)
+        return simulator
+
+    return install
+
+
+def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
+    simulator = simulate(polls_until_done=3)
+    lines = []
+    result = run_cloud(_backend(), {"NumRound": 10}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    assert simulator.polls == 4  # the status is read before the steps: one more poll sees Succeeded
+    assert result.status == "Succeeded"
+    assert "==> PreprocessData: Executing" in lines and "==> PreprocessData: Succeeded" in lines
+    assert lines.index("==> TrainModel: Succeeded") < lines.index("==> RegisterModel-RegisterModel: Succeeded")
+    run_dir = tmp_path / result.execution_id
+    for relative, body in step_results.items():
+        local = run_dir / ("model/model.tar.gz" if relative.startswith("TrainModel") else relative)
+        assert local.read_bytes() == body, relative
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["backend"] == "cloud" and summary["parameters"]["NumRound"] == 10
+    assert summary["parameters"]["InputData"] == SAMPLE_CSV.resolve().as_uri()
+    assert summary["registered_model"] == {"group": "churn", "version": 3, "arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}
+    assert [s["status"] for s in summary["steps"]] == ["Succeeded"] * 6 + ["NotStarted"]
+    assert summary["metrics"]["accuracy"] > 0.9
+
+
+def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
+    simulate(outcome="Failed")
+    result = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    assert result.status == "Failed"
+    assert failed_step(result.summary) == "TrainModel"
+    train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
+    assert "num_round" in train["failure_reason"]
+
+
+def test_success_without_results_is_an_error(aws, simulate, tmp_path):
+    simulate().results = {}
+    with pytest.raises(RunError, match="reports Succeeded but these results are missing.*train, validation, test, manifest, evaluation, model"):
+        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+
+
+def test_following_gives_up_after_the_timeout(aws, simulate, tmp_path):
+    simulate(polls_until_done=10**6)
+    with pytest.raises(RunError, match="still Executing after 0 s; it goes on running on SageMaker"):
+        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, timeout_seconds=0.2)
+
+
+def _churn(aws, *args):
+    env = {**os.environ, "HOME": "/nonexistent"}
+    return subprocess.run([sys.executable, "-m", "churn.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_run_against_the_emulator_never_reports_success(aws, tmp_path):
+    done = _churn(
+        aws, "run", "--backend", "cloud", "--region", REGION, "--role-arn", ROLE, "--bucket", BUCKET,
+        "--runs-dir", str(tmp_path), "--poll-seconds", "0.1", "--param", "NumRound=5",
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "==> staged:" in done.stdout and "==> execution" in done.stdout
+    assert "error: cannot list the steps of execution" in done.stderr
+    assert "Succeeded" not in done.stdout
+
+
+def test_cli_rejects_an_unknown_parameter_before_any_request(aws, tmp_path):
+    done = _churn(aws, "run", "--backend", "cloud", "--region", REGION, "--role-arn", ROLE, "--bucket", BUCKET, "--param", "Bogus=1")
+    assert done.returncode == 2 and "unknown parameter 'Bogus'" in done.stderr
+    assert aws["sm"].list_pipelines()["PipelineSummaries"] == []

@@ -1,0 +1,84 @@
+"""The end-to-end suite both backends must pass: `tox -e local-pipeline` runs it locally in
+Docker, `tox -e cloud` on SageMaker (``pytest -m e2e --backend local|cloud``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import jsonschema
+import pytest
+
+from churn.model_io import load_booster
+from churn.steps import preprocess
+from churn.summary import ARTIFACTS, SUMMARY_KEYS
+from tests.conftest import SAMPLE_CSV
+from tests.test_metrics import SCHEMA
+
+pytestmark = pytest.mark.e2e
+
+STEPS = [
+    "PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy",
+    "CreateModel-CreateModel", "RegisterModel-RegisterModel", "AccuracyTooLow",
+]
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_default_run_succeeds_and_registers_the_model(default_run, backend_name):
+    assert default_run.status == "Succeeded", default_run.failure_reason
+    summary = json.loads((default_run.run_dir / "summary.json").read_text())
+    assert summary["backend"] == backend_name
+    assert sorted(summary) == sorted(SUMMARY_KEYS)
+    assert [(s["name"], s["status"]) for s in summary["steps"]] == [(n, "Succeeded") for n in STEPS[:-1]] + [("AccuracyTooLow", "NotStarted")]
+    assert summary["registered_model"]["group"] == "churn"
+    assert summary["parameters"]["InputData"] == SAMPLE_CSV.resolve().as_uri()
+
+
+def test_every_artifact_is_in_the_run_folder(default_run):
+    for name, relative in ARTIFACTS.items():
+        assert (default_run.run_dir / relative).is_file(), name
+    assert load_booster(default_run.run_dir / ARTIFACTS["model"]).num_boosted_rounds() == 100
+
+
+def test_split_files_equal_the_in_process_preprocessing(default_run, tmp_path):
+    preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path)])
+    for name in ("train", "validation", "test"):
+        assert _sha(default_run.run_dir / ARTIFACTS[name]) == _sha(tmp_path / name / f"{name}.csv"), name
+
+
+def test_evaluation_json_has_the_schema_and_sane_metrics(default_run):
+    report = json.loads((default_run.run_dir / ARTIFACTS["evaluation"]).read_text())
+    jsonschema.validate(report, SCHEMA)
+    metrics = report["binary_classification_metrics"]
+    assert metrics["accuracy"]["value"] > 0.9 and metrics["auc"]["value"] > 0.85
+    assert default_run.summary["metrics"]["accuracy"] == metrics["accuracy"]["value"]
+
+
+def test_parameters_override_the_defaults(run_pipeline):
+    result = run_pipeline({"NumRound": 10, "SplitSeed": 7, "MaxDepth": 3})
+    assert result.status == "Succeeded", result.failure_reason
+    assert load_booster(result.run_dir / ARTIFACTS["model"]).num_boosted_rounds() == 10
+    manifest = json.loads((result.run_dir / ARTIFACTS["manifest"]).read_text())
+    assert manifest["split_seed"] == 7
+    assert result.summary["parameters"]["NumRound"] == 10
+
+
+def test_a_failing_gate_ends_failed_with_the_fail_step_message(run_pipeline):
+    result = run_pipeline({"AccuracyThreshold": 0.995})
+    assert result.status == "Failed"
+    assert "Test accuracy is below the AccuracyThreshold of 0.995" in result.failure_reason
+    steps = {s["name"]: s["status"] for s in result.summary["steps"]}
+    assert steps["AccuracyTooLow"] == "Failed"
+    assert steps["CreateModel-CreateModel"] == steps["RegisterModel-RegisterModel"] == "NotStarted"
+    assert result.summary["registered_model"] is None
+
+
+def test_a_crashing_training_job_fails_the_execution_with_its_reason(run_pipeline):
+    # NumRound=0 passes no CLI check here on purpose: the training container must reject it.
+    result = run_pipeline({"NumRound": 0})
+    assert result.status == "Failed"
+    train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
+    assert train["status"] == "Failed" and "num_round" in train["failure_reason"]

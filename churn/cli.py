@@ -161,6 +161,25 @@ def predict(model_path, input_path, output_path) -> None:
         click.echo("\n".join(lines))
 
 
+@main.command("diff")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.option("--check", is_flag=True, help="Exit 1 unless the split files are identical and the parameters equal.")
+def diff_command(run_a, run_b, check) -> None:
+    """Compare two finished runs (e.g. a local and a cloud one): splits, metrics, parameters."""
+    from pathlib import Path
+
+    from churn.diff import diff_runs
+
+    try:
+        result = diff_runs(Path(run_a), Path(run_b))
+    except FileNotFoundError as error:
+        _fail(str(error), 2)
+    click.echo("\n".join(result.lines()))
+    if check and not (result.splits_identical and not result.parameters):
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--runs-dir", default=None, help="The runs folder to check [default: $CHURN_RUNS_DIR or ./runs].")
 def doctor(runs_dir) -> None:
@@ -193,15 +212,16 @@ def images_tag() -> None:
 @images.command("build")
 @click.option("--if-missing", is_flag=True, help="Build only when an image with the current tag is missing.")
 @click.option("--base-image", default=None, help="Base image [default: debian:bookworm-slim].")
-def images_build(if_missing, base_image) -> None:
+@click.option("--with-parity", is_flag=True, help="Also the Debian-stack image of the cross-stack parity check.")
+def images_build(if_missing, base_image, with_parity) -> None:
     """Build the processing and XGBoost images with Docker Compose."""
     from churn.backends import docker
 
     try:
-        if if_missing and not docker.missing_images():
-            click.echo("images up to date: " + ", ".join(docker.image_names()))
+        if if_missing and not docker.missing_images(with_parity):
+            click.echo("images up to date: " + ", ".join(docker.image_names(with_parity)))
             return
-        click.echo("built: " + ", ".join(docker.build_images(base_image)))
+        click.echo("built: " + ", ".join(docker.build_images(base_image, with_parity)))
     except docker.DockerError as error:
         _fail(str(error))
 

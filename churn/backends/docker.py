@@ -66,13 +66,17 @@ def compose_available() -> Check:
     return Check("compose", True, " ".join(command))
 
 
-def image_names() -> list[str]:
+#: The image of Debian's library stack, for the cross-stack parity check only.
+PARITY_IMAGE = "churn-debian-stack"
+
+
+def image_names(parity: bool = False) -> list[str]:
     tag = image_tag()
-    return [f"churn-processing:{tag}", f"churn-xgboost:{tag}"]
+    return [f"churn-processing:{tag}", f"churn-xgboost:{tag}"] + ([f"{PARITY_IMAGE}:{tag}"] if parity else [])
 
 
-def missing_images() -> list[str]:
-    return [name for name in image_names() if _run(["docker", "image", "inspect", name]).returncode != 0]
+def missing_images(parity: bool = False) -> list[str]:
+    return [name for name in image_names(parity) if _run(["docker", "image", "inspect", name]).returncode != 0]
 
 
 def images_present() -> Check:
@@ -108,8 +112,9 @@ def require_ready(runs_dir: Path, build_missing: bool = True) -> None:
         build_images()
 
 
-def build_images(base_image: str | None = None) -> list[str]:
-    """Build the project's images with Compose (tags from :func:`image_tag`); return their names."""
+def build_images(base_image: str | None = None, parity: bool = False) -> list[str]:
+    """Build the project's images with Compose (tags from :func:`image_tag`); return their names.
+    ``parity`` adds the Debian-stack image of the cross-stack check."""
     command = compose_command()
     if command is None:
         raise DockerError(compose_available().detail + "; " + compose_available().fix)
@@ -119,13 +124,14 @@ def build_images(base_image: str | None = None) -> list[str]:
     env = {**os.environ, "CHURN_IMAGE_TAG": image_tag(), "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
     if base_image:
         env["BASE_IMAGE"] = base_image
-    result = subprocess.run([*command, "-f", str(REPO_DIR / "docker-compose.yml"), "build"], cwd=REPO_DIR, env=env)
+    profiles = ["--profile", "parity"] if parity else []
+    result = subprocess.run([*command, "-f", str(REPO_DIR / "docker-compose.yml"), *profiles, "build"], cwd=REPO_DIR, env=env)
     if result.returncode != 0:
         raise DockerError(
             f"building the images failed (exit {result.returncode}); without a registry, build the base image "
             "first: docker/build-base-image.sh"
         )
-    return image_names()
+    return image_names(parity)
 
 
 def job_containers() -> set[str]:

@@ -1,0 +1,71 @@
+"""Comparing two finished runs (``churn diff RUN_A RUN_B``): splits, metrics, parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from churn.summary import ARTIFACTS, SUMMARY_FILE
+
+SPLIT_ARTIFACTS = ("train", "validation", "test")
+
+
+def file_digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def split_digests(run_dir: Path) -> dict[str, str | None]:
+    """sha256 of each split file of a run (None where the file is missing)."""
+    return {name: file_digest(run_dir / ARTIFACTS[name]) for name in SPLIT_ARTIFACTS}
+
+
+@dataclass
+class RunDiff:
+    splits: dict[str, str]  # name -> "identical" | "different" | "missing in A/B"
+    metrics: dict[str, tuple[float | None, float | None]]
+    parameters: dict[str, tuple[object, object]]
+    statuses: tuple[str, str]
+    backends: tuple[str, str]
+
+    @property
+    def splits_identical(self) -> bool:
+        return all(state == "identical" for state in self.splits.values())
+
+    def lines(self) -> list[str]:
+        out = [f"backend: {self.backends[0]} vs {self.backends[1]}", f"status: {self.statuses[0]} vs {self.statuses[1]}"]
+        out += [f"split {name}: {state}" for name, state in self.splits.items()]
+        for name, (a, b) in self.metrics.items():
+            delta = f"{b - a:+.4f}" if a is not None and b is not None else "n/a"
+            show = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+            out.append(f"metric {name}: {show(a)} -> {show(b)} ({delta})")
+        out += [f"parameter {name}: {a!r} -> {b!r}" for name, (a, b) in self.parameters.items()]
+        if not self.parameters:
+            out.append("parameters: identical")
+        return out
+
+
+def _summary(run_dir: Path) -> dict:
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a finished run: no {SUMMARY_FILE}")
+    return json.loads(path.read_text())
+
+
+def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
+    a, b = _summary(run_a), _summary(run_b)
+    splits = {}
+    for name, (da, db) in {n: (split_digests(run_a)[n], split_digests(run_b)[n]) for n in SPLIT_ARTIFACTS}.items():
+        if da is None or db is None:
+            splits[name] = "missing in " + ("A" if da is None else "B")
+        else:
+            splits[name] = "identical" if da == db else "different"
+    metric_names = sorted(set(a.get("metrics", {})) | set(b.get("metrics", {})))
+    metrics = {n: (a["metrics"].get(n), b["metrics"].get(n)) for n in metric_names}
+    # Instance types differ between backends by design ("local" runs in Docker).
+    backends = (a.get("backend", "?"), b.get("backend", "?"))
+    ignored = {"ProcessingInstanceType", "TrainingInstanceType"} if backends[0] != backends[1] else set()
+    names = sorted((set(a["parameters"]) | set(b["parameters"])) - ignored)
+    parameters = {n: (a["parameters"].get(n), b["parameters"].get(n)) for n in names if a["parameters"].get(n) != b["parameters"].get(n)}
+    return RunDiff(splits, metrics, parameters, (a["status"], b["status"]), backends)

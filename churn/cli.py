@@ -85,10 +85,15 @@ def _fail(message: str, code: int = 1):
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a pipeline parameter (repeatable).")
 @click.option("--aws-images", is_flag=True, help="local: use the official AWS images (needs access to their registry).")
 @click.option("--build/--no-build", default=True, show_default=True, help="local: build the project's images if missing.")
+@click.option("--no-cache", is_flag=True, help="local: run every step, reusing nothing from the step cache.")
+@click.option("--resume", "resume_id", default=None, metavar="EXECUTION_ID", help="local: run a failed execution again from its failed step.")
 @cloud_options
 @click.option("--poll-seconds", default=30.0, show_default=True, help="cloud: how often to ask SageMaker for the status.")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
-def run(backend, input_, runs_dir, params, aws_images, build, region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds) -> None:
+def run(
+    backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id,
+    region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds,
+) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
 
     local: every step in a container under Docker. cloud: on SageMaker (stages code and
@@ -108,9 +113,15 @@ def run(backend, input_, runs_dir, params, aws_images, build, region, role_arn, 
     try:
         chosen = get_backend(backend, **settings)
         if backend == "local":
-            from churn.backends.local_run import run_local
+            from churn.backends.local_run import resume_parameters, run_local
 
-            result = run_local(chosen, overrides, build_missing_images=build, progress=echo)
+            if resume_id:
+                if params or input_ or no_cache:
+                    _fail("--resume runs the failed execution as it was: no --param, --input or --no-cache", 2)
+                overrides = resume_parameters(chosen.runs_dir, resume_id)
+            result = run_local(
+                chosen, overrides, build_missing_images=build, progress=echo, use_cache=not no_cache, resumed_from=resume_id
+            )
         else:
             from churn.backends.cloud_run import run_cloud
 
@@ -120,11 +131,13 @@ def run(backend, input_, runs_dir, params, aws_images, build, region, role_arn, 
         _fail(str(error), 2)
     summary = result.summary
     click.echo("")
-    click.echo(f"execution {result.execution_id}: {result.status} in {summary['duration_seconds']} s")
+    resumed = f" (resumed {summary['resumed_from']})" if summary.get("resumed_from") else ""
+    click.echo(f"execution {result.execution_id}: {result.status} in {summary['duration_seconds']} s{resumed}")
     for step in summary["steps"]:
         if step["status"] != "NotStarted":
             duration = step.get("duration_seconds")
-            click.echo(f"  {step['name']:<26} {step['status']:<10} {'' if duration is None else f'{duration:6.1f} s'}")
+            cached = "  cached" if step.get("cache_hit") else ""
+            click.echo(f"  {step['name']:<28} {step['status']:<10} {'' if duration is None else f'{duration:6.1f} s'}{cached}")
     if summary["metrics"]:
         click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items()))
     if summary["registered_model"]:

@@ -64,7 +64,8 @@ def _step_processor(backend: Backend, image: str, module: str, instance_type, ba
         entrypoint=["python3", "-m", module],
         instance_count=1,
         instance_type=instance_type,
-        env={"PYTHONPATH": CONTAINER_CODE_DIR, "PYTHONUNBUFFERED": "1"},
+        # No .pyc files written into the mounted, content-addressed code bundle.
+        env={"PYTHONPATH": CONTAINER_CODE_DIR, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
         base_job_name=base_job_name,
         sagemaker_session=backend.session(),
     )

@@ -25,6 +25,7 @@ ARTIFACTS = {
 SUMMARY_KEYS = (
     "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
     "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
+    "resumed_from",
 )
 
 
@@ -60,6 +61,8 @@ def step_records(list_steps: list[dict], order: list[str]) -> list[dict]:
                 "started_at": _iso(step.get("StartTime")),
                 "finished_at": _iso(step.get("EndTime")),
                 "duration_seconds": _seconds(step.get("StartTime"), step.get("EndTime")),
+                # SageMaker reports a reused step as CacheHitResult; the local cache does the same.
+                "cache_hit": bool(step.get("CacheHitResult")),
                 **({"failure_reason": step["FailureReason"]} if step.get("FailureReason") else {}),
             }
         )
@@ -83,6 +86,7 @@ def build_summary(
     run_dir: Path,
     definition_sha256: str,
     registered_model: dict | None,
+    resumed_from: str | None = None,
 ) -> dict:
     return {
         "execution_id": execution_id,
@@ -99,6 +103,7 @@ def build_summary(
         "registered_model": registered_model,
         "churn_version": __version__,
         "definition_sha256": definition_sha256,
+        "resumed_from": resumed_from,
     }
 
 

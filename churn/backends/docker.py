@@ -134,16 +134,31 @@ def build_images(base_image: str | None = None, parity: bool = False) -> list[st
     return image_names(parity)
 
 
-def job_containers() -> set[str]:
-    """Ids of the containers SageMaker local mode starts for jobs (Compose services ``algo-*``)."""
+def image_id(name: str) -> str:
+    """The content id of a local image (what a step cache key must depend on, not the tag)."""
+    import docker
+
+    try:
+        return docker.from_env().images.get(name).id
+    except docker.errors.ImageNotFound:
+        return f"missing:{name}"
+
+
+def job_containers(scratch: Path | None = None) -> set[str]:
+    """Ids of the containers SageMaker local mode starts for jobs (Compose services ``algo-*``);
+    with ``scratch``, only those whose compose file lies below that folder (one run's jobs)."""
     import docker
 
     client = docker.from_env()
-    return {
-        c.id
-        for c in client.containers.list(all=True, filters={"label": "com.docker.compose.service"})
-        if c.labels.get("com.docker.compose.service", "").startswith("algo-")
-    }
+    found = set()
+    for container in client.containers.list(all=True, filters={"label": "com.docker.compose.service"}):
+        labels = container.labels
+        if not labels.get("com.docker.compose.service", "").startswith("algo-"):
+            continue
+        working_dir = labels.get("com.docker.compose.project.working_dir", "")
+        if scratch is None or Path(working_dir).resolve().is_relative_to(scratch.resolve()):
+            found.add(container.id)
+    return found
 
 
 @dataclass
@@ -159,14 +174,14 @@ class FailedContainer:
         return f"{last} (container exit code {self.exit_code})"
 
 
-def remove_job_containers(keep: set[str]) -> list[FailedContainer]:
-    """Remove every job container not in ``keep`` (those that existed before a run); return
-    the log tails of those that had failed, read before removal."""
+def remove_job_containers(scratch: Path) -> list[FailedContainer]:
+    """Remove the job containers of the run whose compose files lie below ``scratch`` (never
+    another run's); return the log tails of those that had failed, read before removal."""
     import docker
 
     client = docker.from_env()
     failed = []
-    for container_id in job_containers() - keep:
+    for container_id in job_containers(scratch):
         try:
             container = client.containers.get(container_id)
             code = container.attrs.get("State", {}).get("ExitCode", 0)

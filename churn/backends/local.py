@@ -104,12 +104,21 @@ def _read_local_property_file(executor, pipeline_variable, step_name):
 
 
 def install_local_adaptations() -> None:
-    """Teach the local executor to read ``file://`` property files (idempotent)."""
+    """Teach the local executor to read ``file://`` property files and to consult the step
+    cache of the session (``churn_step_cache``) before running a job step (idempotent)."""
+    from sagemaker.local import pipeline as local_pipeline
     from sagemaker.local.pipeline import LocalPipelineExecutor
+
+    from churn.backends.step_cache import cached_processing, cached_training
 
     original = LocalPipelineExecutor._evaluate_json_get_function  # noqa: SLF001 - pinned SDK internals
     if getattr(original, "churn_adapted", False):
         return
+    for executor, wrap in (
+        (local_pipeline._ProcessingStepExecutor, cached_processing),  # noqa: SLF001
+        (local_pipeline._TrainingStepExecutor, cached_training),  # noqa: SLF001
+    ):
+        executor.execute = wrap(executor.execute)
 
     def evaluate_json_get(self, pipeline_variable, step_name):
         if pipeline_variable.property_file:

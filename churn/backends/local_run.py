@@ -15,6 +15,7 @@ from churn import parameters as parameter_specs
 from churn.backends import docker
 from churn.backends.code_bundle import write_bundle
 from churn.backends.local import LocalBackend
+from churn.backends.step_cache import StepCache
 from churn.backends.runs import (
     MODEL_PACKAGE_GROUP,
     Progress,
@@ -36,9 +37,10 @@ class _StepProgress(logging.Handler):
     _succeeded = re.compile(r"Pipeline step '(.+)' SUCCEEDED")
     _failed = re.compile(r"Pipeline step '(.+)' FAILED. Failure message is: (.*)", re.S)
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, cache: StepCache | None):
         super().__init__(logging.INFO)
         self.progress = progress
+        self.cache = cache
         self.started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -47,7 +49,8 @@ class _StepProgress(logging.Handler):
             self.started[match[1]] = time.monotonic()
             self.progress(f"==> {match[1]}: started")
         elif match := self._succeeded.match(message):
-            self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}")
+            cached = " (cached)" if self.cache and match[1] in self.cache.hits else ""
+            self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}{cached}")
         elif match := self._failed.match(message):
             reason = match[2].strip()
             # A container's own message replaces local mode's "Failed to run" in the summary.
@@ -99,6 +102,17 @@ def _collect_model(run_dir: Path, execution) -> str | None:
 _COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 
 
+def _memoized(function):
+    results: dict = {}
+
+    def call(argument):
+        if argument not in results:
+            results[argument] = function(argument)
+        return results[argument]
+
+    return call
+
+
 def _explain_container_failure(execution, failed: list[docker.FailedContainer]) -> None:
     """Replace local mode's "Failed to run: [docker-compose ...]" with what the container said.
 
@@ -120,8 +134,13 @@ def run_local(
     *,
     build_missing_images: bool = True,
     progress: Progress = print,
+    use_cache: bool = True,
+    resumed_from: str | None = None,
 ) -> RunResult:
-    """Run the pipeline once in containers; raise :class:`RunError` if it cannot start."""
+    """Run the pipeline once in containers; raise :class:`RunError` if it cannot start.
+
+    With ``use_cache`` a job step whose request and input contents match an earlier successful
+    step reuses its outputs (``runs/.cache``) instead of starting a container."""
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
     requested_input = input_uri(str(overrides.get("InputData", backend.input_data)))
@@ -141,8 +160,9 @@ def run_local(
     session = backend.session()
     scratch = Path(tempfile.mkdtemp(prefix="jobs-", dir=runs_dir / ".code"))
     session.config = {"local": {"local_code": True, "container_root": str(scratch)}}
-    containers_before = docker.job_containers()
-    handler = _StepProgress(progress)
+    cache = StepCache(runs_dir / ".cache", _memoized(docker.image_id)) if use_cache else None
+    session.churn_step_cache = cache
+    handler = _StepProgress(progress, cache)
     step_logger = logging.getLogger("sagemaker.local.entities")
     step_logger.addHandler(handler)
     step_logger.setLevel(logging.INFO)
@@ -153,7 +173,7 @@ def run_local(
             execution = pipeline.start(parameters=overrides)
     finally:
         step_logger.removeHandler(handler)
-        failed_containers = docker.remove_job_containers(containers_before)
+        failed_containers = docker.remove_job_containers(scratch)
         shutil.rmtree(scratch, ignore_errors=True)
     _explain_container_failure(execution, failed_containers)
 
@@ -161,6 +181,9 @@ def run_local(
     run_dir = runs_dir / describe["PipelineExecutionArn"]
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = execution.list_steps()["PipelineExecutionSteps"]
+    for step in steps:
+        if cache and step["StepName"] in cache.hits:
+            step["CacheHitResult"] = {"SourcePipelineExecutionArn": cache.hits[step["StepName"]]}
     model_uri = _collect_model(run_dir, execution)
     parameters = {**execution.pipeline_parameters, "InputData": requested_input}
     created = any(s["StepName"] == "CreateModel-CreateModel" and s.get("StepStatus") == "Succeeded" for s in steps)
@@ -182,5 +205,19 @@ def run_local(
         )
     return finish_run(
         backend="local", run_dir=run_dir, describe=describe, list_steps=steps,
-        parameters=parameters, definition=definition, registered_model=registered,
+        parameters=parameters, definition=definition, registered_model=registered, resumed_from=resumed_from,
     )
+
+
+def resume_parameters(runs_dir: Path, execution_id: str) -> dict[str, object]:
+    """The parameters of a failed local execution, to run it again from its failed step (the
+    steps that succeeded are reused from the step cache)."""
+    import json
+
+    summary_file = runs_dir / execution_id / "summary.json"
+    if not summary_file.is_file():
+        raise RunError(f"no execution {execution_id} under {runs_dir}")
+    summary = json.loads(summary_file.read_text())
+    if summary["status"] not in ("Failed", "Stopped"):
+        raise RunError(f"execution {execution_id} {summary['status']}: there is nothing to resume")
+    return dict(summary["parameters"])

@@ -76,6 +76,7 @@ def finish_run(
     parameters: dict,
     definition: str,
     registered_model: dict | None,
+    resumed_from: str | None = None,
 ) -> RunResult:
     """Write ``definition.json`` and ``summary.json`` into ``run_dir`` and return the result."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,7 @@ def finish_run(
         run_dir=run_dir,
         definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
         registered_model=registered_model,
+        resumed_from=resumed_from,
     )
     write_summary(run_dir, summary)
     return RunResult(run_dir.name, summary["status"], summary["failure_reason"], run_dir, summary)

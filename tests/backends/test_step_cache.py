@@ -1,0 +1,104 @@
+"""The local step cache and resume, end to end in Docker (`tox -e local-pipeline`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from churn.backends.local import local_backend
+from churn.backends.local_run import resume_parameters, run_local
+from churn.backends.runs import RunError
+from churn.diff import split_digests
+from tests.parity.test_golden_splits import assert_matches_golden
+
+pytestmark = pytest.mark.docker
+JOB_STEPS = ("PreprocessData", "TrainModel", "EvaluateModel")
+
+
+def _hits(result) -> dict[str, bool]:
+    return {s["name"]: s["cache_hit"] for s in result.summary["steps"] if s["name"] in JOB_STEPS}
+
+
+def _run(runs_dir, overrides=None, **kwargs):
+    lines: list[str] = []
+    result = run_local(local_backend(runs_dir), overrides or {}, progress=lines.append, **kwargs)
+    return result, lines
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache-runs")
+
+
+@pytest.fixture(scope="module")
+def first(runs_dir):
+    result, _ = _run(runs_dir)
+    assert result.status == "Succeeded", result.failure_reason
+    return result
+
+
+def test_a_first_run_hits_nothing(first):
+    assert _hits(first) == {name: False for name in JOB_STEPS}
+
+
+def test_an_unchanged_rerun_reuses_every_job_step(first, runs_dir):
+    again, lines = _run(runs_dir)
+    assert again.status == "Succeeded"
+    assert _hits(again) == {name: True for name in JOB_STEPS}
+    assert "==> PreprocessData: Succeeded in 0.0 s (cached)" in lines
+    assert split_digests(again.run_dir) == split_digests(first.run_dir)
+    assert (again.run_dir / "model/model.tar.gz").read_bytes() == (first.run_dir / "model/model.tar.gz").read_bytes()
+    assert again.summary["metrics"] == first.summary["metrics"]
+    assert again.summary["registered_model"]["version"] == first.summary["registered_model"]["version"] + 1
+
+
+def test_changing_num_round_reruns_training_and_what_follows_only(first, runs_dir):
+    changed, _ = _run(runs_dir, {"NumRound": 37})
+    assert changed.status == "Succeeded"
+    assert _hits(changed) == {"PreprocessData": True, "TrainModel": False, "EvaluateModel": False}
+
+
+def test_a_corrupted_cache_entry_is_a_miss_never_a_wrong_result(first, runs_dir):
+    for cached in (runs_dir / ".cache").glob("*/outputs/train/train.csv"):
+        cached.write_text("0,1,2\n")  # damaged in place
+    result, _ = _run(runs_dir)
+    assert result.status == "Succeeded"
+    assert _hits(result)["PreprocessData"] is False
+    assert_matches_golden("default", split_digests(result.run_dir), "a run after cache corruption")
+
+
+def test_no_cache_runs_every_step(first, runs_dir):
+    result, _ = _run(runs_dir, use_cache=False)
+    assert _hits(result) == {name: False for name in JOB_STEPS}
+
+
+def test_resume_reruns_a_failed_execution_from_its_failed_step(first, runs_dir, monkeypatch):
+    from sagemaker.local.local_session import LocalSagemakerClient
+
+    original = LocalSagemakerClient.create_training_job
+    calls = []
+
+    def capacity_error_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("simulated: container killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalSagemakerClient, "create_training_job", capacity_error_once)
+    failed, _ = _run(runs_dir, {"NumRound": 23})
+    assert failed.status == "Failed" and "simulated: container killed" in failed.failure_reason
+
+    resumed, _ = _run(runs_dir, resume_parameters(runs_dir, failed.execution_id), resumed_from=failed.execution_id)
+    assert resumed.status == "Succeeded", resumed.failure_reason
+    assert resumed.summary["resumed_from"] == failed.execution_id
+    assert resumed.summary["parameters"] == failed.summary["parameters"]
+    assert _hits(resumed) == {"PreprocessData": True, "TrainModel": False, "EvaluateModel": False}
+    assert json.loads((failed.run_dir / "summary.json").read_text())["status"] == "Failed"  # untouched
+
+
+def test_only_failed_executions_can_be_resumed(first, runs_dir):
+    with pytest.raises(RunError, match="Succeeded: there is nothing to resume"):
+        resume_parameters(runs_dir, first.execution_id)
+    with pytest.raises(RunError, match="no execution nope"):
+        resume_parameters(runs_dir, "nope")

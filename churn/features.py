@@ -36,8 +36,20 @@ def feature_matrix(table: pd.DataFrame) -> np.ndarray:
     return feature_tokens(table).to_numpy(dtype=str).astype(np.float64)
 
 
+def _one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
+    """Each category value's whole one-hot block as text, e.g. ``"no"`` -> ``"1,0"``."""
+    return {value: ",".join("1" if value == other else "0" for other in vocabulary) for value in vocabulary}
+
+
+_SEGMENTS = {column: _one_hot_segments(vocabulary) for column, vocabulary in CATEGORIES.items()}
+
+
 def labelled_lines(table: pd.DataFrame) -> list[str]:
-    """Headerless CSV lines, label first: the XGBoost built-in algorithm's CSV layout."""
-    tokens = feature_tokens(table)
-    tokens.insert(0, LABEL_COLUMN, table[LABEL_COLUMN].to_numpy(dtype=object))
-    return [",".join(row) for row in tokens.itertuples(index=False, name=None)]
+    """Headerless CSV lines, label first: the XGBoost built-in algorithm's CSV layout.
+
+    The same tokens as :func:`feature_tokens` in the same order; each category's one-hot block
+    is looked up whole, so a line joins 20 pieces instead of 74."""
+    pieces = [table[LABEL_COLUMN].tolist()]
+    pieces += [table[name].tolist() for name in NUMERIC_COLUMNS]
+    pieces += [table[column].map(_SEGMENTS[column]).tolist() for column in CATEGORIES]
+    return [",".join(row) for row in zip(*pieces)]

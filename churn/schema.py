@@ -82,33 +82,44 @@ def canonical_number(text: str) -> str:
 
 
 def _examples(column: pd.Series, bad: pd.Series) -> str:
+    """The first bad values with their row numbers (1-based data rows: index label + 1)."""
     rows = bad[bad].index[:_MAX_EXAMPLES]
-    shown = ", ".join(f"row {i + 1}: {column.iloc[i]!r}" for i in rows)
+    shown = ", ".join(f"row {i + 1}: {column.loc[i]!r}" for i in rows)
     more = int(bad.sum()) - len(rows)
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _canonical_numbers(name: str, column: pd.Series) -> pd.Series:
-    """Canonicalise a column of number strings; each distinct value is parsed once."""
-    mapping: dict[str, str | None] = {}
+def _normalise(name: str, column: pd.Series, normal, problem: str) -> pd.Series:
+    """Map every value of a column through ``normal(stripped value)`` (``None``: invalid), each
+    distinct value once, so the cost is per distinct value, not per row."""
+    mapping = {}
     for value in column.unique():
-        try:
-            mapping[value] = canonical_number(value)
-        except ValueError:
-            mapping[value] = None
+        stripped = str(value).strip()
+        mapping[value] = normal(stripped) if stripped else None
     tokens = column.map(mapping)
     bad = tokens.isna()
     if bad.any():
-        raise SchemaError(f"column {name!r} must be numeric; bad values at {_examples(column, bad)}")
+        empty = bad & (column.str.strip() == "")
+        if empty.any():
+            raise SchemaError(f"column {name!r} has missing values at {_examples(column, empty)}")
+        raise SchemaError(problem.format(name=name, examples=_examples(column, bad)))
     return tokens
+
+
+def _number_or_none(text: str) -> str | None:
+    try:
+        return canonical_number(text)
+    except ValueError:
+        return None
 
 
 def canonical_table(frame: pd.DataFrame, *, require_label: bool = True) -> pd.DataFrame:
     """Validate a raw churn frame (all values strings) and return its canonical tokens.
 
     The result has the required columns in :data:`REQUIRED_COLUMNS` order (the label only if
-    present or required), a fresh 0..n-1 index, surrounding whitespace stripped, numbers in
-    canonical spelling and the label as ``"1"``/``"0"``. ``Phone`` and unknown columns are
+    present or required), the frame's index (row positions in the file, which error messages
+    report as 1-based row numbers; a chunk of a large file keeps its offsets), surrounding
+    whitespace stripped, numbers in canonical spelling and the label as ``"1"``/``"0"``. ``Phone`` and unknown columns are
     dropped (see :func:`ignored_columns`). Raises :class:`SchemaError` naming the problem.
     """
     if frame.shape[1] == 0:
@@ -123,32 +134,24 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True) -> pd.Da
     if len(frame) == 0:
         raise SchemaError("input has a header but no data rows")
 
-    table = frame.loc[:, list(wanted)].astype(str).reset_index(drop=True)
-    table = table.apply(lambda col: col.str.strip())
+    raw = frame.loc[:, list(wanted)].astype(str)
+    columns = {}
     for name in wanted:
-        empty = table[name] == ""
-        if empty.any():
-            raise SchemaError(f"column {name!r} has missing values at {_examples(table[name], empty)}")
-    for name, vocabulary in CATEGORIES.items():
-        if name == "Area Code":
-            table[name] = _canonical_numbers(name, table[name])
-        unknown = ~table[name].isin(vocabulary)
-        if unknown.any():
-            raise SchemaError(
-                f"column {name!r} has values outside its vocabulary at {_examples(table[name], unknown)}"
+        if name in CATEGORIES:
+            vocabulary = set(CATEGORIES[name])
+            spell = _number_or_none if name == "Area Code" else (lambda text: text)
+            columns[name] = _normalise(
+                name, raw[name], lambda text, v=vocabulary, f=spell: f(text) if f(text) in v else None,
+                "column {name!r} has values outside its vocabulary at {examples}",
             )
-    for name in NUMERIC_COLUMNS:
-        table[name] = _canonical_numbers(name, table[name])
-    if LABEL_COLUMN in wanted:
-        label = table[LABEL_COLUMN]
-        unknown = ~label.isin(list(LABEL_VALUES))
-        if unknown.any():
-            raise SchemaError(
-                f"label {LABEL_COLUMN!r} must be 'True.' or 'False.'; "
-                f"unknown values at {_examples(label, unknown)}"
+        elif name == LABEL_COLUMN:
+            columns[name] = _normalise(
+                name, raw[name], LABEL_VALUES.get,
+                "label {name!r} must be 'True.' or 'False.'; unknown values at {examples}",
             )
-        table[LABEL_COLUMN] = label.map(LABEL_VALUES)
-    return table
+        else:
+            columns[name] = _normalise(name, raw[name], _number_or_none, "column {name!r} must be numeric; bad values at {examples}")
+    return pd.DataFrame(columns, index=raw.index)
 
 
 def ignored_columns(frame: pd.DataFrame) -> list[str]:
@@ -158,7 +161,11 @@ def ignored_columns(frame: pd.DataFrame) -> list[str]:
 
 def require_both_classes(table: pd.DataFrame) -> None:
     """Training data needs churners and non-churners; raise :class:`SchemaError` otherwise."""
-    counts = table[LABEL_COLUMN].value_counts()
+    require_both_classes_counts(table[LABEL_COLUMN].value_counts().to_dict())
+
+
+def require_both_classes_counts(counts) -> None:
+    """The same check on label counts (``{"1": n, "0": m}``) gathered chunk by chunk."""
     for token, name in (("1", "positive ('True.')"), ("0", "negative ('False.')")):
         if counts.get(token, 0) == 0:
             raise SchemaError(f"label {LABEL_COLUMN!r} has no {name} rows: both classes are needed")

@@ -41,21 +41,21 @@ def validate_seed(seed: int) -> None:
 
 def row_keys(table: pd.DataFrame) -> list[str]:
     """The content of each canonical row as one string (required columns, fixed order)."""
-    present = [c for c in REQUIRED_COLUMNS if c in table.columns]
-    return ["\x1f".join(row) for row in table.loc[:, present].itertuples(index=False, name=None)]
+    columns = [table[c].tolist() for c in REQUIRED_COLUMNS if c in table.columns]
+    return ["\x1f".join(row) for row in zip(*columns)]
+
+
+def hash_values(keys: Iterable[str], seed: int) -> list[int]:
+    """Each key's 64-bit BLAKE2b hash keyed by the seed: the split and the order inside it."""
+    validate_seed(seed)
+    salt = str(seed).encode()
+    blake2b = hashlib.blake2b
+    return [int.from_bytes(blake2b(k.encode(), digest_size=8, key=salt).digest(), "big") for k in keys]
 
 
 def hash_fractions(keys: Iterable[str], seed: int) -> np.ndarray:
-    """Map each key to a number in [0, 1) with BLAKE2b keyed by the seed."""
-    validate_seed(seed)
-    salt = str(seed).encode()
-    return np.array(
-        [
-            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8, key=salt).digest(), "big") / _SCALE
-            for k in keys
-        ],
-        dtype=np.float64,
-    )
+    """Map each key to a number in [0, 1): its hash value over 2**64."""
+    return np.array(hash_values(keys, seed), dtype=np.float64) / _SCALE
 
 
 def split_indices(fractions: np.ndarray, train_ratio: float, validation_ratio: float) -> np.ndarray:
@@ -64,15 +64,22 @@ def split_indices(fractions: np.ndarray, train_ratio: float, validation_ratio: f
     return np.searchsorted([train_ratio, train_ratio + validation_ratio], fractions, side="right")
 
 
+def keyed_rows(
+    table: pd.DataFrame, lines: list[str], train_ratio: float, validation_ratio: float, seed: int
+) -> list[tuple[int, str, int]]:
+    """``(hash value, line, split index)`` for every row, sorted by hash value then line.
+
+    This order is the one order of rows inside each split file, so the files are the same
+    bytes whatever order the input rows came in (and however the input is chunked).
+    """
+    values = hash_values(row_keys(table), seed)
+    which = split_indices(np.array(values, dtype=np.float64) / _SCALE, train_ratio, validation_ratio)
+    return sorted(zip(values, lines, which.tolist()))
+
+
 def split_rows(
     table: pd.DataFrame, lines: list[str], train_ratio: float, validation_ratio: float, seed: int
 ) -> dict[str, list[str]]:
-    """Distribute ``lines`` (one per row of a canonical ``table``) over the splits.
-
-    Within a split, rows are ordered by their hash fraction (ties by the line itself), so the
-    files are the same bytes whatever order the input rows came in.
-    """
-    fractions = hash_fractions(row_keys(table), seed)
-    which = split_indices(fractions, train_ratio, validation_ratio)
-    ordered = sorted(zip(fractions.tolist(), lines, which.tolist()))
+    """Distribute ``lines`` (one per row of a canonical ``table``) over the splits, in memory."""
+    ordered = keyed_rows(table, lines, train_ratio, validation_ratio, seed)
     return {name: [line for _, line, w in ordered if w == i] for i, name in enumerate(SPLITS)}

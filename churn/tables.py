@@ -23,28 +23,73 @@ def raw_csv_files(location: Path) -> list[Path]:
     return files
 
 
-def read_raw(location: Path | str) -> pd.DataFrame:
-    """Read the raw table from a CSV file or directory of CSV files, every value as a string.
+def _csv_reader(path: Path, chunk_rows: int):
+    return pd.read_csv(
+        path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8", chunksize=chunk_rows
+    )
 
-    Files of a directory must share one header; rows are concatenated in file-name order.
-    """
-    frames = []
-    for path in raw_csv_files(Path(location)):
+
+def read_raw_chunks(location: Path | str, chunk_rows: int):
+    """Yield the raw table in chunks of at most ``chunk_rows`` rows (values as strings), each
+    indexed by its row positions across all files, so memory stays bounded by the chunk size."""
+    files = raw_csv_files(Path(location))
+    header = None
+    offset = 0
+    for path in files:
         try:
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8", skipinitialspace=False
-            )
+            for chunk in _csv_reader(path, chunk_rows):
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                if header is None:
+                    header = list(chunk.columns)
+                elif list(chunk.columns) != header:
+                    raise SchemaError(f"{path} has a different header from {files[0]}")
+                chunk.index = range(offset, offset + len(chunk))
+                offset += len(chunk)
+                yield chunk
         except pd.errors.EmptyDataError:
             raise SchemaError(f"input is empty: {path}") from None
         except UnicodeDecodeError as error:
             raise SchemaError(f"input is not UTF-8 text: {path} (byte {error.start}: {error.reason})") from None
         except pd.errors.ParserError as error:
             raise SchemaError(f"input is not a well-formed CSV file: {path}: {error}") from None
-        frame.columns = [str(c).strip() for c in frame.columns]
-        if frames and list(frame.columns) != list(frames[0].columns):
-            raise SchemaError(f"{path} has a different header from {raw_csv_files(Path(location))[0]}")
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_raw(location: Path | str) -> pd.DataFrame:
+    """Read the whole raw table from a CSV file or directory of CSV files, every value as a
+    string. Files of a directory must share one header; rows follow in file-name order."""
+    chunks = list(read_raw_chunks(location, chunk_rows=1_000_000))
+    return pd.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+class AtomicTextWriter:
+    """Writes a text file through ``.<name>.partial`` and renames it into place on success,
+    computing its sha256 on the way (a failure leaves no file behind)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.partial = path.with_name(f".{path.name}.partial")
+        self.digest = hashlib.sha256()
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.partial.open("wb")
+        return self
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        self.digest.update(data)
+        self.handle.write(data)
+
+    def __exit__(self, kind, value, traceback):
+        self.handle.close()
+        if kind is None:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
+        return False
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
 
 
 def write_lines_atomically(path: Path, lines: list[str]) -> str:

@@ -8,7 +8,11 @@ and ``/opt/ml/processing/output/manifest/manifest.json``.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import tempfile
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +22,8 @@ from churn.steps import entrypoint
 
 INPUT_DIR = Path("/opt/ml/processing/input/raw")
 OUTPUT_DIR = Path("/opt/ml/processing/output")
+#: Rows per chunk: peak memory is bounded by this, not by the input size.
+CHUNK_ROWS = 100_000
 
 
 def split_lines(raw: pd.DataFrame, train_ratio: float, validation_ratio: float, seed: int) -> dict[str, list[str]]:
@@ -29,16 +35,55 @@ def split_lines(raw: pd.DataFrame, train_ratio: float, validation_ratio: float, 
     return split.split_rows(table, features.labelled_lines(table), train_ratio, validation_ratio, seed)
 
 
-def write_outputs(lines: dict[str, list[str]], output_dir: Path, manifest: dict) -> dict:
-    """Write every split and then the manifest (with row counts and sha256 of each file)."""
-    manifest = {**manifest, "rows": {}, "sha256": {}}
-    for name in split.SPLITS:
-        digest = tables.write_lines_atomically(output_dir / name / f"{name}.csv", lines[name])
-        manifest["rows"][name] = len(lines[name])
-        manifest["sha256"][name] = digest
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    tables.write_lines_atomically(output_dir / "manifest" / "manifest.json", [text.rstrip("\n")])
-    return manifest
+def write_splits_streaming(
+    location: Path, output_dir: Path, train_ratio: float, validation_ratio: float, seed: int,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict:
+    """Preprocess a raw CSV file or folder of any size into the split files, in bounded memory.
+
+    Each chunk is validated, featurised and split; its rows go, sorted by (hash, line), to one
+    temporary run file per split. When every chunk is valid, the runs are merged into the split
+    files (an external merge sort), so the bytes equal :func:`split_lines` on the whole table.
+    Nothing is written to ``output_dir`` unless the whole input is valid.
+    """
+    split.validate_ratios(train_ratio, validation_ratio)
+    split.validate_seed(seed)
+    labels: Counter = Counter()
+    ignored: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
+        runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+        for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
+            if number == 0:
+                ignored = schema.ignored_columns(chunk)
+            table = schema.canonical_table(chunk, require_label=True)
+            labels.update(table[schema.LABEL_COLUMN].value_counts().to_dict())
+            keyed = split.keyed_rows(table, features.labelled_lines(table), train_ratio, validation_ratio, seed)
+            buckets: tuple[list[str], ...] = tuple([] for _ in split.SPLITS)
+            for value, line, which in keyed:
+                buckets[which].append(f"{value:016x}\t{line}\n")
+            for name, bucket in zip(split.SPLITS, buckets):
+                path = Path(scratch) / f"{name}-{number:06d}.txt"
+                path.write_text("".join(bucket))
+                runs[name].append(path)
+        schema.require_both_classes_counts(labels)
+        rows, digests = {}, {}
+        for name in split.SPLITS:
+            with ExitStack() as stack, tables.AtomicTextWriter(output_dir / name / f"{name}.csv") as out:
+                count, block = 0, []
+                for keyed_line in heapq.merge(*(stack.enter_context(p.open()) for p in runs[name])):
+                    block.append(keyed_line[17:])  # drop the 16-digit hash and the tab
+                    if len(block) == 8192:
+                        out.write("".join(block))
+                        count, block = count + len(block), []
+                out.write("".join(block))
+                count += len(block)
+            rows[name], digests[name] = count, out.hexdigest()
+    return {"rows": rows, "sha256": digests, "ignored_columns": ignored}
+
+
+def write_manifest(output_dir: Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    tables.write_lines_atomically(output_dir / "manifest" / "manifest.json", [text])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,15 +93,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split-seed", type=int, default=42)
     parser.add_argument("--input", type=Path, default=INPUT_DIR, help="CSV file or directory of CSV files")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
+
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk (bounds memory)")
     args = parser.parse_args(argv)
 
-    raw = tables.read_raw(args.input)
-    ignored = schema.ignored_columns(raw)
-    if ignored:
-        print(f"ignoring column(s) not used as features: {', '.join(ignored)}")
-    lines = split_lines(raw, args.train_ratio, args.validation_ratio, args.split_seed)
-    manifest = write_outputs(
-        lines,
+    result = write_splits_streaming(
+        args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows
+    )
+    if result["ignored_columns"]:
+        print(f"ignored column(s) not used as features: {', '.join(result['ignored_columns'])}")
+    write_manifest(
         args.output,
         {
             "feature_names": features.feature_names(),
@@ -65,10 +111,10 @@ def main(argv: list[str] | None = None) -> None:
             "train_ratio": args.train_ratio,
             "validation_ratio": args.validation_ratio,
             "split_seed": args.split_seed,
-            "ignored_columns": ignored,
+            **result,
         },
     )
-    print(f"wrote splits: {json.dumps(manifest['rows'])}")
+    print(f"wrote splits: {json.dumps(result['rows'])}")
 
 
 if __name__ == "__main__":

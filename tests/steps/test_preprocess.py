@@ -3,10 +3,13 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from churn.features import feature_names
 from churn.steps import preprocess
 from tests.conftest import SAMPLE_CSV
+from tests.strategies import raw_tables
 
 
 def test_writes_splits_and_manifest(sample_splits):
@@ -58,3 +61,25 @@ def test_bad_arguments_are_named(tmp_path, args, message):
     with pytest.raises(ValueError, match=message):
         preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path), *args])
     assert not any(tmp_path.iterdir())
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw_tables(max_rows=40), st.integers(min_value=1, max_value=9))
+def test_streaming_in_any_chunk_size_writes_what_the_in_memory_split_gives(tmp_path_factory, raw, chunk_rows):
+    folder = tmp_path_factory.mktemp("stream")
+    raw.to_csv(folder / "raw.csv", index=False)
+    expected = preprocess.split_lines(raw, 0.6, 0.2, 5)
+    result = preprocess.write_splits_streaming(folder / "raw.csv", folder / "out", 0.6, 0.2, 5, chunk_rows=chunk_rows)
+    for name, lines in expected.items():
+        assert (folder / "out" / name / f"{name}.csv").read_text() == "".join(f"{line}\n" for line in lines)
+        assert result["rows"][name] == len(lines)
+
+
+def test_errors_name_the_row_across_chunks(tmp_path):
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    rows[1234] = rows[1234].replace("False.", "Maybe")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([header, *rows]) + "\n")
+    with pytest.raises(ValueError, match=r"unknown values at row 1235: 'Maybe'"):
+        preprocess.write_splits_streaming(bad, tmp_path / "out", 0.7, 0.15, 42, chunk_rows=100)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,404 @@
+"""The benchmark run: puts numbers on the local loop, the per-step overhead and scale, and
+writes them to benchmarks/RESULTS.md next to the machine they were measured on.
+
+    python -m benchmarks.run                 # everything (about 10 minutes on 2 cores)
+    python -m benchmarks.run --quick         # no 10^7-row preprocessing, no 10^6-row training
+
+Run by hand or by `tox -e benchmarks`, never by CI. Needs Docker and the project's images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample" / "churn.csv"
+RESULTS = Path(__file__).with_name("RESULTS.md")
+REPEATS = 3
+
+
+def _clock(function, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = function(*args, **kwargs)
+    return time.perf_counter() - start, value
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    memory_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+    docker = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True).stdout.strip()
+    import churn
+    from churn.backends.images import image_tag
+
+    return {
+        "cpu": f"{os.cpu_count()} x {cpu}",
+        "memory": f"{memory_kb / 1024 / 1024:.1f} GiB",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "docker": docker,
+        "churn": f"{churn.__version__}, images {image_tag()}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# --- end to end on the sample -------------------------------------------------------------
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def churn_runs(work: Path) -> dict:
+    """First run (empty cache), cached re-run, re-run with one hyperparameter changed."""
+    from churn.backends.local import local_backend
+    from churn.backends.local_run import run_local
+
+    first, cached, changed = [], [], []
+    results = {}
+    for repeat in range(REPEATS):
+        runs = work / f"churn-{repeat}"
+        seconds, result = _clock(run_local, local_backend(runs), {}, progress=_quiet)
+        assert result.status == "Succeeded", result.failure_reason
+        first.append(seconds)
+        results.setdefault("first_steps", result.summary["steps"])
+        seconds, result = _clock(run_local, local_backend(runs), {}, progress=_quiet)
+        assert all(s["cache_hit"] for s in result.summary["steps"][:3])
+        cached.append(seconds)
+        seconds, result = _clock(run_local, local_backend(runs), {"NumRound": 101 + repeat}, progress=_quiet)
+        changed.append(seconds)
+        results["changed_hits"] = [s["name"] for s in result.summary["steps"] if s.get("cache_hit")]
+    results.update(first=_median(first), cached=_median(cached), changed=_median(changed), samples={"first": first, "cached": cached, "changed": changed})
+    return results
+
+
+def plain_local_mode_runs(work: Path) -> dict:
+    """The same graph and images on a plain LocalPipelineSession, as a user would set it up:
+    region and dummy keys in the environment, SDK telemetry and logging as shipped, no cache.
+    Only the file:// PropertyFile reader is installed (without it local mode cannot finish
+    a pipeline whose outputs are local files)."""
+    import boto3
+    from sagemaker.workflow.pipeline_context import LocalPipelineSession
+
+    from churn.backends.code_bundle import write_bundle
+    from churn.backends.local import install_local_adaptations, local_backend
+    from churn.backends.local_run import stage_input
+    from churn.pipeline import build_pipeline
+
+    install_local_adaptations()
+    times = []
+    for repeat in range(REPEATS):
+        runs = work / f"plain-{repeat}"
+        backend = local_backend(runs)
+        runs.mkdir(parents=True)
+        write_bundle(runs / ".code")
+        data = stage_input(SAMPLE.resolve().as_uri(), runs)
+        start = time.perf_counter()
+        session = LocalPipelineSession(boto_session=boto3.Session(region_name="us-east-1"))
+        backend._session = session  # noqa: SLF001 - the plain session instead of churn's
+        pipeline = build_pipeline(backend)
+        pipeline.upsert(role_arn=backend.role_arn)
+        execution = pipeline.start(parameters={"InputData": data})
+        times.append(time.perf_counter() - start)
+        status = execution.describe()["PipelineExecutionStatus"]
+        assert status == "Succeeded", execution.describe()
+    return {"plain": _median(times), "samples": times}
+
+
+def in_process_floor(work: Path) -> dict:
+    """The steps' own code called in this process: no containers, no SDK."""
+    from churn.algorithm import train
+    from churn.steps import evaluate, preprocess
+
+    times = []
+    for repeat in range(REPEATS):
+        out = work / f"floor-{repeat}"
+        start = time.perf_counter()
+        preprocess.main(["--input", str(SAMPLE), "--output", str(out / "pre")])
+        job = out / "job"
+        (job / "input" / "config").mkdir(parents=True)
+        (job / "input" / "config" / "hyperparameters.json").write_text(
+            json.dumps({"num_round": "100", "max_depth": "5", "eta": "0.2", "objective": "binary:logistic", "eval_metric": "auc"})
+        )
+        for channel in ("train", "validation"):
+            shutil.copytree(out / "pre" / channel, job / "input" / "data" / channel)
+        model = train.train(job)
+        import tarfile
+
+        with tarfile.open(out / "model.tar.gz", "w:gz") as tar:
+            tar.add(model, arcname="xgboost-model")
+        evaluate.main(["--model", str(out / "model.tar.gz"), "--test", str(out / "pre" / "test"), "--output", str(out / "eval")])
+        times.append(time.perf_counter() - start)
+    return {"floor": _median(times), "samples": times}
+
+
+def cli_wall_times(work: Path) -> dict:
+    """`churn run` as a user types it: interpreter, SDK import, compile, run."""
+    times = {}
+    for label in ("first", "cached"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "churn.cli", "run", "--runs-dir", str(work / "cli")], check=True, capture_output=True)
+        times[label] = time.perf_counter() - start
+    return times
+
+
+# --- per-step breakdown -------------------------------------------------------------------
+
+
+def _docker_seconds(*args: str) -> float:
+    seconds, _ = _clock(subprocess.run, ["docker", "run", "--rm", "--network", "none", *args], check=True, capture_output=True)
+    return seconds
+
+
+def step_breakdown(work: Path, churn: dict) -> list[dict]:
+    """Container start, imports and compute of each step, measured with `docker run`, and what
+    local mode adds on top (Compose, staging, artifact copies) from the pipeline's own timings."""
+    from churn.backends.code_bundle import write_bundle
+    from churn.backends.docker import image_names
+    from churn.steps import preprocess
+
+    processing, xgboost = image_names()
+    bundle = write_bundle(work / "bundle")
+    pre = work / "pre"
+    preprocess.main(["--input", str(SAMPLE), "--output", str(pre)])
+    mounts = ["-v", f"{bundle}:/code:ro", "-e", "PYTHONPATH=/code", "-e", "PYTHONDONTWRITEBYTECODE=1"]
+    job = work / "job"
+    (job / "input" / "config").mkdir(parents=True)
+    (job / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"num_round": "100", "max_depth": "5", "eta": "0.2", "objective": "binary:logistic", "eval_metric": "auc"})
+    )
+    for channel in ("train", "validation"):
+        shutil.copytree(pre / channel, job / "input" / "data" / channel)
+    model_dir = work / "model"
+    model_dir.mkdir()
+    steps = {
+        "PreprocessData": (processing, ["python3", "-c", "import churn.steps.preprocess"],
+                           ["-v", f"{SAMPLE.parent}:/in:ro", "-v", f"{work}/pre-out:/out"],
+                           ["python3", "-m", "churn.steps.preprocess", "--input", "/in", "--output", "/out"]),
+        "TrainModel": (xgboost, ["python3", "-c", "import xgboost, churn.algorithm.train"],
+                       ["-v", f"{job}:/opt/ml"], ["train"]),
+        "EvaluateModel": (xgboost, ["python3", "-c", "import churn.steps.evaluate"],
+                          ["-v", f"{job}/model:/model:ro", "-v", f"{pre}/test:/test:ro", "-v", f"{work}/eval:/eval"],
+                          ["python3", "-m", "churn.steps.evaluate", "--model", "/model", "--test", "/test", "--output", "/eval"]),
+    }
+    pipeline_seconds = {s["name"]: s.get("duration_seconds") for s in churn["first_steps"]}
+    rows = []
+    for name, (image, import_only, volumes, command) in steps.items():
+        start = _median([_docker_seconds(image, "true") for _ in range(REPEATS)])
+        # The training image runs its own baked-in algorithm code, not the step bundle.
+        code = [] if name == "TrainModel" else mounts
+        imports = _median([_docker_seconds(*code, image, *import_only) for _ in range(REPEATS)]) - start
+        if name == "EvaluateModel":
+            import tarfile
+
+            with tarfile.open(job / "model" / "model.tar.gz", "w:gz") as tar:
+                tar.add(job / "model" / "xgboost-model", arcname="xgboost-model")
+        full = _median([_docker_seconds(*code, *volumes, image, *command) for _ in range(REPEATS)])
+        rows.append(
+            {
+                "step": name, "container_start": start, "imports": imports, "compute": full - start - imports,
+                "docker_run": full, "in_pipeline": pipeline_seconds[name], "local_mode_overhead": pipeline_seconds[name] - full,
+            }
+        )
+    return rows
+
+
+# --- scale ----------------------------------------------------------------------------------
+
+
+_MEASURE = """
+import json, resource, sys, time
+start = time.perf_counter()
+exec(sys.argv[1])
+print(json.dumps({"seconds": time.perf_counter() - start, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _measure_in_image(image: str, code: str, volumes: list[str]) -> dict:
+    from churn.backends.code_bundle import write_bundle
+
+    bundle = write_bundle(Path(tempfile.gettempdir()) / "churn-bench-bundle")
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "-v", f"{bundle}:/code:ro", "-e", "PYTHONPATH=/code", *volumes,
+         image, "python3", "-c", _MEASURE, code],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def preprocessing_scale(work: Path, sizes: list[int]) -> list[dict]:
+    from benchmarks.synthetic import generate
+    from churn.backends.docker import image_names
+
+    processing = image_names()[0]
+    rows = []
+    for size in sizes:
+        data = work / f"rows-{size}"
+        generate(size, data / "churn.csv")
+        volumes = ["-v", f"{data}:/data"]
+        parse = _measure_in_image(
+            processing,
+            "import pandas as pd\nfor chunk in pd.read_csv('/data/churn.csv', chunksize=100_000): pass",
+            volumes,
+        )
+        run = _measure_in_image(
+            processing,
+            "from churn.steps import preprocess\npreprocess.main(['--input', '/data/churn.csv', '--output', '/data/out'])",
+            volumes,
+        )
+        rows.append(
+            {"rows": size, "file_mb": (data / "churn.csv").stat().st_size / 1e6, "seconds": run["seconds"],
+             "max_rss_mb": run["max_rss_mb"], "parse_seconds": parse["seconds"], "parse_rss_mb": parse["max_rss_mb"],
+             "rows_per_second": size / run["seconds"], "vs_parse": run["seconds"] / parse["seconds"]}
+        )
+        if size < max(sizes) or size <= 1_000_000:
+            shutil.copytree(data / "out", work / f"splits-{size}")
+        shutil.rmtree(data)
+    return rows
+
+
+def training_scale(work: Path, sizes: list[int]) -> list[dict]:
+    from benchmarks.synthetic import generate
+    from churn.backends.docker import image_names
+    from churn.steps import preprocess
+
+    xgboost = image_names()[1]
+    rows = []
+    for size in sizes:
+        splits = work / f"splits-{size}"
+        if not splits.exists():
+            generate(size, work / f"train-rows-{size}.csv")
+            preprocess.main(["--input", str(work / f"train-rows-{size}.csv"), "--output", str(splits)])
+        job = work / f"train-job-{size}"
+        (job / "input" / "config").mkdir(parents=True)
+        (job / "input" / "config" / "hyperparameters.json").write_text(
+            json.dumps({"num_round": "100", "max_depth": "5", "eta": "0.2", "objective": "binary:logistic", "eval_metric": "auc"})
+        )
+        for channel in ("train", "validation"):
+            shutil.copytree(splits / channel, job / "input" / "data" / channel)
+        seconds = _docker_seconds("-v", f"{job}:/opt/ml", xgboost, "train")
+        train_rows = sum(1 for _ in (splits / "train" / "train.csv").open())
+        rows.append({"rows": size, "train_rows": train_rows, "seconds": seconds})
+    return rows
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(data: dict) -> str:
+    m, e = data["machine"], data["end_to_end"]
+    first, cached, plain, floor = e["churn"]["first"], e["churn"]["cached"], e["plain"]["plain"], e["floor"]["floor"]
+    ratio_first = first / plain
+    ratio_cached = cached / first
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m benchmarks.run` (also `tox -e benchmarks`); every figure below comes",
+        "from one run of it. Medians of 3 repetitions where a repetition count is given.",
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in m.items()],
+        "",
+        "## End to end on data/sample (3,333 rows), in one warm process",
+        "",
+        "| run | seconds | vs plain local mode |",
+        "| --- | ---: | ---: |",
+        f"| churn, first run (empty step cache) | {first:.2f} | {ratio_first:.2f}x |",
+        f"| churn, re-run, nothing changed (all job steps cached) | {cached:.2f} | {cached / plain:.2f}x |",
+        f"| churn, re-run after changing NumRound (cached: {', '.join(e['churn']['changed_hits']) or 'none'}) | {e['churn']['changed']:.2f} | {e['churn']['changed'] / plain:.2f}x |",
+        f"| plain LocalPipelineSession, same graph and images, no cache (baseline) | {plain:.2f} | 1.00x |",
+        f"| the steps' code in-process, no containers (floor) | {floor:.2f} | {floor / plain:.2f}x |",
+        "",
+        f"`churn run` from the shell (new interpreter: SDK import and compile included): first run "
+        f"{e['cli']['first']:.2f} s, cached re-run {e['cli']['cached']:.2f} s.",
+        "",
+        "## Per step: where the time goes (first run)",
+        "",
+        "| step | container start | imports | compute | `docker run` total | in the pipeline | local mode adds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {r['step']} | {r['container_start']:.2f} | {r['imports']:.2f} | {r['compute']:.2f} | {r['docker_run']:.2f} | {r['in_pipeline']:.2f} | {r['local_mode_overhead']:.2f} |"
+            for r in data["steps"]
+        ],
+        "",
+        "Container start is `docker run IMAGE true`; imports is importing the step's modules on top;",
+        "compute is the rest of the step run with `docker run`. \"Local mode adds\" is the step's",
+        "duration in the pipeline minus its `docker run` total: Compose, staging inputs, tarring",
+        "and copying artifacts.",
+        "",
+        "## Preprocessing at scale (processing image, synthetic data from `benchmarks/synthetic.py`)",
+        "",
+        "| rows | CSV MB | seconds | rows/s | peak RSS MB | parse-only seconds (pandas C reader, chunked) | parse-only RSS MB | preprocessing / parse |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {r['rows']:,} | {r['file_mb']:.0f} | {r['seconds']:.1f} | {r['rows_per_second']:,.0f} | {r['max_rss_mb']:.0f} | {r['parse_seconds']:.1f} | {r['parse_rss_mb']:.0f} | {r['vs_parse']:.1f}x |"
+            for r in data["preprocessing"]
+        ],
+        "",
+        "## Training (XGBoost image, 100 rounds, max_depth 5)",
+        "",
+        "| rows generated | train rows | seconds (`docker run ... train`) |",
+        "| ---: | ---: | ---: |",
+        *[f"| {r['rows']:,} | {r['train_rows']:,} | {r['seconds']:.1f} |" for r in data["training"]],
+        "",
+        "## Targets",
+        "",
+    ]
+    largest = max(data["preprocessing"], key=lambda r: r["rows"])
+    targets = [
+        ("Full local pipeline on data/sample, first run, at most 0.6x the plain LocalPipelineSession", f"{ratio_first:.2f}x", ratio_first <= 0.6),
+        ("Cached re-run with nothing changed under 10% of the first run", f"{ratio_cached:.1%}", ratio_cached < 0.10),
+        (f"Preprocessing {largest['rows']:,} rows: peak RSS under 1.5 GB", f"{largest['max_rss_mb']:.0f} MB", largest["max_rss_mb"] < 1536),
+        (f"Preprocessing {largest['rows']:,} rows: within 3x of parsing alone", f"{largest['vs_parse']:.1f}x", largest["vs_parse"] <= 3),
+    ]
+    lines += ["| target | measured | met |", "| --- | ---: | :---: |"]
+    lines += [f"| {name} | {value} | {'yes' if met else 'no'} |" for name, value, met in targets]
+    lines += ["", "Raw numbers: `benchmarks/results.json`.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="skip the 10^7-row preprocessing and 10^6-row training")
+    args = parser.parse_args(argv)
+    from churn.backends import docker
+
+    docker.require_ready(Path(tempfile.gettempdir()))
+    sizes = [100_000, 1_000_000] + ([] if args.quick else [10_000_000])
+    train_sizes = [100_000] + ([] if args.quick else [1_000_000])
+    with tempfile.TemporaryDirectory(prefix="churn-bench-") as scratch:
+        work = Path(scratch)
+        data = {"machine": machine()}
+        print("end to end ...", flush=True)
+        churn = churn_runs(work)
+        data["end_to_end"] = {"churn": churn, "plain": plain_local_mode_runs(work), "floor": in_process_floor(work), "cli": cli_wall_times(work)}
+        print("per step ...", flush=True)
+        data["steps"] = step_breakdown(work / "steps", churn)
+        print("preprocessing at scale ...", flush=True)
+        data["preprocessing"] = preprocessing_scale(work, sizes)
+        print("training at scale ...", flush=True)
+        data["training"] = training_scale(work, train_sizes)
+    data["end_to_end"]["churn"].pop("first_steps")
+    Path(__file__).with_name("results.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    RESULTS.write_text(report(data))
+    print(RESULTS.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

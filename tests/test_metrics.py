@@ -69,3 +69,31 @@ def test_metrics_are_finite_and_in_range(rows):
 def test_bad_input_is_named(y, s, message):
     with pytest.raises(ValueError, match=message):
         evaluation_report(y, s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0]) | st.floats(0, 1)), min_size=2, max_size=60)
+    .filter(lambda rows: len({y for y, _ in rows}) == 2),
+    st.floats(0.05, 0.95),
+)
+def test_metrics_equal_scikit_learns(rows, threshold):
+    """The numpy implementation against scikit-learn, ties in the scores included."""
+    from sklearn import metrics as skm
+
+    from churn.metrics import curves, point_metrics
+
+    y = np.array([r[0] for r in rows])
+    s = np.array([r[1] for r in rows])
+    predicted = (s >= threshold).astype(int)
+    ours = point_metrics(y, s, threshold)
+    assert ours["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
+    assert ours["precision"] == pytest.approx(skm.precision_score(y, predicted, zero_division=0))
+    assert ours["recall"] == pytest.approx(skm.recall_score(y, predicted, zero_division=0))
+    assert ours["f1"] == pytest.approx(skm.f1_score(y, predicted, zero_division=0))
+    assert ours["auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    fpr, tpr, precision, recall = curves(y, s)
+    sk_fpr, sk_tpr, _ = skm.roc_curve(y, s, drop_intermediate=False)
+    assert np.allclose(fpr, sk_fpr) and np.allclose(tpr, sk_tpr)
+    sk_precision, sk_recall, _ = skm.precision_recall_curve(y, s)
+    assert np.allclose(precision, sk_precision) and np.allclose(recall, sk_recall)

@@ -47,13 +47,16 @@ def compose_command() -> list[str] | None:
 def docker_running() -> Check:
     if not shutil.which("docker"):
         return Check("docker", False, "the docker client is not installed", "install Docker (Debian: apt-get install -y docker.io)")
-    result = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
-    if result.returncode != 0:
+    import docker
+
+    try:
+        version = docker.from_env(timeout=30).version()["Version"]
+    except docker.errors.DockerException as error:
         return Check(
-            "docker", False, "the Docker daemon does not answer: " + (result.stderr.strip().splitlines() or ["?"])[-1],
+            "docker", False, f"the Docker daemon does not answer: {str(error).splitlines()[0][:200]}",
             "start it (systemctl start docker, or: dockerd > /var/log/dockerd.log 2>&1 &)",
         )
-    return Check("docker", True, f"Docker engine {result.stdout.strip()}")
+    return Check("docker", True, f"Docker engine {version}")
 
 
 def compose_available() -> Check:
@@ -76,7 +79,16 @@ def image_names(parity: bool = False) -> list[str]:
 
 
 def missing_images(parity: bool = False) -> list[str]:
-    return [name for name in image_names(parity) if _run(["docker", "image", "inspect", name]).returncode != 0]
+    import docker
+
+    client = docker.from_env()
+    missing = []
+    for name in image_names(parity):
+        try:
+            client.images.get(name)
+        except docker.errors.ImageNotFound:
+            missing.append(name)
+    return missing
 
 
 def images_present() -> Check:

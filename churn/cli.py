@@ -174,6 +174,38 @@ def predict(model_path, input_path, output_path) -> None:
         click.echo("\n".join(lines))
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def report(run_dir) -> None:
+    """(Re)build RUN_DIR/report.html: step graph, parameters, metrics and plots."""
+    from pathlib import Path
+
+    from churn.report import write_report
+    from churn.summary import SUMMARY_FILE
+
+    if not (Path(run_dir) / SUMMARY_FILE).is_file():
+        _fail(f"{run_dir} is not a finished run: no {SUMMARY_FILE}", 2)
+    click.echo(str(write_report(Path(run_dir))))
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(["local", "cloud"]), default="local", show_default=True)
+@click.option("--output", "output_path", default="pipeline.png", show_default=True, help="A .png or .svg file.")
+def graph(backend, output_path) -> None:
+    """Draw the step graph of the current pipeline definition (PNG or SVG)."""
+    from pathlib import Path
+
+    from churn.definition import compile_definition
+    from churn.graph import graph_from_definition, render
+
+    suffix = Path(output_path).suffix.lower().lstrip(".")
+    if suffix not in ("png", "svg"):
+        _fail(f"--output must end in .png or .svg, got {output_path}", 2)
+    picture = render(graph_from_definition(compile_definition(backend)), fmt=suffix)
+    Path(output_path).write_bytes(picture)
+    click.echo(output_path)
+
+
 @main.command("diff")
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False))
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,12 @@ def finish_run(
         resumed_from=resumed_from,
     )
     write_summary(run_dir, summary)
+    try:
+        from churn.report import write_report
+
+        write_report(run_dir)
+    except Exception as error:  # noqa: BLE001 - the run's artifacts stand without their report
+        print(f"warning: report.html not written ({type(error).__name__}: {error}); retry with: churn report {run_dir}", file=sys.stderr)
     return RunResult(run_dir.name, summary["status"], summary["failure_reason"], run_dir, summary)
 
 

@@ -1,0 +1,187 @@
+"""``report.html``: one self-contained page that shows how a run went, without reading logs.
+
+The step graph with each step's status and duration, the parameters, the metrics, and plots
+(ROC curve, precision-recall curve, confusion matrix, feature importance) embedded as PNG.
+Built from the run folder alone (summary.json, definition.json, evaluation.json, the manifest
+and the model), so `churn report RUN` can rebuild it any time, for local and cloud runs alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from churn.summary import ARTIFACTS, SUMMARY_FILE
+from churn.tables import write_lines_atomically
+
+REPORT_FILE = "report.html"
+TOP_FEATURES = 15
+
+
+def _png(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight", dpi=100)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _figure(width: float = 4.6, height: float = 3.6):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def roc_plot(metrics: dict) -> str:
+    curve = metrics["receiver_operating_characteristic_curve"]
+    figure, axes = _figure()
+    axes.plot(curve["false_positive_rates"], curve["true_positive_rates"], color="#1565c0", label=f"AUC {metrics['auc']['value']:.3f}")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="#9e9e9e", linewidth=1)
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.01))
+    axes.legend(loc="lower right")
+    return _png(figure)
+
+
+def precision_recall_plot(metrics: dict) -> str:
+    curve = metrics["precision_recall_curve"]
+    figure, axes = _figure()
+    axes.plot(curve["recalls"], curve["precisions"], color="#2e7d32")
+    axes.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.01))
+    return _png(figure)
+
+
+def confusion_plot(metrics: dict) -> str:
+    matrix = metrics["confusion_matrix"]
+    cells = [[matrix["0"]["0"], matrix["0"]["1"]], [matrix["1"]["0"], matrix["1"]["1"]]]
+    figure, axes = _figure(3.8, 3.4)
+    axes.imshow(cells, cmap="Blues")
+    for row in range(2):
+        for column in range(2):
+            axes.text(column, row, str(cells[row][column]), ha="center", va="center", fontsize=14,
+                      color="white" if cells[row][column] > max(max(cells)) / 2 else "black")
+    axes.set_xticks([0, 1], ["stays", "churns"])
+    axes.set_yticks([0, 1], ["stays", "churns"])
+    axes.set(xlabel="predicted", ylabel="actual", title="Confusion matrix (test split)")
+    return _png(figure)
+
+
+def feature_importance_plot(model_archive: Path, feature_names: list[str]) -> str:
+    from churn.model_io import load_booster
+
+    gains = load_booster(model_archive).get_score(importance_type="gain")
+    named = sorted(((feature_names[int(key[1:])], value) for key, value in gains.items()), key=lambda item: item[1])[-TOP_FEATURES:]
+    figure, axes = _figure(5.6, 0.32 * len(named) + 1.2)
+    axes.barh([name for name, _ in named], [value for _, value in named], color="#6a1b9a")
+    axes.set(xlabel="average gain per split", title=f"Feature importance (top {len(named)})")
+    return _png(figure)
+
+
+def step_graph_plot(run_dir: Path, steps: list[dict]) -> str | None:
+    from churn.graph import graph_from_definition, render
+
+    definition_file = run_dir / "definition.json"
+    if not definition_file.is_file():
+        return None
+    graph = graph_from_definition(json.loads(definition_file.read_text()))
+    statuses = {step["name"]: step for step in steps}
+    if "RegisterModel-RegisterModel" in statuses and "RegisterModel-RegisterModel" not in graph.nodes:
+        # The local backend registers after the gate, outside the SDK's graph.
+        graph.nodes.append("RegisterModel-RegisterModel")
+        graph.edges.append(("CreateModel-CreateModel", "RegisterModel-RegisterModel", ""))
+    return base64.b64encode(render(graph, statuses)).decode()
+
+
+def _table(rows: list[tuple], header: tuple) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image(data: str | None, alt: str) -> str:
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>' if data else ""
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;color:#212121;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.status{display:inline-block;padding:.15rem .6rem;border-radius:.8rem;font-weight:600}
+.Succeeded{background:#c8e6c9}.Failed{background:#ffcdd2}.Stopped,.Executing{background:#fff9c4}
+table{border-collapse:collapse;margin:.5rem 0} td,th{border:1px solid #ddd;padding:.3rem .7rem;text-align:left}
+th{background:#f5f5f5} figure{display:inline-block;margin:.5rem 1rem .5rem 0} figcaption{font-size:.8rem;color:#757575}
+img{max-width:100%} .failure{background:#ffebee;border-left:4px solid #c62828;padding:.6rem 1rem;white-space:pre-wrap}
+.muted{color:#757575;font-size:.9rem}
+"""
+
+
+def build_report(run_dir: Path) -> str:
+    """The report page of a finished run, as HTML text."""
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    evaluation_file = run_dir / ARTIFACTS["evaluation"]
+    metrics = json.loads(evaluation_file.read_text())["binary_classification_metrics"] if evaluation_file.is_file() else None
+    manifest_file = run_dir / ARTIFACTS["manifest"]
+    model_file = run_dir / ARTIFACTS["model"]
+
+    status = html.escape(str(summary["status"]))
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>churn run {html.escape(summary['execution_id'])}: {status}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>churn run {html.escape(summary['execution_id'])} <span class=\"status {status}\">{status}</span></h1>",
+        f"<p class=\"muted\">{html.escape(summary['backend'])} backend · started {html.escape(str(summary['started_at']))} · "
+        f"{summary['duration_seconds']} s · churn {html.escape(summary['churn_version'])}"
+        + (f" · resumed from {html.escape(summary['resumed_from'])}" if summary.get("resumed_from") else "") + "</p>",
+    ]
+    if summary.get("failure_reason"):
+        parts.append(f"<div class=\"failure\">{html.escape(summary['failure_reason'])}</div>")
+    parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary["steps"]), "Step graph with each step's status and duration")]
+    parts.append(
+        _table(
+            [
+                (html.escape(s["name"]), f"<span class=\"status {html.escape(s['status'])}\">{html.escape(s['status'])}</span>",
+                 "" if s.get("duration_seconds") is None else f"{s['duration_seconds']:.2f} s",
+                 "yes" if s.get("cache_hit") else "", html.escape(s.get("failure_reason", "")))
+                for s in summary["steps"]
+            ],
+            ("step", "status", "duration", "cached", "failure reason"),
+        )
+    )
+    if metrics:
+        parts += [
+            "<h2>Metrics (test split)</h2>",
+            _table(
+                [(name, f"{metrics[name]['value']:.4f}", f"{metrics[name]['standard_deviation']:.4f}")
+                 for name in ("accuracy", "precision", "recall", "f1", "auc")],
+                ("metric", "value", "bootstrap standard deviation"),
+            ),
+            _image(roc_plot(metrics), "ROC curve"),
+            _image(precision_recall_plot(metrics), "Precision-recall curve"),
+            _image(confusion_plot(metrics), "Confusion matrix"),
+        ]
+    if model_file.is_file() and manifest_file.is_file():
+        names = json.loads(manifest_file.read_text())["feature_names"]
+        parts.append(_image(feature_importance_plot(model_file, names), "Feature importance"))
+    if summary.get("registered_model"):
+        model = summary["registered_model"]
+        parts.append(f"<h2>Registered model</h2><p>{html.escape(str(model['group']))} version {html.escape(str(model['version']))}"
+                     + (f" ({html.escape(str(model['approval_status']))})" if model.get("approval_status") else "") + "</p>")
+    parts += [
+        "<h2>Parameters</h2>",
+        _table([(html.escape(k), html.escape(str(v))) for k, v in summary["parameters"].items()], ("parameter", "value")),
+        "<h2>Artifacts</h2>",
+        _table([(html.escape(k), f'<a href="{html.escape(v)}">{html.escape(v)}</a>') for k, v in summary["artifacts"].items()], ("artifact", "file")),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(run_dir: Path) -> Path:
+    path = run_dir / REPORT_FILE
+    write_lines_atomically(path, [build_report(run_dir)])
+    return path

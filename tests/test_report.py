@@ -1,0 +1,122 @@
+"""The run report: built from a run folder, and checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from churn.definition import compile_definition
+from churn.report import build_report, write_report
+from churn.steps import evaluate
+from churn.summary import build_summary, write_summary
+from tests.conftest import write_model_archive
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+STEPS = ["PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy", "CreateModel-CreateModel", "RegisterModel-RegisterModel", "AccuracyTooLow"]
+
+
+def _make_run(run_dir: Path, sample_splits: Path, booster, failed: bool = False) -> Path:
+    """A finished run folder with the real artifacts, made in-process (no Docker)."""
+    shutil.copytree(sample_splits, run_dir / "PreprocessData")
+    steps = [{"StepName": "PreprocessData", "StepStatus": "Succeeded", "StartTime": 0.0, "EndTime": 1.2}]
+    if failed:
+        steps.append({"StepName": "TrainModel", "StepStatus": "Failed", "StartTime": 1.2, "EndTime": 2.0,
+                      "FailureReason": "TrainModel: hyperparameter num_round must be an integer in [1, inf], got '0'"})
+        describe = {"PipelineExecutionStatus": "Failed", "FailureReason": "Step 'TrainModel' failed with message: <num_round> & more",
+                    "CreationTime": 0.0, "LastModifiedTime": 2.0}
+    else:
+        (run_dir / "model").mkdir()
+        archive = write_model_archive(run_dir / "model" / "model.tar.gz", bytes(booster.save_raw("json")))
+        evaluate.main(["--model", str(archive), "--test", str(sample_splits / "test"), "--output", str(run_dir / "EvaluateModel" / "evaluation")])
+        steps += [{"StepName": name, "StepStatus": "Succeeded", "StartTime": 2.0, "EndTime": 3.0} for name in STEPS[1:-1]]
+        describe = {"PipelineExecutionStatus": "Succeeded", "CreationTime": 0.0, "LastModifiedTime": 3.0}
+    from churn.summary import step_records
+
+    (run_dir / "definition.json").write_text(json.dumps(compile_definition("local")))
+    summary = build_summary(
+        backend="local", execution_id=run_dir.name, describe=describe, steps=step_records(steps, STEPS),
+        parameters={"NumRound": 100, "InputData": "file:///data/churn.csv"}, run_dir=run_dir,
+        definition_sha256="0" * 64, registered_model=None if failed else {"group": "churn", "version": 3, "arn": "local:model-package/churn/3"},
+    )
+    write_summary(run_dir, summary)
+    return run_dir
+
+
+@pytest.fixture()
+def finished_run(tmp_path, sample_splits, trained_booster):
+    return _make_run(tmp_path / "abc123", sample_splits, trained_booster)
+
+
+@pytest.fixture()
+def failed_run(tmp_path, sample_splits, trained_booster):
+    return _make_run(tmp_path / "def456", sample_splits, trained_booster, failed=True)
+
+
+def test_report_holds_graph_metrics_parameters_and_plots(finished_run):
+    page = build_report(finished_run)
+    assert page.count('<img alt="') == 5  # step graph, ROC, PR, confusion matrix, feature importance
+    for text in ("churn run abc123", "Succeeded", "accuracy", "Feature importance", "NumRound", "churn version 3"):
+        assert text in page
+
+
+def test_failed_run_report_names_the_failure_and_escapes_it(failed_run):
+    page = build_report(failed_run)
+    assert "Step &#x27;TrainModel&#x27; failed with message: &lt;num_round&gt; &amp; more" in page
+    assert page.count('<img alt="') == 1  # only the step graph: no evaluation, no model
+
+
+def _chromium() -> str:
+    found = os.environ.get("CHURN_CHROMIUM") or next(
+        (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+    )
+    if not found:
+        pytest.fail("no Chromium: run scripts/ensure-chromium.sh (the report must be checked in a real browser)")
+    return found
+
+
+@pytest.mark.parametrize("which", ["finished_run", "failed_run"])
+def test_report_renders_in_a_real_browser(request, which, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    page_file = write_report(request.getfixturevalue(which))
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS[1:], headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(page_file.as_uri())
+            page.wait_for_load_state("load")
+            images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.alt, i.complete, i.naturalWidth])")
+            title = page.title()
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert title.startswith("churn run ")
+    assert images and all(complete and width > 0 for _, complete, width in images), images
+    assert not errors, errors
+
+
+def test_churn_report_and_graph_commands(finished_run, tmp_path):
+    (finished_run / "report.html").unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(finished_run)], capture_output=True, text=True)
+    assert done.returncode == 0 and (finished_run / "report.html").is_file()
+    svg = tmp_path / "pipeline.svg"
+    done = subprocess.run([sys.executable, "-m", "churn.cli", "graph", "--output", str(svg)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "PreprocessData" in text and "AccuracyTooLow" in text
+    bad = subprocess.run([sys.executable, "-m", "churn.cli", "graph", "--output", str(tmp_path / "x.gif")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "must end in .png or .svg" in bad.stderr
+    missing = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(tmp_path)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "not a finished run" in missing.stderr

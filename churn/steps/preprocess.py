@@ -66,11 +66,14 @@ def write_splits_streaming(
                 path.write_text("".join(bucket))
                 runs[name].append(path)
         schema.require_both_classes_counts(labels)
-        rows, digests = {}, {}
+        rows, digests, duplicates = {}, {}, 0
         for name in split.SPLITS:
             with ExitStack() as stack, tables.AtomicTextWriter(output_dir / name / f"{name}.csv") as out:
-                count, block = 0, []
+                count, block, previous = 0, [], None
                 for keyed_line in heapq.merge(*(stack.enter_context(p.open()) for p in runs[name])):
+                    # Identical rows hash alike, so they arrive side by side (and in one split).
+                    duplicates += keyed_line == previous
+                    previous = keyed_line
                     block.append(keyed_line[17:])  # drop the 16-digit hash and the tab
                     if len(block) == 8192:
                         out.write("".join(block))
@@ -78,7 +81,7 @@ def write_splits_streaming(
                 out.write("".join(block))
                 count += len(block)
             rows[name], digests[name] = count, out.hexdigest()
-    return {"rows": rows, "sha256": digests, "ignored_columns": ignored}
+    return {"rows": rows, "sha256": digests, "ignored_columns": ignored, "duplicate_rows": duplicates}
 
 
 def write_manifest(output_dir: Path, manifest: dict) -> None:
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if result["ignored_columns"]:
         print(f"ignored column(s) not used as features: {', '.join(result['ignored_columns'])}")
+    if result["duplicate_rows"]:
+        print(f"note: {result['duplicate_rows']} row(s) repeat an earlier row; they are kept, always in the same split")
     write_manifest(
         args.output,
         {

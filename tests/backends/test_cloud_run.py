@@ -277,3 +277,18 @@ def test_cli_rejects_an_unknown_parameter_before_any_request(aws, tmp_path):
     done = _churn(aws, "run", "--backend", "cloud", "--region", REGION, "--role-arn", ROLE, "--bucket", BUCKET, "--param", "Bogus=1")
     assert done.returncode == 2 and "unknown parameter 'Bogus'" in done.stderr
     assert aws["sm"].list_pipelines()["PipelineSummaries"] == []
+
+
+def test_no_credential_reaches_outputs_definition_or_tags(aws, simulate, tmp_path, monkeypatch):
+    secret, token = "churnSecretAccessKey0123456789abcdef", "churnSessionToken0123456789"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    simulate()
+    lines: list[str] = []
+    result = run_cloud(_backend(), {}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    assert result.status == "Succeeded"
+    pipeline = aws["sm"].describe_pipeline(PipelineName="churn")
+    tags = aws["sm"].list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]
+    texts = ["\n".join(lines), json.dumps(pipeline, default=str), json.dumps(tags)]
+    texts += [p.read_bytes().decode("utf-8", "replace") for p in result.run_dir.rglob("*") if p.is_file() and p.suffix in (".json", ".html", ".csv")]
+    assert not [t for t in texts if secret in t or token in t]

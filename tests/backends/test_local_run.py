@@ -193,3 +193,28 @@ def test_doctor_reports_everything_ready(runs_dir):
     done = _churn("doctor", "--runs-dir", str(runs_dir))
     assert done.returncode == 0, done.stdout
     assert [line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("[")] == ["[ok"] * 4
+
+
+SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIACHURNSECRET00001",
+    "AWS_SECRET_ACCESS_KEY": "churnSecretAccessKey0123456789abcdef",
+    "AWS_SESSION_TOKEN": "churnSessionToken0123456789",
+    "GITHUB_TOKEN": "ghp_churnsecrettoken0123456789",
+}
+
+
+def test_no_secret_reaches_logs_summaries_reports_or_definitions(tmp_path):
+    """Credentials and tokens in the environment appear in no output of a run."""
+    env = {**os.environ, **SECRETS, "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "churn.cli", "run", "--runs-dir", str(tmp_path / "runs"), "--param", "NumRound=5"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    texts = {"stdout": done.stdout, "stderr": done.stderr}
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".html", ".csv", ".txt", ".sqlite", ""):
+            texts[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    leaks = [(where, name) for where, text in texts.items() for name, value in SECRETS.items() if value in text]
+    assert not leaks, leaks
+    assert any(p.name == "report.html" for p in (tmp_path / "runs").rglob("report.html"))

@@ -83,3 +83,13 @@ def test_errors_name_the_row_across_chunks(tmp_path):
     with pytest.raises(ValueError, match=r"unknown values at row 1235: 'Maybe'"):
         preprocess.write_splits_streaming(bad, tmp_path / "out", 0.7, 0.15, 42, chunk_rows=100)
     assert not (tmp_path / "out").exists()
+
+
+def test_duplicate_rows_are_kept_together_and_counted(tmp_path, capsys):
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text("\n".join([header, *rows, *rows[:10]]) + "\n")
+    preprocess.main(["--input", str(doubled), "--output", str(tmp_path / "out"), "--chunk-rows", "500"])
+    manifest = json.loads((tmp_path / "out" / "manifest" / "manifest.json").read_text())
+    assert manifest["duplicate_rows"] == 10 and sum(manifest["rows"].values()) == 3343
+    assert "10 row(s) repeat an earlier row" in capsys.readouterr().out

@@ -99,7 +99,10 @@ def plain_local_mode_runs(work: Path) -> dict:
     from churn.backends.local_run import stage_input
     from churn.pipeline import build_pipeline
 
+    from churn.backends.docker import job_containers
+
     install_local_adaptations()
+    before = job_containers()
     times = []
     for repeat in range(REPEATS):
         runs = work / f"plain-{repeat}"
@@ -116,6 +119,12 @@ def plain_local_mode_runs(work: Path) -> dict:
         times.append(time.perf_counter() - start)
         status = execution.describe()["PipelineExecutionStatus"]
         assert status == "Succeeded", execution.describe()
+    # Plain local mode leaves its exited job containers behind; the benchmark does not.
+    import docker
+
+    client = docker.from_env()
+    for container_id in job_containers() - before:
+        client.containers.get(container_id).remove(force=True)
     return {"plain": _median(times), "samples": times}
 
 

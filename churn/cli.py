@@ -103,7 +103,7 @@ def run(
     from churn.backends import get_backend
     from churn.backends.cloud import CloudSettingsError
     from churn.backends.local import DEFAULT_RUNS_DIR
-    from churn.backends.runs import RunError, failed_step
+    from churn.backends.runs import RunError, RunInterrupted, failed_step
 
     overrides = _parameter_overrides(params)
     if input_:
@@ -127,6 +127,8 @@ def run(
 
             runs = Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
             result = run_cloud(chosen, overrides, runs, progress=echo, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+    except RunInterrupted as error:
+        _fail(str(error), 130)
     except (RunError, CloudSettingsError) as error:
         _fail(str(error), 2)
     summary = result.summary

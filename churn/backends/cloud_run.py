@@ -20,6 +20,7 @@ from churn.backends.runs import (
     SAMPLE_DATA,
     Progress,
     RunError,
+    RunInterrupted,
     RunResult,
     file_sha256,
     finish_run,
@@ -257,7 +258,7 @@ def run_cloud(
     except KeyboardInterrupt:
         progress(f"==> stopping execution {execution_id}")
         sm.stop_pipeline_execution(PipelineExecutionArn=arn)
-        raise RunError(f"interrupted: execution {execution_id} was asked to stop") from None
+        raise RunInterrupted(f"interrupted: execution {execution_id} was asked to stop") from None
 
     run_dir = runs_dir / execution_id
     missing = download_results(s3, backend, execution_id, steps, run_dir)

@@ -20,6 +20,7 @@ from churn.backends.runs import (
     MODEL_PACKAGE_GROUP,
     Progress,
     RunError,
+    RunInterrupted,
     RunResult,
     file_sha256,
     finish_run,
@@ -102,6 +103,18 @@ def _collect_model(run_dir: Path, execution) -> str | None:
 _COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 
 
+def _mark_interrupted(runs_dir: Path, before: set[str]) -> list[str]:
+    """Rename the folder of an interrupted execution to ``<id>.interrupted``: it has no summary,
+    and no later run, resume or report mistakes its partial outputs for results."""
+    marked = []
+    for folder in runs_dir.iterdir():
+        if folder.name not in before and folder.is_dir() and not folder.name.startswith(".") and not (folder / "summary.json").exists():
+            target = folder.with_name(f"{folder.name}.interrupted")
+            folder.rename(target)
+            marked.append(str(target))
+    return marked
+
+
 def _memoized(function):
     results: dict = {}
 
@@ -162,6 +175,7 @@ def run_local(
     session.config = {"local": {"local_code": True, "container_root": str(scratch)}}
     cache = StepCache(runs_dir / ".cache", _memoized(docker.image_id)) if use_cache else None
     session.churn_step_cache = cache
+    runs_before = {p.name for p in runs_dir.iterdir()}
     handler = _StepProgress(progress, cache)
     step_logger = logging.getLogger("sagemaker.local.entities")
     step_logger.addHandler(handler)
@@ -171,6 +185,12 @@ def run_local(
         with backend.sdk_scope():
             pipeline.upsert(role_arn=backend.role_arn)
             execution = pipeline.start(parameters=overrides)
+    except KeyboardInterrupt:
+        marked = _mark_interrupted(runs_dir, runs_before)
+        raise RunInterrupted(
+            "interrupted: the execution was stopped and its containers removed; nothing of it was cached"
+            + (f"; its partial outputs are in {', '.join(marked)}" if marked else "")
+        ) from None
     finally:
         step_logger.removeHandler(handler)
         failed_containers = docker.remove_job_containers(scratch)

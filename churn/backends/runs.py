@@ -35,6 +35,10 @@ class RunError(RuntimeError):
     """The run could not start or could not be followed; the message says why."""
 
 
+class RunInterrupted(RunError):
+    """Ctrl-C: the execution was stopped and cleaned up."""
+
+
 @dataclass
 class RunResult:
     execution_id: str

@@ -50,6 +50,19 @@ def _no_telemetry(*_args, **_kwargs) -> None:
     """Replacement for the SDK's telemetry request (an STS call plus an HTTPS GET to AWS)."""
 
 
+def _unwrap_telemetry(owner, names) -> None:
+    """Replace telemetry-decorated methods by the functions they wrap.
+
+    The decorator ends in ``finally: return response``, which swallows KeyboardInterrupt: Ctrl-C
+    during ``Pipeline.start`` returned None, and during a local job turned into a confusing
+    "Could not find local training job" failure.
+    """
+    for name in names:
+        method = owner.__dict__.get(name)
+        if method is not None and telemetry_logging.__file__ == getattr(getattr(method, "__code__", None), "co_filename", None):
+            setattr(owner, name, method.__wrapped__)
+
+
 def disable_telemetry() -> None:
     """Stop the SDK's telemetry calls.
 
@@ -60,4 +73,14 @@ def disable_telemetry() -> None:
     doubled ``start()`` time, so the request function itself is replaced.
     """
     telemetry_logging._send_telemetry_request = _no_telemetry  # noqa: SLF001 - pinned SDK internals
+    from sagemaker.estimator import EstimatorBase
+    from sagemaker.local.local_session import LocalSagemakerClient
+    from sagemaker.workflow.pipeline import Pipeline
+
+    _unwrap_telemetry(Pipeline, ("create", "start"))
+    _unwrap_telemetry(EstimatorBase, ("fit",))
+    _unwrap_telemetry(
+        LocalSagemakerClient,
+        ("create_processing_job", "create_training_job", "create_transform_job", "create_model", "create_pipeline"),
+    )
 

@@ -29,6 +29,13 @@ SUMMARY_KEYS = (
 )
 
 
+#: The step that writes each artifact: only a succeeded step's artifacts are listed.
+ARTIFACT_STEP = {
+    "train": "PreprocessData", "validation": "PreprocessData", "test": "PreprocessData", "manifest": "PreprocessData",
+    "model": "TrainModel", "evaluation": "EvaluateModel",
+}
+
+
 def _iso(timestamp) -> str | None:
     if timestamp is None:
         return None
@@ -99,7 +106,10 @@ def build_summary(
         "parameters": parameters,
         "steps": steps,
         "metrics": metric_values(run_dir / ARTIFACTS["evaluation"]),
-        "artifacts": {name: path for name, path in ARTIFACTS.items() if (run_dir / path).is_file()},
+        "artifacts": {
+            name: path for name, path in ARTIFACTS.items()
+            if (run_dir / path).is_file() and any(s["name"] == ARTIFACT_STEP[name] and s["status"] == "Succeeded" for s in steps)
+        },
         "registered_model": registered_model,
         "churn_version": __version__,
         "definition_sha256": definition_sha256,

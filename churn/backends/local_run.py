@@ -202,6 +202,10 @@ def run_local(
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = execution.list_steps()["PipelineExecutionSteps"]
     for step in steps:
+        if step.get("StepStatus") == "Failed":
+            # Whatever a failed job step left (local mode copies outputs even on failure, and a
+            # full disk can cut a file short) is not a result: it is removed.
+            shutil.rmtree(run_dir / step["StepName"], ignore_errors=True)
         if cache and step["StepName"] in cache.hits:
             step["CacheHitResult"] = {"SourcePipelineExecutionArn": cache.hits[step["StepName"]]}
     model_uri = _collect_model(run_dir, execution)

@@ -84,3 +84,20 @@ def test_a_missing_image_is_named_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(docker, "image_tag", lambda: "0.0.0-not-built")
     with pytest.raises(RunError, match=r"images missing: churn-processing:0.0.0-not-built, .*build them: churn images build"):
         run_local(local_backend(tmp_path), {}, build_missing_images=False, progress=lambda _line: None)
+
+
+def test_a_full_disk_fails_the_step_and_leaves_no_partial_artifact(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root (CI runs as root)")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", str(disk)], check=True)
+    try:
+        result = run_local(local_backend(disk / "runs"), {"NumRound": 5}, progress=lambda _line: None)
+        assert result.status == "Failed"
+        assert "No space left on device" in result.failure_reason
+        assert not (result.run_dir / "PreprocessData").exists()
+        assert result.summary["artifacts"] == {}
+        assert docker.job_containers(disk / "runs" / ".code") == set()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

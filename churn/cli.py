@@ -87,11 +87,12 @@ def _fail(message: str, code: int = 1):
 @click.option("--build/--no-build", default=True, show_default=True, help="local: build the project's images if missing.")
 @click.option("--no-cache", is_flag=True, help="local: run every step, reusing nothing from the step cache.")
 @click.option("--resume", "resume_id", default=None, metavar="EXECUTION_ID", help="local: run a failed execution again from its failed step.")
+@click.option("--version", "version_name", default=None, metavar="VERSION", help="local: run a recorded pipeline version again (see churn versions).")
 @cloud_options
 @click.option("--poll-seconds", default=30.0, show_default=True, help="cloud: how often to ask SageMaker for the status.")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
 def run(
-    backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id,
+    backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id, version_name,
     region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds,
 ) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
@@ -115,12 +116,22 @@ def run(
         if backend == "local":
             from churn.backends.local_run import resume_parameters, run_local
 
+            from churn.versions import VersionError, find_version
+
             if resume_id:
-                if params or input_ or no_cache:
-                    _fail("--resume runs the failed execution as it was: no --param, --input or --no-cache", 2)
+                if params or input_ or no_cache or version_name:
+                    _fail("--resume runs the failed execution as it was: no --param, --input, --no-cache or --version", 2)
                 overrides = resume_parameters(chosen.runs_dir, resume_id)
+            expected = None
+            if version_name:
+                try:
+                    version = find_version(chosen.runs_dir, version_name)
+                except VersionError as error:
+                    _fail(str(error), 2)
+                chosen.code_version, expected = version.code_hash, version.definition_sha256
             result = run_local(
-                chosen, overrides, build_missing_images=build, progress=echo, use_cache=not no_cache, resumed_from=resume_id
+                chosen, overrides, build_missing_images=build, progress=echo, use_cache=not no_cache,
+                resumed_from=resume_id, expected_definition_sha256=expected,
             )
         else:
             from churn.backends.cloud_run import run_cloud
@@ -206,6 +217,24 @@ def graph(backend, output_path) -> None:
     picture = render(graph_from_definition(compile_definition(backend)), fmt=suffix)
     Path(output_path).write_bytes(picture)
     click.echo(output_path)
+
+
+@main.command()
+@click.option("--runs-dir", default=None, help="The runs folder [default: $CHURN_RUNS_DIR or ./runs].")
+def versions(runs_dir) -> None:
+    """List the pipeline versions (distinct definitions) that have run locally."""
+    from pathlib import Path
+
+    from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.versions import list_versions
+
+    found = list_versions(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+    if not found:
+        click.echo("no runs yet")
+        return
+    click.echo(f"{'version':<13} {'step code':<17} {'churn':<8} {'runs':>4}  first run                      last run")
+    for v in found:
+        click.echo(f"{v.name:<13} {v.code_hash or '-':<17} {v.churn_version:<8} {len(v.runs):>4}  {v.first_run:<30} {v.last_run}")
 
 
 @main.command("diff")

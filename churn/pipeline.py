@@ -81,7 +81,7 @@ def _outputs(backend: Backend, step_name: str, names) -> list[ProcessingOutput]:
 
 def _code_input(backend: Backend) -> ProcessingInput:
     return ProcessingInput(
-        source=Join(on="/", values=[backend.code_root, bundle_hash()]),
+        source=Join(on="/", values=[backend.code_root, backend.code_version or bundle_hash()]),
         destination=CONTAINER_CODE_DIR,
         input_name="code",
     )

@@ -41,6 +41,9 @@ class Backend:
     input_data: str
     #: Settings that were not given and hold a placeholder (fine for printing a definition).
     placeholders: list[str] = field(default_factory=list)
+    #: Content hash of the step code bundle to run; None: the code as it is now. Set to run a
+    #: recorded pipeline version again (``churn run --version``).
+    code_version: str | None = None
 
     def session(self):
         """The SDK session the pipeline is compiled with (built on first use)."""

@@ -3,6 +3,7 @@ progress, artifacts under ``runs/<execution-id>/``, registration, summary and cl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -149,6 +150,7 @@ def run_local(
     progress: Progress = print,
     use_cache: bool = True,
     resumed_from: str | None = None,
+    expected_definition_sha256: str | None = None,
 ) -> RunResult:
     """Run the pipeline once in containers; raise :class:`RunError` if it cannot start.
 
@@ -165,11 +167,19 @@ def run_local(
     except docker.DockerError as error:
         raise RunError(str(error)) from None
 
-    write_bundle(runs_dir / ".code")
+    if backend.code_version is None:
+        write_bundle(runs_dir / ".code")
+    elif not (runs_dir / ".code" / backend.code_version).is_dir():
+        raise RunError(f"the step code of version {backend.code_version} is no longer in {runs_dir / '.code'}")
     from churn.pipeline import build_pipeline
 
     pipeline = build_pipeline(backend)
     definition = pipeline.definition()
+    if expected_definition_sha256 and hashlib.sha256(definition.encode()).hexdigest() != expected_definition_sha256:
+        raise RunError(
+            f"version {expected_definition_sha256[:12]} cannot be rebuilt by this churn: the step graph, images "
+            "or settings it was compiled with have changed since (only its step code is kept)"
+        )
     session = backend.session()
     scratch = Path(tempfile.mkdtemp(prefix="jobs-", dir=runs_dir / ".code"))
     session.config = {"local": {"local_code": True, "container_root": str(scratch)}}

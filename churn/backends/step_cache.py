@@ -17,17 +17,10 @@ import shutil
 import uuid
 from pathlib import Path
 
+from churn.backends.runs import file_sha256 as _file_sha
 from churn.backends.runs import local_path
 
 ENTRY_FILE = "entry.json"
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def content_hash(uri: str) -> str:

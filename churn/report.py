@@ -9,10 +9,13 @@ and the model), so `churn report RUN` can rebuild it any time, for local and clo
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
 from pathlib import Path
+
+from churn.backends.runs import file_sha256
 
 from churn.summary import ARTIFACTS, SUMMARY_FILE
 from churn.tables import write_lines_atomically
@@ -120,6 +123,23 @@ img{max-width:100%} .failure{background:#ffebee;border-left:4px solid #c62828;pa
 """
 
 
+def _memoised(run_dir: Path, kind: str, inputs: list[Path], make) -> str:
+    """A plot's PNG (base64), reused from ``runs/.cache/plots`` when its input files are the same
+    bytes (a cached re-run has the same model and evaluation.json: no plotting, no xgboost)."""
+    cache = run_dir.parent / ".cache"
+    if not cache.is_dir():
+        return make()
+    digest = hashlib.sha256(kind.encode())
+    for path in inputs:
+        digest.update(bytes.fromhex(file_sha256(path)))
+    stored = cache / "plots" / f"{digest.hexdigest()[:32]}.b64"
+    if stored.is_file():
+        return stored.read_text().strip()
+    data = make()
+    write_lines_atomically(stored, [data])
+    return data
+
+
 def build_report(run_dir: Path) -> str:
     """The report page of a finished run, as HTML text."""
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
@@ -160,13 +180,14 @@ def build_report(run_dir: Path) -> str:
                  for name in ("accuracy", "precision", "recall", "f1", "auc")],
                 ("metric", "value", "bootstrap standard deviation"),
             ),
-            _image(roc_plot(metrics), "ROC curve"),
-            _image(precision_recall_plot(metrics), "Precision-recall curve"),
-            _image(confusion_plot(metrics), "Confusion matrix"),
+            _image(_memoised(run_dir, "roc", [evaluation_file], lambda: roc_plot(metrics)), "ROC curve"),
+            _image(_memoised(run_dir, "pr", [evaluation_file], lambda: precision_recall_plot(metrics)), "Precision-recall curve"),
+            _image(_memoised(run_dir, "confusion", [evaluation_file], lambda: confusion_plot(metrics)), "Confusion matrix"),
         ]
     if model_file.is_file() and manifest_file.is_file():
         names = json.loads(manifest_file.read_text())["feature_names"]
-        parts.append(_image(feature_importance_plot(model_file, names), "Feature importance"))
+        importance = _memoised(run_dir, "importance", [model_file, manifest_file], lambda: feature_importance_plot(model_file, names))
+        parts.append(_image(importance, "Feature importance"))
     if summary.get("registered_model"):
         model = summary["registered_model"]
         parts.append(f"<h2>Registered model</h2><p>{html.escape(str(model['group']))} version {html.escape(str(model['version']))}"

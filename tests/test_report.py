@@ -120,3 +120,16 @@ def test_churn_report_and_graph_commands(finished_run, tmp_path):
     assert bad.returncode == 2 and "must end in .png or .svg" in bad.stderr
     missing = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(tmp_path)], capture_output=True, text=True)
     assert missing.returncode == 2 and "not a finished run" in missing.stderr
+
+
+def test_plots_are_reused_for_identical_inputs(finished_run):
+    (finished_run.parent / ".cache").mkdir()
+    first = build_report(finished_run)
+    stored = sorted((finished_run.parent / ".cache" / "plots").iterdir())
+    assert len(stored) == 4  # ROC, PR, confusion matrix, feature importance (the graph changes per run)
+    assert build_report(finished_run) == first
+    (finished_run / "EvaluateModel" / "evaluation" / "evaluation.json").write_text(
+        (finished_run / "EvaluateModel" / "evaluation" / "evaluation.json").read_text().replace('"auc"', '"auc" ', 1)
+    )
+    build_report(finished_run)
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # new evaluation: 3 new plots

@@ -53,9 +53,13 @@ def hash_values(keys: Iterable[str], seed: int) -> list[int]:
     return [int.from_bytes(blake2b(k.encode(), digest_size=8, key=salt).digest(), "big") for k in keys]
 
 
+def _fractions(values: list[int]) -> np.ndarray:
+    return np.array(values, dtype=np.float64) / _SCALE
+
+
 def hash_fractions(keys: Iterable[str], seed: int) -> np.ndarray:
     """Map each key to a number in [0, 1): its hash value over 2**64."""
-    return np.array(hash_values(keys, seed), dtype=np.float64) / _SCALE
+    return _fractions(hash_values(keys, seed))
 
 
 def split_indices(fractions: np.ndarray, train_ratio: float, validation_ratio: float) -> np.ndarray:
@@ -73,7 +77,7 @@ def keyed_rows(
     bytes whatever order the input rows came in (and however the input is chunked).
     """
     values = hash_values(row_keys(table), seed)
-    which = split_indices(np.array(values, dtype=np.float64) / _SCALE, train_ratio, validation_ratio)
+    which = split_indices(_fractions(values), train_ratio, validation_ratio)
     return sorted(zip(values, lines, which.tolist()))
 
 

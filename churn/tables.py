@@ -94,9 +94,6 @@ class AtomicTextWriter:
 
 def write_lines_atomically(path: Path, lines: list[str]) -> str:
     """Write ``lines`` (newline-terminated) to ``path`` via a temporary file; return its sha256."""
-    data = "".join(line + "\n" for line in lines).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-    return hashlib.sha256(data).hexdigest()
+    with AtomicTextWriter(path) as out:
+        out.write("".join(line + "\n" for line in lines))
+    return out.hexdigest()

@@ -152,6 +152,8 @@ def run(
             cached = "  cached" if step.get("cache_hit") else ""
             click.echo(f"  {step['name']:<28} {step['status']:<10} {'' if duration is None else f'{duration:6.1f} s'}{cached}")
     if summary["metrics"]:
+        if summary.get("selection"):
+            click.echo(f"  candidates (by {summary['selection']['metric']}): {summary['selection']['summary']}")
         click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items()))
     if summary["registered_model"]:
         model = summary["registered_model"]
@@ -162,7 +164,7 @@ def run(
 
 
 @main.command()
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False), help="A model.tar.gz, e.g. runs/<id>/model/model.tar.gz.")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False), help="A model.tar.gz, e.g. runs/<id>/SelectModel/model/model.tar.gz (the winner).")
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="Raw customer rows (churn.txt layout; label optional).")
 @click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def predict(model_path, input_path, output_path) -> None:
@@ -325,13 +327,15 @@ def models_list(group, runs_dir) -> None:
     if not packages:
         click.echo("no registered models")
         return
-    click.echo(f"{'group':<12} {'version':>7}  {'status':<22} {'accuracy':>8} {'auc':>6}  execution     created")
+    click.echo(f"{'group':<12} {'version':>7}  {'status':<22} {'winner':<20} {'accuracy':>8} {'auc':>6}  execution     created")
     for p in packages:
         acc, auc = p.metrics.get("accuracy"), p.metrics.get("auc")
         click.echo(
-            f"{p.group:<12} {p.version:>7}  {p.approval_status:<22} {acc if acc is None else f'{acc:.4f}':>8} "
+            f"{p.group:<12} {p.version:>7}  {p.approval_status:<22} {p.winner or '-':<20} {acc if acc is None else f'{acc:.4f}':>8} "
             f"{auc if auc is None else f'{auc:.4f}':>6}  {p.execution_id:<13} {p.created_at}"
         )
+        if p.selection:
+            click.echo(f"{'':<12} {'':>7}  selected by {p.selection['metric']}: {p.selection['summary']}")
 
 
 def _set_status(group, version, runs_dir, status):

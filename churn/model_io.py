@@ -1,4 +1,5 @@
-"""Loading an XGBoost model from a SageMaker ``model.tar.gz``."""
+"""Loading an XGBoost model from a SageMaker ``model.tar.gz`` (XGBoost is imported only when a
+model is loaded: the processing image, which trains the baseline, has none)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import pickle
 import tarfile
 from pathlib import Path
 
-import xgboost
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import xgboost
 
 MODEL_FILE = "xgboost-model"
+#: What a training job turned off by a parameter writes instead of a model.
+DISABLED_FILE = "DISABLED"
 _PICKLE_MAGIC = b"\x80"
 
 
@@ -38,9 +44,33 @@ def read_model_bytes(archive: Path | str) -> bytes:
         raise ModelArtifactError(f"cannot read model archive {archive}: {error}") from None
 
 
+def find_archive(location: Path) -> Path:
+    """``location`` itself when it is a file, else the first ``model.tar.gz`` below it."""
+    if location.is_file():
+        return location
+    archives = sorted(location.rglob("model.tar.gz"))
+    if not archives:
+        raise FileNotFoundError(f"no model.tar.gz under {location}")
+    return archives[0]
+
+
+def disabled_reason(archive: Path | str) -> str | None:
+    """The text of the ``DISABLED`` marker when the archive holds one instead of a model."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar.getmembers():
+                if member.isfile() and Path(member.name).name == DISABLED_FILE:
+                    return tar.extractfile(member).read().decode("utf-8", "replace").strip()
+    except (tarfile.TarError, OSError) as error:
+        raise ModelArtifactError(f"cannot read model archive {archive}: {error}") from None
+    return None
+
+
 def booster_from_bytes(data: bytes) -> xgboost.Booster:
     """A Booster from either format the official images write: a pickled Booster (script mode,
     older containers) or XGBoost's native model file (JSON, UBJSON or legacy binary)."""
+    import xgboost
+
     if data[:1] == _PICKLE_MAGIC:
         model = pickle.loads(data)  # noqa: S301 - the user's own training output
         if isinstance(model, xgboost.XGBModel):

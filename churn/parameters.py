@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from churn import split
+from churn.metrics import METRIC_NAMES
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -44,8 +45,8 @@ def _non_negative(value) -> str | None:
     return None if value >= 0 else "must be zero or positive"
 
 
-def _approval(value) -> str | None:
-    return None if value in APPROVAL_STATUSES else f"must be one of {', '.join(APPROVAL_STATUSES)}"
+def _one_of(*choices: str) -> Callable[[object], str | None]:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
 
 
 def _not_empty(value) -> str | None:
@@ -60,10 +61,13 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("MaxDepth", int, 5, "XGBoost max_depth", _positive),
     ParameterSpec("NumRound", int, 100, "XGBoost boosting rounds", _positive),
     ParameterSpec("Eta", float, 0.2, "XGBoost learning rate", _unit_closed),
-    ParameterSpec("AccuracyThreshold", float, 0.8, "test accuracy the model must reach", _unit_closed),
+    ParameterSpec("BaselineEnabled", str, "true", "train the logistic-regression baseline candidate too", _one_of("true", "false")),
+    ParameterSpec("BaselineC", float, 1.0, "inverse regularisation strength of the baseline", _positive),
+    ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _one_of(*METRIC_NAMES)),
+    ParameterSpec("AccuracyThreshold", float, 0.8, "test accuracy the winning model must reach", _unit_closed),
     ParameterSpec("ProcessingInstanceType", str, None, "instance type of processing steps", _not_empty),
     ParameterSpec("TrainingInstanceType", str, None, "instance type of the training step", _not_empty),
-    ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval),
+    ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _one_of(*APPROVAL_STATUSES)),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}
 

@@ -1,11 +1,16 @@
 """The step graph, built once for any backend by :func:`build_pipeline`.
 
-PreprocessData -> TrainModel -> EvaluateModel -> CheckAccuracy -> CreateModel (+ the backend's
-registration steps) or AccuracyTooLow (FailStep). Steps reference earlier outputs only through
-``.properties``; everything backend-specific comes from the :class:`~churn.backends.Backend`.
+PreprocessData feeds two candidate branches that run at the same time: TrainModel ->
+EvaluateModel (XGBoost) and TrainBaseline -> EvaluateBaseline (scikit-learn logistic
+regression). SelectModel keeps the candidate with the better SelectionMetric; CheckAccuracy
+gates the winner -> CreateModel (+ the backend's registration steps) or AccuracyTooLow
+(FailStep). Steps reference earlier outputs only through ``.properties``; everything
+backend-specific comes from the :class:`~churn.backends.Backend`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import churn.backends.sdk_adapters  # noqa: F401  (first: quiets the SDK before it is imported)
 from sagemaker.estimator import Estimator
@@ -25,7 +30,8 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from churn import parameters
 from churn.backends import Backend
-from churn.backends.code_bundle import CONTAINER_CODE_DIR, bundle_hash
+from churn.backends.code_bundle import CONTAINER_CODE_DIR, SOURCE_ARCHIVE, bundle_hash
+from churn.selection import CANDIDATES
 from churn.split import SPLITS
 
 PIPELINE_NAME = "churn"
@@ -79,18 +85,84 @@ def _outputs(backend: Backend, step_name: str, names) -> list[ProcessingOutput]:
     ]
 
 
+def _code_uri(backend: Backend, *parts: str) -> Join:
+    return Join(on="/", values=[backend.code_root, backend.code_version or bundle_hash(), *parts])
+
+
 def _code_input(backend: Backend) -> ProcessingInput:
-    return ProcessingInput(
-        source=Join(on="/", values=[backend.code_root, backend.code_version or bundle_hash()]),
-        destination=CONTAINER_CODE_DIR,
-        input_name="code",
-    )
+    return ProcessingInput(source=_code_uri(backend), destination=CONTAINER_CODE_DIR, input_name="code")
+
+
+@dataclass(frozen=True)
+class CandidateSteps:
+    """One candidate model's branch: its name in selection.json and its two steps."""
+
+    name: str
+    train: TrainingStep
+    evaluate: ProcessingStep
+
+    @property
+    def model_data(self):
+        return self.train.properties.ModelArtifacts.S3ModelArtifacts
+
+    @property
+    def evaluation_uri(self):
+        return self.evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
 
 
 def build_pipeline(backend: Backend, parameter_defaults: dict[str, object] | None = None) -> Pipeline:
     """The churn pipeline for ``backend``; ``parameter_defaults`` replace parameter defaults."""
     with backend.sdk_scope():
         return _build(backend, parameter_defaults)
+
+
+def _candidate(
+    backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, image: str, hyperparameters: dict
+) -> CandidateSteps:
+    """TrainX on train/validation, then its evaluation on the test split."""
+    estimator = Estimator(
+        image_uri=image,
+        role=backend.role_arn,
+        instance_count=1,
+        instance_type=params["TrainingInstanceType"],
+        output_path=_run_uri(backend, f"Train{step}"),
+        base_job_name=f"churn-train-{name}",
+        # SageMaker Debugger and Profiler are not used (and local mode cannot run them).
+        disable_profiler=True,
+        debugger_hook_config=False,
+        hyperparameters=hyperparameters,
+        sagemaker_session=backend.session(),
+    )
+    options = {"cache_config": backend.cache_config(), "retry_policies": backend.retry_policies()}
+    train = TrainingStep(
+        name=f"Train{step}",
+        **options,
+        step_args=estimator.fit(
+            inputs={
+                channel: TrainingInput(s3_data=split_uri[channel], content_type="text/csv")
+                for channel in ("train", "validation")
+            }
+        ),
+    )
+    evaluate = ProcessingStep(
+        name=f"Evaluate{step}",
+        **options,
+        step_args=_step_processor(
+            backend, backend.images.evaluation, "churn.steps.evaluate", params["ProcessingInstanceType"], f"churn-evaluate-{name}"
+        ).run(
+            inputs=[
+                ProcessingInput(
+                    source=train.properties.ModelArtifacts.S3ModelArtifacts,
+                    destination=f"{PROCESSING}/input/model",
+                    input_name="model",
+                ),
+                ProcessingInput(source=split_uri["test"], destination=f"{PROCESSING}/input/test", input_name="test"),
+                _code_input(backend),
+            ],
+            outputs=_outputs(backend, f"Evaluate{step}", ("evaluation",)),
+        ),
+    )
+    return CandidateSteps(name, train, evaluate)
 
 
 def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pipeline:
@@ -118,69 +190,74 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     )
     split_uri = {name: preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri for name in SPLITS}
 
-    estimator = Estimator(
-        image_uri=backend.images.training,
-        role=backend.role_arn,
-        instance_count=1,
-        instance_type=params["TrainingInstanceType"],
-        output_path=_run_uri(backend, "TrainModel"),
-        base_job_name="churn-train",
-        # SageMaker Debugger and Profiler are not used (and local mode cannot run them).
-        disable_profiler=True,
-        debugger_hook_config=False,
-        hyperparameters={
-            **FIXED_HYPERPARAMETERS,
-            "max_depth": params["MaxDepth"],
-            "num_round": params["NumRound"],
-            "eta": params["Eta"],
-        },
-        sagemaker_session=session,
-    )
-    train = TrainingStep(
-        name="TrainModel",
-        **job_step_options,
-        step_args=estimator.fit(
-            inputs={
-                name: TrainingInput(s3_data=split_uri[name], content_type="text/csv")
-                for name in ("train", "validation")
-            }
+    xgboost_name, baseline_name = CANDIDATES
+    candidates = [
+        _candidate(
+            backend, params, split_uri, name=xgboost_name, step="Model", image=backend.images.training,
+            hyperparameters={
+                **FIXED_HYPERPARAMETERS,
+                "max_depth": params["MaxDepth"],
+                "num_round": params["NumRound"],
+                "eta": params["Eta"],
+            },
         ),
-    )
-    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+        _candidate(
+            backend, params, split_uri, name=baseline_name, step="Baseline", image=backend.images.baseline,
+            hyperparameters={
+                "C": params["BaselineC"],
+                "enabled": params["BaselineEnabled"],
+                **backend.baseline_hyperparameters(_code_uri(backend, SOURCE_ARCHIVE)),
+            },
+        ),
+    ]
 
-    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    evaluate = ProcessingStep(
-        name="EvaluateModel",
+    selection_file = PropertyFile(name="Selection", output_name="selection", path="selection.json")
+    winner_report = PropertyFile(name="WinnerEvaluation", output_name="evaluation", path="evaluation.json")
+    candidate_inputs = []
+    for candidate in candidates:
+        folder = f"{PROCESSING}/input/candidates/{candidate.name}"
+        candidate_inputs += [
+            ProcessingInput(source=candidate.evaluation_uri, destination=f"{folder}/evaluation", input_name=f"{candidate.name}-evaluation"),
+            ProcessingInput(source=candidate.model_data, destination=f"{folder}/model", input_name=f"{candidate.name}-model"),
+        ]
+    select = ProcessingStep(
+        name="SelectModel",
         **job_step_options,
         step_args=_step_processor(
-            backend, backend.images.evaluation, "churn.steps.evaluate", params["ProcessingInstanceType"], "churn-evaluate"
+            backend, backend.images.processing, "churn.steps.select", params["ProcessingInstanceType"], "churn-select"
         ).run(
-            inputs=[
-                ProcessingInput(source=model_data, destination=f"{PROCESSING}/input/model", input_name="model"),
-                ProcessingInput(source=split_uri["test"], destination=f"{PROCESSING}/input/test", input_name="test"),
-                _code_input(backend),
+            inputs=[*candidate_inputs, _code_input(backend)],
+            outputs=_outputs(backend, "SelectModel", ("selection", "evaluation", "model")),
+            arguments=[
+                "--metric", params["SelectionMetric"],
+                *(argument for c in candidates for argument in ("--candidate", c.name)),
             ],
-            outputs=_outputs(backend, "EvaluateModel", ("evaluation",)),
         ),
-        property_files=[report],
+        property_files=[selection_file, winner_report],
     )
-    evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
-
+    outputs = select.properties.ProcessingOutputConfig.Outputs
     model = Model(
         image_uri=backend.images.training,
-        model_data=model_data,
+        model_data=Join(on="/", values=[outputs["model"].S3Output.S3Uri, "model.tar.gz"]),
         role=backend.role_arn,
         sagemaker_session=session,
     )
     create_model = ModelStep(name="CreateModel", step_args=model.create(instance_type=params["ProcessingInstanceType"]))
     registration = backend.registration_steps(
-        model, Join(on="/", values=[evaluation_uri, "evaluation.json"]), params["ModelApprovalStatus"]
+        model,
+        Join(on="/", values=[outputs["evaluation"].S3Output.S3Uri, "evaluation.json"]),
+        params["ModelApprovalStatus"],
+        {
+            "WinningCandidate": JsonGet(step_name=select.name, property_file=selection_file, json_path="winner"),
+            "SelectionMetric": params["SelectionMetric"],
+            "Candidates": JsonGet(step_name=select.name, property_file=selection_file, json_path="summary"),
+        },
     )
     gate = ConditionStep(
         name="CheckAccuracy",
         conditions=[
             ConditionGreaterThanOrEqualTo(
-                left=JsonGet(step_name=evaluate.name, property_file=report, json_path=ACCURACY_PATH),
+                left=JsonGet(step_name=select.name, property_file=winner_report, json_path=ACCURACY_PATH),
                 right=params["AccuracyThreshold"],
             )
         ],
@@ -190,7 +267,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 name="AccuracyTooLow",
                 error_message=Join(
                     on=" ",
-                    values=["Test accuracy is below the AccuracyThreshold of", params["AccuracyThreshold"]],
+                    values=["Test accuracy of the winning model is below the AccuracyThreshold of", params["AccuracyThreshold"]],
                 ),
             )
         ],
@@ -198,6 +275,6 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     return Pipeline(
         name=PIPELINE_NAME,
         parameters=list(params.values()),
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, *(step for c in candidates for step in (c.train, c.evaluate)), select, gate],
         sagemaker_session=session,
     )

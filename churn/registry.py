@@ -1,8 +1,9 @@
 """A local model registry with SageMaker's semantics, kept in SQLite under the runs folder.
 
 Model package groups hold versions numbered from 1; each version records the model data,
-the inference image, the metrics of its evaluation.json, the execution that produced it and an
-approval status (PendingManualApproval, Approved or Rejected) that can be changed later.
+the inference image, the metrics of its evaluation.json, how it was selected (the winning
+candidate, the selection metric and every candidate's metrics), the execution that produced it
+and an approval status (PendingManualApproval, Approved or Rejected) that can be changed later.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ CREATE TABLE IF NOT EXISTS model_packages (
     execution_id    TEXT NOT NULL,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
+    selection       TEXT NOT NULL DEFAULT 'null',
     PRIMARY KEY (group_name, version)
 );
 """
+_COLUMNS = (
+    "group_name, version, approval_status, model_data, image, metrics, execution_id, created_at, updated_at, selection"
+)
 
 
 class RegistryError(ValueError):
@@ -48,6 +53,12 @@ class ModelPackage:
     execution_id: str
     created_at: str
     updated_at: str
+    #: selection.json of the run: metric, winner and every candidate's metrics (None: unknown).
+    selection: dict | None = None
+
+    @property
+    def winner(self) -> str | None:
+        return (self.selection or {}).get("winner")
 
     @property
     def arn(self) -> str:
@@ -71,10 +82,20 @@ class Registry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         connection.execute(_SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(model_packages)")}
+        if "selection" not in columns:  # a registry written before candidates existed
+            connection.execute("ALTER TABLE model_packages ADD COLUMN selection TEXT NOT NULL DEFAULT 'null'")
         return connection
 
     def register(
-        self, group: str, model_data: str, image: str, metrics: dict, execution_id: str, approval_status: str
+        self,
+        group: str,
+        model_data: str,
+        image: str,
+        metrics: dict,
+        execution_id: str,
+        approval_status: str,
+        selection: dict | None = None,
     ) -> ModelPackage:
         """Add the next version of ``group`` (atomically, safe against concurrent runs)."""
         _check_status(approval_status)
@@ -85,8 +106,11 @@ class Registry:
                 "SELECT COALESCE(MAX(version), 0) FROM model_packages WHERE group_name = ?", (group,)
             ).fetchone()
             db.execute(
-                "INSERT INTO model_packages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (group, latest + 1, approval_status, model_data, image, json.dumps(metrics), execution_id, now, now),
+                f"INSERT INTO model_packages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    group, latest + 1, approval_status, model_data, image, json.dumps(metrics), execution_id, now, now,
+                    json.dumps(selection),
+                ),
             )
             db.execute("COMMIT")
         return self.get(group, latest + 1)
@@ -94,14 +118,14 @@ class Registry:
     def get(self, group: str, version: int) -> ModelPackage:
         with closing(self._connect()) as db:
             row = db.execute(
-                "SELECT * FROM model_packages WHERE group_name = ? AND version = ?", (group, version)
+                f"SELECT {_COLUMNS} FROM model_packages WHERE group_name = ? AND version = ?", (group, version)
             ).fetchone()
         if row is None:
             raise RegistryError(f"no model package {group} version {version}")
         return _package(row)
 
     def list(self, group: str | None = None) -> list[ModelPackage]:
-        query = "SELECT * FROM model_packages"
+        query = f"SELECT {_COLUMNS} FROM model_packages"
         args: tuple = ()
         if group:
             query += " WHERE group_name = ?"
@@ -124,5 +148,7 @@ class Registry:
 
 
 def _package(row) -> ModelPackage:
-    group, version, status, model_data, image, metrics, execution_id, created, updated = row
-    return ModelPackage(group, version, status, model_data, image, json.loads(metrics), execution_id, created, updated)
+    group, version, status, model_data, image, metrics, execution_id, created, updated, selection = row
+    return ModelPackage(
+        group, version, status, model_data, image, json.loads(metrics), execution_id, created, updated, json.loads(selection)
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from churn.backends.runs import file_sha256
 
+from churn.metrics import METRIC_NAMES
 from churn.summary import ARTIFACTS, SUMMARY_FILE
 from churn.tables import write_lines_atomically
 
@@ -78,11 +79,18 @@ def confusion_plot(metrics: dict) -> str:
 def feature_importance_plot(model_archive: Path, feature_names: list[str]) -> str:
     from churn.model_io import load_booster
 
-    gains = load_booster(model_archive).get_score(importance_type="gain")
-    named = sorted(((feature_names[int(key[1:])], value) for key, value in gains.items()), key=lambda item: item[1])[-TOP_FEATURES:]
+    booster = load_booster(model_archive)
+    linear = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"] == "gblinear"
+    if linear:  # the logistic-regression baseline: a weight per feature, no splits
+        scores = {key: abs(value) for key, value in booster.get_score(importance_type="weight").items()}
+        label = "|weight| per unit of the feature (logistic regression)"
+    else:
+        scores = booster.get_score(importance_type="gain")
+        label = "average gain per split"
+    named = sorted(((feature_names[int(key[1:])], value) for key, value in scores.items()), key=lambda item: item[1])[-TOP_FEATURES:]
     figure, axes = _figure(5.6, 0.32 * len(named) + 1.2)
     axes.barh([name for name, _ in named], [value for _, value in named], color="#6a1b9a")
-    axes.set(xlabel="average gain per split", title=f"Feature importance (top {len(named)})")
+    axes.set(xlabel=label, title=f"Feature importance (top {len(named)})")
     return _png(figure)
 
 
@@ -172,12 +180,28 @@ def build_report(run_dir: Path) -> str:
             ("step", "status", "duration", "cached", "failure reason"),
         )
     )
+    selection = summary.get("selection")
+    if selection:
+        metric = selection["metric"]
+        rows = []
+        for name, record in selection["candidates"].items():
+            won = name == selection["winner"]
+            if record["enabled"]:
+                values = [f"{record['metrics'][m]:.4f}" for m in METRIC_NAMES]
+                rows.append((f"<b>{html.escape(name)}</b>" if won else html.escape(name), *values, "winner" if won else ""))
+            else:
+                rows.append((html.escape(name), *([""] * len(METRIC_NAMES)), f"off: {html.escape(record['reason'])}"))
+        parts += [
+            f"<h2>Candidates</h2><p>Selected by the highest test <b>{html.escape(metric)}</b>: "
+            f"<b>{html.escape(selection['winner'])}</b> won; the gate and registration apply to it.</p>",
+            _table(rows, ("candidate", *METRIC_NAMES, "")),
+        ]
     if metrics:
         parts += [
-            "<h2>Metrics (test split)</h2>",
+            "<h2>Metrics of the winning model (test split)</h2>" if selection else "<h2>Metrics (test split)</h2>",
             _table(
                 [(name, f"{metrics[name]['value']:.4f}", f"{metrics[name]['standard_deviation']:.4f}")
-                 for name in ("accuracy", "precision", "recall", "f1", "auc")],
+                 for name in METRIC_NAMES],
                 ("metric", "value", "bootstrap standard deviation"),
             ),
             _image(_memoised(run_dir, "roc", [evaluation_file], lambda: roc_plot(metrics)), "ROC curve"),

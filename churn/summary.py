@@ -16,8 +16,10 @@ ARTIFACTS = {
     "validation": "PreprocessData/validation/validation.csv",
     "test": "PreprocessData/test/test.csv",
     "manifest": "PreprocessData/manifest/manifest.json",
-    "model": "model/model.tar.gz",
-    "evaluation": "EvaluateModel/evaluation/evaluation.json",
+    # The winning candidate's model and evaluation, and how it won.
+    "model": "SelectModel/model/model.tar.gz",
+    "evaluation": "SelectModel/evaluation/evaluation.json",
+    "selection": "SelectModel/selection/selection.json",
 }
 
 
@@ -25,14 +27,14 @@ ARTIFACTS = {
 SUMMARY_KEYS = (
     "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
     "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
-    "resumed_from",
+    "resumed_from", "selection",
 )
 
 
 #: The step that writes each artifact: only a succeeded step's artifacts are listed.
 ARTIFACT_STEP = {
     "train": "PreprocessData", "validation": "PreprocessData", "test": "PreprocessData", "manifest": "PreprocessData",
-    "model": "TrainModel", "evaluation": "EvaluateModel",
+    "model": "SelectModel", "evaluation": "SelectModel", "selection": "SelectModel",
 }
 
 
@@ -83,6 +85,12 @@ def metric_values(evaluation_file: Path) -> dict[str, float]:
     return {name: value["value"] for name, value in metrics.items() if isinstance(value, dict) and "value" in value}
 
 
+def selection_record(run_dir: Path) -> dict | None:
+    """The run's selection.json (metric, winner, every candidate's metrics), if it has one."""
+    path = run_dir / ARTIFACTS["selection"]
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def build_summary(
     *,
     backend: str,
@@ -114,6 +122,7 @@ def build_summary(
         "churn_version": __version__,
         "definition_sha256": definition_sha256,
         "resumed_from": resumed_from,
+        "selection": selection_record(run_dir),
     }
 
 

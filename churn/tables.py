@@ -75,8 +75,8 @@ class AtomicTextWriter:
         self.handle = self.partial.open("wb")
         return self
 
-    def write(self, text: str) -> None:
-        data = text.encode()
+    def write(self, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
         self.digest.update(data)
         self.handle.write(data)
 
@@ -96,4 +96,12 @@ def write_lines_atomically(path: Path, lines: list[str]) -> str:
     """Write ``lines`` (newline-terminated) to ``path`` via a temporary file; return its sha256."""
     with AtomicTextWriter(path) as out:
         out.write("".join(line + "\n" for line in lines))
+    return out.hexdigest()
+
+
+def copy_file_atomically(source: Path, target: Path) -> str:
+    """Copy ``source`` to ``target`` byte for byte via a temporary file; return its sha256."""
+    with AtomicTextWriter(target) as out, source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            out.write(block)
     return out.hexdigest()

@@ -62,6 +62,38 @@ def trained_booster(sample_splits):
     return xgboost.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.3}, matrix, num_boost_round=20)
 
 
+@pytest.fixture(scope="session")
+def baseline_model(sample_splits) -> bytes:
+    """The logistic-regression baseline fitted in-process on the sample, as its model file."""
+    import json
+
+    import numpy as np
+
+    from churn.algorithm import baseline
+
+    data = np.loadtxt(sample_splits / "train" / "train.csv", delimiter=",")
+    weights, bias = baseline.fit(data[:, 1:], data[:, 0])
+    return json.dumps(baseline.gblinear_model(weights, bias)).encode()
+
+
+@pytest.fixture(scope="session")
+def candidate_outputs(sample_splits, trained_booster, baseline_model, tmp_path_factory) -> Path:
+    """``<root>/<candidate>/{model,evaluation}`` for both candidates and ``<root>/selected``
+    (SelectModel's output), made by the step entrypoints in-process from the sample."""
+    from churn.selection import CANDIDATES
+    from churn.steps import evaluate, select
+
+    root = tmp_path_factory.mktemp("candidates")
+    models = {CANDIDATES[0]: bytes(trained_booster.save_raw("json")), CANDIDATES[1]: baseline_model}
+    for name, model in models.items():
+        (root / name / "model").mkdir(parents=True)
+        write_model_archive(root / name / "model" / "model.tar.gz", model)
+        evaluate.main(["--model", str(root / name / "model"), "--test", str(sample_splits / "test"), "--output", str(root / name / "evaluation")])
+    select.main(["--metric", "auc", *(a for name in CANDIDATES for a in ("--candidate", name)),
+                 "--candidates-dir", str(root), "--output", str(root / "selected")])
+    return root
+
+
 # --- the shared end-to-end suite (tests/e2e), run against the backend given by --backend ---
 
 CLOUD_SKIP_VARIABLE = "CHURN_SKIP_CLOUD"

@@ -20,6 +20,9 @@ def test_overrides_are_typed():
         ("Eta=nan", "Eta must be finite"),
         ("ModelApprovalStatus=Maybe", "must be one of PendingManualApproval"),
         ("NumRound", "must look like Name=Value"),
+        ("BaselineEnabled=no", "BaselineEnabled must be one of true, false, got 'no'"),
+        ("SelectionMetric=logloss", "SelectionMetric must be one of accuracy, precision, recall, f1, auc"),
+        ("BaselineC=0", "BaselineC must be positive"),
     ],
 )
 def test_bad_overrides_are_named(pair, message):

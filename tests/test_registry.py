@@ -30,3 +30,27 @@ def test_errors_are_named(tmp_path):
     with pytest.raises(RegistryError, match="no model package churn version 4"):
         registry.set_status("churn", 4, "Approved")
     assert registry.list() == []
+
+
+def test_the_selection_is_recorded(tmp_path):
+    registry = Registry(tmp_path)
+    selection = {"metric": "auc", "winner": "logistic-regression", "candidates": {}, "summary": "x"}
+    package = registry.register("churn", "file:///m.tar.gz", "img:1", {"auc": 0.9}, "exec1", "Approved", selection)
+    assert registry.get("churn", package.version).selection == selection
+    assert package.winner == "logistic-regression"
+    assert _register(registry).winner is None
+
+
+def test_a_registry_from_before_candidates_is_upgraded(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "registry.sqlite") as db:
+        db.execute(
+            "CREATE TABLE model_packages (group_name TEXT NOT NULL, version INTEGER NOT NULL, approval_status TEXT NOT NULL,"
+            " model_data TEXT NOT NULL, image TEXT NOT NULL, metrics TEXT NOT NULL, execution_id TEXT NOT NULL,"
+            " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (group_name, version))"
+        )
+        db.execute("INSERT INTO model_packages VALUES ('churn', 1, 'Approved', 'file:///a', 'img', '{}', 'e0', 't', 't')")
+    registry = Registry(tmp_path)
+    assert registry.get("churn", 1).selection is None and registry.get("churn", 1).approval_status == "Approved"
+    assert _register(registry).version == 2

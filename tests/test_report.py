@@ -13,18 +13,17 @@ import pytest
 
 from churn.definition import compile_definition
 from churn.report import build_report, write_report
-from churn.steps import evaluate
+from churn.backends.runs import STEP_ORDER
 from churn.summary import build_summary, write_summary
-from tests.conftest import write_model_archive
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-STEPS = ["PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy", "CreateModel-CreateModel", "RegisterModel-RegisterModel", "AccuracyTooLow"]
+STEPS = list(STEP_ORDER)
 
 
-def _make_run(run_dir: Path, sample_splits: Path, booster, failed: bool = False) -> Path:
+def _make_run(run_dir: Path, sample_splits: Path, candidates: Path, failed: bool = False) -> Path:
     """A finished run folder with the real artifacts, made in-process (no Docker)."""
     shutil.copytree(sample_splits, run_dir / "PreprocessData")
     steps = [{"StepName": "PreprocessData", "StepStatus": "Succeeded", "StartTime": 0.0, "EndTime": 1.2}]
@@ -34,9 +33,7 @@ def _make_run(run_dir: Path, sample_splits: Path, booster, failed: bool = False)
         describe = {"PipelineExecutionStatus": "Failed", "FailureReason": "Step 'TrainModel' failed with message: <num_round> & more",
                     "CreationTime": 0.0, "LastModifiedTime": 2.0}
     else:
-        (run_dir / "model").mkdir()
-        archive = write_model_archive(run_dir / "model" / "model.tar.gz", bytes(booster.save_raw("json")))
-        evaluate.main(["--model", str(archive), "--test", str(sample_splits / "test"), "--output", str(run_dir / "EvaluateModel" / "evaluation")])
+        shutil.copytree(candidates / "selected", run_dir / "SelectModel")
         steps += [{"StepName": name, "StepStatus": "Succeeded", "StartTime": 2.0, "EndTime": 3.0} for name in STEPS[1:-1]]
         describe = {"PipelineExecutionStatus": "Succeeded", "CreationTime": 0.0, "LastModifiedTime": 3.0}
     from churn.summary import step_records
@@ -52,13 +49,13 @@ def _make_run(run_dir: Path, sample_splits: Path, booster, failed: bool = False)
 
 
 @pytest.fixture()
-def finished_run(tmp_path, sample_splits, trained_booster):
-    return _make_run(tmp_path / "abc123", sample_splits, trained_booster)
+def finished_run(tmp_path, sample_splits, candidate_outputs):
+    return _make_run(tmp_path / "abc123", sample_splits, candidate_outputs)
 
 
 @pytest.fixture()
-def failed_run(tmp_path, sample_splits, trained_booster):
-    return _make_run(tmp_path / "def456", sample_splits, trained_booster, failed=True)
+def failed_run(tmp_path, sample_splits, candidate_outputs):
+    return _make_run(tmp_path / "def456", sample_splits, candidate_outputs, failed=True)
 
 
 def test_report_holds_graph_metrics_parameters_and_plots(finished_run):
@@ -66,6 +63,23 @@ def test_report_holds_graph_metrics_parameters_and_plots(finished_run):
     assert page.count('<img alt="') == 5  # step graph, ROC, PR, confusion matrix, feature importance
     for text in ("churn run abc123", "Succeeded", "accuracy", "Feature importance", "NumRound", "churn version 3"):
         assert text in page
+
+
+def test_report_shows_both_candidates_and_the_winner(finished_run):
+    page = build_report(finished_run)
+    selection = json.loads((finished_run / "SelectModel/selection/selection.json").read_text())
+    assert "<h2>Candidates</h2>" in page and "highest test <b>auc</b>" in page
+    assert f"<b>{selection['winner']}</b> won" in page
+    for name, record in selection["candidates"].items():
+        assert f"{record['metrics']['auc']:.4f}" in page, name
+    assert "Metrics of the winning model" in page
+
+
+def test_report_names_a_candidate_that_was_turned_off(finished_run):
+    summary = json.loads((finished_run / "summary.json").read_text())
+    summary["selection"]["candidates"]["logistic-regression"] = {"enabled": False, "reason": "turned off (BaselineEnabled=false)"}
+    (finished_run / "summary.json").write_text(json.dumps(summary))
+    assert "off: turned off (BaselineEnabled=false)" in build_report(finished_run)
 
 
 def test_failed_run_report_names_the_failure_and_escapes_it(failed_run):
@@ -128,8 +142,8 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     stored = sorted((finished_run.parent / ".cache" / "plots").iterdir())
     assert len(stored) == 4  # ROC, PR, confusion matrix, feature importance (the graph changes per run)
     assert build_report(finished_run) == first
-    (finished_run / "EvaluateModel" / "evaluation" / "evaluation.json").write_text(
-        (finished_run / "EvaluateModel" / "evaluation" / "evaluation.json").read_text().replace('"auc"', '"auc" ', 1)
+    (finished_run / "SelectModel" / "evaluation" / "evaluation.json").write_text(
+        (finished_run / "SelectModel" / "evaluation" / "evaluation.json").read_text().replace('"auc"', '"auc" ', 1)
     )
     build_report(finished_run)
     assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # new evaluation: 3 new plots

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,17 +99,22 @@ def train(prefix: Path = PREFIX) -> Path:
     return model_path
 
 
-def main() -> None:
+def run_job(step: str, job: Callable[[], Path]) -> None:
+    """Run a training job; on a known error record it as SageMaker's FailureReason and exit 1."""
     try:
-        path = train()
+        path = job()
     except (HyperparameterError, ChannelError, OSError, json.JSONDecodeError) as error:
-        message = f"TrainModel: {error}"
+        message = f"{step}: {error}"
         print(f"ERROR {message}", file=sys.stderr, flush=True)
         failure = PREFIX / "output" / "failure"
         failure.parent.mkdir(parents=True, exist_ok=True)
         failure.write_text(message[:1024])
         sys.exit(1)
     print(f"model written to {path}", flush=True)
+
+
+def main() -> None:
+    run_job("TrainModel", train)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,15 @@ if TYPE_CHECKING:  # the SDK is imported only when a pipeline is built
 @dataclass(frozen=True)
 class Images:
     processing: str
+    #: XGBoost training; also serves every candidate's model (all are XGBoost model files).
     training: str
     evaluation: str
+    #: Trains the scikit-learn baseline (a processing image).
+    baseline: str
+    #: True for the official scikit-learn image, which runs training code in script mode
+    #: (``sagemaker_program`` in a ``sagemaker_submit_directory`` archive); the project's image
+    #: has the baseline's ``train`` built in.
+    baseline_script_mode: bool = False
 
 
 @dataclass
@@ -63,6 +70,14 @@ class Backend:
         finally:
             boto3.DEFAULT_SESSION = previous
 
+    def baseline_hyperparameters(self, code_archive: PipelineVariable) -> dict:
+        """Hyperparameters the baseline's training image needs besides the algorithm's own."""
+        from churn.backends.code_bundle import BASELINE_PROGRAM
+
+        if not self.images.baseline_script_mode:
+            return {}
+        return {"sagemaker_program": BASELINE_PROGRAM, "sagemaker_submit_directory": code_archive}
+
     def cache_config(self):
         """CacheConfig for job steps, or None (local mode ignores caching)."""
         return None
@@ -72,7 +87,12 @@ class Backend:
         return []
 
     def registration_steps(
-        self, model: Model, evaluation_report_uri: PipelineVariable, approval_status: PipelineVariable
+        self,
+        model: Model,
+        evaluation_report_uri: PipelineVariable,
+        approval_status: PipelineVariable,
+        metadata: dict[str, PipelineVariable],
     ) -> list[Step]:
-        """Steps that register the model after the gate passes (none by default)."""
+        """Steps that register the winning model after the gate passes (none by default);
+        ``metadata`` (which candidate won, on which metric) goes with the registered model."""
         return []

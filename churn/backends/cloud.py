@@ -111,7 +111,7 @@ class CloudBackend(Backend):
             ),
         ]
 
-    def registration_steps(self, model, evaluation_report_uri, approval_status):
+    def registration_steps(self, model, evaluation_report_uri, approval_status, metadata):
         from sagemaker.model_metrics import MetricsSource, ModelMetrics
         from sagemaker.workflow.model_step import ModelStep
 
@@ -126,6 +126,7 @@ class CloudBackend(Backend):
             model_package_group_name=self.model_package_group,
             approval_status=approval_status,
             model_metrics=metrics,
+            customer_metadata_properties=metadata,
         )
         return [ModelStep(name="RegisterModel", step_args=register)]
 

@@ -177,23 +177,14 @@ def _download(s3, bucket: str, key: str, target: Path) -> bool:
     return True
 
 
-def download_results(s3, backend: CloudBackend, execution_id: str, steps: list[dict], run_dir: Path) -> list[str]:
-    """Bring the splits, manifest, evaluation.json and model.tar.gz into ``run_dir``; return
-    the names of the artifacts that do not exist on S3."""
+def download_results(s3, backend: CloudBackend, execution_id: str, run_dir: Path) -> list[str]:
+    """Bring the splits, manifest and the winner's selection, evaluation.json and model.tar.gz
+    into ``run_dir``; return the names of the artifacts that do not exist on S3."""
     bucket, root = _split(f"{backend.artifact_root}/{execution_id}")
-    missing = []
-    for name, relative in ARTIFACTS.items():
-        if name == "model":
-            continue
-        if not _download(s3, bucket, f"{root}/{relative}", run_dir / relative):
-            missing.append(name)
-    train = next((s for s in steps if s["StepName"] == "TrainModel"), {})
-    job_arn = train.get("Metadata", {}).get("TrainingJob", {}).get("Arn", "")
-    job = job_arn.rsplit("/", 1)[-1]
-    # SageMaker writes a training job's model to <S3OutputPath>/<job name>/output/model.tar.gz.
-    if not job or not _download(s3, bucket, f"{root}/TrainModel/{job}/output/model.tar.gz", run_dir / ARTIFACTS["model"]):
-        missing.append("model")
-    return missing
+    return [
+        name for name, relative in ARTIFACTS.items()
+        if not _download(s3, bucket, f"{root}/{relative}", run_dir / relative)
+    ]
 
 
 def _registered_model(steps: list[dict]) -> dict | None:
@@ -261,7 +252,7 @@ def run_cloud(
         raise RunInterrupted(f"interrupted: execution {execution_id} was asked to stop") from None
 
     run_dir = runs_dir / execution_id
-    missing = download_results(s3, backend, execution_id, steps, run_dir)
+    missing = download_results(s3, backend, execution_id, run_dir)
     if describe["PipelineExecutionStatus"] == "Succeeded" and missing:
         raise RunError(
             f"execution {execution_id} reports Succeeded but these results are missing from "

@@ -7,8 +7,11 @@ modules are bundled: orchestration code (backends, pipeline, CLI) never changes 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import shutil
+import tarfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,15 +31,40 @@ STEP_SIDE_FILES = (
     "steps/entrypoint.py",
     "steps/preprocess.py",
     "steps/evaluate.py",
+    "selection.py",
+    "steps/select.py",
+    # The baseline's training code, for script mode on the official scikit-learn image.
+    "algorithm/__init__.py",
+    "algorithm/hyperparameters.py",
+    "algorithm/train.py",
+    "algorithm/baseline.py",
 )
+#: The bundle as one archive (script mode's ``sagemaker_submit_directory``), inside the bundle.
+SOURCE_ARCHIVE = "sourcedir.tar.gz"
+#: The baseline's training script inside the archive (script mode's ``sagemaker_program``).
+BASELINE_PROGRAM = "churn/algorithm/baseline.py"
 #: Where the bundle is mounted inside processing containers.
 CONTAINER_CODE_DIR = "/opt/ml/processing/input/code"
 
 
+def _archive(files: tuple[tuple[str, bytes], ...]) -> bytes:
+    """A reproducible tar.gz of ``files`` (fixed order, times, owners and modes)."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed:
+        with tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, content in files:
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(content), 0o644
+                tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
 @lru_cache(maxsize=1)
 def bundle_files() -> tuple[tuple[str, bytes], ...]:
-    """(path inside the bundle, content) for every bundled file, in a fixed order."""
-    return tuple((f"churn/{name}", (PACKAGE_DIR / name).read_bytes()) for name in STEP_SIDE_FILES)
+    """(path inside the bundle, content) for every bundled file, in a fixed order; the last is
+    the same files as one archive."""
+    files = tuple((f"churn/{name}", (PACKAGE_DIR / name).read_bytes()) for name in STEP_SIDE_FILES)
+    return (*files, (SOURCE_ARCHIVE, _archive(files)))
 
 
 def bundle_hash() -> str:

@@ -44,7 +44,8 @@ def project_images():
 
     tag = image_tag()
     xgboost = f"churn-xgboost:{tag}"
-    return Images(processing=f"churn-processing:{tag}", training=xgboost, evaluation=xgboost)
+    processing = f"churn-processing:{tag}"
+    return Images(processing=processing, training=xgboost, evaluation=xgboost, baseline=processing)
 
 
 def aws_images(region: str):
@@ -55,4 +56,4 @@ def aws_images(region: str):
 
     sklearn = image_uris.retrieve("sklearn", region=region, version=AWS_SKLEARN_VERSION)
     xgboost = image_uris.retrieve("xgboost", region=region, version=AWS_XGBOOST_VERSION)
-    return Images(processing=sklearn, training=xgboost, evaluation=xgboost)
+    return Images(processing=sklearn, training=xgboost, evaluation=xgboost, baseline=sklearn, baseline_script_mode=True)

@@ -29,7 +29,7 @@ from churn.backends.runs import (
     local_path,
 )
 from churn.registry import Registry
-from churn.summary import ARTIFACTS, metric_values
+from churn.summary import ARTIFACTS, metric_values, selection_record
 
 
 class _StepProgress(logging.Handler):
@@ -85,20 +85,6 @@ def stage_input(uri: str, runs_dir: Path) -> str:
         shutil.rmtree(target_dir, ignore_errors=True)
         partial.rename(target_dir)
     return target_dir.as_uri()
-
-
-def _collect_model(run_dir: Path, execution) -> str | None:
-    """Copy the training job's model.tar.gz to ``runs/<id>/model/model.tar.gz``; return its URI."""
-    train = execution.step_execution.get("TrainModel")
-    uri = (train.properties or {}).get("ModelArtifacts", {}).get("S3ModelArtifacts") if train else None
-    if not uri or not uri.startswith("file://") or not local_path(uri).is_file():
-        return None
-    target = run_dir / ARTIFACTS["model"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(".model.tar.gz.partial")
-    shutil.copyfile(local_path(uri), partial)
-    partial.replace(target)
-    return target.as_uri()
 
 
 _COMPOSE_FAILURE = "RuntimeError: Failed to run: "
@@ -218,19 +204,20 @@ def run_local(
             shutil.rmtree(run_dir / step["StepName"], ignore_errors=True)
         if cache and step["StepName"] in cache.hits:
             step["CacheHitResult"] = {"SourcePipelineExecutionArn": cache.hits[step["StepName"]]}
-    model_uri = _collect_model(run_dir, execution)
     parameters = {**execution.pipeline_parameters, "InputData": requested_input}
     created = any(s["StepName"] == "CreateModel-CreateModel" and s.get("StepStatus") == "Succeeded" for s in steps)
     registered = None
-    if created and model_uri:
+    model_file = run_dir / ARTIFACTS["model"]
+    if created and model_file.is_file():
         started = datetime.now(timezone.utc)
         package = Registry(runs_dir).register(
             group=MODEL_PACKAGE_GROUP,
-            model_data=model_uri,
+            model_data=model_file.as_uri(),
             image=backend.images.training,
             metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
             execution_id=run_dir.name,
             approval_status=str(parameters["ModelApprovalStatus"]),
+            selection=selection_record(run_dir),
         )
         registered = {"group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn}
         steps.append(

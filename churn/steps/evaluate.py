@@ -1,4 +1,6 @@
-"""EvaluateModel: score the test split with the trained model and write ``evaluation.json``.
+"""EvaluateModel / EvaluateBaseline: score the test split with a candidate's model and write
+``evaluation.json``. A candidate turned off by a parameter (its archive holds ``DISABLED``)
+gets that marker copied instead, and nothing is scored.
 
 Container paths: ``/opt/ml/processing/input/model/model.tar.gz``,
 ``/opt/ml/processing/input/test/*.csv`` (headerless, label first) ->
@@ -35,15 +37,6 @@ def score(booster: xgboost.Booster, features: np.ndarray) -> np.ndarray:
     return booster.predict(xgboost.DMatrix(features))
 
 
-def find_model_archive(location: Path) -> Path:
-    if location.is_file():
-        return location
-    archives = sorted(location.rglob("model.tar.gz"))
-    if not archives:
-        raise FileNotFoundError(f"no model.tar.gz under {location}")
-    return archives[0]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="churn.steps.evaluate", description=__doc__)
     parser.add_argument("--model", type=Path, default=MODEL_DIR, help="model.tar.gz or a directory holding it")
@@ -52,7 +45,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threshold", type=float, default=0.5, help="score at or above which a row is churn")
     args = parser.parse_args(argv)
 
-    booster = model_io.load_booster(find_model_archive(args.model))
+    archive = model_io.find_archive(args.model)
+    disabled = model_io.disabled_reason(archive)
+    if disabled is not None:
+        tables.write_lines_atomically(args.output / model_io.DISABLED_FILE, [disabled])
+        print(f"not evaluated: {disabled}")
+        return
+    booster = model_io.load_booster(archive)
     labels, features = read_labelled_csv(args.test)
     report = metrics.evaluation_report(labels, score(booster, features), threshold=args.threshold)
     text = json.dumps(report, indent=2)

@@ -24,8 +24,8 @@ from churn.backends.cloud_run import run_cloud, stage_code, stage_input
 from churn.backends.code_bundle import bundle_files, bundle_hash
 from churn.backends.runs import RunError, failed_step
 from churn.pipeline import build_pipeline
-from churn.steps import evaluate
-from tests.conftest import SAMPLE_CSV, write_model_archive
+from churn.summary import ARTIFACTS
+from tests.conftest import SAMPLE_CSV
 
 moto_server = pytest.importorskip("moto.server")
 REGION = "us-east-1"
@@ -160,6 +160,9 @@ class Simulator:
             self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         steps += [
             done("EvaluateModel"),
+            done("TrainBaseline"),
+            done("EvaluateBaseline"),
+            done("SelectModel"),
             done("CheckAccuracy", Metadata={"Condition": {"Outcome": "True"}}),
             done("CreateModel-CreateModel", Metadata={"Model": {"Arn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}}),
             done("RegisterModel-RegisterModel", Metadata={"RegisterModel": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}}),
@@ -169,18 +172,18 @@ class Simulator:
 
 
 @pytest.fixture(scope="module")
-def step_results(sample_splits, trained_booster, tmp_path_factory):
+def step_results(sample_splits, candidate_outputs):
     """What the steps of a real execution leave on S3, made in-process from the sample."""
-    work = tmp_path_factory.mktemp("results")
-    archive = write_model_archive(work / "model.tar.gz", bytes(trained_booster.save_raw("json")))
-    evaluate.main(["--model", str(archive), "--test", str(sample_splits / "test"), "--output", str(work / "eval")])
     results = {
         f"PreprocessData/{name}/{name}.csv": (sample_splits / name / f"{name}.csv").read_bytes()
         for name in ("train", "validation", "test")
     }
     results["PreprocessData/manifest/manifest.json"] = (sample_splits / "manifest/manifest.json").read_bytes()
-    results["EvaluateModel/evaluation/evaluation.json"] = (work / "eval/evaluation.json").read_bytes()
-    results["TrainModel/{job}/output/model.tar.gz"] = archive.read_bytes()
+    for step, candidate in (("Model", "xgboost"), ("Baseline", "logistic-regression")):
+        results[f"Evaluate{step}/evaluation/evaluation.json"] = (candidate_outputs / candidate / "evaluation/evaluation.json").read_bytes()
+        results[f"Train{step}/{{job}}/output/model.tar.gz"] = (candidate_outputs / candidate / "model/model.tar.gz").read_bytes()
+    for output in ("selection/selection.json", "evaluation/evaluation.json", "model/model.tar.gz"):
+        results[f"SelectModel/{output}"] = (candidate_outputs / "selected" / output).read_bytes()
     return results
 
 
@@ -225,15 +228,15 @@ def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
     assert "==> PreprocessData: Executing" in lines and "==> PreprocessData: Succeeded" in lines
     assert lines.index("==> TrainModel: Succeeded") < lines.index("==> RegisterModel-RegisterModel: Succeeded")
     run_dir = tmp_path / result.execution_id
-    for relative, body in step_results.items():
-        local = run_dir / ("model/model.tar.gz" if relative.startswith("TrainModel") else relative)
-        assert local.read_bytes() == body, relative
+    for relative in ARTIFACTS.values():
+        assert (run_dir / relative).read_bytes() == step_results[relative], relative
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["backend"] == "cloud" and summary["parameters"]["NumRound"] == 10
     assert summary["parameters"]["InputData"] == SAMPLE_CSV.resolve().as_uri()
     assert summary["registered_model"] == {"group": "churn", "version": 3, "arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}
-    assert [s["status"] for s in summary["steps"]] == ["Succeeded"] * 6 + ["NotStarted"]
+    assert [s["status"] for s in summary["steps"]] == ["Succeeded"] * 9 + ["NotStarted"]
     assert summary["metrics"]["accuracy"] > 0.9
+    assert summary["selection"]["winner"] == "xgboost" and set(summary["selection"]["candidates"]) == {"xgboost", "logistic-regression"}
 
 
 def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
@@ -247,7 +250,7 @@ def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
 
 def test_success_without_results_is_an_error(aws, simulate, tmp_path):
     simulate().results = {}
-    with pytest.raises(RunError, match="reports Succeeded but these results are missing.*train, validation, test, manifest, evaluation, model"):
+    with pytest.raises(RunError, match="reports Succeeded but these results are missing.*train, validation, test, manifest, model, evaluation, selection"):
         run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
 
 

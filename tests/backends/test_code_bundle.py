@@ -1,5 +1,8 @@
+import json
+import shutil
 import subprocess
 import sys
+import tarfile
 
 from churn.backends import code_bundle
 
@@ -9,7 +12,7 @@ def test_bundle_runs_the_steps_on_its_own(tmp_path):
     target = code_bundle.write_bundle(tmp_path)
     assert target.name == code_bundle.bundle_hash()
     probe = (
-        "import churn, churn.steps.preprocess, churn.steps.evaluate;"
+        "import churn, churn.steps.preprocess, churn.steps.evaluate, churn.steps.select;"
         f"assert churn.__file__.startswith({str(target)!r}), churn.__file__"
     )
     result = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(target)}, cwd=tmp_path, capture_output=True, text=True)
@@ -22,3 +25,24 @@ def test_bundle_excludes_orchestration_and_is_content_addressed(tmp_path):
     first = code_bundle.write_bundle(tmp_path)
     assert code_bundle.write_bundle(tmp_path) == first  # already staged: not rewritten
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.name]
+
+
+def test_the_archive_runs_the_baseline_in_script_mode(tmp_path, sample_splits):
+    """As the official scikit-learn image does: unpack sagemaker_submit_directory into a code
+    folder and run sagemaker_program as a file, with the job under /opt/ml (here SM_PREFIX)."""
+    archive = dict(code_bundle.bundle_files())[code_bundle.SOURCE_ARCHIVE]
+    assert archive == code_bundle._archive(code_bundle.bundle_files()[:-1])  # reproducible  # noqa: SLF001
+    code = tmp_path / "code"
+    (tmp_path / "sourcedir.tar.gz").write_bytes(archive)
+    with tarfile.open(tmp_path / "sourcedir.tar.gz") as tar:
+        tar.extractall(code, filter="data")
+    job = tmp_path / "ml"
+    (job / "input" / "config").mkdir(parents=True)
+    hyperparameters = {"C": "1.0", "enabled": "true", "sagemaker_program": f'"{code_bundle.BASELINE_PROGRAM}"'}
+    (job / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    shutil.copytree(sample_splits / "train", job / "input" / "data" / "train")
+    result = subprocess.run(
+        [sys.executable, code_bundle.BASELINE_PROGRAM], cwd=code, env={"SM_PREFIX": str(job)}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (job / "model" / "xgboost-model").is_file()

@@ -50,6 +50,9 @@ def test_local_graph_has_the_product_steps(local_definition):
         "PreprocessData": "Processing",
         "TrainModel": "Training",
         "EvaluateModel": "Processing",
+        "TrainBaseline": "Training",
+        "EvaluateBaseline": "Processing",
+        "SelectModel": "Processing",
         "CheckAccuracy": "Condition",
         "CreateModel-CreateModel": "Model",
         "AccuracyTooLow": "Fail",
@@ -61,6 +64,14 @@ def test_cloud_graph_adds_only_registration(local_definition, cloud_definition):
     register = _steps(cloud_definition)["RegisterModel-RegisterModel"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
+    # The registered model is the winner's, with its evaluation, and says how it won.
+    assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"][0] == {
+        "Get": "Steps.SelectModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
+    }
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata["SelectionMetric"] == {"Get": "Parameters.SelectionMetric"}
+    assert metadata["WinningCandidate"]["Std:JsonGet"] == {"PropertyFile": {"Get": "Steps.SelectModel.PropertyFiles.Selection"}, "Path": "winner"}
+    assert metadata["Candidates"]["Std:JsonGet"]["Path"] == "summary"
 
 
 def test_same_parameters_and_references(local_definition, cloud_definition):
@@ -70,7 +81,7 @@ def test_same_parameters_and_references(local_definition, cloud_definition):
     assert names(local_definition) == names(cloud_definition)
     assert [n for n, _ in names(local_definition)] == [
         "InputData", "TrainRatio", "ValidationRatio", "SplitSeed", "MaxDepth", "NumRound", "Eta",
-        "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
+        "BaselineEnabled", "BaselineC", "SelectionMetric", "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
     ]
     cloud_refs = _references(cloud_definition)
     assert _references(local_definition) <= cloud_refs
@@ -91,8 +102,33 @@ def test_steps_reference_earlier_outputs_only_through_properties(local_definitio
     assert train["HyperParameters"]["num_round"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.NumRound"}]}}
     gate = steps["CheckAccuracy"]["Arguments"]["Conditions"][0]
     assert gate["Type"] == "GreaterThanOrEqualTo"
-    assert gate["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.accuracy.value"
+    assert gate["LeftValue"]["Std:JsonGet"] == {
+        "PropertyFile": {"Get": "Steps.SelectModel.PropertyFiles.WinnerEvaluation"},
+        "Path": "binary_classification_metrics.accuracy.value",
+    }
     assert gate["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
+
+
+def test_both_candidates_train_on_the_same_splits_and_the_winner_is_deployed(local_definition):
+    steps = _steps(local_definition)
+    channels = {
+        name: {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in steps[name]["Arguments"]["InputDataConfig"]}
+        for name in ("TrainModel", "TrainBaseline")
+    }
+    assert channels["TrainModel"] == channels["TrainBaseline"]
+    baseline = steps["TrainBaseline"]["Arguments"]["HyperParameters"]
+    assert baseline["enabled"] == {"Get": "Parameters.BaselineEnabled"}
+    assert baseline["C"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.BaselineC"}]}}
+    assert "sagemaker_program" not in baseline  # the project's image has the baseline built in
+    select = steps["SelectModel"]["Arguments"]
+    sources = {i["InputName"]: i["S3Input"]["S3Uri"] for i in select["ProcessingInputs"]}
+    assert sources["xgboost-evaluation"] == {"Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
+    assert sources["logistic-regression-model"] == {"Get": "Steps.TrainBaseline.ModelArtifacts.S3ModelArtifacts"}
+    assert select["AppSpecification"]["ContainerArguments"] == [
+        "--metric", {"Get": "Parameters.SelectionMetric"}, "--candidate", "xgboost", "--candidate", "logistic-regression",
+    ]
+    model = steps["CreateModel-CreateModel"]["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
+    assert model["Std:Join"]["Values"][0] == {"Get": "Steps.SelectModel.ProcessingOutputConfig.Outputs['model'].S3Output.S3Uri"}
 
 
 def test_definitions_differ_only_in_allowlisted_fields(local_definition, cloud_definition):
@@ -138,4 +174,7 @@ def test_local_backend_can_use_the_official_aws_images(local_definition):
     assert "sagemaker-scikit-learn:1.2-1" in steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
     assert "sagemaker-xgboost:1.7-1" in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     changed = {d.path for d in differences(local_definition, official)}
-    assert changed and all("Image" in path for path in changed), changed
+    assert changed and all("Image" in path or ".sagemaker_" in path for path in changed), changed
+    baseline = steps["TrainBaseline"]["Arguments"]
+    assert "sagemaker-scikit-learn:1.2-1" in baseline["AlgorithmSpecification"]["TrainingImage"]
+    assert baseline["HyperParameters"]["sagemaker_program"] == "churn/algorithm/baseline.py"

@@ -27,3 +27,18 @@ def test_writes_a_valid_evaluation_report(tmp_path, sample_splits, trained_boost
 def test_missing_model_is_named(tmp_path, sample_splits):
     with pytest.raises(FileNotFoundError, match="no model.tar.gz"):
         evaluate.main(["--model", str(tmp_path), "--test", str(sample_splits / "test"), "--output", str(tmp_path / "e")])
+
+
+def test_a_turned_off_candidate_is_passed_on_not_scored(tmp_path, sample_splits):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    write_model_archive(model_dir / "model.tar.gz", b"turned off (BaselineEnabled=false)\n", member="DISABLED")
+    evaluate.main(["--model", str(model_dir), "--test", str(sample_splits / "test"), "--output", str(tmp_path / "eval")])
+    assert [p.name for p in (tmp_path / "eval").iterdir()] == ["DISABLED"]
+    assert (tmp_path / "eval" / "DISABLED").read_text() == "turned off (BaselineEnabled=false)\n"
+
+
+def test_the_baseline_model_is_evaluated_like_xgboost(candidate_outputs):
+    report = json.loads((candidate_outputs / "logistic-regression" / "evaluation" / "evaluation.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert 0.6 < report["binary_classification_metrics"]["auc"]["value"] < 1

@@ -1,0 +1,69 @@
+"""Choosing the registered model among the candidates: the pure part of SelectModel.
+
+Each candidate is either evaluated (its model-quality ``evaluation.json``) or turned off by a
+parameter. The winner is the evaluated candidate with the highest value of the selection
+metric; a tie goes to the candidate listed first (XGBoost, the primary model).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from churn.metrics import METRIC_NAMES
+
+#: Candidate names in graph and tie-break order.
+CANDIDATES = ("xgboost", "logistic-regression")
+
+
+class SelectionError(ValueError):
+    """No candidate can win, or a candidate's report lacks the selection metric."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    #: The candidate's evaluation.json document; None when it was turned off.
+    report: dict | None
+    disabled_reason: str | None = None
+
+
+def metric_values(report: dict) -> dict[str, float]:
+    """``{metric: value}`` of a model-quality report."""
+    section = report.get("binary_classification_metrics", {})
+    return {name: float(v["value"]) for name, v in section.items() if isinstance(v, dict) and "value" in v}
+
+
+def select(candidates: list[Candidate], metric: str) -> dict:
+    """The selection document: metric, winner and every candidate's metrics."""
+    if metric not in METRIC_NAMES:
+        raise SelectionError(f"selection metric must be one of {', '.join(METRIC_NAMES)}, got {metric!r}")
+    names = [c.name for c in candidates]
+    if len(set(names)) != len(names):
+        raise SelectionError(f"candidate names must be unique, got {names}")
+    records: dict[str, dict] = {}
+    best: tuple[float, Candidate] | None = None
+    for candidate in candidates:
+        if candidate.report is None:
+            records[candidate.name] = {"enabled": False, "reason": candidate.disabled_reason or "turned off"}
+            continue
+        values = metric_values(candidate.report)
+        if metric not in values or not math.isfinite(values[metric]):
+            raise SelectionError(f"the evaluation of candidate {candidate.name!r} has no finite {metric!r} value")
+        records[candidate.name] = {"enabled": True, "metrics": values}
+        if best is None or values[metric] > best[0]:
+            best = (values[metric], candidate)
+    if best is None:
+        raise SelectionError(f"no candidate was evaluated (all turned off: {', '.join(names)})")
+    winner = best[1]
+    return {
+        "metric": metric,
+        "winner": winner.name,
+        "candidates": records,
+        # One line for registries that hold only strings (SageMaker's customer metadata).
+        "summary": "; ".join(
+            f"{name} {metric}={record['metrics'][metric]:.4f}{' (winner)' if name == winner.name else ''}"
+            if record["enabled"] else f"{name} off"
+            for name, record in records.items()
+        ),
+    }

@@ -1,0 +1,60 @@
+"""SelectModel: pick the candidate with the better selection metric.
+
+Container paths, for each candidate NAME: ``/opt/ml/processing/input/candidates/NAME/evaluation/``
+(its ``evaluation.json``, or the ``DISABLED`` marker of a candidate turned off) and
+``.../NAME/model/`` (its ``model.tar.gz``) -> ``/opt/ml/processing/output/``
+``selection/selection.json`` (metric, winner, every candidate's metrics),
+``evaluation/evaluation.json`` (the winner's report, byte for byte: the gate reads it and the
+registered model carries it) and ``model/model.tar.gz`` (the winner's model, byte for byte).
+No URI is passed in, so the step's request is the same in every execution (and cacheable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from churn import model_io, selection, tables
+from churn.steps import entrypoint
+
+CANDIDATES_DIR = Path("/opt/ml/processing/input/candidates")
+OUTPUT_DIR = Path("/opt/ml/processing/output")
+REPORT_FILE = "evaluation.json"
+SELECTION_FILE = "selection.json"
+MODEL_ARCHIVE = "model.tar.gz"
+
+
+def read_candidate(directory: Path, name: str) -> selection.Candidate:
+    """A candidate from its evaluation folder: the report, or the reason it was turned off."""
+    report = directory / REPORT_FILE
+    marker = directory / model_io.DISABLED_FILE
+    if report.is_file():
+        try:
+            return selection.Candidate(name, json.loads(report.read_text()))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"candidate {name!r}: {REPORT_FILE} is not JSON: {error}") from None
+    if marker.is_file():
+        return selection.Candidate(name, None, marker.read_text().strip())
+    raise FileNotFoundError(f"candidate {name!r} has neither {REPORT_FILE} nor {model_io.DISABLED_FILE} in {directory}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="churn.steps.select", description=__doc__)
+    parser.add_argument("--metric", required=True, help="metric to maximise: " + ", ".join(selection.METRIC_NAMES))
+    parser.add_argument("--candidate", action="append", required=True, help="a candidate's name, in tie-break order")
+    parser.add_argument("--candidates-dir", type=Path, default=CANDIDATES_DIR)
+    parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
+    args = parser.parse_args(argv)
+
+    candidates = [read_candidate(args.candidates_dir / name / "evaluation", name) for name in args.candidate]
+    document = selection.select(candidates, args.metric)
+    winner = args.candidates_dir / document["winner"]
+    tables.copy_file_atomically(winner / "evaluation" / REPORT_FILE, args.output / "evaluation" / REPORT_FILE)
+    tables.copy_file_atomically(model_io.find_archive(winner / "model"), args.output / "model" / MODEL_ARCHIVE)
+    tables.write_lines_atomically(args.output / "selection" / SELECTION_FILE, [json.dumps(document, indent=2)])
+    print(f"selection: {document['summary']}")
+
+
+if __name__ == "__main__":
+    entrypoint.run("SelectModel", main)

@@ -1,0 +1,46 @@
+"""Choosing the winning candidate (the pure part of SelectModel)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from churn.metrics import METRIC_NAMES
+from churn.selection import Candidate, SelectionError, select
+
+
+def _report(**values):
+    return {"binary_classification_metrics": {m: {"value": values.get(m, 0.5), "standard_deviation": 0.01} for m in METRIC_NAMES}}
+
+
+def test_the_better_value_of_the_named_metric_wins():
+    candidates = [Candidate("xgboost", _report(auc=0.91, recall=0.4)), Candidate("logistic-regression", _report(auc=0.85, recall=0.6))]
+    assert select(candidates, "auc")["winner"] == "xgboost"
+    document = select(candidates, "recall")
+    assert document["winner"] == "logistic-regression" and document["metric"] == "recall"
+    assert document["candidates"]["xgboost"] == {"enabled": True, "metrics": {m: 0.5 for m in METRIC_NAMES} | {"auc": 0.91, "recall": 0.4}}
+    assert document["summary"] == "xgboost recall=0.4000; logistic-regression recall=0.6000 (winner)"
+
+
+@given(st.floats(0, 1))
+def test_a_tie_goes_to_the_first_candidate(value):
+    candidates = [Candidate("xgboost", _report(auc=value)), Candidate("logistic-regression", _report(auc=value))]
+    assert select(candidates, "auc")["winner"] == "xgboost"
+
+
+def test_a_candidate_turned_off_cannot_win():
+    candidates = [Candidate("xgboost", _report(auc=0.6)), Candidate("logistic-regression", None, "turned off (BaselineEnabled=false)")]
+    document = select(candidates, "auc")
+    assert document["winner"] == "xgboost"
+    assert document["candidates"]["logistic-regression"] == {"enabled": False, "reason": "turned off (BaselineEnabled=false)"}
+    assert document["summary"].endswith("logistic-regression off")
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(SelectionError, match="selection metric must be one of accuracy, precision, recall, f1, auc, got 'logloss'"):
+        select([Candidate("xgboost", _report())], "logloss")
+    with pytest.raises(SelectionError, match="no candidate was evaluated"):
+        select([Candidate("xgboost", None)], "auc")
+    with pytest.raises(SelectionError, match="candidate 'xgboost' has no finite 'auc'"):
+        select([Candidate("xgboost", {"binary_classification_metrics": {}})], "auc")
+    with pytest.raises(SelectionError, match="unique"):
+        select([Candidate("a", _report()), Candidate("a", _report())], "auc")

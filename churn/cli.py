@@ -88,11 +88,15 @@ def _fail(message: str, code: int = 1):
 @click.option("--no-cache", is_flag=True, help="local: run every step, reusing nothing from the step cache.")
 @click.option("--resume", "resume_id", default=None, metavar="EXECUTION_ID", help="local: run a failed execution again from its failed step.")
 @click.option("--version", "version_name", default=None, metavar="VERSION", help="local: run a recorded pipeline version again (see churn versions).")
+@click.option(
+    "--max-parallel-steps", type=click.IntRange(min=1), default=None,
+    help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
+)
 @cloud_options
 @click.option("--poll-seconds", default=30.0, show_default=True, help="cloud: how often to ask SageMaker for the status.")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
 def run(
-    backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id, version_name,
+    backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
     region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds,
 ) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
@@ -115,6 +119,12 @@ def run(
         chosen = get_backend(backend, **settings)
         if backend == "local":
             from churn.backends.local_run import resume_parameters, run_local
+            from churn.backends.local_scheduler import default_max_parallel_steps
+
+            try:
+                max_parallel_steps = max_parallel_steps or default_max_parallel_steps()
+            except ValueError as error:
+                _fail(str(error), 2)
 
             from churn.versions import VersionError, find_version
 
@@ -131,7 +141,7 @@ def run(
                 chosen.code_version, expected = version.code_hash, version.definition_sha256
             result = run_local(
                 chosen, overrides, build_missing_images=build, progress=echo, use_cache=not no_cache,
-                resumed_from=resume_id, expected_definition_sha256=expected,
+                resumed_from=resume_id, expected_definition_sha256=expected, max_parallel_steps=max_parallel_steps,
             )
         else:
             from churn.backends.cloud_run import run_cloud

@@ -112,6 +112,24 @@ def doctor(runs_dir: Path) -> list[Check]:
     return checks
 
 
+#: The one Docker network every local-mode job joins (named in the SDK's Compose files).
+LOCAL_MODE_NETWORK = "sagemaker-local"
+
+
+def ensure_local_mode_network() -> None:
+    """Create local mode's network unless it exists. Each job's Compose creates it when missing,
+    so two jobs starting at the same time on a fresh engine could create it twice (Docker allows
+    duplicate names, after which Compose cannot tell which one to use)."""
+    import docker
+
+    client = docker.from_env(timeout=30)
+    if not client.networks.list(names=[LOCAL_MODE_NETWORK]):
+        client.networks.create(
+            LOCAL_MODE_NETWORK, driver="bridge", check_duplicate=True,
+            labels={"com.docker.compose.network": LOCAL_MODE_NETWORK, "com.docker.compose.project": "churn"},
+        )
+
+
 def require_ready(runs_dir: Path, build_missing: bool = True) -> None:
     """Raise :class:`DockerError` unless Docker, Compose and the images are ready; build the
     images first when they are missing and ``build_missing``."""
@@ -122,6 +140,7 @@ def require_ready(runs_dir: Path, build_missing: bool = True) -> None:
         if not build_missing:
             raise DockerError(f"images missing: {', '.join(missing_images())}; build them: churn images build")
         build_images()
+    ensure_local_mode_network()
 
 
 def build_images(base_image: str | None = None, parity: bool = False) -> list[str]:

@@ -104,11 +104,13 @@ def _read_local_property_file(executor, pipeline_variable, step_name):
 
 
 def install_local_adaptations() -> None:
-    """Teach the local executor to read ``file://`` property files and to consult the step
-    cache of the session (``churn_step_cache``) before running a job step (idempotent)."""
+    """Teach the local executor to read ``file://`` property files, to consult the step cache
+    of the session (``churn_step_cache``) before running a job step, and to run independent
+    steps at the same time (up to the session's ``churn_max_parallel_steps``; idempotent)."""
     from sagemaker.local import pipeline as local_pipeline
     from sagemaker.local.pipeline import LocalPipelineExecutor
 
+    from churn.backends.local_scheduler import execute_concurrently
     from churn.backends.step_cache import cached_processing, cached_training
 
     original = LocalPipelineExecutor._evaluate_json_get_function  # noqa: SLF001 - pinned SDK internals
@@ -127,5 +129,9 @@ def install_local_adaptations() -> None:
                 return value
         return original(self, pipeline_variable, step_name)
 
+    def execute(self):
+        return execute_concurrently(self, getattr(self.sagemaker_session, "churn_max_parallel_steps", 1))
+
     evaluate_json_get.churn_adapted = True
     LocalPipelineExecutor._evaluate_json_get_function = evaluate_json_get  # noqa: SLF001
+    LocalPipelineExecutor.execute = execute

@@ -16,6 +16,7 @@ from churn import parameters as parameter_specs
 from churn.backends import docker
 from churn.backends.code_bundle import write_bundle
 from churn.backends.local import LocalBackend
+from churn.backends.local_scheduler import default_max_parallel_steps
 from churn.backends.step_cache import StepCache
 from churn.backends.runs import (
     MODEL_PACKAGE_GROUP,
@@ -137,11 +138,14 @@ def run_local(
     use_cache: bool = True,
     resumed_from: str | None = None,
     expected_definition_sha256: str | None = None,
+    max_parallel_steps: int | None = None,
 ) -> RunResult:
     """Run the pipeline once in containers; raise :class:`RunError` if it cannot start.
 
     With ``use_cache`` a job step whose request and input contents match an earlier successful
-    step reuses its outputs (``runs/.cache``) instead of starting a container."""
+    step reuses its outputs (``runs/.cache``) instead of starting a container. Up to
+    ``max_parallel_steps`` independent steps run at once (default: see
+    :func:`~churn.backends.local_scheduler.default_max_parallel_steps`)."""
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
     requested_input = input_uri(str(overrides.get("InputData", backend.input_data)))
@@ -171,6 +175,7 @@ def run_local(
     session.config = {"local": {"local_code": True, "container_root": str(scratch)}}
     cache = StepCache(runs_dir / ".cache", _memoized(docker.image_id)) if use_cache else None
     session.churn_step_cache = cache
+    session.churn_max_parallel_steps = max_parallel_steps or default_max_parallel_steps()
     runs_before = {p.name for p in runs_dir.iterdir()}
     handler = _StepProgress(progress, cache)
     step_logger = logging.getLogger("sagemaker.local.entities")

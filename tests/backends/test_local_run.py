@@ -23,6 +23,7 @@ from churn.backends.local import local_backend
 from churn.backends.local_run import run_local
 from churn.backends.runs import RunError
 from churn.registry import Registry
+from churn.summary import ARTIFACTS
 from tests import network_audit
 from tests.conftest import SAMPLE_CSV
 
@@ -56,7 +57,9 @@ def test_run_folder_is_named_by_the_execution_and_holds_its_definition(default_r
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert all(s["duration_seconds"] >= 0 for s in summary["steps"] if s["status"] == "Succeeded")
     definition = json.loads((result.run_dir / "definition.json").read_text())
-    assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy"]
+    assert [s["Name"] for s in definition["Steps"]] == [
+        "PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy",
+    ]
     # The SDK's definition text is json.dumps of the document: the recorded hash is of that text.
     assert summary["definition_sha256"] == hashlib.sha256(json.dumps(definition).encode()).hexdigest()
 
@@ -67,8 +70,10 @@ def test_the_model_is_registered_in_the_local_registry(default_run, runs_dir):
     [package] = Registry(runs_dir).list("churn")
     assert (package.version, package.approval_status, package.execution_id) == (1, "PendingManualApproval", result.execution_id)
     assert package.metrics["accuracy"] == accuracy
-    assert package.model_data == (result.run_dir / "model/model.tar.gz").as_uri()
+    assert package.model_data == (result.run_dir / ARTIFACTS["model"]).as_uri()
     assert result.summary["registered_model"]["version"] == 1
+    # The registry records how the model won: the same selection as the run's summary.
+    assert package.selection == result.summary["selection"] and package.winner == "xgboost"
 
 
 def test_no_network_beyond_loopback_and_docker(default_run):
@@ -90,7 +95,7 @@ def test_model_scores_new_rows_with_churn_predict(default_run, tmp_path):
     customers.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines[:6]) + "\n")
     out = tmp_path / "scores.txt"
     done = subprocess.run(
-        [sys.executable, "-m", "churn.cli", "predict", "--model", str(result.run_dir / "model/model.tar.gz"),
+        [sys.executable, "-m", "churn.cli", "predict", "--model", str(result.run_dir / ARTIFACTS["model"]),
          "--input", str(customers), "--output", str(out)],
         capture_output=True, text=True,
     )
@@ -104,7 +109,7 @@ def test_the_created_model_is_served_by_the_image(default_run, tmp_path):
     import tarfile
 
     model_dir = tmp_path / "model"
-    with tarfile.open(result.run_dir / "model/model.tar.gz") as tar:
+    with tarfile.open(result.run_dir / ARTIFACTS["model"]) as tar:
         tar.extractall(model_dir, filter="data")
     image = local_backend().images.training
     with socket.socket() as probe:

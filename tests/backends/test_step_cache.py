@@ -10,10 +10,16 @@ from churn.backends.local import local_backend
 from churn.backends.local_run import resume_parameters, run_local
 from churn.backends.runs import RunError
 from churn.diff import split_digests
+from churn.summary import ARTIFACTS
 from tests.parity.test_golden_splits import assert_matches_golden
 
 pytestmark = pytest.mark.docker
-JOB_STEPS = ("PreprocessData", "TrainModel", "EvaluateModel")
+JOB_STEPS = ("PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel")
+#: What a changed XGBoost hyperparameter reruns: its branch and the selection, not the baseline's.
+XGBOOST_RERUN = {
+    "PreprocessData": True, "TrainModel": False, "EvaluateModel": False,
+    "TrainBaseline": True, "EvaluateBaseline": True, "SelectModel": False,
+}
 
 
 def _hits(result) -> dict[str, bool]:
@@ -48,7 +54,8 @@ def test_an_unchanged_rerun_reuses_every_job_step(first, runs_dir):
     assert _hits(again) == {name: True for name in JOB_STEPS}
     assert "==> PreprocessData: Succeeded in 0.0 s (cached)" in lines
     assert split_digests(again.run_dir) == split_digests(first.run_dir)
-    assert (again.run_dir / "model/model.tar.gz").read_bytes() == (first.run_dir / "model/model.tar.gz").read_bytes()
+    assert (again.run_dir / ARTIFACTS["model"]).read_bytes() == (first.run_dir / ARTIFACTS["model"]).read_bytes()
+    assert again.summary["selection"] == first.summary["selection"]
     assert again.summary["metrics"] == first.summary["metrics"]
     assert again.summary["registered_model"]["version"] == first.summary["registered_model"]["version"] + 1
 
@@ -56,7 +63,7 @@ def test_an_unchanged_rerun_reuses_every_job_step(first, runs_dir):
 def test_changing_num_round_reruns_training_and_what_follows_only(first, runs_dir):
     changed, _ = _run(runs_dir, {"NumRound": 37})
     assert changed.status == "Succeeded"
-    assert _hits(changed) == {"PreprocessData": True, "TrainModel": False, "EvaluateModel": False}
+    assert _hits(changed) == XGBOOST_RERUN
 
 
 def test_a_corrupted_cache_entry_is_a_miss_never_a_wrong_result(first, runs_dir):
@@ -79,11 +86,12 @@ def test_resume_reruns_a_failed_execution_from_its_failed_step(first, runs_dir, 
     original = LocalSagemakerClient.create_training_job
     calls = []
 
-    def capacity_error_once(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
+    def capacity_error_once(self, TrainingJobName, AlgorithmSpecification, *args, **kwargs):  # noqa: N803 - the SDK's names
+        if "xgboost" in AlgorithmSpecification["TrainingImage"]:
+            calls.append(1)
+        if calls == [1]:
             raise RuntimeError("simulated: container killed")
-        return original(self, *args, **kwargs)
+        return original(self, TrainingJobName, AlgorithmSpecification, *args, **kwargs)
 
     monkeypatch.setattr(LocalSagemakerClient, "create_training_job", capacity_error_once)
     failed, _ = _run(runs_dir, {"NumRound": 23})
@@ -93,7 +101,7 @@ def test_resume_reruns_a_failed_execution_from_its_failed_step(first, runs_dir, 
     assert resumed.status == "Succeeded", resumed.failure_reason
     assert resumed.summary["resumed_from"] == failed.execution_id
     assert resumed.summary["parameters"] == failed.summary["parameters"]
-    assert _hits(resumed) == {"PreprocessData": True, "TrainModel": False, "EvaluateModel": False}
+    assert _hits(resumed) == XGBOOST_RERUN
     assert json.loads((failed.run_dir / "summary.json").read_text())["status"] == "Failed"  # untouched
 
 

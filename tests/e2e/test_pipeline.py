@@ -18,9 +18,14 @@ from tests.test_metrics import SCHEMA
 pytestmark = pytest.mark.e2e
 
 STEPS = [
-    "PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy",
+    "PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy",
     "CreateModel-CreateModel", "RegisterModel-RegisterModel", "AccuracyTooLow",
 ]
+CANDIDATES = {"xgboost", "logistic-regression"}
+
+
+def _booster_kind(path) -> str:
+    return json.loads(load_booster(path).save_config())["learner"]["gradient_booster"]["name"]
 
 
 def _sha(path) -> str:
@@ -69,7 +74,7 @@ def test_parameters_override_the_defaults(run_pipeline):
 def test_a_failing_gate_ends_failed_with_the_fail_step_message(run_pipeline):
     result = run_pipeline({"AccuracyThreshold": 0.995})
     assert result.status == "Failed"
-    assert "Test accuracy is below the AccuracyThreshold of 0.995" in result.failure_reason
+    assert "Test accuracy of the winning model is below the AccuracyThreshold of 0.995" in result.failure_reason
     steps = {s["name"]: s["status"] for s in result.summary["steps"]}
     assert steps["AccuracyTooLow"] == "Failed"
     assert steps["CreateModel-CreateModel"] == steps["RegisterModel-RegisterModel"] == "NotStarted"
@@ -82,3 +87,46 @@ def test_a_crashing_training_job_fails_the_execution_with_its_reason(run_pipelin
     assert result.status == "Failed"
     train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
     assert train["status"] == "Failed" and "num_round" in train["failure_reason"]
+
+
+# --- candidate models -------------------------------------------------------------------
+
+
+def test_both_candidates_are_trained_evaluated_and_the_better_one_registered(default_run):
+    selection = default_run.summary["selection"]
+    assert selection["metric"] == "auc" and set(selection["candidates"]) == CANDIDATES
+    assert all(c["enabled"] for c in selection["candidates"].values())
+    scores = {name: c["metrics"]["auc"] for name, c in selection["candidates"].items()}
+    assert selection["winner"] == max(scores, key=scores.get) == "xgboost"
+    # The gate and the registered model use the winner's evaluation; the report shows both.
+    assert default_run.summary["metrics"] == selection["candidates"]["xgboost"]["metrics"]
+    assert _booster_kind(default_run.run_dir / ARTIFACTS["model"]) == "gbtree"
+    report = (default_run.run_dir / "report.html").read_text()
+    assert "<h2>Candidates</h2>" in report and f"{scores['logistic-regression']:.4f}" in report
+
+
+def test_a_weaker_xgboost_loses_to_the_baseline(run_pipeline):
+    result = run_pipeline({"NumRound": 1, "MaxDepth": 1, "AccuracyThreshold": 0.5})
+    assert result.status == "Succeeded", result.failure_reason
+    selection = result.summary["selection"]
+    assert selection["winner"] == "logistic-regression", selection["summary"]
+    assert _booster_kind(result.run_dir / ARTIFACTS["model"]) == "gblinear"
+    assert result.summary["metrics"] == selection["candidates"]["logistic-regression"]["metrics"]
+    assert result.summary["registered_model"] is not None
+
+
+def test_the_selection_metric_is_a_parameter(run_pipeline):
+    result = run_pipeline({"SelectionMetric": "precision"})
+    assert result.status == "Succeeded", result.failure_reason
+    selection = result.summary["selection"]
+    values = {name: c["metrics"]["precision"] for name, c in selection["candidates"].items()}
+    assert selection["metric"] == "precision" and values[selection["winner"]] == max(values.values())
+
+
+def test_the_baseline_can_be_turned_off(run_pipeline):
+    result = run_pipeline({"BaselineEnabled": "false"})
+    assert result.status == "Succeeded", result.failure_reason
+    selection = result.summary["selection"]
+    assert selection["winner"] == "xgboost"
+    assert selection["candidates"]["logistic-regression"]["enabled"] is False
+    assert "BaselineEnabled=false" in selection["candidates"]["logistic-regression"]["reason"]

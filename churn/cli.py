@@ -87,7 +87,7 @@ def _fail(message: str, code: int = 1):
 @click.option("--build/--no-build", default=True, show_default=True, help="local: build the project's images if missing.")
 @click.option("--no-cache", is_flag=True, help="local: run every step, reusing nothing from the step cache.")
 @click.option("--resume", "resume_id", default=None, metavar="EXECUTION_ID", help="local: run a failed execution again from its failed step.")
-@click.option("--version", "version_name", default=None, metavar="VERSION", help="local: run a recorded pipeline version again (see churn versions).")
+@click.option("--version", "version_name", default=None, metavar="VERSION", help="Run a recorded pipeline version again (see churn versions).")
 @click.option(
     "--max-parallel-steps", type=click.IntRange(min=1), default=None,
     help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
@@ -147,7 +147,10 @@ def run(
             from churn.backends.cloud_run import run_cloud
 
             runs = Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
-            result = run_cloud(chosen, overrides, runs, progress=echo, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+            result = run_cloud(
+                chosen, overrides, runs, progress=echo, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
+                version=version_name,
+            )
     except RunInterrupted as error:
         _fail(str(error), 130)
     except (RunError, CloudSettingsError) as error:
@@ -232,21 +235,45 @@ def graph(backend, output_path) -> None:
 
 
 @main.command()
-@click.option("--runs-dir", default=None, help="The runs folder [default: $CHURN_RUNS_DIR or ./runs].")
-def versions(runs_dir) -> None:
-    """List the pipeline versions (distinct definitions) that have run locally."""
+@click.option("--backend", type=click.Choice(["local", "cloud"]), default="local", show_default=True)
+@click.option("--runs-dir", default=None, help="local: the runs folder [default: $CHURN_RUNS_DIR or ./runs].")
+@cloud_options
+def versions(backend, runs_dir, region, role_arn, bucket, prefix, cache_expiry) -> None:
+    """List the pipeline versions (distinct definitions): those that have run locally, or
+    SageMaker's pipeline versions of the churn pipeline grouped by definition (cloud)."""
     from pathlib import Path
 
     from churn.backends.local import DEFAULT_RUNS_DIR
-    from churn.versions import list_versions
+    from churn.versions import list_cloud_versions, list_versions
 
-    found = list_versions(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+    if backend == "local":
+        found = list_versions(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+        header, when = "runs", ("first run", "last run")
+    else:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from churn.backends import get_backend
+        from churn.backends.cloud import CloudSettingsError
+        from churn.pipeline import PIPELINE_NAME
+
+        settings = _backend_settings(backend, runs_dir, False, region, role_arn, bucket, prefix, cache_expiry)
+        try:
+            chosen = get_backend("cloud", **settings)
+            chosen.require_settings()
+            found = list_cloud_versions(chosen.session().sagemaker_client, PIPELINE_NAME)
+        except CloudSettingsError as error:
+            _fail(str(error), 2)
+        except (ClientError, BotoCoreError) as error:
+            _fail(f"cannot list the versions of pipeline {PIPELINE_NAME!r}: {error}")
+        header, when = "upserts", ("first upserted", "last upserted")
     if not found:
-        click.echo("no runs yet")
+        click.echo("no runs yet" if backend == "local" else "no pipeline versions yet")
         return
-    click.echo(f"{'version':<13} {'step code':<17} {'churn':<8} {'runs':>4}  first run                      last run")
+    click.echo(f"{'version':<13} {'step code':<17} {'churn':<8} {header:>7}  {when[0]:<30} {when[1]}")
     for v in found:
-        click.echo(f"{v.name:<13} {v.code_hash or '-':<17} {v.churn_version:<8} {len(v.runs):>4}  {v.first_run:<30} {v.last_run}")
+        count = len(v.pipeline_version_ids) if backend == "cloud" else len(v.runs)
+        ids = f"  (SageMaker versions {', '.join(map(str, v.pipeline_version_ids))})" if backend == "cloud" else ""
+        click.echo(f"{v.name:<13} {v.code_hash or '-':<17} {v.churn_version:<8} {count:>7}  {v.first_run:<30} {v.last_run}{ids}")
 
 
 @main.command("diff")

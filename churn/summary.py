@@ -38,7 +38,7 @@ ARTIFACT_STEP = {
 }
 
 
-def _iso(timestamp) -> str | None:
+def iso_time(timestamp) -> str | None:
     if timestamp is None:
         return None
     if isinstance(timestamp, datetime):
@@ -67,8 +67,8 @@ def step_records(list_steps: list[dict], order: list[str]) -> list[dict]:
             {
                 "name": name,
                 "status": step.get("StepStatus"),
-                "started_at": _iso(step.get("StartTime")),
-                "finished_at": _iso(step.get("EndTime")),
+                "started_at": iso_time(step.get("StartTime")),
+                "finished_at": iso_time(step.get("EndTime")),
                 "duration_seconds": _seconds(step.get("StartTime"), step.get("EndTime")),
                 # SageMaker reports a reused step as CacheHitResult; the local cache does the same.
                 "cache_hit": bool(step.get("CacheHitResult")),
@@ -108,8 +108,8 @@ def build_summary(
         "backend": backend,
         "status": describe.get("PipelineExecutionStatus"),
         "failure_reason": describe.get("FailureReason"),
-        "started_at": _iso(describe.get("CreationTime")),
-        "finished_at": _iso(describe.get("LastModifiedTime")),
+        "started_at": iso_time(describe.get("CreationTime")),
+        "finished_at": iso_time(describe.get("LastModifiedTime")),
         "duration_seconds": _seconds(describe.get("CreationTime"), describe.get("LastModifiedTime")),
         "parameters": parameters,
         "steps": steps,

@@ -1,6 +1,8 @@
-"""Pipeline versions on the local backend: every run records its definition (and so the hash
-of the step code it ran); a version is one distinct definition. ``churn versions`` lists them,
-``churn run --version V`` runs a recorded version again with the step code it ran then."""
+"""Pipeline versions: a version is one distinct definition (so also the hash of the step code
+it runs). Local: every run records its definition; ``churn versions`` lists the distinct ones
+and ``churn run --version V`` runs a recorded version again with the step code it ran then.
+Cloud: SageMaker keeps a pipeline version per upsert; :func:`list_cloud_versions` groups them
+by definition, and ``churn run --backend cloud --version V`` starts that pipeline version."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from churn.summary import SUMMARY_FILE
+from churn.summary import SUMMARY_FILE, iso_time
 
 
 class VersionError(ValueError):
@@ -23,6 +25,10 @@ class Version:
     runs: list[str] = field(default_factory=list)
     first_run: str = ""
     last_run: str = ""
+    #: Cloud: SageMaker's pipeline version ids with this definition, oldest first.
+    pipeline_version_ids: list[int] = field(default_factory=list)
+    #: Cloud: the definition text as SageMaker stores it.
+    definition: str | None = None
 
     @property
     def name(self) -> str:
@@ -57,11 +63,52 @@ def list_versions(runs_dir: Path) -> list[Version]:
     return sorted(versions.values(), key=lambda v: v.first_run)
 
 
-def find_version(runs_dir: Path, name: str) -> Version:
-    matches = [v for v in list_versions(runs_dir) if v.definition_sha256.startswith(name)]
-    if not matches:
-        raise VersionError(f"no version {name!r} under {runs_dir}; `churn versions` lists them")
+def choose_version(found: list[Version], name: str, where: str) -> Version:
+    """The one version whose definition hash starts with ``name``."""
+    matches = [v for v in found if v.definition_sha256.startswith(name)]
+    if not name or not matches:
+        raise VersionError(f"no version {name!r} {where}; `churn versions` lists them")
     if len(matches) > 1:
         raise VersionError(f"version {name!r} is ambiguous: {', '.join(v.name for v in matches)}")
     return matches[0]
+
+
+def find_version(runs_dir: Path, name: str) -> Version:
+    return choose_version(list_versions(runs_dir), name, f"under {runs_dir}")
+
+
+def list_cloud_versions(sm, pipeline_name: str) -> list[Version]:
+    """SageMaker's versions of ``pipeline_name`` grouped by definition, oldest first.
+
+    ``sm`` is a boto3 SageMaker client. Each pipeline version's definition is read with
+    DescribePipeline(PipelineVersionId) and hashed as it is stored, which is the text churn
+    upserted, so the hashes equal the ``definition_sha256`` of the runs.
+    """
+    import hashlib
+
+    summaries: list[dict] = []
+    request = {"PipelineName": pipeline_name, "SortOrder": "Ascending"}
+    while True:
+        page = sm.list_pipeline_versions(**request)
+        summaries += page.get("PipelineVersionSummaries", [])
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    versions: dict[str, Version] = {}
+    for summary in sorted(summaries, key=lambda s: s["PipelineVersionId"]):
+        described = sm.describe_pipeline(PipelineName=pipeline_name, PipelineVersionId=summary["PipelineVersionId"])
+        text = described["PipelineDefinition"]
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if digest not in versions:
+            description = described.get("PipelineVersionDescription") or described.get("PipelineDescription") or ""
+            churn = description.split(",")[0].removeprefix("churn ") if description.startswith("churn ") else "-"
+            versions[digest] = Version(digest, _code_hash(json.loads(text)), churn, definition=text)
+        version = versions[digest]
+        version.pipeline_version_ids.append(summary["PipelineVersionId"])
+        if summary.get("LastExecutionPipelineExecutionArn"):
+            version.runs.append(summary["LastExecutionPipelineExecutionArn"].rsplit("/", 1)[-1])
+        created = iso_time(summary.get("CreationTime")) or ""
+        version.first_run = version.first_run or created
+        version.last_run = created
+    return sorted(versions.values(), key=lambda v: v.pipeline_version_ids[0])
 

@@ -9,6 +9,7 @@ when that content is not there yet.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -73,11 +74,16 @@ def check_bucket(s3, bucket: str) -> None:
         ) from None
 
 
+def code_is_staged(s3, backend: CloudBackend, code_hash: str) -> bool:
+    bucket, prefix = _split(f"{backend.code_root}/{code_hash}")
+    return _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}")
+
+
 def stage_code(s3, backend: CloudBackend) -> list[str]:
     """Upload the step code bundle unless this content is already staged; return new keys."""
-    bucket, prefix = _split(f"{backend.code_root}/{bundle_hash()}")
-    if _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}"):
+    if code_is_staged(s3, backend, bundle_hash()):
         return []
+    bucket, prefix = _split(f"{backend.code_root}/{bundle_hash()}")
     keys = []
     for name, content in bundle_files():
         s3.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=content)
@@ -196,6 +202,25 @@ def _registered_model(steps: list[dict]) -> dict | None:
     return {"group": group, "version": int(version) if version.isdigit() else version, "arn": arn}
 
 
+def _recorded_version(sm, s3, backend: CloudBackend, name: str):
+    """The SageMaker pipeline version to run again, checked to be runnable."""
+    from churn.pipeline import PIPELINE_NAME
+    from churn.versions import VersionError, choose_version, list_cloud_versions
+
+    try:
+        found = list_cloud_versions(sm, PIPELINE_NAME)
+        chosen = choose_version(found, name, f"of pipeline {PIPELINE_NAME!r} on SageMaker")
+    except VersionError as error:
+        raise RunError(str(error)) from None
+    except _client_error() as error:
+        raise RunError(f"cannot list the versions of pipeline {PIPELINE_NAME!r}: {_explain(error)}") from None
+    if chosen.code_hash and not code_is_staged(s3, backend, chosen.code_hash):
+        raise RunError(
+            f"the step code of version {chosen.name} ({backend.code_root}/{chosen.code_hash}) is no longer staged"
+        )
+    return chosen
+
+
 def run_cloud(
     backend: CloudBackend,
     overrides: dict[str, object],
@@ -204,9 +229,14 @@ def run_cloud(
     progress: Progress = print,
     poll_seconds: float = 30.0,
     timeout_seconds: float | None = None,
+    version: str | None = None,
 ) -> RunResult:
     """Stage, upsert, start and follow one execution on SageMaker; raise :class:`RunError`
-    when it cannot start or be followed, never reporting success that did not happen."""
+    when it cannot start or be followed, never reporting success that did not happen.
+
+    With ``version`` (a definition hash prefix, see ``churn versions --backend cloud``) nothing
+    is upserted: the execution starts from that SageMaker pipeline version (its newest
+    version id), whose step code must still be staged."""
     try:
         backend.require_settings()
     except CloudSettingsError as error:
@@ -221,24 +251,30 @@ def run_cloud(
     s3 = session.boto_session.client("s3")
     sm = session.sagemaker_client
     check_bucket(s3, backend.bucket)
+    pipeline = build_pipeline(backend)
+    recorded = _recorded_version(sm, s3, backend, version) if version else None
     try:
         overrides["InputData"], input_keys = stage_input(s3, backend, requested_input)
-        code_keys = stage_code(s3, backend)
+        code_keys = [] if recorded else stage_code(s3, backend)
     except _client_error() as error:
         raise RunError(f"staging to s3://{backend.bucket}/{backend.prefix} failed: {_explain(error)}") from None
     progress(f"==> staged: {len(code_keys)} code file(s) and {len(input_keys)} input file(s) uploaded")
 
-    pipeline = build_pipeline(backend)
-    definition = pipeline.definition()
+    definition = recorded.definition if recorded else pipeline.definition()
     digest = hashlib.sha256(definition.encode()).hexdigest()
     try:
         with backend.sdk_scope():
-            pipeline.upsert(
-                role_arn=backend.role_arn,
-                description=f"churn {__version__}, definition sha256 {digest}",
-                tags=[{"Key": "churn:version", "Value": __version__}, {"Key": "churn:definition-sha256", "Value": digest}],
-            )
-            execution = pipeline.start(parameters=overrides)
+            if recorded:
+                version_id = recorded.pipeline_version_ids[-1]
+                progress(f"==> starting pipeline version {version_id} (definition {digest[:12]})")
+                execution = pipeline.start(parameters=overrides, pipeline_version_id=version_id)
+            else:
+                pipeline.upsert(
+                    role_arn=backend.role_arn,
+                    description=f"churn {__version__}, definition sha256 {digest}",
+                    tags=[{"Key": "churn:version", "Value": __version__}, {"Key": "churn:definition-sha256", "Value": digest}],
+                )
+                execution = pipeline.start(parameters=overrides)
     except _client_error() as error:
         raise RunError(f"SageMaker refused the pipeline: {_explain(error)}") from None
     arn = execution.arn
@@ -258,7 +294,7 @@ def run_cloud(
             f"execution {execution_id} reports Succeeded but these results are missing from "
             f"{backend.artifact_root}/{execution_id}: {', '.join(missing)}"
         )
-    defaults = {p.name: p.default_value for p in pipeline.parameters}
+    defaults = {p["Name"]: p.get("DefaultValue") for p in json.loads(definition)["Parameters"]}
     return finish_run(
         backend="cloud", run_dir=run_dir, describe=describe, list_steps=steps,
         parameters={**defaults, **overrides, "InputData": requested_input},

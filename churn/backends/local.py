@@ -129,8 +129,12 @@ def install_local_adaptations() -> None:
                 return value
         return original(self, pipeline_variable, step_name)
 
+    sdk_execute = LocalPipelineExecutor.execute
+
     def execute(self):
-        return execute_concurrently(self, getattr(self.sagemaker_session, "churn_max_parallel_steps", 1))
+        bound = getattr(self.sagemaker_session, "churn_max_parallel_steps", None)
+        # A session churn did not set up (a plain LocalPipelineSession) keeps the SDK's loop.
+        return sdk_execute(self) if bound is None else execute_concurrently(self, bound)
 
     evaluate_json_get.churn_adapted = True
     LocalPipelineExecutor._evaluate_json_get_function = evaluate_json_get  # noqa: SLF001

@@ -295,3 +295,116 @@ def test_no_credential_reaches_outputs_definition_or_tags(aws, simulate, tmp_pat
     texts = ["\n".join(lines), json.dumps(pipeline, default=str), json.dumps(tags)]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in result.run_dir.rglob("*") if p.is_file() and p.suffix in (".json", ".html", ".csv")]
     assert not [t for t in texts if secret in t or token in t]
+
+
+# --- pipeline versions ---------------------------------------------------------------------
+
+
+@pytest.fixture()
+def pipeline_versions(aws, monkeypatch):
+    """Teaches the emulator SageMaker's pipeline versions (moto has none): every CreatePipeline
+    and UpdatePipeline makes version N+1 with that definition; ListPipelineVersions pages
+    through them (two per page, to exercise NextToken); DescribePipeline and
+    StartPipelineExecution take a PipelineVersionId. Returns the versions and the started ids."""
+    from moto.sagemaker import responses
+    from moto.sagemaker.exceptions import ValidationError
+
+    state = {"versions": [], "started": []}
+
+    def recording(original):
+        def call(self):
+            result = original(self)
+            state["versions"].append({
+                "PipelineVersionId": len(state["versions"]) + 1,
+                "definition": self._get_param("PipelineDefinition"),
+                "description": self._get_param("PipelineDescription"),
+                "CreationTime": datetime.now(timezone.utc).timestamp(),
+            })
+            return result
+        return call
+
+    for name in ("create_pipeline", "update_pipeline"):
+        monkeypatch.setattr(responses.SageMakerResponse, name, recording(getattr(responses.SageMakerResponse, name)))
+
+    def list_pipeline_versions(self):
+        rows = [{"PipelineVersionId": v["PipelineVersionId"], "CreationTime": v["CreationTime"]} for v in state["versions"]]
+        if (self._get_param("SortOrder") or "Descending") == "Descending":
+            rows.reverse()
+        start = int(self._get_param("NextToken") or 0)
+        page = {"PipelineVersionSummaries": rows[start:start + 2]}
+        if start + 2 < len(rows):
+            page["NextToken"] = str(start + 2)
+        return json.dumps(page)
+
+    describe = responses.SageMakerResponse.describe_pipeline
+
+    def describe_pipeline(self):
+        wanted = self._get_param("PipelineVersionId")
+        if wanted is None:
+            return describe(self)
+        version = next((v for v in state["versions"] if v["PipelineVersionId"] == int(wanted)), None)
+        if version is None:
+            raise ValidationError(message=f"Pipeline version {wanted} does not exist")
+        return json.dumps({"PipelineName": self._get_param("PipelineName"), "PipelineDefinition": version["definition"],
+                           "PipelineDescription": version["description"]})
+
+    start = responses.SageMakerResponse.start_pipeline_execution
+
+    def start_pipeline_execution(self):
+        state["started"].append(self._get_param("PipelineVersionId"))
+        return start(self)
+
+    monkeypatch.setattr(responses.SageMakerResponse, "list_pipeline_versions", list_pipeline_versions, raising=False)
+    monkeypatch.setattr(responses.SageMakerResponse, "describe_pipeline", describe_pipeline)
+    monkeypatch.setattr(responses.SageMakerResponse, "start_pipeline_execution", start_pipeline_execution)
+    return state
+
+
+def _three_upserts(simulate, tmp_path):
+    """Runs with cache expiry P30D, P30D, P1D: three pipeline versions, two definitions."""
+    simulate()
+    return [run_cloud(_backend(cache_expiry=e), {}, tmp_path, progress=_quiet, poll_seconds=0.01) for e in ("P30D", "P30D", "P1D")]
+
+
+def test_cloud_versions_are_sagemakers_pipeline_versions_grouped_by_definition(aws, pipeline_versions, simulate, tmp_path):
+    from churn.versions import list_cloud_versions
+
+    runs = _three_upserts(simulate, tmp_path)
+    found = list_cloud_versions(aws["sm"], "churn")
+    assert [v.pipeline_version_ids for v in found] == [[1, 2], [3]]
+    assert [v.definition_sha256 for v in found] == [runs[0].summary["definition_sha256"], runs[2].summary["definition_sha256"]]
+    assert runs[0].summary["definition_sha256"] == runs[1].summary["definition_sha256"]
+    assert all(v.code_hash == bundle_hash() and v.churn_version == __import__("churn").__version__ for v in found)
+    assert found[0].first_run <= found[0].last_run <= found[1].first_run
+
+
+def test_cli_lists_cloud_versions(aws, pipeline_versions, simulate, tmp_path):
+    runs = _three_upserts(simulate, tmp_path)
+    done = _churn(aws, "versions", "--backend", "cloud", "--region", REGION, "--role-arn", ROLE, "--bucket", BUCKET)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:5] == ["version", "step", "code", "churn", "upserts"]
+    assert lines[1].startswith(runs[0].summary["definition_sha256"][:12]) and lines[1].endswith("(SageMaker versions 1, 2)")
+    assert lines[2].startswith(runs[2].summary["definition_sha256"][:12]) and lines[2].endswith("(SageMaker versions 3)")
+
+
+def test_running_a_recorded_cloud_version_starts_it_without_upserting(aws, pipeline_versions, simulate, tmp_path):
+    runs = _three_upserts(simulate, tmp_path)
+    first = runs[0].summary["definition_sha256"]
+    again = run_cloud(_backend(), {"NumRound": 7}, tmp_path, progress=_quiet, poll_seconds=0.01, version=first[:10])
+    assert again.status == "Succeeded"
+    assert len(pipeline_versions["versions"]) == 3, "running a recorded version must not upsert"
+    assert pipeline_versions["started"] == [None, None, None, 2]  # the newest SageMaker version of that definition
+    assert again.summary["definition_sha256"] == first
+    assert json.loads((again.run_dir / "definition.json").read_text()) == json.loads(pipeline_versions["versions"][1]["definition"])
+    assert again.summary["parameters"]["NumRound"] == 7
+
+
+def test_an_unknown_or_unrunnable_cloud_version_is_named(aws, pipeline_versions, simulate, tmp_path):
+    runs = _three_upserts(simulate, tmp_path)
+    with pytest.raises(RunError, match="no version 'ffffff' of pipeline 'churn' on SageMaker; `churn versions` lists them"):
+        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, version="ffffff")
+    aws["s3"].delete_object(Bucket=BUCKET, Key=f"churn/code/{bundle_hash()}/.complete")
+    with pytest.raises(RunError, match=f"the step code of version {runs[0].summary['definition_sha256'][:12]} .* is no longer staged"):
+        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, version=runs[0].summary["definition_sha256"][:12])
+    assert pipeline_versions["started"] == [None, None, None]

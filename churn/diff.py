@@ -1,4 +1,4 @@
-"""Comparing two finished runs (``churn diff RUN_A RUN_B``): splits, metrics, parameters."""
+"""Comparing two finished runs (``churn diff RUN_A RUN_B``): splits, winner, metrics, parameters."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ class RunDiff:
     parameters: dict[str, tuple[object, object]]
     statuses: tuple[str, str]
     backends: tuple[str, str]
+    #: The winning candidate of each run (None: the run selected none).
+    winners: tuple[str | None, str | None] = (None, None)
 
     @property
     def splits_identical(self) -> bool:
@@ -36,6 +38,7 @@ class RunDiff:
     def lines(self) -> list[str]:
         out = [f"backend: {self.backends[0]} vs {self.backends[1]}", f"status: {self.statuses[0]} vs {self.statuses[1]}"]
         out += [f"split {name}: {state}" for name, state in self.splits.items()]
+        out.append(f"winner: {self.winners[0] or '-'} vs {self.winners[1] or '-'}")
         for name, (a, b) in self.metrics.items():
             delta = f"{b - a:+.4f}" if a is not None and b is not None else "n/a"
             show = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
@@ -68,4 +71,5 @@ def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
     ignored = {"ProcessingInstanceType", "TrainingInstanceType"} if backends[0] != backends[1] else set()
     names = sorted((set(a["parameters"]) | set(b["parameters"])) - ignored)
     parameters = {n: (a["parameters"].get(n), b["parameters"].get(n)) for n in names if a["parameters"].get(n) != b["parameters"].get(n)}
-    return RunDiff(splits, metrics, parameters, (a["status"], b["status"]), backends)
+    winners = tuple((summary.get("selection") or {}).get("winner") for summary in (a, b))
+    return RunDiff(splits, metrics, parameters, (a["status"], b["status"]), backends, winners)

@@ -41,6 +41,20 @@ def write_model_archive(path: Path, model_bytes: bytes, member: str = "xgboost-m
     return path
 
 
+def write_training_job(prefix: Path, splits: Path, hyperparameters: dict, channels=("train", "validation")) -> Path:
+    """A SageMaker training job's ``/opt/ml`` under ``prefix``: config files and data channels."""
+    import json
+    import shutil
+
+    config = prefix / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (config / "inputdataconfig.json").write_text(json.dumps({c: {"ContentType": "text/csv"} for c in channels}))
+    for channel in channels:
+        shutil.copytree(splits / channel, prefix / "input" / "data" / channel)
+    return prefix
+
+
 @pytest.fixture(scope="session")
 def sample_splits(tmp_path_factory) -> Path:
     """The preprocessing entrypoint's output for the sample with default parameters."""

@@ -176,6 +176,7 @@ def run_local(
     cache = StepCache(runs_dir / ".cache", _memoized(docker.image_id)) if use_cache else None
     session.churn_step_cache = cache
     session.churn_max_parallel_steps = max_parallel_steps or default_max_parallel_steps()
+    session.churn_stop_jobs = lambda: docker.remove_job_containers(scratch)
     runs_before = {p.name for p in runs_dir.iterdir()}
     handler = _StepProgress(progress, cache)
     step_logger = logging.getLogger("sagemaker.local.entities")

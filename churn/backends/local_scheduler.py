@@ -8,7 +8,10 @@ up to ``max_parallel`` threads (each step's container is a separate ``docker com
 so the threads only wait). Everything else is the SDK's: condition steps still block the
 branch they do not take (``_blocked_steps``), and step results land in the same execution
 object. After a failure no new step starts; steps already running finish, and the execution
-fails with the first failure, as the sequential executor reports it.
+fails with the first failure, as the sequential executor reports it. On Ctrl-C no new step
+starts either: the session's ``churn_stop_jobs()`` removes the running jobs' containers, the
+running steps are waited for (so nothing writes into the run folder afterwards), and the
+KeyboardInterrupt goes on to the caller.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 
 #: Environment variable of the default bound (``churn run --max-parallel-steps`` overrides it).
 MAX_PARALLEL_ENV = "CHURN_MAX_PARALLEL_STEPS"
@@ -90,7 +94,11 @@ def execute_concurrently(executor, max_parallel: int):
                 threading.Thread(target=work, args=(dag.step_map[name],), name=f"step-{name}", daemon=True).start()
         if running == 0:
             break
-        name, error = _next(done)
+        try:
+            name, error = _next(done)
+        except KeyboardInterrupt:
+            _stop_running_steps(executor, done, running)
+            raise
         running -= 1
         if error is None:
             succeeded.add(name)
@@ -105,6 +113,23 @@ def execute_concurrently(executor, max_parallel: int):
     else:
         executor.execution.update_execution_success()
     return executor.execution
+
+
+#: How long Ctrl-C waits for the running steps to end once their containers are removed.
+STOP_TIMEOUT_SECONDS = 120.0
+
+
+def _stop_running_steps(executor, done: queue.Queue, running: int) -> None:
+    stop_jobs = getattr(executor.sagemaker_session, "churn_stop_jobs", None)
+    if stop_jobs is not None:
+        stop_jobs()
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while running and time.monotonic() < deadline:
+        try:
+            done.get(timeout=0.2)
+            running -= 1
+        except queue.Empty:
+            continue
 
 
 def _next(done: queue.Queue):

@@ -1,25 +1,15 @@
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from churn.algorithm import train
 from churn.model_io import booster_from_bytes
-
-
-def _job(prefix, sample_splits, hyperparameters, channels=("train", "validation")):
-    config = prefix / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(json.dumps({c: {"ContentType": "text/csv"} for c in channels}))
-    for channel in channels:
-        shutil.copytree(sample_splits / channel, prefix / "input" / "data" / channel)
-    return prefix
+from tests.conftest import write_training_job
 
 
 def test_trains_and_logs_rounds_like_the_official_container(tmp_path, sample_splits, capsys):
-    prefix = _job(tmp_path, sample_splits, {"num_round": "5", "objective": "binary:logistic", "eval_metric": "auc", "max_depth": "3"})
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "5", "objective": "binary:logistic", "eval_metric": "auc", "max_depth": "3"})
     path = train.train(prefix)
     assert path == prefix / "model" / "xgboost-model"
     booster = booster_from_bytes(path.read_bytes())
@@ -29,32 +19,32 @@ def test_trains_and_logs_rounds_like_the_official_container(tmp_path, sample_spl
 
 
 def test_validation_channel_is_optional(tmp_path, sample_splits):
-    prefix = _job(tmp_path, sample_splits, {"num_round": "2"}, channels=("train",))
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "2"}, channels=("train",))
     assert train.train(prefix).is_file()
 
 
 def test_missing_train_channel(tmp_path, sample_splits):
-    prefix = _job(tmp_path, sample_splits, {"num_round": "2"}, channels=("validation",))
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "2"}, channels=("validation",))
     with pytest.raises(train.ChannelError, match="'train' channel is missing"):
         train.train(prefix)
 
 
 def test_unsupported_content_type(tmp_path, sample_splits):
-    prefix = _job(tmp_path, sample_splits, {"num_round": "2"})
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "2"})
     (prefix / "input/config/inputdataconfig.json").write_text(json.dumps({"train": {"ContentType": "application/x-parquet"}}))
     with pytest.raises(train.ChannelError, match="supports text/csv only"):
         train.train(prefix)
 
 
 def test_non_numeric_csv(tmp_path, sample_splits):
-    prefix = _job(tmp_path, sample_splits, {"num_round": "2"}, channels=("train",))
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "2"}, channels=("train",))
     (prefix / "input/data/train/train.csv").write_text("1,a,b\n")
     with pytest.raises(train.ChannelError, match="not numeric label-first CSV"):
         train.train(prefix)
 
 
 def test_main_writes_the_failure_file_and_exits_non_zero(tmp_path, sample_splits, monkeypatch, capsys):
-    prefix = _job(tmp_path, sample_splits, {"num_round": "-1"})
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "-1"})
     monkeypatch.setattr(train, "PREFIX", prefix)
     monkeypatch.setattr(train, "train", lambda: train.__dict__["parse"]({"num_round": "-1"}))
     with pytest.raises(SystemExit) as exit_:

@@ -130,3 +130,26 @@ def test_the_default_bound(monkeypatch):
         local_scheduler.default_max_parallel_steps()
     monkeypatch.delenv(local_scheduler.MAX_PARALLEL_ENV)
     assert local_scheduler.default_max_parallel_steps() >= 1
+
+
+def test_ctrl_c_stops_the_jobs_and_waits_for_running_steps(monkeypatch):
+    """Ctrl-C while two steps run: no new step starts, the jobs are stopped, and both running
+    steps have ended (nothing writes afterwards) before the KeyboardInterrupt goes on."""
+    executor = FakeExecutor(seconds=0.3)
+    stopped = []
+    executor.sagemaker_session = SimpleNamespace(churn_stop_jobs=lambda: stopped.append(time.monotonic()))
+    real_next = local_scheduler._next
+    calls = []
+
+    def interrupted_once_branches_run(done):
+        calls.append(1)
+        if len(calls) == 2:  # PreprocessData has ended; TrainModel and TrainBaseline are running
+            raise KeyboardInterrupt
+        return real_next(done)
+
+    monkeypatch.setattr(local_scheduler, "_next", interrupted_once_branches_run)
+    with pytest.raises(KeyboardInterrupt):
+        execute_concurrently(executor, 2)
+    assert len(stopped) == 1 and executor.running == 0
+    assert [n for e, n in executor.log if e == "start"] == ["PreprocessData", "TrainModel", "TrainBaseline"]
+    assert sorted(n for e, n in executor.log if e == "end") == ["PreprocessData", "TrainBaseline", "TrainModel"]

@@ -40,6 +40,7 @@ def test_summary_has_the_shared_shape(default_run, non_default_run):
 def test_churn_diff_compares_two_runs(default_run, non_default_run):
     same = diff_runs(default_run.run_dir, default_run.run_dir)
     assert same.splits_identical and not same.parameters
+    assert same.winners == (default_run.summary["selection"]["winner"],) * 2
     other = diff_runs(default_run.run_dir, non_default_run.run_dir)
     assert other.splits == {"train": "different", "validation": "different", "test": "different"}
     assert other.parameters["SplitSeed"] == (42, 7) and other.parameters["NumRound"] == (100, 10)
@@ -55,6 +56,7 @@ def test_churn_diff_command(default_run, non_default_run):
 
     same = diff(default_run.run_dir, default_run.run_dir)
     assert same.returncode == 0 and "split train: identical" in same.stdout and "parameters: identical" in same.stdout
+    assert "winner: xgboost vs xgboost" in same.stdout
     other = diff(default_run.run_dir, non_default_run.run_dir)
     assert other.returncode == 1
     assert "split test: different" in other.stdout and "parameter SplitSeed: 42 -> 7" in other.stdout

@@ -116,6 +116,11 @@ def build_pipeline(backend: Backend, parameter_defaults: dict[str, object] | Non
         return _build(backend, parameter_defaults)
 
 
+def _job_step_options(backend: Backend) -> dict:
+    """What every job step gets from the backend: SageMaker's step cache and retry policies."""
+    return {"cache_config": backend.cache_config(), "retry_policies": backend.retry_policies()}
+
+
 def _candidate(
     backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, image: str, hyperparameters: dict
 ) -> CandidateSteps:
@@ -133,10 +138,9 @@ def _candidate(
         hyperparameters=hyperparameters,
         sagemaker_session=backend.session(),
     )
-    options = {"cache_config": backend.cache_config(), "retry_policies": backend.retry_policies()}
     train = TrainingStep(
         name=f"Train{step}",
-        **options,
+        **_job_step_options(backend),
         step_args=estimator.fit(
             inputs={
                 channel: TrainingInput(s3_data=split_uri[channel], content_type="text/csv")
@@ -146,7 +150,7 @@ def _candidate(
     )
     evaluate = ProcessingStep(
         name=f"Evaluate{step}",
-        **options,
+        **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.evaluation, "churn.steps.evaluate", params["ProcessingInstanceType"], f"churn-evaluate-{name}"
         ).run(
@@ -169,10 +173,9 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     params = pipeline_parameters(backend, parameter_defaults)
     session = backend.session()
 
-    job_step_options = {"cache_config": backend.cache_config(), "retry_policies": backend.retry_policies()}
     preprocess = ProcessingStep(
         name="PreprocessData",
-        **job_step_options,
+        **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess"
         ).run(
@@ -222,7 +225,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
         ]
     select = ProcessingStep(
         name="SelectModel",
-        **job_step_options,
+        **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.processing, "churn.steps.select", params["ProcessingInstanceType"], "churn-select"
         ).run(

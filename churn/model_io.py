@@ -7,7 +7,6 @@ import io
 import pickle
 import tarfile
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:

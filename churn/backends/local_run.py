@@ -118,8 +118,9 @@ def _explain_container_failure(execution, failed: list[docker.FailedContainer]) 
     """Replace local mode's "Failed to run: [docker-compose ...]" with what the container said.
 
     SageMaker reports a job's own failure message (``/opt/ml/output/failure``) as FailureReason;
-    local mode only reports the Compose command. Steps run one at a time, so the one failed
-    container of the run belongs to the failed step.
+    local mode only reports the Compose command. When exactly one container of the run failed,
+    it belongs to the step that failed with that Compose message (steps beside it succeeded or
+    never started); with more than one, the Compose message stays.
     """
     if len(failed) != 1:
         return

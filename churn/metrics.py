@@ -113,3 +113,9 @@ def evaluation_report(
             "precision_recall_curve": {"precisions": precisions.tolist(), "recalls": recalls.tolist()},
         }
     }
+
+
+def report_values(report: dict) -> dict[str, float]:
+    """``{metric: value}`` of an ``evaluation.json`` document (the point values only)."""
+    section = report.get("binary_classification_metrics", {})
+    return {name: value["value"] for name, value in section.items() if isinstance(value, dict) and "value" in value}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from churn.metrics import METRIC_NAMES
+from churn.metrics import METRIC_NAMES, report_values
 
 #: Candidate names in graph and tie-break order.
 CANDIDATES = ("xgboost", "logistic-regression")
@@ -28,12 +28,6 @@ class Candidate:
     disabled_reason: str | None = None
 
 
-def metric_values(report: dict) -> dict[str, float]:
-    """``{metric: value}`` of a model-quality report."""
-    section = report.get("binary_classification_metrics", {})
-    return {name: float(v["value"]) for name, v in section.items() if isinstance(v, dict) and "value" in v}
-
-
 def select(candidates: list[Candidate], metric: str) -> dict:
     """The selection document: metric, winner and every candidate's metrics."""
     if metric not in METRIC_NAMES:
@@ -47,7 +41,7 @@ def select(candidates: list[Candidate], metric: str) -> dict:
         if candidate.report is None:
             records[candidate.name] = {"enabled": False, "reason": candidate.disabled_reason or "turned off"}
             continue
-        values = metric_values(candidate.report)
+        values = report_values(candidate.report)
         if metric not in values or not math.isfinite(values[metric]):
             raise SelectionError(f"the evaluation of candidate {candidate.name!r} has no finite {metric!r} value")
         records[candidate.name] = {"enabled": True, "metrics": values}

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from churn import __version__
+from churn.metrics import report_values
 from churn.tables import write_lines_atomically
 
 SUMMARY_FILE = "summary.json"
@@ -81,8 +82,7 @@ def step_records(list_steps: list[dict], order: list[str]) -> list[dict]:
 def metric_values(evaluation_file: Path) -> dict[str, float]:
     if not evaluation_file.is_file():
         return {}
-    metrics = json.loads(evaluation_file.read_text())["binary_classification_metrics"]
-    return {name: value["value"] for name, value in metrics.items() if isinstance(value, dict) and "value" in value}
+    return report_values(json.loads(evaluation_file.read_text()))
 
 
 def selection_record(run_dir: Path) -> dict | None:

@@ -153,54 +153,55 @@ def _processing_destinations(args: dict) -> dict[str, Path]:
     return {o["OutputName"]: local_path(o["S3Output"]["S3Uri"]) for o in args["ProcessingOutputConfig"]["Outputs"]}
 
 
-def cached_processing(original):
+def _cached(original, key_of, destinations_of, replay):
+    """Wrap a job step executor's ``execute``: reuse a valid cache entry (``replay`` turns its
+    stored response into this step's), else run the job and store its outputs."""
+
     def execute(self):
         cache: StepCache | None = getattr(self.pipline_executor.sagemaker_session, "churn_step_cache", None)
         if cache is None:
             return original(self)
         args = self.pipline_executor.evaluate_step_arguments(self.step)
-        key = cache.processing_key(args)
-        stored = cache.restore(self.step.name, key, _processing_destinations(args))
-        if stored is not None:
-            response = {
-                **stored,
-                "ProcessingJobName": f"{self.step.name}-cached-{key[:8]}",
-                "ProcessingInputs": args.get("ProcessingInputs", []),
-                "ProcessingOutputConfig": args["ProcessingOutputConfig"],
-            }
-            response["ProcessingOutputConfig"] = {
-                **response["ProcessingOutputConfig"],
-                "Outputs": self._convert_list_to_dict(response, "ProcessingOutputConfig.Outputs", "OutputName"),
-            }
-            response["ProcessingInputs"] = self._convert_list_to_dict(response, "ProcessingInputs", "InputName")
-            return response
-        response = original(self)
-        execution = self.pipline_executor.execution.pipeline_execution_name
-        cache.store(key, _processing_destinations(args), response, execution)
-        return response
-
-    return execute
-
-
-def cached_training(original):
-    def execute(self):
-        cache: StepCache | None = getattr(self.pipline_executor.sagemaker_session, "churn_step_cache", None)
-        if cache is None:
-            return original(self)
-        args = self.pipline_executor.evaluate_step_arguments(self.step)
-        key = cache.training_key(args)
-        destinations = _training_destinations(args)
+        key = key_of(cache, args)
+        destinations = destinations_of(args)
         stored = cache.restore(self.step.name, key, destinations)
         if stored is not None:
-            return {
-                **stored,
-                "TrainingJobName": f"{self.step.name}-cached-{key[:8]}",
-                "OutputDataConfig": args["OutputDataConfig"],
-                "ModelArtifacts": {"S3ModelArtifacts": (destinations["model"] / "model.tar.gz").as_uri()},
-            }
+            return replay(self, stored, args, f"{self.step.name}-cached-{key[:8]}", destinations)
         response = original(self)
         execution = self.pipline_executor.execution.pipeline_execution_name
         cache.store(key, destinations, response, execution)
         return response
 
     return execute
+
+
+def _replay_processing(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
+    response = {
+        **stored,
+        "ProcessingJobName": job_name,
+        "ProcessingInputs": args.get("ProcessingInputs", []),
+        "ProcessingOutputConfig": args["ProcessingOutputConfig"],
+    }
+    response["ProcessingOutputConfig"] = {
+        **response["ProcessingOutputConfig"],
+        "Outputs": self._convert_list_to_dict(response, "ProcessingOutputConfig.Outputs", "OutputName"),
+    }
+    response["ProcessingInputs"] = self._convert_list_to_dict(response, "ProcessingInputs", "InputName")
+    return response
+
+
+def _replay_training(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
+    return {
+        **stored,
+        "TrainingJobName": job_name,
+        "OutputDataConfig": args["OutputDataConfig"],
+        "ModelArtifacts": {"S3ModelArtifacts": (destinations["model"] / "model.tar.gz").as_uri()},
+    }
+
+
+def cached_processing(original):
+    return _cached(original, StepCache.processing_key, _processing_destinations, _replay_processing)
+
+
+def cached_training(original):
+    return _cached(original, StepCache.training_key, _training_destinations, _replay_training)

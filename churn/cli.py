@@ -19,7 +19,34 @@ def _parameter_overrides(pairs: tuple[str, ...]) -> dict:
         raise click.BadParameter(str(error), param_hint="--param") from None
 
 
-@click.group()
+class _Churn(click.Group):
+    """Every command's failures end in one ``error:`` line: an expected one (a file system
+    error, say) says what and where; an unexpected one says where its traceback was written."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except OSError as error:
+            where = f": {error.filename}" if error.filename else ""
+            _fail(f"{error.strerror or error}{where}", 1)
+        except Exception as error:  # noqa: BLE001 - a bug: its traceback goes to a file, not the terminal
+            _fail(f"internal error ({type(error).__name__}: {str(error)[:200]}); the full traceback is in {_write_traceback()}", 1)
+
+
+def _write_traceback() -> str:
+    import tempfile
+    import time
+    import traceback
+    from pathlib import Path
+
+    path = Path(tempfile.gettempdir()) / f"churn-error-{time.strftime('%Y%m%d-%H%M%S')}-{__import__('os').getpid()}.log"
+    path.write_text(f"churn {__version__} {' '.join(sys.argv)}\n{traceback.format_exc()}")
+    return str(path)
+
+
+@click.group(cls=_Churn)
 @click.version_option(__version__, prog_name="churn")
 def main() -> None:
     """churn: a local-first customer-churn pipeline on SageMaker Pipelines."""
@@ -73,6 +100,16 @@ def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, 
     sys.stdout.write("\n")
 
 
+def failure_line(summary: dict, execution_reason: str | None) -> str:
+    """What failed, each failed step with its own reason (two branches can fail side by side)."""
+    failed = [s for s in summary["steps"] if s["status"] == "Failed"]
+    if len(failed) > 1:
+        return f"{len(failed)} steps failed: " + "; ".join(f"{s['name']}: {s.get('failure_reason', '?')}" for s in failed)
+    if failed and failed[0].get("failure_reason"):
+        return f"step {failed[0]['name']} failed: {failed[0]['failure_reason']}"
+    return f"step {failed[0]['name'] if failed else '?'} failed: {execution_reason}"
+
+
 def _fail(message: str, code: int = 1):
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -108,7 +145,7 @@ def run(
     from churn.backends import get_backend
     from churn.backends.cloud import CloudSettingsError
     from churn.backends.local import DEFAULT_RUNS_DIR
-    from churn.backends.runs import RunError, RunInterrupted, failed_step
+    from churn.backends.runs import RunError, RunInterrupted
 
     overrides = _parameter_overrides(params)
     if input_:
@@ -128,10 +165,11 @@ def run(
 
             from churn.versions import VersionError, find_version
 
+            expected_input = None
             if resume_id:
                 if params or input_ or no_cache or version_name:
                     _fail("--resume runs the failed execution as it was: no --param, --input, --no-cache or --version", 2)
-                overrides = resume_parameters(chosen.runs_dir, resume_id)
+                overrides, expected_input = resume_parameters(chosen.runs_dir, resume_id)
             expected = None
             if version_name:
                 try:
@@ -142,6 +180,7 @@ def run(
             result = run_local(
                 chosen, overrides, build_missing_images=build, progress=echo, use_cache=not no_cache,
                 resumed_from=resume_id, expected_definition_sha256=expected, max_parallel_steps=max_parallel_steps,
+                expected_input_sha256=expected_input,
             )
         else:
             from churn.backends.cloud_run import run_cloud
@@ -173,30 +212,56 @@ def run(
         click.echo(f"  registered: {model['group']} version {model['version']} ({model['approval_status']})")
     click.echo(f"  artifacts: {result.run_dir}")
     if result.status != "Succeeded":
-        _fail(f"step {failed_step(summary)} failed: {result.failure_reason}")
+        _fail(failure_line(summary, result.failure_reason))
 
 
 @main.command()
 @click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False), help="A model.tar.gz, e.g. runs/<id>/SelectModel/model/model.tar.gz (the winner).")
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="Raw customer rows (churn.txt layout; label optional).")
-@click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-def predict(model_path, input_path, output_path) -> None:
+@click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout; never the model or an input file.")
+@click.option(
+    "--allow-pickle", is_flag=True,
+    help="Load a pickled model too. Risky: a pickled model can run arbitrary code when loaded; "
+    "only for models you trained yourself with SageMaker XGBoost < 1.3-1.",
+)
+def predict(model_path, input_path, output_path, allow_pickle) -> None:
     """Score customers: one churn probability per input row."""
+    import os
     from pathlib import Path
 
     from churn.model_io import ModelArtifactError
     from churn.predict import churn_probabilities, format_probabilities
     from churn.schema import SchemaError
-    from churn.tables import write_lines_atomically
+    from churn.tables import raw_csv_files, write_lines_atomically
 
-    if output_path and Path(output_path).resolve() == Path(input_path).resolve():
-        _fail("--output must not be the input file", 2)
+    def same_file(a: Path, b: Path) -> bool:
+        try:
+            if os.path.samefile(a, b):
+                return True
+        except OSError:  # one of them does not exist (yet)
+            pass
+        return a.resolve() == b.resolve()
+
+    if output_path:
+        output = Path(output_path)
+        if same_file(output, Path(model_path)):
+            _fail(f"--output {output_path} is the model archive {model_path}: churn will not overwrite it", 2)
+        try:  # the input file, or every file of an input folder
+            inputs = [Path(input_path), *raw_csv_files(Path(input_path))]
+        except SchemaError:
+            inputs = [Path(input_path)]
+        for source in inputs:
+            if same_file(output, source):
+                _fail(f"--output {output_path} is the input file {source}: churn will not overwrite it", 2)
     try:
-        lines = format_probabilities(churn_probabilities(model_path, input_path))
+        lines = format_probabilities(churn_probabilities(model_path, input_path, allow_pickle=allow_pickle))
     except (SchemaError, ModelArtifactError) as error:
         _fail(str(error), 2)
     if output_path:
-        write_lines_atomically(Path(output_path), lines)
+        try:
+            write_lines_atomically(Path(output_path), lines)
+        except OSError as error:
+            _fail(f"cannot write {output_path}: {error.strerror or error}", 1)
         click.echo(f"wrote {len(lines)} probabilities to {output_path}", err=True)
     else:
         click.echo("\n".join(lines))
@@ -209,11 +274,12 @@ def report(run_dir) -> None:
     from pathlib import Path
 
     from churn.report import write_report
-    from churn.summary import SUMMARY_FILE
+    from churn.summary import SummaryError
 
-    if not (Path(run_dir) / SUMMARY_FILE).is_file():
-        _fail(f"{run_dir} is not a finished run: no {SUMMARY_FILE}", 2)
-    click.echo(str(write_report(Path(run_dir))))
+    try:
+        click.echo(str(write_report(Path(run_dir))))
+    except SummaryError as error:
+        _fail(str(error), 2)
 
 
 @main.command()
@@ -286,9 +352,11 @@ def diff_command(run_a, run_b, check) -> None:
 
     from churn.diff import diff_runs
 
+    from churn.summary import SummaryError
+
     try:
         result = diff_runs(Path(run_a), Path(run_b))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, SummaryError) as error:
         _fail(str(error), 2)
     click.echo("\n".join(result.lines()))
     if check and not (result.splits_identical and not result.parameters):

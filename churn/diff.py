@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from churn.summary import ARTIFACTS, SUMMARY_FILE
+from churn.summary import ARTIFACTS, read_summary
 
 SPLIT_ARTIFACTS = ("train", "validation", "test")
 
@@ -49,15 +49,8 @@ class RunDiff:
         return out
 
 
-def _summary(run_dir: Path) -> dict:
-    path = run_dir / SUMMARY_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run: no {SUMMARY_FILE}")
-    return json.loads(path.read_text())
-
-
 def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
-    a, b = _summary(run_a), _summary(run_b)
+    a, b = read_summary(run_a), read_summary(run_b)
     splits = {}
     for name, (da, db) in {n: (split_digests(run_a)[n], split_digests(run_b)[n]) for n in SPLIT_ARTIFACTS}.items():
         if da is None or db is None:

@@ -9,11 +9,14 @@ import numpy as np
 from churn import features, model_io, schema, tables
 
 
-def churn_probabilities(model_archive: Path | str, raw_input: Path | str) -> np.ndarray:
-    """Churn probability of every row of a raw churn CSV (the label column is optional)."""
+def churn_probabilities(model_archive: Path | str, raw_input: Path | str, allow_pickle: bool = False) -> np.ndarray:
+    """Churn probability of every row of a raw churn CSV (the label column is optional).
+
+    The model must be in one of XGBoost's own formats; a pickled model is loaded only with
+    ``allow_pickle`` (loading a pickle can run arbitrary code: see ``model_io``)."""
     import xgboost
 
-    booster = model_io.load_booster(model_archive)
+    booster = model_io.load_booster(model_archive, allow_pickle)
     table = schema.canonical_table(tables.read_raw(raw_input), require_label=False)
     matrix = features.feature_matrix(table)
     if booster.num_features() != matrix.shape[1]:

@@ -96,24 +96,36 @@ class Registry:
         execution_id: str,
         approval_status: str,
         selection: dict | None = None,
+        before_commit=None,
     ) -> ModelPackage:
-        """Add the next version of ``group`` (atomically, safe against concurrent runs)."""
+        """Add the next version of ``group`` (atomically, safe against concurrent runs).
+
+        ``before_commit(package)`` runs inside the transaction (the run writes its summary
+        there): if it raises, nothing is registered, so a registered version always belongs to
+        a run whose summary was written."""
         _check_status(approval_status)
         now = _now()
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
-            (latest,) = db.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM model_packages WHERE group_name = ?", (group,)
-            ).fetchone()
-            db.execute(
-                f"INSERT INTO model_packages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    group, latest + 1, approval_status, model_data, image, json.dumps(metrics), execution_id, now, now,
-                    json.dumps(selection),
-                ),
-            )
+            try:
+                (latest,) = db.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM model_packages WHERE group_name = ?", (group,)
+                ).fetchone()
+                package = ModelPackage(group, latest + 1, approval_status, model_data, image, metrics, execution_id, now, now, selection)
+                db.execute(
+                    f"INSERT INTO model_packages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        group, package.version, approval_status, model_data, image, json.dumps(metrics), execution_id, now, now,
+                        json.dumps(selection),
+                    ),
+                )
+                if before_commit is not None:
+                    before_commit(package)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
             db.execute("COMMIT")
-        return self.get(group, latest + 1)
+        return package
 
     def get(self, group: str, version: int) -> ModelPackage:
         with closing(self._connect()) as db:

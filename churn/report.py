@@ -15,10 +15,11 @@ import io
 import json
 from pathlib import Path
 
-from churn.backends.runs import file_sha256
+from churn.files import file_sha256
 
 from churn.metrics import METRIC_NAMES
-from churn.summary import ARTIFACTS, SUMMARY_FILE
+from churn.model_io import ModelArtifactError
+from churn.summary import ARTIFACTS, read_summary
 from churn.tables import write_lines_atomically
 
 REPORT_FILE = "report.html"
@@ -77,9 +78,11 @@ def confusion_plot(metrics: dict) -> str:
 
 
 def feature_importance_plot(model_archive: Path, feature_names: list[str]) -> str:
+    """The top features' importances; ``ModelArtifactError`` when the model cannot be loaded
+    safely (a pickle is never unpickled here, whatever the run folder holds)."""
     from churn.model_io import load_booster
 
-    booster = load_booster(model_archive)
+    booster = load_booster(model_archive, allow_pickle=False)
     linear = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"] == "gblinear"
     if linear:  # the logistic-regression baseline: a weight per feature, no splits
         scores = {key: abs(value) for key, value in booster.get_score(importance_type="weight").items()}
@@ -150,7 +153,7 @@ def _memoised(run_dir: Path, kind: str, inputs: list[Path], make) -> str:
 
 def build_report(run_dir: Path) -> str:
     """The report page of a finished run, as HTML text."""
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    summary = read_summary(run_dir)
     evaluation_file = run_dir / ARTIFACTS["evaluation"]
     metrics = json.loads(evaluation_file.read_text())["binary_classification_metrics"] if evaluation_file.is_file() else None
     manifest_file = run_dir / ARTIFACTS["manifest"]
@@ -210,8 +213,12 @@ def build_report(run_dir: Path) -> str:
         ]
     if model_file.is_file() and manifest_file.is_file():
         names = json.loads(manifest_file.read_text())["feature_names"]
-        importance = _memoised(run_dir, "importance", [model_file, manifest_file], lambda: feature_importance_plot(model_file, names))
-        parts.append(_image(importance, "Feature importance"))
+        try:
+            importance = _memoised(run_dir, "importance", [model_file, manifest_file], lambda: feature_importance_plot(model_file, names))
+        except ModelArtifactError as error:  # the rest of the report stands; say why the plot is missing
+            parts.append(f"<p class=\"muted\">No feature-importance plot: {html.escape(str(error))}</p>")
+        else:
+            parts.append(_image(importance, "Feature importance"))
     if summary.get("registered_model"):
         model = summary["registered_model"]
         parts.append(f"<h2>Registered model</h2><p>{html.escape(str(model['group']))} version {html.escape(str(model['version']))}"

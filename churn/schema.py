@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 
 LABEL_COLUMN = "Churn?"
@@ -59,6 +60,11 @@ REQUIRED_COLUMNS = (*FEATURE_SOURCE_COLUMNS, LABEL_COLUMN)
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _MAX_EXAMPLES = 3
+#: At most this many characters of an input value are echoed into a message (see :func:`quoted`).
+MAX_SHOWN_CHARS = 40
+#: The largest finite float32: XGBoost holds features as float32, so a larger magnitude (finite
+#: as a double, e.g. ``1e308``) would become infinite in training.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class SchemaError(ValueError):
@@ -81,10 +87,25 @@ def canonical_number(text: str) -> str:
     return repr(value)
 
 
+def quoted(value: object) -> str:
+    """An input value for a message: its ``repr``, cut to the first :data:`MAX_SHOWN_CHARS`
+    characters with its length when longer (``'abcdef…' (1048576 characters)``), so a huge bad
+    value cannot make a huge failure reason."""
+    text = str(value)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:MAX_SHOWN_CHARS] + '…'!r} ({len(text)} characters)"
+
+
+def shortened(text: str, limit: int = 200) -> str:
+    """Free text that may quote the input (a parser's error message), cut to ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _examples(column: pd.Series, bad: pd.Series) -> str:
     """The first bad values with their row numbers (1-based data rows: index label + 1)."""
     rows = bad[bad].index[:_MAX_EXAMPLES]
-    shown = ", ".join(f"row {i + 1}: {column.loc[i]!r}" for i in rows)
+    shown = ", ".join(f"row {i + 1}: {quoted(column.loc[i])}" for i in rows)
     more = int(bad.sum()) - len(rows)
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -113,13 +134,25 @@ def _number_or_none(text: str) -> str | None:
         return None
 
 
+def _require_float32(name: str, column: pd.Series, tokens: pd.Series) -> None:
+    """Numeric tokens must lie within float32's finite range (checked once per distinct value)."""
+    outside = [token for token in tokens.unique() if abs(float(token)) > FLOAT32_MAX]
+    if outside:
+        bad = tokens.isin(outside)
+        raise SchemaError(
+            f"column {name!r} has values outside float32's range (XGBoost holds features as float32) "
+            f"at {_examples(column, bad)}"
+        )
+
+
 def canonical_table(frame: pd.DataFrame, *, require_label: bool = True) -> pd.DataFrame:
     """Validate a raw churn frame (all values strings) and return its canonical tokens.
 
     The result has the required columns in :data:`REQUIRED_COLUMNS` order (the label only if
     present or required), the frame's index (row positions in the file, which error messages
     report as 1-based row numbers; a chunk of a large file keeps its offsets), surrounding
-    whitespace stripped, numbers in canonical spelling and the label as ``"1"``/``"0"``. ``Phone`` and unknown columns are
+    whitespace stripped, numbers in canonical spelling (within float32's finite range, see
+    :data:`FLOAT32_MAX`) and the label as ``"1"``/``"0"``. ``Phone`` and unknown columns are
     dropped (see :func:`ignored_columns`). Raises :class:`SchemaError` naming the problem.
     """
     if frame.shape[1] == 0:
@@ -151,6 +184,7 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True) -> pd.Da
             )
         else:
             columns[name] = _normalise(name, raw[name], _number_or_none, "column {name!r} must be numeric; bad values at {examples}")
+            _require_float32(name, raw[name], columns[name])
     return pd.DataFrame(columns, index=raw.index)
 
 

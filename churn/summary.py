@@ -28,7 +28,7 @@ ARTIFACTS = {
 SUMMARY_KEYS = (
     "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
     "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
-    "resumed_from", "selection",
+    "resumed_from", "selection", "input_sha256",
 )
 
 
@@ -102,6 +102,7 @@ def build_summary(
     definition_sha256: str,
     registered_model: dict | None,
     resumed_from: str | None = None,
+    input_sha256: str | None = None,
 ) -> dict:
     return {
         "execution_id": execution_id,
@@ -123,7 +124,30 @@ def build_summary(
         "definition_sha256": definition_sha256,
         "resumed_from": resumed_from,
         "selection": selection_record(run_dir),
+        #: sha256 of the input the run read (a file's, or a folder's tree hash); None when unknown.
+        "input_sha256": input_sha256,
     }
+
+
+class SummaryError(ValueError):
+    """A run folder without a readable summary.json; the message names the file and the problem."""
+
+
+def read_summary(run_dir: Path) -> dict:
+    """A run's summary.json, or :class:`SummaryError` saying what is wrong with it."""
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SummaryError(f"{run_dir} is not a finished run: no {SUMMARY_FILE}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SummaryError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    except json.JSONDecodeError as error:
+        raise SummaryError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    missing = [key for key in ("execution_id", "status", "parameters", "steps") if not isinstance(summary, dict) or key not in summary]
+    if missing:
+        raise SummaryError(f"{path} is not a churn summary: it lacks {', '.join(missing)}")
+    return summary
 
 
 def write_summary(run_dir: Path, summary: dict) -> Path:

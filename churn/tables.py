@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from churn.schema import SchemaError
+from churn.schema import SchemaError, quoted, shortened
 
 
 def raw_csv_files(location: Path) -> list[Path]:
@@ -29,13 +30,43 @@ def _csv_reader(path: Path, chunk_rows: int):
     )
 
 
+def _header_names(path: Path) -> list[str] | None:
+    """The header fields of a CSV file as pandas will take them (first non-blank line, a UTF-8
+    byte-order mark dropped), or ``None`` when the file has no header or cannot be read as CSV
+    text: pandas then raises the error the caller reports (empty file, not UTF-8, malformed).
+    A header field longer than the csv module's field limit (128 KiB) also gives ``None``."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for row in csv.reader(handle):
+                if row and not (len(row) == 1 and not row[0].strip()):  # pandas skips blank lines
+                    return row
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _require_unique_names(path: Path) -> None:
+    """Refuse a header that names a column twice (after stripping surrounding whitespace): pandas
+    would rename the second one (``Day Mins.1``) and one of the two would be silently dropped."""
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(_header_names(path) or [], start=1):
+        if name.strip():  # empty names are pandas' distinct "Unnamed: n" columns, ignored later
+            positions.setdefault(name.strip(), []).append(number)
+    for name, numbers in positions.items():
+        if len(numbers) > 1:
+            listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+            raise SchemaError(f"{path}: column {quoted(name)} appears more than once in the header (columns {listed})")
+
+
 def read_raw_chunks(location: Path | str, chunk_rows: int):
     """Yield the raw table in chunks of at most ``chunk_rows`` rows (values as strings), each
-    indexed by its row positions across all files, so memory stays bounded by the chunk size."""
+    indexed by its row positions across all files, so memory stays bounded by the chunk size.
+    Column names are stripped of surrounding whitespace; a name repeated in a header is refused."""
     files = raw_csv_files(Path(location))
     header = None
     offset = 0
     for path in files:
+        _require_unique_names(path)
         try:
             for chunk in _csv_reader(path, chunk_rows):
                 chunk.columns = [str(c).strip() for c in chunk.columns]
@@ -51,7 +82,7 @@ def read_raw_chunks(location: Path | str, chunk_rows: int):
         except UnicodeDecodeError as error:
             raise SchemaError(f"input is not UTF-8 text: {path} (byte {error.start}: {error.reason})") from None
         except pd.errors.ParserError as error:
-            raise SchemaError(f"input is not a well-formed CSV file: {path}: {error}") from None
+            raise SchemaError(f"input is not a well-formed CSV file: {path}: {shortened(str(error).strip())}") from None
 
 
 def read_raw(location: Path | str) -> pd.DataFrame:

@@ -61,3 +61,107 @@ def test_models_commands(tmp_path):
     missing = subprocess.run([*CHURN, "models", "reject", "churn", "2", "--runs-dir", str(tmp_path)], env=env, capture_output=True, text=True)
     assert missing.returncode == 1 and "no model package churn version 2" in missing.stderr
     assert Registry(tmp_path).get("churn", 1).approval_status == "Approved"
+
+
+# --- churn predict: no pickle unless asked, bounded archives, never overwrites its own inputs ---
+
+
+def _predict(tmp_path, *args):
+    return subprocess.run([*CHURN, "predict", *map(str, args)], env=_clean_env(tmp_path), capture_output=True, text=True, timeout=120)
+
+
+def _one_error_line(result, *texts):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for text in texts:
+        assert text in lines[0], lines[0]
+
+
+@pytest.fixture()
+def native_archive(tmp_path, trained_booster):
+    from tests.conftest import write_model_archive
+
+    return write_model_archive(tmp_path / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
+
+
+def test_predict_refuses_a_pickled_model_without_running_it(tmp_path):
+    from tests.conftest import SAMPLE_CSV
+    from tests.test_model_io import malicious_archive
+
+    marker = tmp_path / "pwned"
+    archive = malicious_archive(tmp_path / "model.tar.gz", marker)
+    result = _predict(tmp_path, "--model", archive, "--input", SAMPLE_CSV)
+    assert not marker.exists(), "churn predict ran the pickle's code"
+    _one_error_line(result, "the model file is a Python pickle", "can run arbitrary code", "--allow-pickle")
+    assert result.stdout == ""
+
+
+def test_predict_allow_pickle_loads_a_pickled_booster(tmp_path, trained_booster, native_archive):
+    import pickle
+
+    from tests.conftest import SAMPLE_CSV, write_model_archive
+
+    pickled = write_model_archive(tmp_path / "pickled.tar.gz", pickle.dumps(trained_booster))
+    result = _predict(tmp_path, "--model", pickled, "--input", SAMPLE_CSV, "--allow-pickle")
+    assert result.returncode == 0, result.stderr
+    expected = _predict(tmp_path, "--model", native_archive, "--input", SAMPLE_CSV)
+    assert result.stdout == expected.stdout and len(result.stdout.splitlines()) == 3333
+
+
+def test_predict_help_names_the_pickle_risk(tmp_path):
+    result = _predict(tmp_path, "--help")
+    text = " ".join(result.stdout.split())
+    assert "--allow-pickle" in text and "can run arbitrary code when loaded" in text and "SageMaker XGBoost < 1.3-1" in text
+
+
+def test_predict_refuses_a_gzip_bomb(tmp_path):
+    from tests.conftest import SAMPLE_CSV
+    from tests.test_model_io import gzip_bomb
+
+    archive = gzip_bomb(tmp_path / "model.tar.gz", 17 * (64 << 20))
+    _one_error_line(_predict(tmp_path, "--model", archive, "--input", SAMPLE_CSV), "over the bound of 1.0 GiB", "CHURN_MAX_MODEL_BYTES")
+
+
+@pytest.mark.parametrize("how", ["same path", "symlink", "hard link"])
+def test_predict_never_overwrites_the_model(tmp_path, native_archive, how):
+    from tests.conftest import SAMPLE_CSV
+
+    before = native_archive.read_bytes()
+    output = {"same path": native_archive, "symlink": tmp_path / "out.csv", "hard link": tmp_path / "out.csv"}[how]
+    if how == "symlink":
+        output.symlink_to(native_archive)
+    elif how == "hard link":
+        os.link(native_archive, output)
+    result = _predict(tmp_path, "--model", native_archive, "--input", SAMPLE_CSV, "--output", output)
+    _one_error_line(result, "is the model archive", "will not overwrite it")
+    assert native_archive.read_bytes() == before
+
+
+def test_predict_never_overwrites_the_input(tmp_path, native_archive):
+    from tests.conftest import SAMPLE_CSV
+
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    shutil.copy(SAMPLE_CSV, folder / "a.csv")
+    before = (folder / "a.csv").read_bytes()
+    for input_path, output in [(folder / "a.csv", folder / "a.csv"), (folder, folder / "a.csv"), (folder, folder / ".." / "customers" / "a.csv")]:
+        result = _predict(tmp_path, "--model", native_archive, "--input", input_path, "--output", output)
+        _one_error_line(result, "is the input file", "will not overwrite it")
+    assert (folder / "a.csv").read_bytes() == before
+
+
+def test_predict_writes_its_output_atomically(tmp_path, native_archive):
+    from tests.conftest import SAMPLE_CSV
+
+    output = tmp_path / "scores" / "scores.txt"
+    result = _predict(tmp_path, "--model", native_archive, "--input", SAMPLE_CSV, "--output", output)
+    assert result.returncode == 0, result.stderr
+    assert len(output.read_text().splitlines()) == 3333 and "wrote 3333 probabilities" in result.stderr
+    assert sorted(p.name for p in output.parent.iterdir()) == ["scores.txt"]  # no partial file left
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"not an archive")
+    failed = _predict(tmp_path, "--model", garbage, "--input", SAMPLE_CSV, "--output", output)
+    _one_error_line(failed, "cannot read model archive")
+    assert len(output.read_text().splitlines()) == 3333  # a failed run leaves the earlier output as it was

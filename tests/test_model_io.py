@@ -1,27 +1,101 @@
+import gzip
+import io
+import pathlib
 import pickle
+import tarfile
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from churn.model_io import ModelArtifactError, load_booster
+from churn import model_io
+from churn.model_io import ModelArtifactError, PickledModelError, disabled_reason, load_booster
 from tests.conftest import write_model_archive
 
 
-@pytest.mark.parametrize("fmt", ["json", "ubj", "pickle"])
-def test_loads_native_and_pickled_boosters(tmp_path, trained_booster, fmt):
-    if fmt == "pickle":
-        data = pickle.dumps(trained_booster)
-    else:
-        data = bytes(trained_booster.save_raw(raw_format=fmt))
-    archive = write_model_archive(tmp_path / "model.tar.gz", data)
+class TouchOnLoad:
+    """A pickle whose loading creates ``marker``: proof that unpickling ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (pathlib.Path(self.marker).touch, ())
+
+
+def malicious_archive(path, marker, member="xgboost-model"):
+    """A model.tar.gz whose model file is a pickle that would create ``marker`` when loaded."""
+    data = pickle.dumps(TouchOnLoad(marker))
+    assert data[:1] == b"\x80"
+    return write_model_archive(path, data, member)
+
+
+def write_tar(path, members, mode="w:gz"):
+    """A tar archive of ``(TarInfo, bytes or None)`` pairs."""
+    with tarfile.open(path, mode) as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def native(booster, fmt="json"):
+    return bytes(booster.save_raw(raw_format=fmt))
+
+
+@pytest.mark.parametrize("fmt", ["json", "ubj"])
+def test_loads_native_boosters(tmp_path, trained_booster, fmt):
+    archive = write_model_archive(tmp_path / "model.tar.gz", native(trained_booster, fmt))
     import xgboost
 
     features = xgboost.DMatrix(np.zeros((3, 73)))
     assert np.allclose(load_booster(archive).predict(features), trained_booster.predict(features))
 
 
+def test_a_pickle_is_refused_and_never_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+    archive = malicious_archive(tmp_path / "model.tar.gz", marker)
+    with pytest.raises(PickledModelError) as error:
+        load_booster(archive)
+    assert not marker.exists(), "loading the model ran the pickle's code"
+    message = str(error.value)
+    assert message.startswith(f"{archive}: the model file is a Python pickle (SageMaker XGBoost before 1.3-1")
+    assert "can run arbitrary code" in message and "--allow-pickle" in message
+    assert isinstance(error.value, ModelArtifactError)
+
+
+def test_a_pickle_is_refused_by_booster_from_bytes_too(tmp_path):
+    marker = tmp_path / "pwned"
+    with pytest.raises(PickledModelError, match="CHURN_ALLOW_PICKLED_MODEL=1"):
+        model_io.booster_from_bytes(pickle.dumps(TouchOnLoad(marker)), source="x", opt_in=model_io.ENV_OPT_IN)
+    assert not marker.exists()
+
+
+def test_an_old_protocol_pickle_is_not_a_model_and_not_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+    archive = write_model_archive(tmp_path / "model.tar.gz", pickle.dumps(TouchOnLoad(marker), protocol=0))
+    with pytest.raises(ModelArtifactError, match="not an XGBoost model file"):
+        load_booster(archive, allow_pickle=True)
+    assert not marker.exists()
+
+
+def test_a_pickled_booster_loads_with_the_opt_in(tmp_path, trained_booster):
+    archive = write_model_archive(tmp_path / "model.tar.gz", pickle.dumps(trained_booster))
+    import xgboost
+
+    features = xgboost.DMatrix(np.zeros((3, 73)))
+    assert np.allclose(load_booster(archive, allow_pickle=True).predict(features), trained_booster.predict(features))
+
+
 def test_single_differently_named_member_is_accepted(tmp_path, trained_booster):
-    archive = write_model_archive(tmp_path / "model.tar.gz", bytes(trained_booster.save_raw("json")), "model.json")
+    archive = write_model_archive(tmp_path / "model.tar.gz", native(trained_booster), "model.json")
+    assert load_booster(archive).num_boosted_rounds() == 20
+
+
+@pytest.mark.parametrize("member", ["./xgboost-model", "model/xgboost-model"])
+def test_a_nested_model_member_is_found(tmp_path, trained_booster, member):
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("README"), b"notes"), (tarfile.TarInfo(member), native(trained_booster))])
     assert load_booster(archive).num_boosted_rounds() == 20
 
 
@@ -33,8 +107,10 @@ def test_garbage_model_file(tmp_path):
 
 def test_pickle_of_something_else(tmp_path):
     archive = write_model_archive(tmp_path / "model.tar.gz", pickle.dumps({"a": 1}))
-    with pytest.raises(ModelArtifactError, match="not an XGBoost Booster"):
+    with pytest.raises(PickledModelError):
         load_booster(archive)
+    with pytest.raises(ModelArtifactError, match="not an XGBoost Booster"):
+        load_booster(archive, allow_pickle=True)
 
 
 def test_not_an_archive(tmp_path):
@@ -42,3 +118,102 @@ def test_not_an_archive(tmp_path):
     path.write_bytes(b"plain text")
     with pytest.raises(ModelArtifactError, match="cannot read model archive"):
         load_booster(path)
+
+
+def _link(name, kind, target="other"):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+@pytest.mark.parametrize(
+    "kind, says", [(tarfile.SYMTYPE, "a symbolic link"), (tarfile.LNKTYPE, "a hard link"), (tarfile.CHRTYPE, "a device")]
+)
+def test_a_model_member_that_is_a_link_or_device_is_refused(tmp_path, trained_booster, kind, says):
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("other"), native(trained_booster)), (_link("xgboost-model", kind), None)])
+    with pytest.raises(ModelArtifactError, match=f"'xgboost-model' in .* is {says}, not a regular file"):
+        load_booster(archive)
+
+
+def test_an_archive_of_too_many_members_is_refused(tmp_path, trained_booster):
+    members = [(tarfile.TarInfo(f"f{i}"), b"") for i in range(model_io.MAX_MEMBERS)]
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("xgboost-model"), native(trained_booster)), *members])
+    with pytest.raises(ModelArtifactError, match=f"holds more than {model_io.MAX_MEMBERS} members"):
+        load_booster(archive)
+    with pytest.raises(ModelArtifactError, match="members"):
+        disabled_reason(archive)
+
+
+def test_an_archive_at_the_member_bound_is_read(tmp_path, trained_booster):
+    members = [(tarfile.TarInfo(f"f{i}"), b"") for i in range(model_io.MAX_MEMBERS - 1)]
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("xgboost-model"), native(trained_booster)), *members])
+    assert load_booster(archive).num_boosted_rounds() == 20
+
+
+def gzip_bomb(path, size, member="xgboost-model"):
+    """A model.tar.gz whose one member is ``size`` zero bytes (a multiple of 64 MiB), made from
+    one compressed 64 MiB block of zeros repeated as gzip members: about 1 MB per GiB."""
+    chunk = 64 << 20
+    assert size % chunk == 0
+    info = tarfile.TarInfo(member)
+    info.size = size
+    zeros = gzip.compress(bytes(chunk), compresslevel=9)
+    with open(path, "wb") as out:
+        out.write(gzip.compress(info.tobuf(format=tarfile.GNU_FORMAT)))
+        for _ in range(size // chunk):
+            out.write(zeros)
+        out.write(gzip.compress(bytes(2 * tarfile.BLOCKSIZE)))  # end of archive
+    return path
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_read(tmp_path):
+    archive = gzip_bomb(tmp_path / "model.tar.gz", 17 * (64 << 20))  # 1.06 GiB from about 1 MB
+    assert archive.stat().st_size < 3 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelArtifactError, match=r"declares 1\.1 GiB of content .* over the bound of 1\.0 GiB; churn refuses it"):
+            load_booster(archive)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"{peak} bytes allocated to refuse the archive"
+
+
+def test_the_bound_can_be_set_and_counts_every_member(tmp_path, trained_booster, monkeypatch):
+    model = native(trained_booster)
+    monkeypatch.setenv(model_io.MAX_MODEL_BYTES_VARIABLE, str(len(model) + 100))
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("xgboost-model"), model)])
+    assert load_booster(archive).num_boosted_rounds() == 20
+    padded = write_tar(tmp_path / "padded.tar.gz", [(tarfile.TarInfo("xgboost-model"), model), (tarfile.TarInfo("pad"), bytes(200))])
+    with pytest.raises(ModelArtifactError, match=f"over the bound .*{model_io.MAX_MODEL_BYTES_VARIABLE}"):
+        load_booster(padded)
+
+
+def test_a_bad_bound_is_named(tmp_path, trained_booster, monkeypatch):
+    monkeypatch.setenv(model_io.MAX_MODEL_BYTES_VARIABLE, "lots")
+    archive = write_model_archive(tmp_path / "model.tar.gz", native(trained_booster))
+    with pytest.raises(ModelArtifactError, match="CHURN_MAX_MODEL_BYTES must be a positive number of bytes, got 'lots'"):
+        load_booster(archive)
+
+
+def test_a_huge_header_is_refused_before_it_is_read(tmp_path, trained_booster, monkeypatch):
+    """A GNU long-name header is read whole by tarfile: the decompressed stream itself is bounded."""
+    monkeypatch.setenv(model_io.MAX_MODEL_BYTES_VARIABLE, str(1 << 20))
+    path = tmp_path / "model.tar.gz"
+    long_name = "x" * (40 << 20)
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT, compresslevel=1) as tar:
+        info = tarfile.TarInfo(long_name + "/xgboost-model")
+        model = native(trained_booster)
+        info.size = len(model)
+        tar.addfile(info, io.BytesIO(model))
+    with pytest.raises(ModelArtifactError, match="expands to more than its bound"):
+        load_booster(path)
+
+
+def test_disabled_marker_is_read_within_the_bounds(tmp_path):
+    archive = write_model_archive(tmp_path / "model.tar.gz", b"turned off\n", "DISABLED")
+    assert disabled_reason(archive) == "turned off"
+    bomb = gzip_bomb(tmp_path / "bomb.tar.gz", 17 * (64 << 20), member="DISABLED")
+    with pytest.raises(ModelArtifactError, match="over the bound"):
+        disabled_reason(bomb)

@@ -2,15 +2,16 @@ import pickle
 
 import pytest
 
-from churn.model_io import ModelArtifactError
+from churn.model_io import ModelArtifactError, PickledModelError
 from churn.predict import churn_probabilities
 from churn.schema import SchemaError
 from tests.conftest import SAMPLE_CSV, write_model_archive
+from tests.test_model_io import malicious_archive
 
 
 @pytest.fixture()
 def archive(tmp_path, trained_booster):
-    return write_model_archive(tmp_path / "model.tar.gz", pickle.dumps(trained_booster))
+    return write_model_archive(tmp_path / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
 
 
 def test_scores_rows_with_or_without_label(tmp_path, archive):
@@ -38,3 +39,14 @@ def test_model_of_another_shape_is_refused(tmp_path):
     archive = write_model_archive(tmp_path / "m.tar.gz", bytes(other.save_raw("json")))
     with pytest.raises(ModelArtifactError, match="expects 3 features but churn makes 73"):
         churn_probabilities(archive, SAMPLE_CSV)
+
+
+def test_a_pickled_model_is_refused_unless_allowed(tmp_path, trained_booster, archive):
+    marker = tmp_path / "pwned"
+    with pytest.raises(PickledModelError, match="--allow-pickle"):
+        churn_probabilities(malicious_archive(tmp_path / "evil.tar.gz", marker), SAMPLE_CSV)
+    assert not marker.exists()
+    pickled = write_model_archive(tmp_path / "pickled.tar.gz", pickle.dumps(trained_booster))
+    with pytest.raises(PickledModelError):
+        churn_probabilities(pickled, SAMPLE_CSV)
+    assert (churn_probabilities(pickled, SAMPLE_CSV, allow_pickle=True) == churn_probabilities(archive, SAMPLE_CSV)).all()

@@ -147,3 +147,18 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     )
     build_report(finished_run)
     assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # new evaluation: 3 new plots
+
+
+def test_report_never_unpickles_the_model_and_says_why_the_plot_is_missing(finished_run):
+    from churn.summary import ARTIFACTS
+    from tests.test_model_io import malicious_archive
+
+    marker = finished_run / "pwned"
+    malicious_archive(finished_run / ARTIFACTS["model"], marker)
+    page = build_report(finished_run)
+    assert not marker.exists(), "building the report ran the pickle's code"
+    assert page.count('<img alt="') == 4  # step graph, ROC, PR, confusion matrix: no feature importance
+    assert "No feature-importance plot" in page and "the model file is a Python pickle" in page
+    done = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(finished_run)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists() and "No feature-importance plot" in (finished_run / "report.html").read_text()

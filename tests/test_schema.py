@@ -1,3 +1,6 @@
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -13,6 +16,8 @@ from churn.schema import (
     require_both_classes,
 )
 from tests.strategies import raw_tables
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # 3.4028234663852886e38
 
 
 @pytest.mark.parametrize(
@@ -117,3 +122,61 @@ def test_canonical_table_is_idempotent(raw):
     once = canonical_table(raw)
     relabelled = once.assign(**{LABEL_COLUMN: once[LABEL_COLUMN].map({"1": "True.", "0": "False."})})
     assert canonical_table(relabelled).equals(once)
+
+
+def test_value_outside_float32_range_is_named_with_its_row(small_raw):
+    small_raw.loc[11, "Day Mins"] = "1e308"  # finite as a double, infinite as XGBoost's float32
+    with pytest.raises(SchemaError) as error:
+        canonical_table(small_raw)
+    assert str(error.value) == (
+        "column 'Day Mins' has values outside float32's range (XGBoost holds features as float32) at row 12: '1e308'"
+    )
+
+
+@pytest.mark.parametrize("text", ["-1e39", "1e39", "3.5e38", " -3.41e38 "])
+def test_float32_rule_refuses_magnitudes_beyond_float32(small_raw, text):
+    small_raw.loc[4, "Night Charge"] = text
+    with pytest.raises(SchemaError, match=rf"'Night Charge' has values outside float32's range .* at row 5: '{text}'"):
+        canonical_table(small_raw)
+
+
+@pytest.mark.parametrize("text", ["3.4e38", "-3.4e38", repr(FLOAT32_MAX), repr(-FLOAT32_MAX), "1e-300"])
+def test_float32_rule_accepts_everything_up_to_float32_max(small_raw, text):
+    small_raw.loc[4, "Night Charge"] = text
+    assert canonical_table(small_raw).loc[4, "Night Charge"] == canonical_number(text)
+
+
+@pytest.mark.parametrize("spelling", ["415", "415.0", " 415 ", "4.15e2", "0415"])
+def test_area_code_spellings_of_415_are_area_code_415(small_raw, spelling):
+    small_raw["Area Code"] = spelling
+    assert set(canonical_table(small_raw)["Area Code"]) == {"415"}
+
+
+_HUGE = 1 << 20  # a 1 MB bad value
+
+
+@pytest.mark.parametrize(
+    "column, value, problem",
+    [
+        ("Eve Calls", "x" * _HUGE, "must be numeric; bad values at row 8: 'xxxx"),
+        ("Eve Calls", "0" * _HUGE + "1e39", "outside float32's range .* at row 8: '0000"),
+        ("State", "Z" * _HUGE, "outside its vocabulary at row 8: 'ZZZZ"),
+        ("Churn?", "?" * _HUGE, r"unknown values at row 8: '\?\?\?\?"),
+    ],
+)
+def test_a_huge_bad_value_gives_a_short_message_naming_column_and_row(small_raw, column, value, problem):
+    small_raw.loc[7, column] = value
+    with pytest.raises(SchemaError) as error:
+        canonical_table(small_raw)
+    message = str(error.value)
+    assert len(message) < 500, len(message)
+    assert repr(column) in message and re.search(problem, message)
+    assert message.endswith(f"…' ({len(value)} characters)")
+
+
+def test_quoted_shows_short_values_whole_and_cuts_long_ones():
+    from churn.schema import quoted
+
+    assert quoted("ninety") == "'ninety'"
+    assert quoted("a" * 40) == repr("a" * 40)
+    assert quoted("abcdef" * 10) == f"'{('abcdef' * 10)[:40]}…' (60 characters)"

@@ -1,7 +1,11 @@
+import re
+
+import pandas as pd
 import pytest
 
+from churn import tables
 from churn.schema import SchemaError
-from churn.tables import read_raw, write_lines_atomically
+from churn.tables import read_raw, read_raw_chunks, write_lines_atomically
 from tests.conftest import SAMPLE_CSV
 
 
@@ -55,3 +59,66 @@ def test_atomic_write_returns_digest_and_leaves_no_partial(tmp_path):
     assert (tmp_path / "x" / "f.csv").read_text() == "a\nb\n"
     assert len(digest) == 64
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["f.csv"]
+
+
+def _sample_with_header(path, header: str, rows: int = 10):
+    lines = SAMPLE_CSV.read_text().splitlines()
+    path.write_text("\n".join([header, *lines[1 : rows + 1]]) + "\n")
+    return path
+
+
+def _sample_header():
+    return SAMPLE_CSV.read_text().splitlines()[0]
+
+
+def test_a_column_named_twice_is_refused(tmp_path):
+    path = _sample_with_header(tmp_path / "dup.csv", _sample_header().replace("Day Charge", "Day Mins"))
+    message = rf"{re.escape(str(path))}: column 'Day Mins' appears more than once in the header \(columns 7 and 9\)"
+    with pytest.raises(SchemaError, match=message):
+        read_raw(path)
+    with pytest.raises(SchemaError, match=message):
+        next(read_raw_chunks(path, chunk_rows=3))
+
+
+def test_names_differing_only_in_surrounding_whitespace_are_the_same_column(tmp_path):
+    header = _sample_header().replace("Account Length", " State", 1).replace("Eve Mins", '" State "')
+    path = _sample_with_header(tmp_path / "dup.csv", header)
+    with pytest.raises(SchemaError, match=r"column 'State' appears more than once in the header \(columns 1, 2 and 10\)"):
+        read_raw(path)
+
+
+def test_a_repeated_name_in_a_later_file_of_a_directory_names_that_file(tmp_path):
+    _sample_with_header(tmp_path / "a.csv", _sample_header())
+    _sample_with_header(tmp_path / "b.csv", _sample_header() + ",Churn?")
+    with pytest.raises(SchemaError, match=r"b\.csv: column 'Churn\?' appears more than once in the header \(columns 20 and 21\)"):
+        read_raw(tmp_path)
+
+
+def test_header_check_reads_the_header_as_pandas_does(tmp_path):
+    """A byte-order mark, blank lines before the header and several unnamed (empty) columns are
+    no repeated names: pandas drops the mark, skips the blank lines and numbers unnamed columns."""
+    path = tmp_path / "quirks.csv"
+    lines = SAMPLE_CSV.read_text().splitlines()
+    path.write_bytes(b"\xef\xbb\xbf\n  \n" + "\n".join(line + ",," for line in lines[:6]).encode() + b"\n")
+    frame = read_raw(path)
+    assert list(frame.columns[:2]) == ["State", "Account Length"] and len(frame) == 5
+
+
+def test_a_repeated_huge_name_gives_a_short_message(tmp_path):
+    name = "n" * 100_000
+    path = _sample_with_header(tmp_path / "dup.csv", f"{_sample_header()},{name},{name}")
+    with pytest.raises(SchemaError) as error:
+        read_raw(path)
+    assert len(str(error.value)) < 500 + len(str(path))
+    assert "appears more than once in the header (columns 21 and 22)" in str(error.value)
+
+
+def test_a_huge_parser_error_is_cut(tmp_path, monkeypatch):
+    def failing_reader(path, chunk_rows):
+        raise pd.errors.ParserError("Error tokenizing data near " + "q" * (1 << 20))
+
+    monkeypatch.setattr(tables, "_csv_reader", failing_reader)
+    path = _sample_with_header(tmp_path / "x.csv", _sample_header())
+    with pytest.raises(SchemaError, match="not a well-formed CSV file") as error:
+        read_raw(path)
+    assert len(str(error.value)) < 500 + len(str(path))

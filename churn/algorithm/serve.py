@@ -2,20 +2,26 @@
 
 ``GET /ping`` answers 200 once the model is loaded; ``POST /invocations`` takes ``text/csv``
 rows of features (no label, no header) and answers one score per line. The model is read from
-``/opt/ml/model`` (``xgboost-model``, native or pickled, as the official images write it).
+``/opt/ml/model`` (``xgboost-model``, in one of XGBoost's own formats: JSON, UBJSON or legacy
+binary, as this project's image and the official SageMaker XGBoost 1.3-1 and later write it).
+
+A pickled model (SageMaker XGBoost before 1.3-1) is refused: loading a pickle can run arbitrary
+code. Set ``CHURN_ALLOW_PICKLED_MODEL=1`` in the container's environment to load one anyway,
+only for a model you trained yourself.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 
-from churn.model_io import MODEL_FILE, booster_from_bytes
+from churn.model_io import ENV_OPT_IN, MODEL_FILE, ModelArtifactError, booster_from_bytes, pickle_allowed_by_environment
 
 MODEL_DIR = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
 PORT = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
@@ -83,18 +89,26 @@ def make_handler(booster):
     return Handler
 
 
-def load_model(model_dir: Path = MODEL_DIR):
+def load_model(model_dir: Path = MODEL_DIR, allow_pickle: bool | None = None):
+    """The Booster in ``model_dir``; a pickled one only with ``allow_pickle`` (default: whether
+    ``CHURN_ALLOW_PICKLED_MODEL`` is set), else ``PickledModelError`` and nothing is unpickled."""
+    if allow_pickle is None:
+        allow_pickle = pickle_allowed_by_environment()
     path = model_dir / MODEL_FILE
     if not path.exists():
         candidates = [p for p in model_dir.iterdir() if p.is_file()] if model_dir.is_dir() else []
         if len(candidates) != 1:
             raise FileNotFoundError(f"no {MODEL_FILE} in {model_dir}")
         path = candidates[0]
-    return booster_from_bytes(path.read_bytes())
+    return booster_from_bytes(path.read_bytes(), allow_pickle, source=str(path), opt_in=ENV_OPT_IN)
 
 
 def main() -> None:
-    booster = load_model()
+    try:
+        booster = load_model()
+    except (ModelArtifactError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
     server = ThreadingHTTPServer(("0.0.0.0", PORT), make_handler(booster))  # noqa: S104 - container port
     print(f"serving {MODEL_DIR / MODEL_FILE} on port {PORT}", flush=True)
     server.serve_forever()

@@ -18,12 +18,13 @@ from churn import parameters as parameter_specs
 from churn.backends.cloud import CloudBackend, CloudSettingsError
 from churn.backends.code_bundle import bundle_files, bundle_hash
 from churn.backends.runs import (
+    input_files,
+    input_sha256,
     SAMPLE_DATA,
     Progress,
     RunError,
     RunInterrupted,
     RunResult,
-    file_sha256,
     finish_run,
     input_uri,
     local_path,
@@ -105,10 +106,8 @@ def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str]]:
     if not uri.startswith("file://"):
         raise RunError(f"the cloud backend reads input from s3:// or a local path, not {uri}")
     path = local_path(uri)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.csv") if p.is_file())
-    if not files:
-        raise RunError(f"no .csv file in input directory {path}")
-    digest = file_sha256(files[0])[:16] if len(files) == 1 else _tree_hash(path, files)
+    files = input_files(path)
+    digest = input_sha256(path, files)[:16]
     bucket, prefix = _split(f"s3://{backend.bucket}/{backend.prefix}/input/{digest}")
     uploaded = []
     if not _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}"):
@@ -121,11 +120,6 @@ def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str]]:
     return f"s3://{bucket}/{prefix}/", uploaded
 
 
-def _tree_hash(root: Path, files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + bytes.fromhex(file_sha256(file)))
-    return digest.hexdigest()[:16]
 
 
 def list_steps(sm, arn: str) -> list[dict]:
@@ -243,7 +237,7 @@ def run_cloud(
         raise RunError(str(error)) from None
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
-    requested_input = input_uri(str(overrides.get("InputData", SAMPLE_DATA)))
+    requested_input = input_uri(str(overrides.get("InputData", SAMPLE_DATA)), "cloud")
 
     from churn.pipeline import build_pipeline
 
@@ -299,4 +293,5 @@ def run_cloud(
         backend="cloud", run_dir=run_dir, describe=describe, list_steps=steps,
         parameters={**defaults, **overrides, "InputData": requested_input},
         definition=definition, registered_model=_registered_model(steps),
+        input_sha256=input_sha256(local_path(requested_input)) if requested_input.startswith("file://") else None,
     )

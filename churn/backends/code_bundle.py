@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import shutil
 import tarfile
 from functools import lru_cache
@@ -67,12 +68,33 @@ def bundle_files() -> tuple[tuple[str, bytes], ...]:
     return (*files, (SOURCE_ARCHIVE, _archive(files)))
 
 
-def bundle_hash() -> str:
-    """sha256 over the bundled paths and contents (first 16 hex digits)."""
+def _hash(files) -> str:
     digest = hashlib.sha256()
-    for name, content in bundle_files():
+    for name, content in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
     return digest.hexdigest()[:16]
+
+
+def bundle_hash() -> str:
+    """sha256 over the bundled paths and contents (first 16 hex digits)."""
+    return _hash(bundle_files())
+
+
+def written_bundle_hash(folder: Path) -> str | None:
+    """The hash of the bundle as it lies in ``folder`` (None when it is not a whole bundle):
+    the files its archive lists, in that order, then the archive. A bundle is mounted into
+    containers, so it is checked against its name before every run."""
+    try:
+        archive = (folder / SOURCE_ARCHIVE).read_bytes()
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
+        files = [(name, (folder / name).read_bytes()) for name, _ in members]
+    except (OSError, tarfile.TarError):
+        return None
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    if files != members or on_disk != {name for name, _ in files} | {SOURCE_ARCHIVE}:
+        return None
+    return _hash([*files, (SOURCE_ARCHIVE, archive)])
 
 
 def write_bundle(directory: Path) -> Path:
@@ -82,12 +104,17 @@ def write_bundle(directory: Path) -> Path:
     """
     target = directory / bundle_hash()
     if target.is_dir():
-        return target
-    partial = directory / f".{target.name}.partial"
+        if written_bundle_hash(target) == target.name:
+            return target
+        shutil.rmtree(target)  # changed on disk (a step wrote into its mounted code): written again
+    partial = directory / f".{target.name}.{os.getpid()}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     for name, content in bundle_files():
         path = partial / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    partial.rename(target)
+    try:
+        partial.rename(target)
+    except OSError:  # another run wrote the same bundle meanwhile
+        shutil.rmtree(partial, ignore_errors=True)
     return target

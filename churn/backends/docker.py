@@ -199,27 +199,53 @@ class FailedContainer:
     log_tail: list[str]
 
     def reason(self) -> str:
-        """The container's own account of the failure: its last ``ERROR`` line, else its last line."""
+        """The container's own account of the failure: its last ``ERROR`` line, else its last
+        line (long lines cut: the whole log is in the step's log file)."""
         errors = [line for line in self.log_tail if line.startswith("ERROR ")]
         last = errors[-1][len("ERROR "):] if errors else (self.log_tail[-1] if self.log_tail else "no output")
+        if len(last) > 900:
+            last = last[:880] + f"… ({len(last)} characters)"
         return f"{last} (container exit code {self.exit_code})"
 
 
-def remove_job_containers(scratch: Path) -> list[FailedContainer]:
-    """Remove the job containers of the run whose compose files lie below ``scratch`` (never
-    another run's); return the log tails of those that had failed, read before removal."""
+def remove_container(container_id: str) -> None:
+    import docker
+
+    try:
+        docker.from_env().containers.get(container_id).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def finish_job_containers(job_dir: Path, log_file: Path) -> tuple[FailedContainer | None, int]:
+    """After one job: append each of its containers' whole log to ``log_file``, remove them,
+    and return the first that failed (non-zero exit, or still running) with how many there were.
+    The container's exit code is the job's verdict, whatever Compose's own exit code said."""
     import docker
 
     client = docker.from_env()
-    failed = []
-    for container_id in job_containers(scratch):
+    failed, count = None, 0
+    for container_id in sorted(job_containers(job_dir)):
         try:
             container = client.containers.get(container_id)
-            code = container.attrs.get("State", {}).get("ExitCode", 0)
-            if code:
-                tail = container.logs(tail=40).decode("utf-8", "replace").splitlines()
-                failed.append(FailedContainer(container.name, code, [line.strip() for line in tail if line.strip()]))
+            state = container.attrs.get("State", {})
+            code = state.get("ExitCode", 0) if not state.get("Running") else -1
+            log = container.logs(stdout=True, stderr=True)
             container.remove(force=True)
         except docker.errors.NotFound:
-            pass
-    return failed
+            continue
+        count += 1
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("ab") as out:
+            out.write(log)
+        if code and failed is None:
+            lines = [line.strip()[:1000] for line in log.decode("utf-8", "replace").splitlines() if line.strip()]
+            failed = FailedContainer(container.name, code, lines[-40:] if code != -1 else ["still running when its job ended"])
+    return failed, count
+
+
+def remove_job_containers(scratch: Path) -> None:
+    """Remove the job containers whose compose files lie below ``scratch`` (one run's, never
+    another run's)."""
+    for container_id in job_containers(scratch):
+        remove_container(container_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 from churn.backends.base import Backend
 from churn.backends.images import aws_images, project_images
 from churn.backends.runs import SAMPLE_DATA
+from churn.files import file_uri, uri_path
 
 #: Local mode needs *a* region; nothing is sent to it.
 LOCAL_REGION = "us-east-1"
@@ -58,9 +59,9 @@ def local_backend(runs_dir: Path | str | None = None, aws_images_: bool = False,
         images=aws_images(LOCAL_REGION) if aws_images_ else project_images(),
         processing_instance_type="local",
         training_instance_type="local",
-        artifact_root=runs.as_uri(),
-        code_root=(runs / ".code").as_uri(),
-        input_data=SAMPLE_DATA.resolve().as_uri(),
+        artifact_root=file_uri(runs),
+        code_root=file_uri(runs / ".code"),
+        input_data=file_uri(SAMPLE_DATA.resolve()),
         runs_dir=runs,
     )
 
@@ -75,7 +76,6 @@ def _read_local_property_file(executor, pipeline_variable, step_name):
     a misleading "Invalid json path". Returns ``None`` when the output is not a local folder.
     """
     import json
-    from urllib.parse import unquote, urlparse
 
     from sagemaker.local.utils import get_using_dot_notation
     from sagemaker.workflow.properties import PropertyFile
@@ -90,7 +90,7 @@ def _read_local_property_file(executor, pipeline_variable, step_name):
     output_uri = outputs["ProcessingOutputConfig"]["Outputs"][property_file.output_name]["S3Output"]["S3Uri"]
     if not output_uri.startswith("file://"):
         return None
-    path = Path(unquote(urlparse(output_uri).path)) / property_file.path
+    path = uri_path(output_uri) / property_file.path
     try:
         document = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -104,23 +104,21 @@ def _read_local_property_file(executor, pipeline_variable, step_name):
 
 
 def install_local_adaptations() -> None:
-    """Teach the local executor to read ``file://`` property files, to consult the step cache
-    of the session (``churn_step_cache``) before running a job step, and to run independent
-    steps at the same time (up to the session's ``churn_max_parallel_steps``; idempotent)."""
+    """Teach the local executor to read ``file://`` property files; and, for a session that
+    carries a churn run (``churn_run``, a :class:`~churn.backends.local_jobs.LocalRun`), to
+    guard every job step (container exit codes, declared outputs, the step cache) and to run
+    independent steps at the same time. Idempotent."""
     from sagemaker.local import pipeline as local_pipeline
     from sagemaker.local.pipeline import LocalPipelineExecutor
 
+    from churn.backends.local_jobs import guarded
     from churn.backends.local_scheduler import execute_concurrently
-    from churn.backends.step_cache import cached_processing, cached_training
 
     original = LocalPipelineExecutor._evaluate_json_get_function  # noqa: SLF001 - pinned SDK internals
     if getattr(original, "churn_adapted", False):
         return
-    for executor, wrap in (
-        (local_pipeline._ProcessingStepExecutor, cached_processing),  # noqa: SLF001
-        (local_pipeline._TrainingStepExecutor, cached_training),  # noqa: SLF001
-    ):
-        executor.execute = wrap(executor.execute)
+    local_pipeline._ProcessingStepExecutor.execute = guarded(local_pipeline._ProcessingStepExecutor.execute, "processing")  # noqa: SLF001
+    local_pipeline._TrainingStepExecutor.execute = guarded(local_pipeline._TrainingStepExecutor.execute, "training")  # noqa: SLF001
 
     def evaluate_json_get(self, pipeline_variable, step_name):
         if pipeline_variable.property_file:
@@ -132,9 +130,12 @@ def install_local_adaptations() -> None:
     sdk_execute = LocalPipelineExecutor.execute
 
     def execute(self):
-        bound = getattr(self.sagemaker_session, "churn_max_parallel_steps", None)
+        run = getattr(self.sagemaker_session, "churn_run", None)
         # A session churn did not set up (a plain LocalPipelineSession) keeps the SDK's loop.
-        return sdk_execute(self) if bound is None else execute_concurrently(self, bound)
+        if run is None:
+            return sdk_execute(self)
+        run.started(self.execution.pipeline_execution_name)
+        return execute_concurrently(self, run.max_parallel, stop_jobs=run.stop_jobs)
 
     evaluate_json_get.churn_adapted = True
     LocalPipelineExecutor._evaluate_json_get_function = evaluate_json_get  # noqa: SLF001

@@ -3,34 +3,45 @@ progress, artifacts under ``runs/<execution-id>/``, registration, summary and cl
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
+import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from churn import parameters as parameter_specs
 from churn.backends import docker
-from churn.backends.code_bundle import write_bundle
+from churn.backends.code_bundle import write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
+from churn.backends.local_jobs import JobsFolder, LocalRun, bounded, remove_dead_runs, write_run_record
 from churn.backends.local_scheduler import default_max_parallel_steps
-from churn.backends.step_cache import StepCache
 from churn.backends.runs import (
     MODEL_PACKAGE_GROUP,
     Progress,
     RunError,
     RunInterrupted,
     RunResult,
-    file_sha256,
+    check_local_folder,
     finish_run,
+    input_files,
+    input_sha256,
     input_uri,
     local_path,
+    write_run_report,
 )
+from churn.backends.step_cache import StepCache
+from churn.files import clone_or_copy, file_uri, tree_files
 from churn.registry import Registry
-from churn.summary import ARTIFACTS, metric_values, selection_record
+from churn.summary import ARTIFACTS, SUMMARY_FILE, metric_values, selection_record
 
 
 class _StepProgress(logging.Handler):
@@ -56,8 +67,8 @@ class _StepProgress(logging.Handler):
             self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}{cached}")
         elif match := self._failed.match(message):
             reason = match[2].strip()
-            # A container's own message replaces local mode's "Failed to run" in the summary.
-            detail = "" if reason.startswith(_COMPOSE_FAILURE) else f": {reason}"
+            # A container's own message follows local mode's "Failed to run" (which is not shown).
+            detail = "" if reason.startswith(_COMPOSE_FAILURE) else f": {bounded(reason)}"
             self.progress(f"==> {match[1]}: Failed{self._took(match[1])}{detail}")
 
     def _took(self, step: str) -> str:
@@ -65,69 +76,70 @@ class _StepProgress(logging.Handler):
         return f" in {time.monotonic() - start:.1f} s" if start is not None else ""
 
 
-def stage_input(uri: str, runs_dir: Path) -> str:
-    """The InputData a local run reads. Local mode mounts a file's whole parent folder, so a
-    single file is staged alone (hard link, else copy) under ``runs/.inputs/<sha256>/``."""
-    if not uri.startswith("file://"):
-        return uri
-    path = local_path(uri)
-    if path.is_dir():
-        return uri
-    target_dir = runs_dir / ".inputs" / file_sha256(path)[:16]
-    target = target_dir / (path.name if path.suffix == ".csv" else f"{path.name}.csv")
-    if not target.exists():
-        partial = target_dir.with_name(f".{target_dir.name}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        try:
-            (partial / target.name).hardlink_to(path)
-        except OSError:
-            shutil.copyfile(path, partial / target.name)
-        shutil.rmtree(target_dir, ignore_errors=True)
-        partial.rename(target_dir)
-    return target_dir.as_uri()
-
-
 _COMPOSE_FAILURE = "RuntimeError: Failed to run: "
+#: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
+INPUTS_DIR = ".inputs"
+RUN_RECORD = "run.json"
+INTERRUPTED_SUFFIX = ".interrupted"
 
 
-def _mark_interrupted(runs_dir: Path, before: set[str]) -> list[str]:
-    """Rename the folder of an interrupted execution to ``<id>.interrupted``: it has no summary,
-    and no later run, resume or report mistakes its partial outputs for results."""
-    marked = []
-    for folder in runs_dir.iterdir():
-        if folder.name not in before and folder.is_dir() and not folder.name.startswith(".") and not (folder / "summary.json").exists():
-            target = folder.with_name(f"{folder.name}.interrupted")
-            folder.rename(target)
-            marked.append(str(target))
-    return marked
+@dataclass(frozen=True)
+class StagedInput:
+    """The copy of the user's input that a run's containers read."""
+
+    uri: str  # the staged folder, the run's InputData
+    sha256: str  # a file's sha256, or a folder's tree hash over its .csv files
+    path: Path  # what ``sha256`` is of (the staged file, or the staged folder)
+    user_paths: dict[str, str]  # staged path -> the user's path, for messages
 
 
-def _memoized(function):
-    results: dict = {}
+def stage_input(uri: str, runs_dir: Path) -> StagedInput:
+    """Copy the user's input (a file, or a folder's .csv files) to ``runs/.inputs/<sha256>/``.
 
-    def call(argument):
-        if argument not in results:
-            results[argument] = function(argument)
-        return results[argument]
+    The user's own file is never linked nor mounted into a container: steps read the copy,
+    whose bytes are checked against the sha256 each time a run stages the same content (a copy
+    that changed on disk is replaced) and again when the step starts. A reflink where the file
+    system has them; else a plain copy."""
+    path = local_path(uri)
+    single = path.is_file()
+    files = input_files(path)
+    digest = input_sha256(path, files)
+    names = [_safe_name(f.name) if single else f.relative_to(path).as_posix() for f in files]
+    target = runs_dir / INPUTS_DIR / digest[:16]
+    staged = [target / name for name in names]
+    if not (target.is_dir() and tree_files(target) == sorted(staged) and input_sha256(staged[0] if single else target, staged) == digest):
+        partial = runs_dir / INPUTS_DIR / f".{digest[:16]}.{uuid.uuid4().hex}.partial"
+        for source, name in zip(files, names):
+            clone_or_copy(source, partial / name)
+        copied = input_sha256(partial / names[0] if single else partial, [partial / n for n in names])
+        if copied != digest:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise RunError(f"the input {path} changed while it was being staged; run again")
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            partial.rename(target)
+        except OSError:  # another run staged the same content meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    user_paths = {str(target / name): str(source) for source, name in zip(files, names)}
+    user_paths[str(target)] = str(path)
+    return StagedInput(file_uri(target), digest, staged[0] if single else target, user_paths)
 
-    return call
+
+def _safe_name(name: str) -> str:
+    """The staged file's name: the user's when local mode can mount it, else ``input.csv``."""
+    if re.fullmatch(r"[\w.+-]+", name, re.ASCII) and name.endswith(".csv"):
+        return name
+    return "input.csv"
 
 
-def _explain_container_failure(execution, failed: list[docker.FailedContainer]) -> None:
-    """Replace local mode's "Failed to run: [docker-compose ...]" with what the container said.
-
-    SageMaker reports a job's own failure message (``/opt/ml/output/failure``) as FailureReason;
-    local mode only reports the Compose command. When exactly one container of the run failed,
-    it belongs to the step that failed with that Compose message (steps beside it succeeded or
-    never started); with more than one, the Compose message stays.
-    """
-    if len(failed) != 1:
-        return
-    for step in execution.step_execution.values():
-        if step.failure_reason and step.failure_reason.startswith(_COMPOSE_FAILURE):
-            step.failure_reason = failed[0].reason()
-            execution.failure_reason = f"Step '{step.name}' failed with message: {step.failure_reason}"
+def _mark_interrupted(run_dir: Path | None) -> str | None:
+    """Rename this execution's folder to ``<id>.interrupted`` (never another run's): it has no
+    summary, and no later report or diff mistakes its partial outputs for results."""
+    if run_dir is None or not run_dir.is_dir() or (run_dir / SUMMARY_FILE).exists():
+        return None
+    target = run_dir.with_name(run_dir.name + INTERRUPTED_SUFFIX)
+    run_dir.rename(target)
+    return str(target)
 
 
 def run_local(
@@ -139,6 +151,7 @@ def run_local(
     use_cache: bool = True,
     resumed_from: str | None = None,
     expected_definition_sha256: str | None = None,
+    expected_input_sha256: str | None = None,
     max_parallel_steps: int | None = None,
 ) -> RunResult:
     """Run the pipeline once in containers; raise :class:`RunError` if it cannot start.
@@ -146,22 +159,39 @@ def run_local(
     With ``use_cache`` a job step whose request and input contents match an earlier successful
     step reuses its outputs (``runs/.cache``) instead of starting a container. Up to
     ``max_parallel_steps`` independent steps run at once (default: see
-    :func:`~churn.backends.local_scheduler.default_max_parallel_steps`)."""
+    :func:`~churn.backends.local_scheduler.default_max_parallel_steps`). With
+    ``expected_input_sha256`` (a resume) the run refuses an input whose content changed."""
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
-    requested_input = input_uri(str(overrides.get("InputData", backend.input_data)))
+    requested_input = input_uri(str(overrides.get("InputData", backend.input_data)), "local")
     runs_dir = backend.runs_dir
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    overrides["InputData"] = stage_input(requested_input, runs_dir)
+    check_local_folder(runs_dir, "the runs folder")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=runs_dir).close()
+    except OSError as error:
+        raise RunError(f"the runs folder {runs_dir} cannot be written: {error.strerror or error}") from None
     try:
         docker.require_ready(runs_dir, build_missing=build_missing_images)
     except docker.DockerError as error:
         raise RunError(str(error)) from None
+    remove_dead_runs(runs_dir)
+    staged = stage_input(requested_input, runs_dir)
+    if expected_input_sha256 and staged.sha256 != expected_input_sha256:
+        raise RunError(
+            f"the input {local_path(requested_input)} changed since the run being resumed (sha256 {expected_input_sha256[:12]}… "
+            f"then, {staged.sha256[:12]}… now): a resume would not continue the same run; start a new run instead"
+        )
+    overrides["InputData"] = staged.uri
 
     if backend.code_version is None:
         write_bundle(runs_dir / ".code")
-    elif not (runs_dir / ".code" / backend.code_version).is_dir():
-        raise RunError(f"the step code of version {backend.code_version} is no longer in {runs_dir / '.code'}")
+    else:
+        recorded = runs_dir / ".code" / backend.code_version
+        if not recorded.is_dir():
+            raise RunError(f"the step code of version {backend.code_version} is no longer in {runs_dir / '.code'}")
+        if written_bundle_hash(recorded) != backend.code_version:
+            raise RunError(f"the step code of version {backend.code_version} in {recorded} was changed on disk; it cannot be run again")
     from churn.pipeline import build_pipeline
 
     pipeline = build_pipeline(backend)
@@ -172,13 +202,25 @@ def run_local(
             "or settings it was compiled with have changed since (only its step code is kept)"
         )
     session = backend.session()
-    scratch = Path(tempfile.mkdtemp(prefix="jobs-", dir=runs_dir / ".code"))
-    session.config = {"local": {"local_code": True, "container_root": str(scratch)}}
-    cache = StepCache(runs_dir / ".cache", _memoized(docker.image_id)) if use_cache else None
-    session.churn_step_cache = cache
-    session.churn_max_parallel_steps = max_parallel_steps or default_max_parallel_steps()
-    session.churn_stop_jobs = lambda: docker.remove_job_containers(scratch)
-    runs_before = {p.name for p in runs_dir.iterdir()}
+    jobs = JobsFolder.create(runs_dir)
+    cache = StepCache(runs_dir / ".cache", functools.lru_cache(maxsize=None)(docker.image_id)) if use_cache else None
+    run = LocalRun(
+        runs_dir=runs_dir, jobs=jobs, cache=cache, max_parallel=max_parallel_steps or default_max_parallel_steps(),
+        verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
+    )
+    parameters_requested = {**overrides, "InputData": requested_input}
+    run.on_start.append(
+        lambda execution_id: write_run_record(
+            runs_dir / execution_id,
+            {
+                "execution_id": execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
+                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+                "resumed_from": resumed_from,
+            },
+        )
+    )
+    session.config = {"local": run.container_roots}
+    session.churn_run = run
     handler = _StepProgress(progress, cache)
     step_logger = logging.getLogger("sagemaker.local.entities")
     step_logger.addHandler(handler)
@@ -189,16 +231,16 @@ def run_local(
             pipeline.upsert(role_arn=backend.role_arn)
             execution = pipeline.start(parameters=overrides)
     except KeyboardInterrupt:
-        marked = _mark_interrupted(runs_dir, runs_before)
+        marked = _mark_interrupted(runs_dir / run.execution_id if run.execution_id else None)
         raise RunInterrupted(
             "interrupted: the execution was stopped and its containers removed; nothing of it was cached"
-            + (f"; its partial outputs are in {', '.join(marked)}" if marked else "")
+            + (f"; its partial outputs are in {marked} (churn run --resume {run.execution_id} continues it)" if marked else "")
         ) from None
     finally:
         step_logger.removeHandler(handler)
-        failed_containers = docker.remove_job_containers(scratch)
-        shutil.rmtree(scratch, ignore_errors=True)
-    _explain_container_failure(execution, failed_containers)
+        session.churn_run = None
+        docker.remove_job_containers(jobs.path)
+        jobs.close()
 
     describe = execution.describe()
     run_dir = runs_dir / describe["PipelineExecutionArn"]
@@ -209,43 +251,98 @@ def run_local(
             # Whatever a failed job step left (local mode copies outputs even on failure, and a
             # full disk can cut a file short) is not a result: it is removed.
             shutil.rmtree(run_dir / step["StepName"], ignore_errors=True)
+            if step.get("FailureReason"):
+                step["FailureReason"] = bounded(step["FailureReason"], str(run_dir / "logs"))
         if cache and step["StepName"] in cache.hits:
             step["CacheHitResult"] = {"SourcePipelineExecutionArn": cache.hits[step["StepName"]]}
-    parameters = {**execution.pipeline_parameters, "InputData": requested_input}
+    if describe.get("FailureReason"):
+        describe["FailureReason"] = bounded(describe["FailureReason"], str(run_dir / "logs"))
+    finish = dict(
+        backend="local", run_dir=run_dir, describe=describe, definition=definition,
+        parameters={**execution.pipeline_parameters, "InputData": requested_input}, resumed_from=resumed_from,
+        input_sha256=staged.sha256,
+    )
     created = any(s["StepName"] == "CreateModel-CreateModel" and s.get("StepStatus") == "Succeeded" for s in steps)
-    registered = None
     model_file = run_dir / ARTIFACTS["model"]
-    if created and model_file.is_file():
-        started = datetime.now(timezone.utc)
-        package = Registry(runs_dir).register(
+    if not (created and model_file.is_file()):
+        return finish_run(**finish, list_steps=steps, registered_model=None)
+    result = _register_and_summarize(backend, run_dir, finish, steps)
+    write_run_report(run_dir)
+    return result
+
+
+def _register_and_summarize(backend: LocalBackend, run_dir: Path, finish: dict, steps: list[dict]) -> RunResult:
+    """Register the winner and write the summary as one: the registry commits only once the
+    summary is written, so a registered version always belongs to a run with a summary. A
+    registry that cannot be written fails the registration step (and the execution), as
+    SageMaker's RegisterModel step would; a summary that cannot be written registers nothing."""
+    parameters = finish["parameters"]
+    started = datetime.now(timezone.utc)
+    written: list[RunResult] = []
+
+    def summarize(package) -> None:
+        registered = {"group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn}
+        step = {"StepName": "RegisterModel-RegisterModel", "StepStatus": "Succeeded", "StartTime": started,
+                "EndTime": datetime.now(timezone.utc), "Metadata": {"RegisterModel": {"Arn": package.arn}}}
+        written.append(finish_run(**finish, list_steps=[*steps, step], registered_model=registered, report=False))
+
+    registry = Registry(backend.runs_dir)
+    try:
+        registry.register(
             group=MODEL_PACKAGE_GROUP,
-            model_data=model_file.as_uri(),
+            model_data=file_uri(run_dir / ARTIFACTS["model"]),
             image=backend.images.training,
             metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
             execution_id=run_dir.name,
             approval_status=str(parameters["ModelApprovalStatus"]),
             selection=selection_record(run_dir),
+            before_commit=summarize,
         )
-        registered = {"group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn}
-        steps.append(
-            {"StepName": "RegisterModel-RegisterModel", "StepStatus": "Succeeded", "StartTime": started,
-             "EndTime": datetime.now(timezone.utc), "Metadata": {"RegisterModel": {"Arn": package.arn}}}
-        )
-    return finish_run(
-        backend="local", run_dir=run_dir, describe=describe, list_steps=steps,
-        parameters=parameters, definition=definition, registered_model=registered, resumed_from=resumed_from,
-    )
+    except sqlite3.Error as error:
+        reason = f"cannot register the model in {registry.path}: {error}"
+        step = {"StepName": "RegisterModel-RegisterModel", "StepStatus": "Failed", "StartTime": started,
+                "EndTime": datetime.now(timezone.utc), "FailureReason": reason}
+        describe = {**finish["describe"], "PipelineExecutionStatus": "Failed",
+                    "FailureReason": f"Step 'RegisterModel-RegisterModel' failed with message: {reason}"}
+        return _summary_or_error(lambda: finish_run(**{**finish, "describe": describe}, list_steps=[*steps, step], registered_model=None, report=False), run_dir)
+    except OSError as error:
+        raise RunError(
+            f"cannot write {run_dir / SUMMARY_FILE}: {error.strerror or error}; the model was not registered "
+            f"(the run's outputs are in {run_dir})"
+        ) from None
+    return written[-1]
 
 
-def resume_parameters(runs_dir: Path, execution_id: str) -> dict[str, object]:
-    """The parameters of a failed local execution, to run it again from its failed step (the
-    steps that succeeded are reused from the step cache)."""
-    import json
+def _summary_or_error(write, run_dir: Path) -> RunResult:
+    try:
+        return write()
+    except OSError as error:
+        raise RunError(f"cannot write {run_dir / SUMMARY_FILE}: {error.strerror or error} (the run's outputs are in {run_dir})") from None
 
-    summary_file = runs_dir / execution_id / "summary.json"
-    if not summary_file.is_file():
-        raise RunError(f"no execution {execution_id} under {runs_dir}")
-    summary = json.loads(summary_file.read_text())
-    if summary["status"] not in ("Failed", "Stopped"):
-        raise RunError(f"execution {execution_id} {summary['status']}: there is nothing to resume")
-    return dict(summary["parameters"])
+
+def find_run_dir(runs_dir: Path, execution_id: str) -> Path:
+    """The folder of an execution: ``runs/<id>``, or ``runs/<id>.interrupted`` after Ctrl-C."""
+    for name in (execution_id, execution_id + INTERRUPTED_SUFFIX):
+        if (runs_dir / name).is_dir():
+            return runs_dir / name
+    raise RunError(f"no execution {execution_id} under {runs_dir}")
+
+
+def resume_parameters(runs_dir: Path, execution_id: str) -> tuple[dict[str, object], str | None]:
+    """The parameters of a failed, interrupted or killed local execution, and the sha256 of
+    the input it read, to run it again from where it stopped (the steps that succeeded are
+    reused from the step cache)."""
+    run_dir = find_run_dir(runs_dir, execution_id)
+    summary_file, record_file = run_dir / SUMMARY_FILE, run_dir / RUN_RECORD
+    try:
+        if summary_file.is_file():
+            summary = json.loads(summary_file.read_text())
+            if summary["status"] not in ("Failed", "Stopped"):
+                raise RunError(f"execution {execution_id} {summary['status']}: there is nothing to resume")
+            return dict(summary["parameters"]), summary.get("input_sha256")
+        if record_file.is_file():  # killed or interrupted before its summary
+            record = json.loads(record_file.read_text())
+            return dict(record["parameters"]), record.get("input_sha256")
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise RunError(f"cannot resume {execution_id}: {summary_file if summary_file.is_file() else record_file} is damaged ({error})") from None
+    raise RunError(f"cannot resume {execution_id}: {run_dir} has neither {SUMMARY_FILE} nor {RUN_RECORD} (it stopped before its first step)")

@@ -8,8 +8,8 @@ up to ``max_parallel`` threads (each step's container is a separate ``docker com
 so the threads only wait). Everything else is the SDK's: condition steps still block the
 branch they do not take (``_blocked_steps``), and step results land in the same execution
 object. After a failure no new step starts; steps already running finish, and the execution
-fails with the first failure, as the sequential executor reports it. On Ctrl-C no new step
-starts either: the session's ``churn_stop_jobs()`` removes the running jobs' containers, the
+fails naming every step that failed with its own reason (two branches can fail side by side).
+On Ctrl-C no new step starts either: ``stop_jobs()`` removes the running jobs' containers, the
 running steps are waited for (so nothing writes into the run folder afterwards), and the
 KeyboardInterrupt goes on to the caller.
 """
@@ -60,8 +60,16 @@ def ready_steps(order: list[str], waits: dict[str, set[str]], succeeded: set[str
     ]
 
 
-def execute_concurrently(executor, max_parallel: int):
-    """Run ``executor``'s execution with up to ``max_parallel`` steps at a time; return it."""
+def failure_message(failures: list[tuple[str, str]]) -> str:
+    """The execution's failure reason: the one step's message, or each failed step with its own."""
+    if len(failures) == 1:
+        return failures[0][1]
+    return f"{len(failures)} steps failed: " + "; ".join(f"{name}: {message}" for name, message in failures)
+
+
+def execute_concurrently(executor, max_parallel: int, stop_jobs=None):
+    """Run ``executor``'s execution with up to ``max_parallel`` steps at a time; return it.
+    ``stop_jobs()`` (if given) stops the running jobs' containers on Ctrl-C."""
     from sagemaker.local.exceptions import StepExecutionException
 
     dag = executor.pipeline_dag
@@ -71,7 +79,7 @@ def execute_concurrently(executor, max_parallel: int):
     succeeded: set[str] = set()
     started: set[str] = set()
     running = 0
-    failure: StepExecutionException | None = None
+    failures: list[StepExecutionException] = []
     crash: BaseException | None = None
 
     def work(step) -> None:
@@ -83,7 +91,7 @@ def execute_concurrently(executor, max_parallel: int):
             done.put((step.name, None))
 
     while True:
-        if failure is None and crash is None:
+        if not failures and crash is None:
             for name in ready_steps(order, waits, succeeded, started, executor._blocked_steps):  # noqa: SLF001
                 if running >= max_parallel:
                     break
@@ -97,19 +105,20 @@ def execute_concurrently(executor, max_parallel: int):
         try:
             name, error = _next(done)
         except KeyboardInterrupt:
-            _stop_running_steps(executor, done, running)
+            _stop_running_steps(stop_jobs, done, running)
             raise
         running -= 1
         if error is None:
             succeeded.add(name)
         elif isinstance(error, StepExecutionException):
-            failure = failure or error
+            failures.append(error)
         else:
             crash = crash or error
     if crash is not None:
         raise crash
-    if failure is not None:
-        executor.execution.update_execution_failure(failure.step_name, failure.message)
+    if failures:
+        message = failure_message([(f.step_name, f.message) for f in failures])
+        executor.execution.update_execution_failure(failures[0].step_name, message)
     else:
         executor.execution.update_execution_success()
     return executor.execution
@@ -119,8 +128,7 @@ def execute_concurrently(executor, max_parallel: int):
 STOP_TIMEOUT_SECONDS = 120.0
 
 
-def _stop_running_steps(executor, done: queue.Queue, running: int) -> None:
-    stop_jobs = getattr(executor.sagemaker_session, "churn_stop_jobs", None)
+def _stop_running_steps(stop_jobs, done: queue.Queue, running: int) -> None:
     if stop_jobs is not None:
         stop_jobs()
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS

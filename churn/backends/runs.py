@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from churn.files import file_sha256, file_uri, tree_files, tree_sha256, unsafe_characters, uri_path
 from churn.summary import build_summary, step_records, write_summary
 from churn.tables import write_lines_atomically
 
@@ -52,27 +53,59 @@ class RunResult:
 
 
 def local_path(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
+    """The path of a local ``file://`` URI (as churn writes them: see :func:`churn.files.file_uri`)."""
+    return uri_path(uri)
 
 
-def input_uri(value: str) -> str:
-    """A local path or URI for InputData as a URI; local paths must exist."""
-    if re.match(r"^[a-z0-9]+://", value):
-        if value.startswith("file://") and not local_path(value).exists():
-            raise RunError(f"input not found: {value}")
-        return value
+#: Input URI schemes each backend reads (a local path is always accepted).
+INPUT_SCHEMES = {"local": ("file",), "cloud": ("file", "s3")}
+
+
+def input_uri(value: str, backend: str = "local") -> str:
+    """InputData as a URI: a local path (which must exist) or a URI of a scheme ``backend``
+    reads; anything else is refused before anything starts, saying what is supported."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", value)
+    if match:
+        scheme = match[1].lower()
+        if scheme not in INPUT_SCHEMES[backend]:
+            supported = " or ".join(f"{s}://" for s in INPUT_SCHEMES[backend] if s != "file")
+            raise RunError(
+                f"input {value}: the {backend} backend cannot read {scheme}:// URIs; give a local file or folder"
+                + (f" or an {supported} URI" if supported else "")
+                + (" (download it first)" if scheme in ("http", "https", "ftp") else "")
+            )
+        if scheme == "s3":
+            return value
+        # A file:// URI given by the user may be percent-encoded; churn's own are not.
+        value = unquote(urlparse(value).path)
     path = Path(value).expanduser().resolve()
     if not path.exists():
         raise RunError(f"input not found: {value}")
-    return path.as_uri()
+    return file_uri(path)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def input_files(path: Path) -> list[Path]:
+    """The files of a local input: the file itself, or every ``.csv`` below a folder (sorted)."""
+    files = [path] if path.is_file() else tree_files(path, "*.csv")
+    if not files:
+        raise RunError(f"no .csv file in input directory {path}")
+    return files
+
+
+def input_sha256(path: Path, files: list[Path] | None = None) -> str:
+    """A local input's sha256 as summary.json records it: a file's own, a folder's tree hash
+    over its ``.csv`` files (relative paths and contents)."""
+    files = input_files(path) if files is None else files
+    return file_sha256(files[0]) if path.is_file() else tree_sha256(path, files)
+
+
+def check_local_folder(path: Path, what: str) -> None:
+    """Refuse a folder that SageMaker local mode cannot mount, before anything is written."""
+    bad = unsafe_characters(path)
+    if bad:
+        raise RunError(f"{what} {path} holds {' '.join(repr(c) for c in bad)}, which SageMaker local mode cannot mount; choose another folder")
+    if path.exists() and not path.is_dir():
+        raise RunError(f"{what} {path} is a file, not a folder")
 
 
 def finish_run(
@@ -85,8 +118,11 @@ def finish_run(
     definition: str,
     registered_model: dict | None,
     resumed_from: str | None = None,
+    input_sha256: str | None = None,
+    report: bool = True,
 ) -> RunResult:
-    """Write ``definition.json`` and ``summary.json`` into ``run_dir`` and return the result."""
+    """Write ``definition.json`` and ``summary.json`` into ``run_dir`` (and, with ``report``,
+    ``report.html``) and return the result."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_lines_atomically(run_dir / "definition.json", [json.dumps(json.loads(definition), indent=2)])
     summary = build_summary(
@@ -99,15 +135,21 @@ def finish_run(
         definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
         registered_model=registered_model,
         resumed_from=resumed_from,
+        input_sha256=input_sha256,
     )
     write_summary(run_dir, summary)
+    if report:
+        write_run_report(run_dir)
+    return RunResult(run_dir.name, summary["status"], summary["failure_reason"], run_dir, summary)
+
+
+def write_run_report(run_dir: Path) -> None:
     try:
         from churn.report import write_report
 
         write_report(run_dir)
     except Exception as error:  # noqa: BLE001 - the run's artifacts stand without their report
         print(f"warning: report.html not written ({type(error).__name__}: {error}); retry with: churn report {run_dir}", file=sys.stderr)
-    return RunResult(run_dir.name, summary["status"], summary["failure_reason"], run_dir, summary)
 
 
 def failed_step(summary: dict) -> str:

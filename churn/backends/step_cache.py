@@ -5,45 +5,28 @@ A processing or training step whose resolved job request (image id, entrypoint, 
 hyperparameters, environment, resources) and input *contents* match an earlier successful step
 reuses that step's outputs without starting a container. Entries live in ``runs/.cache/<key>/``,
 are written to a temporary folder and renamed (atomic), and list the sha256 of every file: a
-missing or corrupted file makes the entry a miss, never a wrong result.
+missing or corrupted file, or a declared output without a non-empty file, makes the entry a
+miss, never a wrong result. Entries and run folders never share a file: outputs are copied
+both ways (a reflink where the file system has them), so changing one run's file changes
+neither the cache nor another run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
 
-from churn.backends.runs import file_sha256 as _file_sha
-from churn.backends.runs import local_path
+from churn.files import clone_or_copy, content_sha256, file_sha256, has_content, tree_files, uri_path
 
 ENTRY_FILE = "entry.json"
 
 
 def content_hash(uri: str) -> str:
     """sha256 over the relative paths and contents of a local file or folder."""
-    path = local_path(uri)
-    if path.is_file():
-        return _file_sha(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + bytes.fromhex(_file_sha(file)))
-    return digest.hexdigest()
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
-def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    return content_sha256(uri_path(uri))
 
 
 class StepCache:
@@ -96,12 +79,15 @@ class StepCache:
 
     # --- entries -------------------------------------------------------------------------
 
-    def _valid_entry(self, key: str) -> dict | None:
+    def _valid_entry(self, key: str, outputs) -> dict | None:
         folder = self.root / key
         try:
             entry = json.loads((folder / ENTRY_FILE).read_text())
+            for name in outputs:
+                if not has_content(folder / "outputs" / name):
+                    raise ValueError(f"output {name} is empty")
             for relative, digest in entry["files"].items():
-                if _file_sha(folder / "outputs" / relative) != digest:
+                if file_sha256(folder / "outputs" / relative) != digest:
                     raise ValueError(relative)
         except (OSError, ValueError, KeyError):
             if folder.exists():
@@ -112,27 +98,28 @@ class StepCache:
     def restore(self, step_name: str, key: str, destinations: dict[str, Path]) -> dict | None:
         """Copy a valid entry's outputs to ``destinations`` (output name -> folder); return its
         stored job description, or None on a miss."""
-        entry = self._valid_entry(key)
+        entry = self._valid_entry(key, destinations)
         if entry is None:
             return None
         for name, target in destinations.items():
             source = self.root / key / "outputs" / name
-            for file in _files(source):
-                _link_or_copy(file, target / file.relative_to(source))
+            for file in tree_files(source):
+                clone_or_copy(file, target / file.relative_to(source))
         self.hits[step_name] = entry["execution_id"]
         return entry["response"]
 
     def store(self, key: str, sources: dict[str, Path], response: dict, execution_id: str) -> None:
-        """Record a successful step's outputs (output name -> folder) under ``key``."""
-        if (self.root / key).is_dir():
+        """Record a successful step's outputs (output name -> folder) under ``key``; a step
+        with an empty declared output is never stored."""
+        if (self.root / key).is_dir() or not all(map(has_content, sources.values())):
             return
         partial = self.root / f".{key}.{uuid.uuid4().hex}.partial"
         files = {}
         for name, source in sources.items():
-            for file in _files(source):
+            for file in tree_files(source):
                 relative = f"{name}/{file.relative_to(source).as_posix()}"
-                _link_or_copy(file, partial / "outputs" / relative)
-                files[relative] = _file_sha(partial / "outputs" / relative)
+                clone_or_copy(file, partial / "outputs" / relative)
+                files[relative] = file_sha256(partial / "outputs" / relative)
         partial.mkdir(parents=True, exist_ok=True)
         entry = {"execution_id": execution_id, "files": files, "response": response}
         (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
@@ -140,68 +127,3 @@ class StepCache:
             partial.rename(self.root / key)
         except OSError:  # another run stored the same step meanwhile
             shutil.rmtree(partial, ignore_errors=True)
-
-
-# --- hooking the cache into the local executor's job steps ------------------------------
-
-
-def _training_destinations(args: dict) -> dict[str, Path]:
-    return {"model": local_path(args["OutputDataConfig"]["S3OutputPath"])}
-
-
-def _processing_destinations(args: dict) -> dict[str, Path]:
-    return {o["OutputName"]: local_path(o["S3Output"]["S3Uri"]) for o in args["ProcessingOutputConfig"]["Outputs"]}
-
-
-def _cached(original, key_of, destinations_of, replay):
-    """Wrap a job step executor's ``execute``: reuse a valid cache entry (``replay`` turns its
-    stored response into this step's), else run the job and store its outputs."""
-
-    def execute(self):
-        cache: StepCache | None = getattr(self.pipline_executor.sagemaker_session, "churn_step_cache", None)
-        if cache is None:
-            return original(self)
-        args = self.pipline_executor.evaluate_step_arguments(self.step)
-        key = key_of(cache, args)
-        destinations = destinations_of(args)
-        stored = cache.restore(self.step.name, key, destinations)
-        if stored is not None:
-            return replay(self, stored, args, f"{self.step.name}-cached-{key[:8]}", destinations)
-        response = original(self)
-        execution = self.pipline_executor.execution.pipeline_execution_name
-        cache.store(key, destinations, response, execution)
-        return response
-
-    return execute
-
-
-def _replay_processing(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
-    response = {
-        **stored,
-        "ProcessingJobName": job_name,
-        "ProcessingInputs": args.get("ProcessingInputs", []),
-        "ProcessingOutputConfig": args["ProcessingOutputConfig"],
-    }
-    response["ProcessingOutputConfig"] = {
-        **response["ProcessingOutputConfig"],
-        "Outputs": self._convert_list_to_dict(response, "ProcessingOutputConfig.Outputs", "OutputName"),
-    }
-    response["ProcessingInputs"] = self._convert_list_to_dict(response, "ProcessingInputs", "InputName")
-    return response
-
-
-def _replay_training(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
-    return {
-        **stored,
-        "TrainingJobName": job_name,
-        "OutputDataConfig": args["OutputDataConfig"],
-        "ModelArtifacts": {"S3ModelArtifacts": (destinations["model"] / "model.tar.gz").as_uri()},
-    }
-
-
-def cached_processing(original):
-    return _cached(original, StepCache.processing_key, _processing_destinations, _replay_processing)
-
-
-def cached_training(original):
-    return _cached(original, StepCache.training_key, _training_destinations, _replay_training)

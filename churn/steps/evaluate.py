@@ -5,6 +5,10 @@ gets that marker copied instead, and nothing is scored.
 Container paths: ``/opt/ml/processing/input/model/model.tar.gz``,
 ``/opt/ml/processing/input/test/*.csv`` (headerless, label first) ->
 ``/opt/ml/processing/output/evaluation/evaluation.json``.
+
+The model must be in one of XGBoost's own formats; a pickled model (SageMaker XGBoost before
+1.3-1) is refused, since loading a pickle can run arbitrary code, unless the job's environment
+sets ``CHURN_ALLOW_PICKLED_MODEL=1`` (the pipeline never does).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         tables.write_lines_atomically(args.output / model_io.DISABLED_FILE, [disabled])
         print(f"not evaluated: {disabled}")
         return
-    booster = model_io.load_booster(archive)
+    booster = model_io.load_booster(archive, model_io.pickle_allowed_by_environment(), opt_in=model_io.ENV_OPT_IN)
     labels, features = read_labelled_csv(args.test)
     report = metrics.evaluation_report(labels, score(booster, features), threshold=args.threshold)
     text = json.dumps(report, indent=2)

@@ -51,3 +51,41 @@ def test_load_model_reads_the_model_dir(tmp_path, trained_booster):
     assert serve.load_model(tmp_path).num_boosted_rounds() == trained_booster.num_boosted_rounds()
     with pytest.raises(FileNotFoundError):
         serve.load_model(tmp_path / "empty")
+
+
+def test_load_model_refuses_a_pickle_unless_the_environment_allows_it(tmp_path, trained_booster, monkeypatch):
+    import pickle
+
+    from churn.model_io import PickledModelError
+    from tests.test_model_io import TouchOnLoad
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "xgboost-model").write_bytes(pickle.dumps(TouchOnLoad(marker)))
+    monkeypatch.delenv("CHURN_ALLOW_PICKLED_MODEL", raising=False)
+    with pytest.raises(PickledModelError, match="set CHURN_ALLOW_PICKLED_MODEL=1 if you trust the file"):
+        serve.load_model(tmp_path)
+    assert not marker.exists()
+    (tmp_path / "xgboost-model").write_bytes(pickle.dumps(trained_booster))
+    with pytest.raises(PickledModelError):
+        serve.load_model(tmp_path)
+    monkeypatch.setenv("CHURN_ALLOW_PICKLED_MODEL", "1")
+    assert serve.load_model(tmp_path).num_boosted_rounds() == trained_booster.num_boosted_rounds()
+
+
+def test_the_server_exits_with_one_line_on_a_pickled_model(tmp_path):
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from tests.test_model_io import TouchOnLoad
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "xgboost-model").write_bytes(pickle.dumps(TouchOnLoad(marker)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_")}
+    env.update(SM_MODEL_DIR=str(tmp_path), SAGEMAKER_BIND_TO_PORT="0")
+    result = subprocess.run([sys.executable, "-m", "churn.algorithm.serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert not marker.exists()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "the model file is a Python pickle" in lines[0], result.stderr

@@ -94,6 +94,15 @@ def test_after_a_failure_nothing_new_starts_and_running_steps_finish():
     assert "SelectModel" not in started and sorted(started) == sorted(ended)  # nothing left running
 
 
+def test_two_failing_branches_are_each_named_with_their_reason():
+    executor = FakeExecutor(fail={"EvaluateModel", "EvaluateBaseline"}, seconds=0.1)
+    execute_concurrently(executor, 2)
+    status, _step, message = executor.execution.result
+    assert status == "Failed"
+    assert message.startswith("2 steps failed: ")
+    assert "EvaluateModel: EvaluateModel broke" in message and "EvaluateBaseline: EvaluateBaseline broke" in message
+
+
 def test_a_blocked_branch_is_never_run():
     executor = FakeExecutor(blocks={"CheckAccuracy": {"CreateModel"}}, fail={"AccuracyTooLow"})
     execute_concurrently(executor, 2)
@@ -137,7 +146,6 @@ def test_ctrl_c_stops_the_jobs_and_waits_for_running_steps(monkeypatch):
     steps have ended (nothing writes afterwards) before the KeyboardInterrupt goes on."""
     executor = FakeExecutor(seconds=0.3)
     stopped = []
-    executor.sagemaker_session = SimpleNamespace(churn_stop_jobs=lambda: stopped.append(time.monotonic()))
     real_next = local_scheduler._next
     calls = []
 
@@ -149,7 +157,7 @@ def test_ctrl_c_stops_the_jobs_and_waits_for_running_steps(monkeypatch):
 
     monkeypatch.setattr(local_scheduler, "_next", interrupted_once_branches_run)
     with pytest.raises(KeyboardInterrupt):
-        execute_concurrently(executor, 2)
+        execute_concurrently(executor, 2, stop_jobs=lambda: stopped.append(time.monotonic()))
     assert len(stopped) == 1 and executor.running == 0
     assert [n for e, n in executor.log if e == "start"] == ["PreprocessData", "TrainModel", "TrainBaseline"]
     assert sorted(n for e, n in executor.log if e == "end") == ["PreprocessData", "TrainBaseline", "TrainModel"]

@@ -10,7 +10,9 @@ from tests.test_metrics import SCHEMA
 
 
 @pytest.mark.parametrize("fmt", ["ubj", "pickle"])
-def test_writes_a_valid_evaluation_report(tmp_path, sample_splits, trained_booster, fmt):
+def test_writes_a_valid_evaluation_report(tmp_path, sample_splits, trained_booster, fmt, monkeypatch):
+    if fmt == "pickle":  # only with the opt-in: see test_a_pickled_model_is_refused
+        monkeypatch.setenv("CHURN_ALLOW_PICKLED_MODEL", "1")
     data = pickle.dumps(trained_booster) if fmt == "pickle" else bytes(trained_booster.save_raw("ubj"))
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -42,3 +44,28 @@ def test_the_baseline_model_is_evaluated_like_xgboost(candidate_outputs):
     report = json.loads((candidate_outputs / "logistic-regression" / "evaluation" / "evaluation.json").read_text())
     jsonschema.validate(report, SCHEMA)
     assert 0.6 < report["binary_classification_metrics"]["auc"]["value"] < 1
+
+
+def test_a_pickled_model_is_refused(tmp_path, sample_splits, monkeypatch, capsys):
+    from churn.model_io import PickledModelError
+    from churn.steps import entrypoint
+    from tests.test_model_io import malicious_archive
+
+    monkeypatch.delenv("CHURN_ALLOW_PICKLED_MODEL", raising=False)
+    marker = tmp_path / "pwned"
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    malicious_archive(model_dir / "model.tar.gz", marker)
+    argv = ["--model", str(model_dir), "--test", str(sample_splits / "test"), "--output", str(tmp_path / "eval")]
+    with pytest.raises(ValueError) as error:
+        evaluate.main(argv)
+    assert not marker.exists(), "the evaluation step ran the pickle's code"
+    assert isinstance(error.value, PickledModelError)
+    assert "can run arbitrary code" in str(error.value) and "set CHURN_ALLOW_PICKLED_MODEL=1" in str(error.value)
+    with pytest.raises(SystemExit) as exit_:
+        entrypoint.run("EvaluateModel", evaluate.main, argv)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR EvaluateModel: ") and "Python pickle" in lines[0], lines
+    assert not marker.exists()
+    assert not (tmp_path / "eval").exists()

@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churn.features import feature_names
+from churn.schema import SchemaError
 from churn.steps import preprocess
+from churn.tables import read_raw
 from tests.conftest import SAMPLE_CSV
 from tests.strategies import raw_tables
 
@@ -93,3 +95,56 @@ def test_duplicate_rows_are_kept_together_and_counted(tmp_path, capsys):
     manifest = json.loads((tmp_path / "out" / "manifest" / "manifest.json").read_text())
     assert manifest["duplicate_rows"] == 10 and sum(manifest["rows"].values()) == 3343
     assert "10 row(s) repeat an earlier row" in capsys.readouterr().out
+
+
+def _sample_lines(count: int = 40) -> tuple[str, list[str]]:
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    return header, rows[:count]
+
+
+def _set_value(row: str, header: str, column: str, value: str) -> str:
+    fields = row.split(",")
+    fields[header.split(",").index(column)] = value
+    return ",".join(fields)
+
+
+def test_a_value_beyond_float32_is_refused_in_memory_and_when_streaming(tmp_path):
+    header, rows = _sample_lines()
+    rows[11] = _set_value(rows[11], header, "Day Mins", "1e308")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([header, *rows]) + "\n")
+    message = r"column 'Day Mins' has values outside float32's range \(XGBoost holds features as float32\) at row 12: '1e308'"
+    with pytest.raises(SchemaError, match=message):
+        preprocess.split_lines(read_raw(bad), 0.7, 0.15, 42)
+    with pytest.raises(SchemaError, match=message):  # row 12 is in the third chunk of 5 rows
+        preprocess.write_splits_streaming(bad, tmp_path / "out", 0.7, 0.15, 42, chunk_rows=5)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SchemaError, match=message):
+        preprocess.main(["--input", str(bad), "--output", str(tmp_path / "out"), "--chunk-rows", "5"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_column_named_twice_is_refused_by_the_step(tmp_path):
+    header, rows = _sample_lines()
+    bad = tmp_path / "dup.csv"
+    bad.write_text("\n".join([header.replace("Day Charge", "Day Mins"), *rows]) + "\n")
+    with pytest.raises(SchemaError, match=r"dup\.csv: column 'Day Mins' appears more than once in the header \(columns 7 and 9\)"):
+        preprocess.main(["--input", str(bad), "--output", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spelling", ["415.0", " 415 ", '" 415 "'])
+def test_area_code_spellings_of_415_write_the_line_of_415(tmp_path, spelling):
+    header, rows = _sample_lines()
+    assert _set_value(rows[0], header, "Area Code", "415") == rows[0]
+    variant = [_set_value(row, header, "Area Code", spelling) if ",415," in row else row for row in rows]
+    assert variant != rows
+    for name, lines in (("plain", rows), ("variant", variant)):
+        (tmp_path / f"{name}.csv").write_text("\n".join([header, *lines]) + "\n")
+        preprocess.main(["--input", str(tmp_path / f"{name}.csv"), "--output", str(tmp_path / name)])
+    for split in ("train", "validation", "test"):
+        written = (tmp_path / "variant" / split / f"{split}.csv").read_bytes()
+        assert written == (tmp_path / "plain" / split / f"{split}.csv").read_bytes()
+    assert preprocess.split_lines(read_raw(tmp_path / "variant.csv"), 0.7, 0.15, 42) == preprocess.split_lines(
+        read_raw(tmp_path / "plain.csv"), 0.7, 0.15, 42
+    )

@@ -1,0 +1,292 @@
+"""One local execution's job steps: what each step ran, how it ended, what it left.
+
+SageMaker local mode decides a job's status from its ``docker compose`` process alone: Compose
+v1 sometimes exits 0 although the container failed (a 50 MB field in the input did it every
+time), and the SDK counts exit code 130 as success. Here every processing and training step
+of a churn run is wrapped (:func:`guarded`) so that
+
+- its containers run from a folder of its own (``<scratch>/<step>/``: local mode's
+  ``container_root``, per thread), and after the job their exit codes decide: any non-zero exit
+  fails the step with that container's own last error line (bounded; paths inside the container
+  named as the user's), and the whole log is kept in ``runs/<id>/logs/<step>.log``;
+- a step whose declared outputs are missing or empty fails;
+- the step cache (:class:`~churn.backends.step_cache.StepCache`) is consulted before, and
+  written after, only for a step that passed both checks;
+- the raw input is verified against the sha256 recorded when it was staged.
+
+The run's settings reach the wrapped executors as one :class:`LocalRun` on the session
+(``churn_run``). Checked against sagemaker 2.257.x (``_ProcessingStepExecutor`` /
+``_TrainingStepExecutor.execute``, ``LocalPipelineExecution.update_step_failure``,
+``local.container_root``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from churn.backends import docker
+from churn.backends.step_cache import StepCache
+from churn.files import content_sha256, has_content, uri_path
+
+#: Failure reasons are bounded like SageMaker's (its FailureReason holds 1,024 characters);
+#: the whole text is in the step's log file.
+MAX_REASON = 1024
+LOGS_DIR = "logs"
+#: Where the runs' job folders live; each run holds a lock on its own while it lives.
+JOBS_DIR = ".jobs"
+_LOCK_FILE = "owner.lock"
+
+
+def bounded(reason: str, log_hint: str = "") -> str:
+    if len(reason) <= MAX_REASON:
+        return reason
+    suffix = f"… ({len(reason)} characters{'; all of it in ' + log_hint if log_hint else ''})"
+    return reason[: MAX_REASON - len(suffix)] + suffix
+
+
+class _ContainerRoots(dict):
+    """Local mode's ``local`` config section whose ``container_root`` is the calling thread's
+    job folder (each step runs in a thread of its own), else the run's scratch folder."""
+
+    def __init__(self, default: Path, **settings):
+        super().__init__(container_root=str(default), **settings)
+        self._thread = threading.local()
+
+    def __getitem__(self, key):
+        if key == "container_root" and getattr(self._thread, "root", None):
+            return self._thread.root
+        return super().__getitem__(key)
+
+    @contextmanager
+    def use(self, root: Path):
+        self._thread.root = str(root)
+        try:
+            yield
+        finally:
+            self._thread.root = None
+
+
+@dataclass
+class JobsFolder:
+    """A run's scratch folder for local mode's per-job Compose files, locked while the run lives,
+    so a later run can tell a dead run's leftovers (``kill -9``) from a live run's."""
+
+    path: Path
+    _handle: object = None
+
+    @classmethod
+    def create(cls, runs_dir: Path) -> JobsFolder:
+        root = runs_dir / JOBS_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+        handle = open(path / _LOCK_FILE, "w")  # noqa: SIM115 - held for the run's lifetime
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return cls(path, handle)
+
+    def close(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def remove_dead_runs(runs_dir: Path) -> list[Path]:
+    """Remove the containers and job folders of runs that died (their lock is free); a live
+    run's are never touched. Returns the folders removed."""
+    removed = []
+    legacy = sorted((runs_dir / ".code").glob("jobs-*"))  # churn <= 0.x kept them there, unlocked
+    for folder in sorted((runs_dir / JOBS_DIR).glob("run-*")) + legacy:
+        lock = folder / _LOCK_FILE
+        try:
+            with open(lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _remove(folder)
+        except BlockingIOError:
+            continue  # a live run
+        except FileNotFoundError:
+            _remove(folder)
+        removed.append(folder)
+    return removed
+
+
+def _remove(folder: Path) -> None:
+    docker.remove_job_containers(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class LocalRun:
+    """What the wrapped job steps of one local execution need to know."""
+
+    runs_dir: Path
+    jobs: JobsFolder
+    cache: StepCache | None
+    max_parallel: int
+    #: Input URI -> (path, sha256 recorded at staging time): checked again when a step starts.
+    verified_inputs: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    #: Host paths as the user knows them (a staged copy -> the user's own file).
+    user_paths: dict[str, str] = field(default_factory=dict)
+    execution_id: str | None = None
+    on_start: list[Callable[[str], None]] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
+
+    def started(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        for listener in self.on_start:
+            listener(execution_id)
+
+    def stop_jobs(self) -> None:
+        docker.remove_job_containers(self.jobs.path)
+
+    def log_file(self, step: str) -> Path:
+        return self.runs_dir / str(self.execution_id) / LOGS_DIR / f"{step}.log"
+
+    def user_path(self, text: str, container_paths: dict[str, str]) -> str:
+        """``text`` with paths inside the container replaced by the host paths the user knows."""
+        for inside, host in sorted(container_paths.items(), key=lambda item: -len(item[0])):
+            text = text.replace(inside, host)
+        for staged, user in sorted(self.user_paths.items(), key=lambda item: -len(item[0])):
+            text = text.replace(staged, user)
+        return text
+
+
+# --- the declared outputs and container paths of each kind of job step -------------------
+
+
+def _processing_outputs(args: dict) -> dict[str, Path]:
+    return {o["OutputName"]: uri_path(o["S3Output"]["S3Uri"]) for o in args["ProcessingOutputConfig"]["Outputs"]}
+
+
+def _training_outputs(args: dict) -> dict[str, Path]:
+    return {"model": uri_path(args["OutputDataConfig"]["S3OutputPath"])}
+
+
+def _processing_inputs(args: dict) -> dict[str, str]:
+    """Container path -> input URI."""
+    return {i["S3Input"]["LocalPath"]: i["S3Input"]["S3Uri"] for i in args.get("ProcessingInputs", [])}
+
+
+def _training_inputs(args: dict) -> dict[str, str]:
+    return {
+        f"/opt/ml/input/data/{c['ChannelName']}": c["DataSource"]["S3DataSource"]["S3Uri"] for c in args["InputDataConfig"]
+    }
+
+
+def _container_paths(inputs: dict[str, str], outputs: dict[str, Path], args: dict) -> dict[str, str]:
+    paths = {inside: str(uri_path(uri)) for inside, uri in inputs.items() if uri.startswith("file://")}
+    for output in args.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        paths[output["S3Output"]["LocalPath"]] = str(outputs[output["OutputName"]])
+    return paths
+
+
+def missing_outputs(outputs: dict[str, Path]) -> list[str]:
+    """Declared outputs that hold no file, or only empty files."""
+    return [name for name, folder in outputs.items() if not has_content(folder)]
+
+
+# --- the wrapper -------------------------------------------------------------------------
+
+
+def guarded(original, kind: str):
+    """Wrap a job step executor's ``execute`` (``kind``: "processing" or "training")."""
+    outputs_of = _processing_outputs if kind == "processing" else _training_outputs
+    inputs_of = _processing_inputs if kind == "processing" else _training_inputs
+    key_of = StepCache.processing_key if kind == "processing" else StepCache.training_key
+    replay = _replay_processing if kind == "processing" else _replay_training
+
+    def execute(self):
+        run: LocalRun | None = getattr(self.pipline_executor.sagemaker_session, "churn_run", None)
+        if run is None:  # a plain LocalPipelineSession keeps the SDK's behaviour
+            return original(self)
+        step, execution = self.step.name, self.pipline_executor.execution
+        args = self.pipline_executor.evaluate_step_arguments(self.step)
+        outputs, inputs = outputs_of(args), inputs_of(args)
+        paths = _container_paths(inputs, outputs, args)
+        for uri in inputs.values():
+            if uri in run.verified_inputs:
+                path, expected = run.verified_inputs[uri]
+                if content_sha256(path) != expected:
+                    execution.update_step_failure(
+                        step, f"the staged copy of the input {run.user_path(str(path), {})} changed after staging (sha256 differs); run again"
+                    )
+        key = key_of(run.cache, args) if run.cache else None
+        if key:
+            stored = run.cache.restore(step, key, outputs)
+            if stored is not None:
+                return replay(self, stored, args, f"{step}-cached-{key[:8]}", outputs)
+        job_dir = run.jobs.path / step
+        job_dir.mkdir(parents=True, exist_ok=True)
+        sdk_failure = None
+        with run.container_roots.use(job_dir):
+            try:
+                response = original(self)
+            except Exception as error:  # noqa: BLE001 - StepExecutionException: the SDK's verdict
+                sdk_failure = error
+        log_file = run.log_file(step)
+        failed, count = docker.finish_job_containers(job_dir, log_file)
+        hint = str(log_file)
+        if failed is not None:
+            execution.update_step_failure(step, bounded(run.user_path(failed.reason(), paths), hint))
+        if sdk_failure is not None:
+            raise sdk_failure
+        if count == 0:
+            execution.update_step_failure(step, "no container ran for this job (local mode reported success without one)")
+        missing = missing_outputs(outputs)
+        if missing:
+            execution.update_step_failure(
+                step,
+                f"the job ended without writing its declared output{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (see {hint})",
+            )
+        if key:
+            run.cache.store(key, outputs, response, execution.pipeline_execution_name)
+        return response
+
+    return execute
+
+
+def _replay_processing(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
+    response = {
+        **stored,
+        "ProcessingJobName": job_name,
+        "ProcessingInputs": args.get("ProcessingInputs", []),
+        "ProcessingOutputConfig": args["ProcessingOutputConfig"],
+    }
+    response["ProcessingOutputConfig"] = {
+        **response["ProcessingOutputConfig"],
+        "Outputs": self._convert_list_to_dict(response, "ProcessingOutputConfig.Outputs", "OutputName"),  # noqa: SLF001
+    }
+    response["ProcessingInputs"] = self._convert_list_to_dict(response, "ProcessingInputs", "InputName")  # noqa: SLF001
+    return response
+
+
+def _replay_training(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
+    from churn.files import file_uri
+
+    return {
+        **stored,
+        "TrainingJobName": job_name,
+        "OutputDataConfig": args["OutputDataConfig"],
+        "ModelArtifacts": {"S3ModelArtifacts": file_uri(destinations["model"] / "model.tar.gz")},
+    }
+
+
+def write_run_record(run_dir: Path, record: dict) -> None:
+    """``runs/<id>/run.json``: what a run was started with, written as soon as its id is known,
+    so a run killed before its summary can still be resumed."""
+    from churn.tables import write_lines_atomically
+
+    write_lines_atomically(run_dir / "run.json", [json.dumps(record, indent=2, default=str)])

@@ -226,21 +226,13 @@ def run(
 )
 def predict(model_path, input_path, output_path, allow_pickle) -> None:
     """Score customers: one churn probability per input row."""
-    import os
     from pathlib import Path
 
+    from churn.files import same_file
     from churn.model_io import ModelArtifactError
     from churn.predict import churn_probabilities, format_probabilities
     from churn.schema import SchemaError
     from churn.tables import raw_csv_files, write_lines_atomically
-
-    def same_file(a: Path, b: Path) -> bool:
-        try:
-            if os.path.samefile(a, b):
-                return True
-        except OSError:  # one of them does not exist (yet)
-            pass
-        return a.resolve() == b.resolve()
 
     if output_path:
         output = Path(output_path)

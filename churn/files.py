@@ -85,13 +85,12 @@ def unsafe_characters(path: Path | str) -> str:
     return "".join(sorted({c for c in str(path) if c in UNSAFE_PATH_CHARACTERS}))
 
 
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name the same file (also through links), for files that may not exist."""
+    """Whether two paths name the same file (also through symbolic or hard links); a path that
+    does not exist yet is compared by where it resolves to."""
     try:
-        return os.path.samefile(a, b)
+        if os.path.samefile(a, b):
+            return True
     except OSError:
-        return Path(a).resolve() == Path(b).resolve()
+        pass
+    return Path(a).resolve() == Path(b).resolve()

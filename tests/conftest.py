@@ -10,6 +10,16 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = REPO / "data" / "sample" / "churn.csv"
 
 
+def sample_with_value(row: int, column: str, value: str) -> str:
+    """The sample CSV's text with one cell (1-based data ``row``, ``column``) replaced."""
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    index = header.split(",").index(column)
+    cells = rows[row - 1].split(",")
+    cells[index] = value
+    rows[row - 1] = ",".join(cells)
+    return "\n".join([header, *rows]) + "\n"
+
+
 def read_text_frame(text: str) -> pd.DataFrame:
     """A raw frame from CSV text, every value a string (as ``churn.tables.read_raw`` reads)."""
     return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)

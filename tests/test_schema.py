@@ -159,7 +159,8 @@ _HUGE = 1 << 20  # a 1 MB bad value
     "column, value, problem",
     [
         ("Eve Calls", "x" * _HUGE, "must be numeric; bad values at row 8: 'xxxx"),
-        ("Eve Calls", "0" * _HUGE + "1e39", "outside float32's range .* at row 8: '0000"),
+        ("Eve Calls", "0" * _HUGE + "1e39", "must be numeric; bad values at row 8: '0000"),
+        ("Eve Calls", "0" * 900 + "1e39", "outside float32's range .* at row 8: '0000"),
         ("State", "Z" * _HUGE, "outside its vocabulary at row 8: 'ZZZZ"),
         ("Churn?", "?" * _HUGE, r"unknown values at row 8: '\?\?\?\?"),
     ],
@@ -180,3 +181,20 @@ def test_quoted_shows_short_values_whole_and_cuts_long_ones():
     assert quoted("ninety") == "'ninety'"
     assert quoted("a" * 40) == repr("a" * 40)
     assert quoted("abcdef" * 10) == f"'{('abcdef' * 10)[:40]}…' (60 characters)"
+
+
+def test_a_long_digit_string_is_refused_at_once():
+    """A 1 MB field of digits ending in a letter: the old pattern backtracked quadratically
+    (hours of CPU); run in a subprocess so a regression fails by its timeout."""
+    import subprocess
+    import sys
+
+    code = (
+        "from churn.schema import canonical_number\n"
+        "try:\n    canonical_number('9' * 1_000_000 + 'x')\nexcept ValueError as e:\n    print('refused', str(e)[:20])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("refused not a number"), done.stderr
+    # Long but sensible spellings are still numbers.
+    assert canonical_number("0." + "0" * 900 + "1") == "0"
+    assert canonical_number("1" + "0" * 20) == "1e+20"

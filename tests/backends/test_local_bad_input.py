@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_CSV
+from tests.conftest import SAMPLE_CSV, sample_with_value
 
 pytestmark = pytest.mark.docker
 HEADER, *ROWS = SAMPLE_CSV.read_text().splitlines()
@@ -46,15 +46,6 @@ def earlier_run_untouched(runs_dir):
     assert _snapshot(earlier) == before, "an earlier run changed"
 
 
-def _replace(row: int, column: str, value: str) -> str:
-    index = HEADER.split(",").index(column)
-    rows = list(ROWS)
-    cells = rows[row - 1].split(",")
-    cells[index] = value
-    rows[row - 1] = ",".join(cells)
-    return "\n".join([HEADER, *rows]) + "\n"
-
-
 def _drop_column(column: str) -> str:
     index = HEADER.split(",").index(column)
     return "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in [HEADER, *ROWS]) + "\n"
@@ -65,10 +56,14 @@ FAILING = {
     "header only": (HEADER + "\n", "input has a header but no data rows"),
     "missing required column": (_drop_column("Day Mins"), "missing required column(s): 'Day Mins'"),
     "wrong delimiter": ("\n".join(line.replace(",", ";") for line in [HEADER, *ROWS]) + "\n", "does not look comma-separated"),
-    "non-numeric value": (_replace(5, "Day Calls", "many"), "column 'Day Calls' must be numeric; bad values at row 5: 'many'"),
-    "NaN in a feature": (_replace(7, "Day Mins", "NaN"), "column 'Day Mins' must be numeric; bad values at row 7: 'NaN'"),
-    "missing value": (_replace(9, "Eve Mins", ""), "column 'Eve Mins' has missing values at row 9"),
-    "unknown label": (_replace(3, "Churn?", "Maybe"), "label 'Churn?' must be 'True.' or 'False.'; unknown values at row 3: 'Maybe'"),
+    "non-numeric value": (sample_with_value(5, "Day Calls", "many"), "column 'Day Calls' must be numeric; bad values at row 5: 'many'"),
+    "NaN in a feature": (sample_with_value(7, "Day Mins", "NaN"), "column 'Day Mins' must be numeric; bad values at row 7: 'NaN'"),
+    "missing value": (sample_with_value(9, "Eve Mins", ""), "column 'Eve Mins' has missing values at row 9"),
+    "unknown label": (sample_with_value(3, "Churn?", "Maybe"), "label 'Churn?' must be 'True.' or 'False.'; unknown values at row 3: 'Maybe'"),
+    "value beyond float32": (sample_with_value(4, "Eve Mins", "1e308"), "column 'Eve Mins' has values outside float32's range"),
+    "column named twice": (
+        "\n".join([HEADER.replace("Night Mins", "Day Mins"), *ROWS]) + "\n", "column 'Day Mins' appears more than once in the header",
+    ),
     "single class": ("\n".join([HEADER, *(r for r in ROWS if r.endswith("False."))]) + "\n", "has no positive ('True.') rows"),
 }
 
@@ -83,6 +78,10 @@ def test_bad_file_fails_in_preprocessing_with_one_clear_line(runs_dir, earlier_r
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr
     assert errors[0].startswith("error: step PreprocessData failed:") and problem in errors[0], errors[0]
+    # Paths are the user's, never the container's.
+    assert "/opt/ml" not in errors[0]
+    if case in ("empty file", "column named twice"):
+        assert str(bad) in errors[0], errors[0]
 
 
 def test_non_utf8_bytes(runs_dir, earlier_run_untouched, tmp_path):

@@ -112,6 +112,7 @@ def plain_local_mode_runs(work: Path) -> dict:
     from churn.backends.code_bundle import write_bundle
     from churn.backends.local import install_local_adaptations, local_backend
     from churn.backends.local_run import stage_input
+    from churn.files import file_uri
     from churn.pipeline import build_pipeline
 
     from churn.backends.docker import job_containers
@@ -124,7 +125,7 @@ def plain_local_mode_runs(work: Path) -> dict:
         backend = local_backend(runs)
         runs.mkdir(parents=True)
         write_bundle(runs / ".code")
-        data = stage_input(SAMPLE.resolve().as_uri(), runs)
+        data = stage_input(file_uri(SAMPLE.resolve()), runs).uri
         start = time.perf_counter()
         session = LocalPipelineSession(boto_session=boto3.Session(region_name="us-east-1"))
         backend._session = session  # noqa: SLF001 - the plain session instead of churn's

@@ -46,6 +46,12 @@ def _run(source: Path, runs: Path, data: Path) -> float:
     return time.perf_counter() - start
 
 
+def build_images(source: Path) -> None:
+    """Each churn's images are built before anything is timed (their tags differ)."""
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    subprocess.run([sys.executable, "-m", "churn.cli", "images", "build", "--if-missing"], cwd=source, env=env, check=True, capture_output=True)
+
+
 def measure(source: Path, data: Path, work: Path) -> dict:
     runs = work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
@@ -68,6 +74,8 @@ def main() -> None:
     baseline = work / "baseline"
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(baseline), args.baseline], check=True, capture_output=True)
     try:
+        for source in (baseline, REPO):
+            build_images(source)
         inputs = {"sample (3,333 rows, 0.3 MB)": SAMPLE}
         if args.rows:
             from benchmarks.synthetic import generate
@@ -95,7 +103,7 @@ def main() -> None:
         + (f" --rows {args.rows}" if args.rows else "")
         + f"` on {datetime.now(timezone.utc).date()} (2 cores, {os.uname().sysname}; file system of /tmp: "
         + subprocess.run(["stat", "-f", "-c", "%T", "/tmp"], capture_output=True, text=True).stdout.strip()
-        + ", which has no reflinks, so every copy is a full copy). Each row: a fresh runs folder, a first run,",
+        + "). Each row: a fresh runs folder, a first run,",
         "then the same again (every job step from the cache). Disk: what the runs folder adds beyond the user's input.",
         "",
         "| input | sharing | first run, s | cached re-run, s | disk after the first run, MiB | disk after both, MiB |",

@@ -169,8 +169,12 @@ def run(
             if resume_id:
                 if params or input_ or no_cache or version_name:
                     _fail("--resume runs the failed execution as it was: no --param, --input, --no-cache or --version", 2)
-                overrides, expected_input = resume_parameters(chosen.runs_dir, resume_id)
+                resume = resume_parameters(chosen.runs_dir, resume_id)
+                overrides, expected_input = resume.parameters, resume.input_sha256
             expected = None
+            if resume_id and resume.code_version:
+                # The step code and definition the execution ran (a --version run's too).
+                chosen.code_version, expected = resume.code_version, resume.definition_sha256
             if version_name:
                 try:
                     version = find_version(chosen.runs_dir, version_name)
@@ -272,6 +276,8 @@ def report(run_dir) -> None:
         click.echo(str(write_report(Path(run_dir))))
     except SummaryError as error:
         _fail(str(error), 2)
+    except (KeyError, TypeError, ValueError) as error:  # a summary.json, evaluation.json or manifest edited by hand
+        _fail(f"cannot build the report of {run_dir}: a file of the run is damaged ({type(error).__name__}: {str(error)[:200]})", 2)
 
 
 @main.command()

@@ -77,8 +77,9 @@ def uri_path(uri: str) -> Path:
 
 
 #: Characters a local path used by local mode cannot hold: ``#`` and ``?`` end the path of a URI
-#: for the SDK's ``urlparse``, ``:`` separates a Docker volume's host and container paths.
-UNSAFE_PATH_CHARACTERS = "#?:"
+#: for the SDK's ``urlparse``, ``:`` separates a Docker volume's host and container paths, and
+#: Compose substitutes ``$VAR`` in the compose file the SDK writes unescaped.
+UNSAFE_PATH_CHARACTERS = "#?:$"
 
 
 def unsafe_characters(path: Path | str) -> str:

@@ -8,7 +8,7 @@ pickled model (SageMaker XGBoost before 1.3-1) is refused unless the caller opts
 evaluation step and the serving container): loading a pickle can run arbitrary code.
 
 An archive is read in memory, never extracted, and within bounds: at most ``MAX_MEMBERS``
-members and ``max_model_bytes()`` bytes of content (``CHURN_MAX_MODEL_BYTES``, default 1 GiB).
+members and ``max_model_bytes()`` bytes of content (``CHURN_MAX_MODEL_BYTES``, default 512 MiB).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _PICKLE_MAGIC = b"\x80"
 #: At most this many members in a model archive (a SageMaker model.tar.gz holds one or two).
 MAX_MEMBERS = 100
 #: At most this many bytes of member content in a model archive, unless CHURN_MAX_MODEL_BYTES says otherwise.
-DEFAULT_MAX_MODEL_BYTES = 1 << 30
+DEFAULT_MAX_MODEL_BYTES = 512 << 20
 MAX_MODEL_BYTES_VARIABLE = "CHURN_MAX_MODEL_BYTES"
 #: Decompressed bytes allowed beyond the content bound, for tar headers (names, PAX records).
 _HEADER_ALLOWANCE = 16 << 20
@@ -58,7 +58,8 @@ class PickledModelError(ModelArtifactError):
 
 
 def max_model_bytes() -> int:
-    """The bound on an archive's content: ``CHURN_MAX_MODEL_BYTES`` or 1 GiB."""
+    """The bound on an archive's content: ``CHURN_MAX_MODEL_BYTES`` or 512 MiB (an XGBoost
+    model of this pipeline is a few MB; the bound keeps a decompression bomb near 1 GiB of memory)."""
     text = os.environ.get(MAX_MODEL_BYTES_VARIABLE, "").strip()
     if not text:
         return DEFAULT_MAX_MODEL_BYTES

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from churn.summary import SUMMARY_FILE, iso_time
+from churn.summary import SUMMARY_FILE, SummaryError, iso_time, read_summary
 
 
 class VersionError(ValueError):
@@ -35,7 +35,7 @@ class Version:
         return self.definition_sha256[:12]
 
 
-def _code_hash(definition: dict) -> str | None:
+def code_hash(definition: dict) -> str | None:
     """The step code bundle a definition runs (the second value of its code input's Join)."""
     for step in definition["Steps"]:
         for source in step.get("Arguments", {}).get("ProcessingInputs", []):
@@ -48,13 +48,16 @@ def list_versions(runs_dir: Path) -> list[Version]:
     """The distinct definitions that have run under ``runs_dir``, oldest first."""
     versions: dict[str, Version] = {}
     for summary_file in sorted(Path(runs_dir).glob(f"*/{SUMMARY_FILE}")):
-        summary = json.loads(summary_file.read_text())
+        try:
+            summary = read_summary(summary_file.parent)
+        except SummaryError:
+            continue  # a damaged run folder is no version
         definition_file = summary_file.parent / "definition.json"
         if not definition_file.is_file():
             continue
         digest = summary["definition_sha256"]
         if digest not in versions:
-            versions[digest] = Version(digest, _code_hash(json.loads(definition_file.read_text())), summary["churn_version"])
+            versions[digest] = Version(digest, code_hash(json.loads(definition_file.read_text())), summary["churn_version"])
         version = versions[digest]
         version.runs.append(summary["execution_id"])
         started = summary.get("started_at") or ""
@@ -102,7 +105,7 @@ def list_cloud_versions(sm, pipeline_name: str) -> list[Version]:
         if digest not in versions:
             description = described.get("PipelineVersionDescription") or described.get("PipelineDescription") or ""
             churn = description.split(",")[0].removeprefix("churn ") if description.startswith("churn ") else "-"
-            versions[digest] = Version(digest, _code_hash(json.loads(text)), churn, definition=text)
+            versions[digest] = Version(digest, code_hash(json.loads(text)), churn, definition=text)
         version = versions[digest]
         version.pipeline_version_ids.append(summary["PipelineVersionId"])
         if summary.get("LastExecutionPipelineExecutionArn"):

@@ -121,7 +121,7 @@ def test_predict_refuses_a_gzip_bomb(tmp_path):
     from tests.test_model_io import gzip_bomb
 
     archive = gzip_bomb(tmp_path / "model.tar.gz", 17 * (64 << 20))
-    _one_error_line(_predict(tmp_path, "--model", archive, "--input", SAMPLE_CSV), "over the bound of 1.0 GiB", "CHURN_MAX_MODEL_BYTES")
+    _one_error_line(_predict(tmp_path, "--model", archive, "--input", SAMPLE_CSV), "over the bound of 512.0 MiB", "CHURN_MAX_MODEL_BYTES")
 
 
 @pytest.mark.parametrize("how", ["same path", "symlink", "hard link"])

@@ -89,6 +89,12 @@ def test_report_and_diff_of_a_damaged_summary(tmp_path, text, says):
     assert not (bad / "report.html").exists()
 
 
+def test_report_of_a_run_folder_with_damaged_files(tmp_path):
+    bad = _damaged_run(tmp_path / "bad", json.dumps({"execution_id": "x", "status": "Failed", "parameters": {}, "steps": []}))
+    line = _one_error_line(_churn("report", str(bad)), 2)
+    assert line.startswith(f"error: cannot build the report of {bad}: a file of the run is damaged (KeyError")
+
+
 def test_an_unexpected_error_says_where_its_traceback_is(tmp_path, monkeypatch):
     import churn.diff
 

@@ -94,21 +94,22 @@ def stage_code(s3, backend: CloudBackend) -> list[str]:
     return keys
 
 
-def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str]]:
+def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str], str | None]:
     """The S3 URI a run reads for ``uri``; local files and folders are uploaded (once per
-    content) under ``<prefix>/input/<sha256>/``. Returns the URI and the keys uploaded."""
+    content) under ``<prefix>/input/<sha256>/``. Returns the URI, the keys uploaded and the
+    sha256 of what was staged (None for an s3:// input, which churn does not read)."""
     if uri.startswith("s3://"):
         bucket, key = _split(uri)
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
         if not listing.get("KeyCount"):
             raise RunError(f"input not found: {uri}")
-        return uri, []
+        return uri, [], None
     if not uri.startswith("file://"):
         raise RunError(f"the cloud backend reads input from s3:// or a local path, not {uri}")
     path = local_path(uri)
     files = input_files(path)
-    digest = input_sha256(path, files)[:16]
-    bucket, prefix = _split(f"s3://{backend.bucket}/{backend.prefix}/input/{digest}")
+    sha256 = input_sha256(path, files)
+    bucket, prefix = _split(f"s3://{backend.bucket}/{backend.prefix}/input/{sha256[:16]}")
     uploaded = []
     if not _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}"):
         for file in files:
@@ -117,7 +118,7 @@ def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str]]:
             uploaded.append(f"{prefix}/{name}")
         s3.put_object(Bucket=bucket, Key=f"{prefix}/{COMPLETE_MARKER}", Body=b"")
     # The folder, so that SageMaker's S3Prefix download brings exactly the staged files.
-    return f"s3://{bucket}/{prefix}/", uploaded
+    return f"s3://{bucket}/{prefix}/", uploaded, sha256
 
 
 
@@ -248,7 +249,7 @@ def run_cloud(
     pipeline = build_pipeline(backend)
     recorded = _recorded_version(sm, s3, backend, version) if version else None
     try:
-        overrides["InputData"], input_keys = stage_input(s3, backend, requested_input)
+        overrides["InputData"], input_keys, staged_sha256 = stage_input(s3, backend, requested_input)
         code_keys = [] if recorded else stage_code(s3, backend)
     except _client_error() as error:
         raise RunError(f"staging to s3://{backend.bucket}/{backend.prefix} failed: {_explain(error)}") from None
@@ -293,5 +294,5 @@ def run_cloud(
         backend="cloud", run_dir=run_dir, describe=describe, list_steps=steps,
         parameters={**defaults, **overrides, "InputData": requested_input},
         definition=definition, registered_model=_registered_model(steps),
-        input_sha256=input_sha256(local_path(requested_input)) if requested_input.startswith("file://") else None,
+        input_sha256=staged_sha256,
     )

@@ -235,9 +235,12 @@ def finish_job_containers(job_dir: Path, log_file: Path) -> tuple[FailedContaine
         except docker.errors.NotFound:
             continue
         count += 1
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        with log_file.open("ab") as out:
-            out.write(log)
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            with log_file.open("ab") as out:
+                out.write(log)
+        except OSError:  # a full disk loses the log, never the verdict
+            pass
         if code and failed is None:
             lines = [line.strip()[:1000] for line in log.decode("utf-8", "replace").splitlines() if line.strip()]
             failed = FailedContainer(container.name, code, lines[-40:] if code != -1 else ["still running when its job ended"])

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ from churn.files import content_sha256, has_content, uri_path
 #: the whole text is in the step's log file.
 MAX_REASON = 1024
 LOGS_DIR = "logs"
+#: How local mode reports any failed ``docker compose`` run, whatever the container said.
+COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 #: Where the runs' job folders live; each run holds a lock on its own while it lives.
 JOBS_DIR = ".jobs"
 _LOCK_FILE = "owner.lock"
@@ -75,6 +79,14 @@ class _ContainerRoots(dict):
             self._thread.root = None
 
 
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock on ``path`` (created if missing) for the length of the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 @dataclass
 class JobsFolder:
     """A run's scratch folder for local mode's per-job Compose files, locked while the run lives,
@@ -85,13 +97,17 @@ class JobsFolder:
 
     @classmethod
     def create(cls, runs_dir: Path) -> JobsFolder:
+        """Made under a hidden name and locked before it is renamed to ``run-*``, so no other
+        run's :func:`remove_dead_runs` ever sees it unlocked."""
         root = runs_dir / JOBS_DIR
         root.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="run-", dir=root))
-        handle = open(path / _LOCK_FILE, "w")  # noqa: SIM115 - held for the run's lifetime
+        hidden = Path(tempfile.mkdtemp(prefix=".new-", dir=root))
+        handle = open(hidden / _LOCK_FILE, "w")  # noqa: SIM115 - held for the run's lifetime
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         handle.write(str(os.getpid()))
         handle.flush()
+        path = root / hidden.name.replace(".new-", "run-", 1)
+        hidden.rename(path)
         return cls(path, handle)
 
     def close(self) -> None:
@@ -101,22 +117,36 @@ class JobsFolder:
             self._handle = None
 
 
+#: Partial copies (``.*.partial``) older than this are leftovers of a run that died mid-copy.
+STALE_PARTIAL_SECONDS = 3600
+
+
 def remove_dead_runs(runs_dir: Path) -> list[Path]:
-    """Remove the containers and job folders of runs that died (their lock is free); a live
-    run's are never touched. Returns the folders removed."""
+    """Remove the containers and job folders of runs that died (their lock is free), and the
+    partial copies a run that died mid-copy left in the cache, inputs and code folders; a live
+    run's are never touched. Returns what was removed."""
     removed = []
-    legacy = sorted((runs_dir / ".code").glob("jobs-*"))  # churn <= 0.x kept them there, unlocked
+    legacy = sorted((runs_dir / ".code").glob("jobs-*"))  # churn before 0.2 kept them there, unlocked
     for folder in sorted((runs_dir / JOBS_DIR).glob("run-*")) + legacy:
-        lock = folder / _LOCK_FILE
         try:
-            with open(lock, "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                _remove(folder)
-        except BlockingIOError:
-            continue  # a live run
+            descriptor = os.open(folder / _LOCK_FILE, os.O_RDWR)  # never created here
         except FileNotFoundError:
             _remove(folder)
+            removed.append(folder)
+            continue
+        with os.fdopen(descriptor) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live run
+            _remove(folder)
         removed.append(folder)
+    now = time.time()
+    leftovers = [p for name in (".cache", ".inputs", ".code") for p in (runs_dir / name).glob(".*.partial")]
+    for partial in leftovers + list((runs_dir / JOBS_DIR).glob(".new-*")):
+        if now - partial.stat().st_mtime > STALE_PARTIAL_SECONDS:
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
     return removed
 
 
@@ -197,6 +227,22 @@ def missing_outputs(outputs: dict[str, Path]) -> list[str]:
     return [name for name, folder in outputs.items() if not has_content(folder)]
 
 
+def _missing_model(outputs: dict[str, Path]) -> list[str]:
+    """A training job's ``model.tar.gz`` must hold a non-empty file (local mode writes the
+    archive even when the container wrote nothing)."""
+    import tarfile
+
+    archive = outputs["model"] / "model.tar.gz"
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            while (member := tar.next()) is not None:
+                if member.isfile() and member.size > 0:
+                    return []
+    except (OSError, tarfile.TarError, EOFError):
+        pass
+    return ["model"]
+
+
 # --- the wrapper -------------------------------------------------------------------------
 
 
@@ -206,19 +252,30 @@ def guarded(original, kind: str):
     inputs_of = _processing_inputs if kind == "processing" else _training_inputs
     key_of = StepCache.processing_key if kind == "processing" else StepCache.training_key
     replay = _replay_processing if kind == "processing" else _replay_training
+    check_outputs = missing_outputs if kind == "processing" else _missing_model
 
     def execute(self):
         run: LocalRun | None = getattr(self.pipline_executor.sagemaker_session, "churn_run", None)
         if run is None:  # a plain LocalPipelineSession keeps the SDK's behaviour
             return original(self)
         step, execution = self.step.name, self.pipline_executor.execution
+        from sagemaker.local.exceptions import StepExecutionException
+
+        try:
+            return _execute(self, run, step, execution)
+        except StepExecutionException:
+            raise
+        except Exception as error:  # noqa: BLE001 - a fault around the job (disk, Docker) fails this step, not the run
+            execution.update_step_failure(step, bounded(f"{type(error).__name__}: {error}"))
+
+    def _execute(self, run: LocalRun, step: str, execution):
         args = self.pipline_executor.evaluate_step_arguments(self.step)
         outputs, inputs = outputs_of(args), inputs_of(args)
         paths = _container_paths(inputs, outputs, args)
         for uri in inputs.values():
             if uri in run.verified_inputs:
                 path, expected = run.verified_inputs[uri]
-                if content_sha256(path) != expected:
+                if not path.exists() or content_sha256(path) != expected:
                     execution.update_step_failure(
                         step, f"the staged copy of the input {run.user_path(str(path), {})} changed after staging (sha256 differs); run again"
                     )
@@ -241,10 +298,13 @@ def guarded(original, kind: str):
         if failed is not None:
             execution.update_step_failure(step, bounded(run.user_path(failed.reason(), paths), hint))
         if sdk_failure is not None:
+            message = getattr(sdk_failure, "message", str(sdk_failure))
+            if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
+                execution.update_step_failure(step, bounded(f"the job's container did not run: {message}", hint))
             raise sdk_failure
         if count == 0:
             execution.update_step_failure(step, "no container ran for this job (local mode reported success without one)")
-        missing = missing_outputs(outputs)
+        missing = check_outputs(outputs)
         if missing:
             execution.update_step_failure(
                 step,
@@ -252,7 +312,10 @@ def guarded(original, kind: str):
                 f"{', '.join(missing)} (see {hint})",
             )
         if key:
-            run.cache.store(key, outputs, response, execution.pipeline_execution_name)
+            try:
+                run.cache.store(key, outputs, response, execution.pipeline_execution_name)
+            except OSError as error:  # a full disk, say: the step stands, it is just not cached
+                logging.getLogger(__name__).warning("%s: not cached (%s)", step, error)
         return response
 
     return execute

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from churn import parameters as parameter_specs
 from churn.backends import docker
-from churn.backends.code_bundle import write_bundle, written_bundle_hash
+from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
-from churn.backends.local_jobs import JobsFolder, LocalRun, bounded, remove_dead_runs, write_run_record
+from churn.backends.local_jobs import COMPOSE_FAILURE, JobsFolder, LocalRun, bounded, locked, remove_dead_runs, write_run_record
 from churn.backends.local_scheduler import default_max_parallel_steps
 from churn.backends.runs import (
     MODEL_PACKAGE_GROUP,
@@ -56,6 +56,7 @@ class _StepProgress(logging.Handler):
         self.progress = progress
         self.cache = cache
         self.started: dict[str, float] = {}
+        self.failed: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -67,16 +68,18 @@ class _StepProgress(logging.Handler):
             self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}{cached}")
         elif match := self._failed.match(message):
             reason = match[2].strip()
-            # A container's own message follows local mode's "Failed to run" (which is not shown).
-            detail = "" if reason.startswith(_COMPOSE_FAILURE) else f": {bounded(reason)}"
-            self.progress(f"==> {match[1]}: Failed{self._took(match[1])}{detail}")
+            # Local mode's "Failed to run: [docker-compose ...]" is followed by the container's
+            # own reason (churn.backends.local_jobs); each step's failure is shown once.
+            if reason.startswith(COMPOSE_FAILURE) or match[1] in self.failed:
+                return
+            self.failed.add(match[1])
+            self.progress(f"==> {match[1]}: Failed{self._took(match[1])}: {bounded(reason)}")
 
     def _took(self, step: str) -> str:
         start = self.started.get(step)
         return f" in {time.monotonic() - start:.1f} s" if start is not None else ""
 
 
-_COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 #: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
 INPUTS_DIR = ".inputs"
 RUN_RECORD = "run.json"
@@ -98,31 +101,47 @@ def stage_input(uri: str, runs_dir: Path) -> StagedInput:
 
     The user's own file is never linked nor mounted into a container: steps read the copy,
     whose bytes are checked against the sha256 each time a run stages the same content (a copy
-    that changed on disk is replaced) and again when the step starts. A reflink where the file
-    system has them; else a plain copy."""
+    that changed on disk, or that shares its inode with another file, is replaced) and again
+    when the step starts. A reflink where the file system has them; else a plain copy. Staging
+    holds a lock on ``runs/.inputs``, so two runs never replace a copy the other one reads."""
     path = local_path(uri)
     single = path.is_file()
     files = input_files(path)
     digest = input_sha256(path, files)
     names = [_safe_name(f.name) if single else f.relative_to(path).as_posix() for f in files]
-    target = runs_dir / INPUTS_DIR / digest[:16]
+    inputs = runs_dir / INPUTS_DIR
+    target = inputs / digest[:16]
     staged = [target / name for name in names]
-    if not (target.is_dir() and tree_files(target) == sorted(staged) and input_sha256(staged[0] if single else target, staged) == digest):
-        partial = runs_dir / INPUTS_DIR / f".{digest[:16]}.{uuid.uuid4().hex}.partial"
-        for source, name in zip(files, names):
-            clone_or_copy(source, partial / name)
-        copied = input_sha256(partial / names[0] if single else partial, [partial / n for n in names])
-        if copied != digest:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise RunError(f"the input {path} changed while it was being staged; run again")
-        shutil.rmtree(target, ignore_errors=True)
-        try:
-            partial.rename(target)
-        except OSError:  # another run staged the same content meanwhile
-            shutil.rmtree(partial, ignore_errors=True)
+    inputs.mkdir(parents=True, exist_ok=True)
+    with locked(inputs / ".lock"):
+        if not _staged_intact(target, staged, digest, single):
+            partial = inputs / f".{digest[:16]}.{uuid.uuid4().hex}.partial"
+            try:
+                for source, name in zip(files, names):
+                    clone_or_copy(source, partial / name)
+                copied = input_sha256(partial / names[0] if single else partial, [partial / n for n in names])
+                if copied != digest:
+                    raise RunError(f"the input {path} changed while it was being staged; run again")
+                if target.exists():  # damaged, or written by an older churn that hard-linked
+                    stale = inputs / f".{digest[:16]}.{uuid.uuid4().hex}.stale"
+                    target.rename(stale)
+                    shutil.rmtree(stale, ignore_errors=True)
+                partial.rename(target)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
     user_paths = {str(target / name): str(source) for source, name in zip(files, names)}
     user_paths[str(target)] = str(path)
     return StagedInput(file_uri(target), digest, staged[0] if single else target, user_paths)
+
+
+def _staged_intact(target: Path, staged: list[Path], digest: str, single: bool) -> bool:
+    """Whether ``target`` holds exactly ``staged``, each a file of its own (never a link to
+    another file), with the expected content."""
+    if not target.is_dir() or tree_files(target) != sorted(staged):
+        return False
+    if any(f.stat().st_nlink != 1 for f in staged):
+        return False
+    return input_sha256(staged[0] if single else target, staged) == digest
 
 
 def _safe_name(name: str) -> str:
@@ -215,7 +234,8 @@ def run_local(
             {
                 "execution_id": execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
-                "resumed_from": resumed_from,
+                "resumed_from": resumed_from, "definition_sha256": hashlib.sha256(definition.encode()).hexdigest(),
+                "code_version": backend.code_version or bundle_hash(),
             },
         )
     )
@@ -328,10 +348,22 @@ def find_run_dir(runs_dir: Path, execution_id: str) -> Path:
     raise RunError(f"no execution {execution_id} under {runs_dir}")
 
 
-def resume_parameters(runs_dir: Path, execution_id: str) -> tuple[dict[str, object], str | None]:
-    """The parameters of a failed, interrupted or killed local execution, and the sha256 of
-    the input it read, to run it again from where it stopped (the steps that succeeded are
-    reused from the step cache)."""
+@dataclass(frozen=True)
+class Resume:
+    """What a resumed execution runs again: the parameters, and the input, definition and step
+    code it ran (a run of a recorded ``--version`` resumes with that version's code)."""
+
+    parameters: dict[str, object]
+    input_sha256: str | None
+    definition_sha256: str | None
+    code_version: str | None
+
+
+def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
+    """How to run a failed, interrupted or killed local execution again from where it stopped
+    (the steps that succeeded are reused from the step cache)."""
+    from churn.versions import code_hash
+
     run_dir = find_run_dir(runs_dir, execution_id)
     summary_file, record_file = run_dir / SUMMARY_FILE, run_dir / RUN_RECORD
     try:
@@ -339,10 +371,13 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> tuple[dict[str, obje
             summary = json.loads(summary_file.read_text())
             if summary["status"] not in ("Failed", "Stopped"):
                 raise RunError(f"execution {execution_id} {summary['status']}: there is nothing to resume")
-            return dict(summary["parameters"]), summary.get("input_sha256")
+            definition_file = run_dir / "definition.json"
+            code = code_hash(json.loads(definition_file.read_text())) if definition_file.is_file() else None
+            return Resume(dict(summary["parameters"]), summary.get("input_sha256"), summary.get("definition_sha256"), code)
         if record_file.is_file():  # killed or interrupted before its summary
             record = json.loads(record_file.read_text())
-            return dict(record["parameters"]), record.get("input_sha256")
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise RunError(f"cannot resume {execution_id}: {summary_file if summary_file.is_file() else record_file} is damaged ({error})") from None
+            return Resume(dict(record["parameters"]), record.get("input_sha256"), record.get("definition_sha256"), record.get("code_version"))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        damaged = summary_file if summary_file.is_file() else record_file
+        raise RunError(f"cannot resume {execution_id}: {damaged} is damaged ({type(error).__name__}: {error})") from None
     raise RunError(f"cannot resume {execution_id}: {run_dir} has neither {SUMMARY_FILE} nor {RUN_RECORD} (it stopped before its first step)")

@@ -76,8 +76,10 @@ def input_uri(value: str, backend: str = "local") -> str:
             )
         if scheme == "s3":
             return value
-        # A file:// URI given by the user may be percent-encoded; churn's own are not.
-        value = unquote(urlparse(value).path)
+        # churn's own file:// URIs (as summaries record them) are the path as it stands; one a
+        # user typed may be percent-encoded.
+        raw = value[len(match[0]):]
+        value = raw if Path(raw).exists() else unquote(urlparse(value).path)
     path = Path(value).expanduser().resolve()
     if not path.exists():
         raise RunError(f"input not found: {value}")

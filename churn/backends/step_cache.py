@@ -114,16 +114,19 @@ class StepCache:
         if (self.root / key).is_dir() or not all(map(has_content, sources.values())):
             return
         partial = self.root / f".{key}.{uuid.uuid4().hex}.partial"
-        files = {}
-        for name, source in sources.items():
-            for file in tree_files(source):
-                relative = f"{name}/{file.relative_to(source).as_posix()}"
-                clone_or_copy(file, partial / "outputs" / relative)
-                files[relative] = file_sha256(partial / "outputs" / relative)
-        partial.mkdir(parents=True, exist_ok=True)
-        entry = {"execution_id": execution_id, "files": files, "response": response}
-        (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
         try:
+            files = {}
+            for name, source in sources.items():
+                for file in tree_files(source):
+                    relative = f"{name}/{file.relative_to(source).as_posix()}"
+                    clone_or_copy(file, partial / "outputs" / relative)
+                    files[relative] = file_sha256(partial / "outputs" / relative)
+            partial.mkdir(parents=True, exist_ok=True)
+            entry = {"execution_id": execution_id, "files": files, "response": response}
+            (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
             partial.rename(self.root / key)
-        except OSError:  # another run stored the same step meanwhile
+        except OSError:
+            if not (self.root / key).is_dir():  # else: another run stored the same step meanwhile
+                raise
+        finally:
             shutil.rmtree(partial, ignore_errors=True)

@@ -10,6 +10,7 @@ SageMaker's documented response shape and writes the step outputs a real executi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -75,9 +76,10 @@ def test_staging_uploads_only_what_changed(aws):
     assert stage_code(s3, backend) == []
     body = s3.get_object(Bucket=BUCKET, Key=f"churn/code/{bundle_hash()}/churn/split.py")["Body"].read()
     assert body == dict(bundle_files())["churn/split.py"]
-    uri, keys = stage_input(s3, backend, SAMPLE_CSV.resolve().as_uri())
+    uri, keys, sha256 = stage_input(s3, backend, SAMPLE_CSV.resolve().as_uri())
+    assert sha256 == hashlib.sha256(SAMPLE_CSV.read_bytes()).hexdigest() and sha256[:16] in uri
     assert uri.startswith(f"s3://{BUCKET}/churn/input/") and uri.endswith("/") and len(keys) == 1
-    assert stage_input(s3, backend, SAMPLE_CSV.resolve().as_uri()) == (uri, [])
+    assert stage_input(s3, backend, SAMPLE_CSV.resolve().as_uri()) == (uri, [], sha256)
     with pytest.raises(RunError, match="input not found: s3://"):
         stage_input(s3, backend, f"s3://{BUCKET}/nothing/here.csv")
 

@@ -46,3 +46,20 @@ def test_the_archive_runs_the_baseline_in_script_mode(tmp_path, sample_splits):
     )
     assert result.returncode == 0, result.stderr
     assert (job / "model" / "xgboost-model").is_file()
+
+
+def test_a_bundle_changed_on_disk_is_written_again(tmp_path):
+    """The bundle is mounted writable into containers: a step that wrote into it must not
+    change what later runs execute."""
+    from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
+
+    target = write_bundle(tmp_path)
+    assert target.name == bundle_hash() == written_bundle_hash(target)
+    schema = target / "churn" / "schema.py"
+    original = schema.read_bytes()
+    schema.write_text("raise SystemExit('tampered')\n")
+    (target / "churn" / "extra.py").write_text("x = 1\n")
+    assert written_bundle_hash(target) is None
+    assert write_bundle(tmp_path) == target
+    assert schema.read_bytes() == original and not (target / "churn" / "extra.py").exists()
+    assert written_bundle_hash(target) == target.name

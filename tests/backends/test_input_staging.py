@@ -103,3 +103,46 @@ def test_local_uris_are_not_percent_encoded(tmp_path):
     folder = tmp_path / "runs with space" / "é"
     assert file_uri(folder) == "file://" + str(folder)
     assert uri_path(file_uri(folder)) == folder
+
+
+def test_a_copy_an_older_churn_hard_linked_is_replaced(tmp_path):
+    """churn before 0.2 hard-linked the user's file into the same folder: never reused."""
+    source = tmp_path / "data.csv"
+    source.write_bytes(SAMPLE_CSV.read_bytes())
+    old = tmp_path / "runs" / ".inputs" / _sha(source)[:16]
+    old.mkdir(parents=True)
+    (old / "data.csv").hardlink_to(source)
+    staged = stage_input(file_uri(source), tmp_path / "runs")
+    assert staged.path == old / "data.csv"
+    assert not os.path.samefile(staged.path, source) and source.stat().st_nlink == 1
+
+
+def test_runs_staging_at_once_never_remove_what_another_reads(tmp_path):
+    import threading
+
+    source = tmp_path / "data.csv"
+    source.write_bytes(SAMPLE_CSV.read_bytes() * 20)
+    results, errors = [], []
+
+    def stage():
+        try:
+            staged = stage_input(file_uri(source), tmp_path / "runs")
+            results.append((staged, _sha(staged.path)))
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=stage) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert {(s.uri, digest) for s, digest in results} == {(results[0][0].uri, _sha(source))}
+    inputs = tmp_path / "runs" / ".inputs"
+    assert sorted(p.name for p in inputs.iterdir()) == [".lock", _sha(source)[:16]]
+
+
+def test_a_resume_reads_churns_own_uri_of_an_unusual_name(tmp_path):
+    odd = tmp_path / "a%41 b.csv"
+    odd.write_text("x")
+    assert input_uri(file_uri(odd)) == file_uri(odd)

@@ -42,7 +42,8 @@ def _churn(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("integrity-runs")
+    """A runs folder with a space and a non-ASCII character (local mode once failed on both)."""
+    return tmp_path_factory.mktemp("integrity") / "my runs é"
 
 
 @pytest.fixture(scope="module")

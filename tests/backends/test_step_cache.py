@@ -97,9 +97,9 @@ def test_resume_reruns_a_failed_execution_from_its_failed_step(first, runs_dir, 
     failed, _ = _run(runs_dir, {"NumRound": 23})
     assert failed.status == "Failed" and "simulated: container killed" in failed.failure_reason
 
-    parameters, input_sha256 = resume_parameters(runs_dir, failed.execution_id)
-    assert input_sha256 == failed.summary["input_sha256"]
-    resumed, _ = _run(runs_dir, parameters, resumed_from=failed.execution_id, expected_input_sha256=input_sha256)
+    resume = resume_parameters(runs_dir, failed.execution_id)
+    assert resume.input_sha256 == failed.summary["input_sha256"]
+    resumed, _ = _run(runs_dir, resume.parameters, resumed_from=failed.execution_id, expected_input_sha256=resume.input_sha256)
     assert resumed.status == "Succeeded", resumed.failure_reason
     assert resumed.summary["resumed_from"] == failed.execution_id
     assert resumed.summary["parameters"] == failed.summary["parameters"]

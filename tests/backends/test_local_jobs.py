@@ -1,0 +1,188 @@
+"""The job-step guard without Docker: the SDK's verdict is checked against the container's exit
+code and the declared outputs, the cache sees only steps that passed, paths are the user's."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sagemaker.local.exceptions import StepExecutionException
+
+from churn.backends import docker, local_jobs
+from churn.backends.local_jobs import JobsFolder, LocalRun, guarded, remove_dead_runs
+from churn.backends.step_cache import StepCache
+from churn.files import file_uri
+
+
+class FakeExecution:
+    pipeline_execution_name = "exec-1"
+
+    def __init__(self):
+        self.failures: list[tuple[str, str]] = []
+
+    def update_step_failure(self, step, message):
+        self.failures.append((step, message))
+        raise StepExecutionException(step, message)
+
+
+def _processing_args(tmp_path: Path, raw: Path) -> dict:
+    return {
+        "AppSpecification": {"ImageUri": "churn-processing:x", "ContainerEntrypoint": ["python3"]},
+        "ProcessingInputs": [
+            {"InputName": "raw", "S3Input": {"S3Uri": file_uri(raw), "LocalPath": "/opt/ml/processing/input/raw"}},
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {"OutputName": "train", "S3Output": {"S3Uri": file_uri(tmp_path / "run" / "train"), "LocalPath": "/opt/ml/processing/output/train"}},
+            ]
+        },
+    }
+
+
+@pytest.fixture()
+def setting(tmp_path, monkeypatch):
+    raw = tmp_path / "runs" / ".inputs" / "abc"
+    raw.mkdir(parents=True)
+    (raw / "data.csv").write_text("a,b\n1,2\n")
+    jobs = JobsFolder.create(tmp_path / "runs")
+    run = LocalRun(
+        runs_dir=tmp_path / "runs", jobs=jobs, cache=StepCache(tmp_path / "runs" / ".cache", lambda n: "id"), max_parallel=2,
+        verified_inputs={file_uri(raw): (raw / "data.csv", __import__("hashlib").sha256(b"a,b\n1,2\n").hexdigest())},
+        user_paths={str(raw / "data.csv"): "/home/me/customers.csv", str(raw): "/home/me"},
+    )
+    execution = FakeExecution()
+    args = _processing_args(tmp_path, raw)
+    step = SimpleNamespace(
+        step=SimpleNamespace(name="PreprocessData"),
+        pipline_executor=SimpleNamespace(
+            sagemaker_session=SimpleNamespace(churn_run=run), execution=execution,
+            evaluate_step_arguments=lambda _step: args,
+        ),
+        _convert_list_to_dict=lambda response, path, key: {},
+    )
+    containers = {"result": (None, 1)}
+    monkeypatch.setattr(docker, "finish_job_containers", lambda job_dir, log_file: containers["result"])
+    yield SimpleNamespace(run=run, execution=execution, step=step, containers=containers, out=tmp_path / "run" / "train", raw=raw)
+    jobs.close()
+
+
+def _job(writes: bool = True):
+    def original(self):
+        if writes:
+            out = Path(self.pipline_executor.evaluate_step_arguments(None)["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"][7:])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "train.csv").write_text("1,0\n")
+        return {"ProcessingJobName": "job"}
+
+    return original
+
+
+def test_a_container_that_failed_fails_the_step_though_local_mode_said_succeeded(setting):
+    setting.containers["result"] = (
+        docker.FailedContainer("c", 2, ["ERROR PreprocessData: input is empty: /opt/ml/processing/input/raw/data.csv"]), 1,
+    )
+    with pytest.raises(StepExecutionException):
+        guarded(_job(), "processing")(setting.step)
+    [(step, reason)] = setting.execution.failures
+    assert (step, reason) == ("PreprocessData", "PreprocessData: input is empty: /home/me/customers.csv (container exit code 2)")
+    assert not list(setting.run.cache.root.glob("*"))
+
+
+def test_exit_code_130_is_a_failure(setting):
+    setting.containers["result"] = (docker.FailedContainer("c", 130, ["interrupted"]), 1)
+    with pytest.raises(StepExecutionException, match="container exit code 130"):
+        guarded(_job(), "processing")(setting.step)
+
+
+def test_a_job_without_a_container_fails(setting):
+    setting.containers["result"] = (None, 0)
+    with pytest.raises(StepExecutionException, match="no container ran for this job"):
+        guarded(_job(), "processing")(setting.step)
+
+
+def test_a_job_that_wrote_no_declared_output_fails_and_is_not_cached(setting):
+    with pytest.raises(StepExecutionException, match="ended without writing its declared output train"):
+        guarded(_job(writes=False), "processing")(setting.step)
+    assert not list(setting.run.cache.root.glob("*"))
+
+
+def test_a_passing_step_is_cached_and_the_next_identical_one_served(setting):
+    assert guarded(_job(), "processing")(setting.step) == {"ProcessingJobName": "job"}
+    assert len(list(setting.run.cache.root.glob("*"))) == 1
+    (setting.out / "train.csv").unlink()
+    replayed = guarded(lambda self: pytest.fail("ran again"), "processing")(setting.step)
+    assert replayed["ProcessingJobName"].startswith("PreprocessData-cached-")
+    assert (setting.out / "train.csv").read_text() == "1,0\n"
+
+
+def test_a_staged_input_that_changed_fails_the_step_before_it_runs(setting):
+    (setting.raw / "data.csv").write_text("a,b\n9,9\n")
+    with pytest.raises(StepExecutionException, match="the staged copy of the input /home/me/customers.csv changed"):
+        guarded(lambda self: pytest.fail("ran"), "processing")(setting.step)
+
+
+def test_a_fault_around_the_job_fails_the_step_not_the_run(setting, monkeypatch):
+    def docker_gone(job_dir, log_file):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(docker, "finish_job_containers", docker_gone)
+    with pytest.raises(StepExecutionException, match="OSError: .*No space left on device"):
+        guarded(_job(), "processing")(setting.step)
+
+
+def test_a_training_archive_without_a_model_file_is_a_missing_output(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    with tarfile.open(folder / "model.tar.gz", "w:gz"):
+        pass  # what local mode writes when the container wrote nothing
+    assert local_jobs._missing_model({"model": folder}) == ["model"]
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    assert local_jobs._missing_model({"model": folder}) == []
+
+
+def test_each_step_thread_gets_its_own_container_root(tmp_path):
+    import threading
+
+    from sagemaker.utils import get_config_value
+
+    roots = local_jobs._ContainerRoots(tmp_path / "scratch", local_code=True)
+    config = {"local": roots}
+    seen = {}
+
+    def step(name):
+        with roots.use(tmp_path / name):
+            seen[name] = get_config_value("local.container_root", config)
+
+    threads = [threading.Thread(target=step, args=(n,)) for n in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"A": str(tmp_path / "A"), "B": str(tmp_path / "B")}
+    assert get_config_value("local.container_root", config) == str(tmp_path / "scratch")
+    assert get_config_value("local.local_code", config) is True
+
+
+def test_dead_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    removed_containers = []
+    monkeypatch.setattr(docker, "remove_job_containers", lambda folder: removed_containers.append(folder.name))
+    live = JobsFolder.create(tmp_path)
+    # A run in another process that died without cleaning up (kill -9).
+    code = f"from churn.backends.local_jobs import JobsFolder; from pathlib import Path; print(JobsFolder.create(Path({str(tmp_path)!r})).path)"
+    dead = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+    assert dead.is_dir() and dead != live.path
+    removed = remove_dead_runs(tmp_path)
+    assert removed == [dead] and not dead.exists() and live.path.is_dir()
+    assert removed_containers == [dead.name]
+    live.close()
+    assert not live.path.exists() and os.listdir(tmp_path / ".jobs") == []

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from churn.metrics import METRIC_NAMES
-from churn.selection import Candidate, SelectionError, select
+from churn.selection import CANDIDATES, Candidate, SelectionError, select
 
 
 def _report(**values):
@@ -18,7 +18,7 @@ def test_the_better_value_of_the_named_metric_wins():
     document = select(candidates, "recall")
     assert document["winner"] == "logistic-regression" and document["metric"] == "recall"
     assert document["candidates"]["xgboost"] == {"enabled": True, "metrics": {m: 0.5 for m in METRIC_NAMES} | {"auc": 0.91, "recall": 0.4}}
-    assert document["summary"] == "xgboost recall=0.4000; logistic-regression recall=0.6000 (winner)"
+    assert document["summary"] == "xgboost recall=0.4000 / logistic-regression recall=0.6000 winner"
 
 
 @given(st.floats(0, 1))
@@ -44,3 +44,20 @@ def test_errors_name_the_problem():
         select([Candidate("xgboost", {"binary_classification_metrics": {}})], "auc")
     with pytest.raises(SelectionError, match="unique"):
         select([Candidate("a", _report()), Candidate("a", _report())], "auc")
+
+
+def test_the_summary_is_a_valid_sagemaker_customer_metadata_value():
+    """RegisterModel sends it as CustomerMetadataProperties['Candidates']: SageMaker's pattern
+    (from botocore's service model) refused the old "(winner)" and ";"."""
+    import botocore.session
+    import regex
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("CustomerMetadataValue")
+    pattern = regex.compile(shape.metadata["pattern"])
+    reports = {name: _report(auc=0.5 + i / 10, f1=0.9 - i / 10) for i, name in enumerate(CANDIDATES)}
+    for metric in ("auc", "f1"):
+        document = select([Candidate(n, r) for n, r in reports.items()], metric)
+        assert pattern.fullmatch(document["summary"]) and 1 <= len(document["summary"]) <= shape.metadata["max"]
+    off = select([Candidate(CANDIDATES[0], reports[CANDIDATES[0]]), Candidate(CANDIDATES[1], None, "BaselineEnabled=false")], "auc")
+    assert pattern.fullmatch(off["summary"]), off["summary"]
+    assert not pattern.fullmatch("xgboost auc=0.9212 (winner); logistic-regression auc=0.8233")

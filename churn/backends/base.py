@@ -76,7 +76,12 @@ class Backend:
 
         if not self.images.baseline_script_mode:
             return {}
-        return {"sagemaker_program": BASELINE_PROGRAM, "sagemaker_submit_directory": code_archive}
+        # The training toolkit's script mode reads all three (the region to fetch the archive).
+        return {
+            "sagemaker_program": BASELINE_PROGRAM,
+            "sagemaker_submit_directory": code_archive,
+            "sagemaker_region": self.session().boto_region_name,
+        }
 
     def cache_config(self):
         """CacheConfig for job steps, or None (local mode ignores caching)."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from churn.backends.base import Backend
 from churn.backends.images import aws_images
+from churn.backends.runs import SAMPLE_DATA, input_sha256
 
 PLACEHOLDER_REGION = "us-east-1"
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::111111111111:role/CHURN_ROLE_ARN-is-not-set"
@@ -58,6 +59,15 @@ class CloudBackend(Backend):
     compile_only: bool = False
     cache_expiry: str = DEFAULT_CACHE_EXPIRY
 
+    @property
+    def root(self) -> str:
+        """``s3://<bucket>[/<prefix>]``: code, inputs and runs live below it."""
+        return f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
+
+    def input_uri(self, sha256: str) -> str:
+        """Where an input of this content is staged (a folder)."""
+        return f"{self.root}/input/{sha256[:16]}/"
+
     def session(self):
         if not hasattr(self, "_session"):
             import boto3
@@ -70,7 +80,7 @@ class CloudBackend(Backend):
             inert = {"aws_access_key_id": "compile-only", "aws_secret_access_key": "compile-only"}
             boto_session = boto3.Session(region_name=self.region, **(inert if self.compile_only else {}))
             self._session = PipelineSession(
-                boto_session=boto_session, default_bucket=self.bucket, default_bucket_prefix=self.prefix
+                boto_session=boto_session, default_bucket=self.bucket, default_bucket_prefix=self.prefix or None
             )
         return self._session
 
@@ -153,16 +163,15 @@ def cloud_backend(
     region_, role_, bucket_ = given.values()
     region_ = region_ or PLACEHOLDER_REGION
     bucket_ = bucket_ or PLACEHOLDER_BUCKET
-    prefix_ = (prefix or env.get("CHURN_S3_PREFIX") or DEFAULT_PREFIX).strip("/")
-    root = f"s3://{bucket_}/{prefix_}"
-    return CloudBackend(
+    prefix_ = (prefix if prefix is not None else env.get("CHURN_S3_PREFIX", DEFAULT_PREFIX)).strip("/")
+    backend = CloudBackend(
         role_arn=role_ or PLACEHOLDER_ROLE_ARN,
         images=aws_images(region_),
         processing_instance_type=DEFAULT_PROCESSING_INSTANCE,
         training_instance_type=DEFAULT_TRAINING_INSTANCE,
-        artifact_root=f"{root}/runs",
-        code_root=f"{root}/code",
-        input_data=f"{root}/input/churn.csv",
+        artifact_root="",
+        code_root="",
+        input_data="",
         placeholders=placeholders,
         region=region_,
         bucket=bucket_,
@@ -171,6 +180,12 @@ def cloud_backend(
         compile_only=compile_only,
         cache_expiry=_cache_expiry(cache_expiry or env.get("CHURN_CACHE_EXPIRY") or DEFAULT_CACHE_EXPIRY),
     )
+    # No empty path segment: "s3://bucket//runs" is another key, and the training toolkit strips
+    # a leading slash, so script mode would not find the code archive.
+    backend.artifact_root, backend.code_root = f"{backend.root}/runs", f"{backend.root}/code"
+    # Where `churn run --backend cloud` stages the sample (content-addressed, as any input).
+    backend.input_data = backend.input_uri(input_sha256(SAMPLE_DATA))
+    return backend
 
 
 def _cache_expiry(value: str) -> str:

@@ -29,7 +29,7 @@ from churn.backends.runs import (
     input_uri,
     local_path,
 )
-from churn.summary import ARTIFACTS
+from churn.summary import ARTIFACT_STEP, ARTIFACTS
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 COMPLETE_MARKER = ".complete"
@@ -65,7 +65,9 @@ def _exists(s3, bucket: str, key: str) -> bool:
         raise
 
 
-def check_bucket(s3, bucket: str) -> None:
+def check_bucket(s3, bucket: str, region: str | None = None) -> None:
+    """The bucket exists, this account can use it, and it is in the jobs' region (SageMaker jobs
+    read and write S3 in their own region: another region's bucket fails every step)."""
     try:
         s3.head_bucket(Bucket=bucket)
     except _client_error() as error:
@@ -73,6 +75,34 @@ def check_bucket(s3, bucket: str) -> None:
             f"S3 bucket {bucket!r} does not exist or this account cannot use it ({_explain(error)}); "
             "create it or set CHURN_S3_BUCKET / --bucket"
         ) from None
+    if region is None:
+        return
+    try:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    except _client_error():
+        return  # no s3:GetBucketLocation: SageMaker will say so if the regions differ
+    bucket_region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+    if bucket_region != region:
+        raise RunError(
+            f"S3 bucket {bucket!r} is in {bucket_region} but the pipeline runs in {region}: "
+            f"use a bucket in {region} or --region {bucket_region}"
+        )
+
+
+def ensure_model_package_group(sm, group: str) -> bool:
+    """Create the model package group RegisterModel registers into, unless it exists; return
+    whether it was created. (RegisterModel does not create it: the step would fail at the end.)"""
+    try:
+        sm.describe_model_package_group(ModelPackageGroupName=group)
+        return False
+    except _client_error() as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        if code not in ("ValidationException", "ResourceNotFound", "ResourceNotFoundException"):
+            raise
+    sm.create_model_package_group(
+        ModelPackageGroupName=group, ModelPackageGroupDescription="churn models (created by churn run --backend cloud)"
+    )
+    return True
 
 
 def code_is_staged(s3, backend: CloudBackend, code_hash: str) -> bool:
@@ -109,7 +139,7 @@ def stage_input(s3, backend: CloudBackend, uri: str) -> tuple[str, list[str], st
     path = local_path(uri)
     files = input_files(path)
     sha256 = input_sha256(path, files)
-    bucket, prefix = _split(f"s3://{backend.bucket}/{backend.prefix}/input/{sha256[:16]}")
+    bucket, prefix = _split(backend.input_uri(sha256).rstrip("/"))
     uploaded = []
     if not _exists(s3, bucket, f"{prefix}/{COMPLETE_MARKER}"):
         for file in files:
@@ -178,14 +208,48 @@ def _download(s3, bucket: str, key: str, target: Path) -> bool:
     return True
 
 
-def download_results(s3, backend: CloudBackend, execution_id: str, run_dir: Path) -> list[str]:
+def output_execution(steps: list[dict], step_name: str, execution_id: str) -> str:
+    """The execution whose prefix holds ``step_name``'s outputs: a step SageMaker served from its
+    cache kept its outputs under the execution that ran it (its cache key leaves out output
+    locations), named by ``CacheHitResult.SourcePipelineExecutionArn``."""
+    step = next((s for s in steps if s.get("StepName") == step_name), {})
+    source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+    return source.rsplit("/", 1)[-1] if source else execution_id
+
+
+def download_results(s3, backend: CloudBackend, execution_id: str, run_dir: Path, steps: list[dict] | None = None) -> list[str]:
     """Bring the splits, manifest and the winner's selection, evaluation.json and model.tar.gz
-    into ``run_dir``; return the names of the artifacts that do not exist on S3."""
-    bucket, root = _split(f"{backend.artifact_root}/{execution_id}")
-    return [
-        name for name, relative in ARTIFACTS.items()
-        if not _download(s3, bucket, f"{root}/{relative}", run_dir / relative)
-    ]
+    into ``run_dir`` (from wherever each step's outputs are: see :func:`output_execution`);
+    return the names of the artifacts that do not exist on S3."""
+    missing = []
+    for name, relative in ARTIFACTS.items():
+        source = output_execution(steps or [], ARTIFACT_STEP[name], execution_id)
+        bucket, root = _split(f"{backend.artifact_root}/{source}")
+        if not _download(s3, bucket, f"{root}/{relative}", run_dir / relative):
+            missing.append(name)
+    return missing
+
+
+#: SageMaker's FailureReason holds 1,024 characters; churn shows no more of any message.
+MAX_REASON = 1024
+
+
+def explain_failed_steps(sm, steps: list[dict]) -> None:
+    """A failed processing step's FailureReason is SageMaker's generic one; the container's own
+    message (``/opt/ml/output/message``) is the job's ExitMessage: put it in its place."""
+    for step in steps:
+        if step.get("StepStatus") != "Failed":
+            continue
+        arn = (step.get("Metadata") or {}).get("ProcessingJob", {}).get("Arn")
+        if not arn:
+            continue
+        try:
+            job = sm.describe_processing_job(ProcessingJobName=arn.rsplit("/", 1)[-1])
+        except _client_error():
+            continue  # the generic reason stays
+        message = (job.get("ExitMessage") or "").strip()
+        if message:
+            step["FailureReason"] = message[:MAX_REASON]
 
 
 def _registered_model(steps: list[dict]) -> dict | None:
@@ -245,15 +309,20 @@ def run_cloud(
     session = backend.session()
     s3 = session.boto_session.client("s3")
     sm = session.sagemaker_client
-    check_bucket(s3, backend.bucket)
+    check_bucket(s3, backend.bucket, backend.region)
     pipeline = build_pipeline(backend)
     recorded = _recorded_version(sm, s3, backend, version) if version else None
     try:
         overrides["InputData"], input_keys, staged_sha256 = stage_input(s3, backend, requested_input)
         code_keys = [] if recorded else stage_code(s3, backend)
     except _client_error() as error:
-        raise RunError(f"staging to s3://{backend.bucket}/{backend.prefix} failed: {_explain(error)}") from None
+        raise RunError(f"staging to {backend.root} failed: {_explain(error)}") from None
     progress(f"==> staged: {len(code_keys)} code file(s) and {len(input_keys)} input file(s) uploaded")
+    try:
+        if ensure_model_package_group(sm, backend.model_package_group):
+            progress(f"==> created model package group {backend.model_package_group}")
+    except _client_error() as error:
+        raise RunError(f"cannot use model package group {backend.model_package_group!r}: {_explain(error)}") from None
 
     definition = recorded.definition if recorded else pipeline.definition()
     digest = hashlib.sha256(definition.encode()).hexdigest()
@@ -282,8 +351,13 @@ def run_cloud(
         sm.stop_pipeline_execution(PipelineExecutionArn=arn)
         raise RunInterrupted(f"interrupted: execution {execution_id} was asked to stop") from None
 
+    explain_failed_steps(sm, steps)
+    if describe.get("PipelineExecutionStatus") == "Failed":
+        failed = [s for s in steps if s.get("StepStatus") == "Failed" and s.get("FailureReason")]
+        if failed:
+            describe = {**describe, "FailureReason": f"Step '{failed[0]['StepName']}' failed with message: {failed[0]['FailureReason']}"}
     run_dir = runs_dir / execution_id
-    missing = download_results(s3, backend, execution_id, run_dir)
+    missing = download_results(s3, backend, execution_id, run_dir, steps)
     if describe["PipelineExecutionStatus"] == "Succeeded" and missing:
         raise RunError(
             f"execution {execution_id} reports Succeeded but these results are missing from "

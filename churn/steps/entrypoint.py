@@ -6,8 +6,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-#: SageMaker reads a job's FailureReason / ExitMessage from this file.
+#: A training job's FailureReason comes from this file (SageMaker's training contract) ...
 FAILURE_FILE = Path("/opt/ml/output/failure")
+#: ... a processing job's ExitMessage from this one (DescribeProcessingJob).
+MESSAGE_FILE = Path("/opt/ml/output/message")
+#: What only a processing job's container has.
+PROCESSING_DIR = Path("/opt/ml/processing")
+#: SageMaker keeps at most this much of either file.
+MAX_MESSAGE = 1024
 EXPECTED_ERRORS = (ValueError, FileNotFoundError)
 
 
@@ -19,6 +25,17 @@ def run(step: str, main: Callable[[list[str] | None], None], argv: list[str] | N
     except EXPECTED_ERRORS as error:
         message = f"{step}: {error}"
         print(f"ERROR {message}", file=sys.stderr)
-        if FAILURE_FILE.parent.is_dir():
-            FAILURE_FILE.write_text(message[:1024])
+        for path in failure_files():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(message[:MAX_MESSAGE])
         sys.exit(2)
+
+
+def failure_files() -> list[Path]:
+    """Where this job's failure message goes: a processing job's ``message``, a training job's
+    ``failure`` (none outside a SageMaker container)."""
+    if PROCESSING_DIR.is_dir():
+        return [MESSAGE_FILE]
+    if FAILURE_FILE.parent.is_dir():
+        return [FAILURE_FILE]
+    return []

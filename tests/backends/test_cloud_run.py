@@ -134,11 +134,41 @@ def test_missing_settings_are_named(aws, tmp_path):
 
 
 class Simulator:
-    """Plays SageMaker's part for one execution: status over time and step outputs on S3."""
+    """Plays SageMaker's part for one execution: status over time, step outputs on S3, and
+    SageMaker's strictness: before a step "runs", the request the pipeline service would make
+    for it is validated against the service model with patterns, enums and lengths
+    (tests/aws_contract.py), and a request SageMaker would refuse fails the step.
 
-    def __init__(self, s3, results: dict[str, bytes], outcome: str = "Succeeded", polls_until_done: int = 2):
+    ``cached``: step name -> id of the execution whose outputs a cache hit reuses (they stay
+    under that execution's prefix, as on SageMaker). ``outcome``: "Succeeded", "Failed" (a
+    training job's own error) or "PreprocessFailed" (a processing job whose container wrote
+    /opt/ml/output/message: SageMaker's step reason is generic, DescribeProcessingJob has it)."""
+
+    EXIT_MESSAGE = "PreprocessData: column 'Day Calls' must be numeric; bad values at row 5: 'many'"
+
+    def __init__(self, s3, results: dict[str, bytes], outcome: str = "Succeeded", polls_until_done: int = 2,
+                 cached: dict[str, str] | None = None, property_files: dict | None = None):
         self.s3, self.results, self.outcome, self.polls_until_done = s3, results, outcome, polls_until_done
+        self.cached = cached or {}
+        self.property_files = property_files
         self.polls = 0
+        self.requests: list[tuple[str, str, dict]] = []
+
+    def _invalid_step(self, execution, execution_id: str) -> tuple[str, str] | None:
+        from tests.aws_contract import pipeline_requests, violations
+
+        if self.property_files is None:
+            return None
+        definition = json.loads(execution.pipeline_definition_for_execution)
+        kinds = {p["Name"]: p["Type"] for p in definition["Parameters"]}
+        cast = {"Integer": int, "Float": float, "String": str, "Boolean": str}
+        given = {p["Name"]: cast[kinds[p["Name"]]](p["Value"]) for p in execution.pipeline_parameters or []}
+        self.requests = pipeline_requests(definition, given, execution_id, self.property_files, ROLE)
+        for step, operation, request in self.requests:
+            problems = violations(operation, request)
+            if problems:
+                return step, f"ValidationException: {problems[0]}"
+        return None
 
     def steps(self, execution, arn: str) -> list[dict]:
         self.polls += 1
@@ -148,17 +178,29 @@ class Simulator:
             execution.pipeline_execution_status = "Executing"
             return [{"StepName": "PreprocessData", "StepStatus": "Executing", "StartTime": now}]
         job = f"pipelines-{execution_id}-TrainModel-abc123"
-        done = lambda name, **extra: {"StepName": name, "StepStatus": "Succeeded", "StartTime": now - 5, "EndTime": now, **extra}  # noqa: E731
+        processing_arn = f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/pipelines-{execution_id}-preprocessdata-x1"
+
+        def done(name, **extra):
+            step = {"StepName": name, "StepStatus": "Succeeded", "StartTime": now - 5, "EndTime": now, **extra}
+            if name in self.cached:
+                step["CacheHitResult"] = {"SourcePipelineExecutionArn": arn.rsplit("/", 1)[0] + "/" + self.cached[name]}
+            return step
+
         steps = [
-            done("PreprocessData", Metadata={"ProcessingJob": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/p"}}),
+            done("PreprocessData", Metadata={"ProcessingJob": {"Arn": processing_arn}}),
             done("TrainModel", Metadata={"TrainingJob": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{job}"}}),
         ]
+        if self.outcome == "PreprocessFailed":
+            execution.pipeline_execution_status = "Failed"
+            return [{**steps[0], "StepStatus": "Failed", "FailureReason": "AlgorithmError: See job logs for more information"}]
         if self.outcome == "Failed":
             steps[1] = {**steps[1], "StepStatus": "Failed", "FailureReason": "AlgorithmError: hyperparameter num_round must be an integer"}
             execution.pipeline_execution_status = "Failed"
             return list(reversed(steps))
+        invalid = self._invalid_step(execution, execution_id)
         for relative, body in self.results.items():
-            key = f"churn/runs/{execution_id}/{relative.replace('{job}', job)}"
+            source = self.cached.get(relative.split("/", 1)[0], execution_id)
+            key = f"churn/runs/{source}/{relative.replace('{job}', job)}"
             self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         steps += [
             done("EvaluateModel"),
@@ -169,6 +211,12 @@ class Simulator:
             done("CreateModel-CreateModel", Metadata={"Model": {"Arn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}}),
             done("RegisterModel-RegisterModel", Metadata={"RegisterModel": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}}),
         ]
+        if invalid:
+            names = [s["StepName"] for s in steps]
+            index = names.index(invalid[0])
+            steps = steps[:index] + [{**steps[index], "StepStatus": "Failed", "FailureReason": invalid[1]}]
+            execution.pipeline_execution_status = "Failed"
+            return list(reversed(steps))
         execution.pipeline_execution_status = "Succeeded"
         return list(reversed(steps))  # newest first, as SageMaker lists them
 
@@ -190,12 +238,32 @@ def step_results(sample_splits, candidate_outputs):
 
 
 @pytest.fixture()
-def simulate(aws, monkeypatch, step_results):
+def property_files(candidate_outputs) -> dict:
+    """What Steps.SelectModel.PropertyFiles.* read in a real execution: SelectModel's outputs."""
+    selected = candidate_outputs / "selected"
+    return {
+        "Steps.SelectModel.PropertyFiles.Selection": json.loads((selected / "selection/selection.json").read_text()),
+        "Steps.SelectModel.PropertyFiles.WinnerEvaluation": json.loads((selected / "evaluation/evaluation.json").read_text()),
+    }
+
+
+@pytest.fixture()
+def simulate(aws, monkeypatch, step_results, property_files):
     from moto.sagemaker import models, responses
     from moto.sagemaker.models import sagemaker_backends
 
     def install(**options) -> Simulator:
-        simulator = Simulator(aws["s3"], step_results, **options)
+        simulator = Simulator(aws["s3"], step_results, **{"property_files": property_files, **options})
+        describe_processing_job = models.SageMakerModelBackend.describe_processing_job
+
+        def describe_failed_processing_job(self, name):
+            """What DescribeProcessingJob says of a job whose container wrote /opt/ml/output/message."""
+            if simulator.outcome == "PreprocessFailed" and "preprocessdata" in name:
+                return {"ProcessingJobName": name, "ProcessingJobStatus": "Failed", "ExitMessage": Simulator.EXIT_MESSAGE,
+                        "FailureReason": "AlgorithmError: See job logs for more information"}
+            return describe_processing_job(self, name)
+
+        monkeypatch.setattr(models.SageMakerModelBackend, "describe_processing_job", describe_failed_processing_job)
 
         def list_pipeline_execution_steps(self):
             arn = self._get_param("PipelineExecutionArn")
@@ -410,3 +478,91 @@ def test_an_unknown_or_unrunnable_cloud_version_is_named(aws, pipeline_versions,
     with pytest.raises(RunError, match=f"the step code of version {runs[0].summary['definition_sha256'][:12]} .* is no longer staged"):
         run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, version=runs[0].summary["definition_sha256"][:12])
     assert pipeline_versions["started"] == [None, None, None]
+
+
+# --- SageMaker as it really behaves: cache hits, processing messages, strict validation -----
+
+
+def test_a_second_identical_run_downloads_the_cached_steps_outputs(aws, simulate, tmp_path, step_results):
+    """SageMaker's cache key leaves out output locations: a cached step's outputs stay under the
+    execution that ran it (CacheHitResult.SourcePipelineExecutionArn)."""
+    simulator = simulate()
+    first = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    assert first.status == "Succeeded"
+    every_step = ("PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel")
+    simulator.polls, simulator.cached = 0, {step: first.execution_id for step in every_step}
+    second = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    assert second.status == "Succeeded" and second.execution_id != first.execution_id
+    for key in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="churn/runs/")["Contents"]:
+        assert key["Key"].startswith(f"churn/runs/{first.execution_id}/")  # nothing under the second's prefix
+    for relative in ARTIFACTS.values():
+        assert (second.run_dir / relative).read_bytes() == step_results[relative], relative
+    assert all(s["cache_hit"] for s in second.summary["steps"] if s["name"] in every_step)
+
+
+def test_a_partial_cache_hit_reads_each_step_from_where_it_ran(aws, simulate, tmp_path, step_results):
+    simulator = simulate()
+    first = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    simulator.polls, simulator.cached = 0, {"PreprocessData": first.execution_id}  # NumRound changed: training ran again
+    second = run_cloud(_backend(), {"NumRound": 50}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    assert second.status == "Succeeded"
+    assert (second.run_dir / ARTIFACTS["train"]).read_bytes() == step_results[ARTIFACTS["train"]]
+    assert (second.run_dir / ARTIFACTS["model"]).read_bytes() == step_results[ARTIFACTS["model"]]
+    steps = {s["name"]: s["cache_hit"] for s in second.summary["steps"] if "cache_hit" in s}
+    assert steps["PreprocessData"] is True and steps["TrainModel"] is False
+
+
+def test_a_failing_processing_step_shows_its_containers_message(aws, simulate, tmp_path):
+    simulate(outcome="PreprocessFailed")
+    result = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    assert result.status == "Failed"
+    step = next(s for s in result.summary["steps"] if s["name"] == "PreprocessData")
+    assert step["failure_reason"] == Simulator.EXIT_MESSAGE
+    assert result.summary["failure_reason"] == f"Step 'PreprocessData' failed with message: {Simulator.EXIT_MESSAGE}"
+
+
+def test_a_request_sagemaker_would_refuse_fails_its_step(aws, simulate, tmp_path, property_files):
+    """The emulator refuses what SageMaker refuses: the summary format of churn <= 0.1 as
+    customer metadata failed RegisterModel at the very end of every successful run."""
+    property_files["Steps.SelectModel.PropertyFiles.Selection"]["summary"] = "xgboost auc=0.9212 (winner); logistic-regression auc=0.8233"
+    simulate(property_files=property_files)
+    result = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    assert result.status == "Failed"
+    register = next(s for s in result.summary["steps"] if s["name"] == "RegisterModel-RegisterModel")
+    assert register["failure_reason"].startswith("ValidationException: CreateModelPackage.CustomerMetadataProperties['Candidates']")
+
+
+def test_every_request_of_a_run_was_validated(aws, simulate, tmp_path):
+    simulator = simulate()
+    assert run_cloud(_backend(), {"NumRound": 12}, tmp_path, progress=_quiet, poll_seconds=0.01).status == "Succeeded"
+    operations = [operation for _, operation, _ in simulator.requests]
+    assert operations.count("CreateProcessingJob") == 4 and operations.count("CreateTrainingJob") == 2
+    assert operations[-2:] == ["CreateModel", "CreateModelPackage"]
+    [train] = [r for s, _, r in simulator.requests if s == "TrainModel"]
+    assert train["HyperParameters"]["num_round"] == "12"
+
+
+def test_the_model_package_group_is_created_once(aws, simulate, tmp_path):
+    simulate()
+    lines: list[str] = []
+    run_cloud(_backend(), {}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    assert "==> created model package group churn" in lines
+    assert aws["sm"].describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupName"] == "churn"
+    lines.clear()
+    run_cloud(_backend(), {}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    assert not [line for line in lines if "created model package group" in line]
+
+
+def test_a_bucket_in_another_region_is_a_clear_error(aws, tmp_path):
+    aws["s3"].create_bucket(Bucket="churn-frankfurt", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    with pytest.raises(RunError, match="S3 bucket 'churn-frankfurt' is in eu-central-1 but the pipeline runs in us-east-1"):
+        run_cloud(_backend(bucket="churn-frankfurt"), {}, tmp_path, progress=_quiet)
+    assert aws["sm"].list_pipelines()["PipelineSummaries"] == []
+
+
+def test_an_empty_prefix_stages_keys_without_an_empty_segment(aws, tmp_path):
+    backend = _backend(prefix="/")
+    keys = stage_code(aws["s3"], backend)
+    _, input_keys, _ = stage_input(aws["s3"], backend, "file://" + str(SAMPLE_CSV.resolve()))
+    assert all(not key.startswith("/") and "//" not in key for key in keys + input_keys)
+    assert keys[0].startswith(f"code/{bundle_hash()}/") and input_keys[0].startswith("input/")

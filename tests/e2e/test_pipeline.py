@@ -130,3 +130,27 @@ def test_the_baseline_can_be_turned_off(run_pipeline):
     assert selection["winner"] == "xgboost"
     assert selection["candidates"]["logistic-regression"]["enabled"] is False
     assert "BaselineEnabled=false" in selection["candidates"]["logistic-regression"]["reason"]
+
+
+def test_a_second_identical_run_reuses_the_steps_and_brings_their_results(default_run, run_pipeline):
+    """Every job step comes from the step cache (on SageMaker its outputs stay under the first
+    execution's prefix); the run folder holds the same split files and the same winner."""
+    again = run_pipeline()
+    assert again.status == "Succeeded", again.failure_reason
+    cached = {s["name"] for s in again.summary["steps"] if s.get("cache_hit")}
+    assert {"PreprocessData", "TrainModel", "SelectModel"} <= cached
+    for name in ("train", "validation", "test", "model"):
+        assert _sha(again.run_dir / ARTIFACTS[name]) == _sha(default_run.run_dir / ARTIFACTS[name]), name
+    assert again.summary["selection"]["winner"] == default_run.summary["selection"]["winner"]
+
+
+def test_bad_input_fails_in_preprocessing_with_the_containers_own_message(run_pipeline, tmp_path):
+    from tests.conftest import sample_with_value
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(sample_with_value(5, "Day Calls", "many"))
+    result = run_pipeline({"InputData": str(bad)})
+    assert result.status == "Failed"
+    step = next(s for s in result.summary["steps"] if s["name"] == "PreprocessData")
+    assert step["status"] == "Failed"
+    assert "column 'Day Calls' must be numeric; bad values at row 5: 'many'" in step["failure_reason"]

@@ -1,0 +1,82 @@
+"""Every request SageMaker Pipelines would make for the cloud definition passes SageMaker's own
+validation (botocore's service model with patterns, enums and lengths), with real values: the
+execution's parameters and id, earlier steps' outputs, and the property files as the real
+SelectModel step writes them. The emulator does not check these; SageMaker does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from churn.definition import compile_definition
+from tests.aws_contract import pipeline_requests, violations
+
+ROLE = "arn:aws:iam::123456789012:role/churn-pipeline"
+EXECUTION = "a1b2c3d4e5f6"
+
+
+def _property_files(candidate_outputs) -> dict:
+    selected = candidate_outputs / "selected"
+    return {
+        "Steps.SelectModel.PropertyFiles.Selection": json.loads((selected / "selection/selection.json").read_text()),
+        "Steps.SelectModel.PropertyFiles.WinnerEvaluation": json.loads((selected / "evaluation/evaluation.json").read_text()),
+    }
+
+
+def _requests(candidate_outputs, parameters=None, property_files=None, **settings):
+    definition = compile_definition("cloud", {}, region="eu-west-1", role_arn=ROLE, bucket="my-bucket", **settings)
+    return pipeline_requests(definition, parameters or {}, EXECUTION, property_files or _property_files(candidate_outputs), ROLE)
+
+
+@pytest.mark.parametrize("settings", [{}, {"prefix": "/"}, {"prefix": "team/churn"}], ids=["default", "no-prefix", "nested-prefix"])
+def test_every_request_passes_sagemakers_validation(candidate_outputs, settings):
+    requests = _requests(candidate_outputs, **settings)
+    assert [(step, operation) for step, operation, _ in requests] == [
+        ("PreprocessData", "CreateProcessingJob"),
+        ("TrainModel", "CreateTrainingJob"),
+        ("EvaluateModel", "CreateProcessingJob"),
+        ("TrainBaseline", "CreateTrainingJob"),
+        ("EvaluateBaseline", "CreateProcessingJob"),
+        ("SelectModel", "CreateProcessingJob"),
+        ("CreateModel-CreateModel", "CreateModel"),
+        ("RegisterModel-RegisterModel", "CreateModelPackage"),
+    ]
+    for step, operation, request in requests:
+        assert violations(operation, request) == [], step
+
+
+def test_non_default_parameters_pass_too(candidate_outputs):
+    parameters = {"NumRound": 7, "Eta": 0.5, "BaselineEnabled": "false", "SelectionMetric": "recall", "ModelApprovalStatus": "Approved"}
+    for step, operation, request in _requests(candidate_outputs, parameters):
+        assert violations(operation, request) == [], step
+
+
+def test_the_old_candidates_summary_is_refused_as_sagemaker_refused_it(candidate_outputs):
+    """Before the fix, RegisterModel sent "xgboost auc=0.9212 (winner); ..." as customer
+    metadata: SageMaker's pattern has no parentheses or semicolons."""
+    files = _property_files(candidate_outputs)
+    files["Steps.SelectModel.PropertyFiles.Selection"]["summary"] = "xgboost auc=0.9212 (winner); logistic-regression auc=0.8233"
+    [(_, operation, request)] = [r for r in _requests(candidate_outputs, property_files=files) if r[1] == "CreateModelPackage"]
+    [problem] = violations(operation, request)
+    assert problem.startswith("CreateModelPackage.CustomerMetadataProperties['Candidates']: 'xgboost auc=0.9212 (winner);")
+
+
+def test_no_empty_path_segment_in_any_s3_location(candidate_outputs):
+    for _, _, request in _requests(candidate_outputs, prefix="/"):
+        text = json.dumps(request)
+        assert "s3://my-bucket//" not in text and "s3://my-bucket/runs/" in text or "s3://" not in text
+
+
+def test_the_default_input_is_where_the_sample_is_staged():
+    from churn.backends.cloud import cloud_backend
+    from churn.backends.runs import SAMPLE_DATA, input_sha256
+
+    backend = cloud_backend(region="eu-west-1", role_arn=ROLE, bucket="my-bucket")
+    assert backend.input_data == f"s3://my-bucket/churn/input/{input_sha256(SAMPLE_DATA)[:16]}/"
+
+
+def test_script_mode_gets_the_region(candidate_outputs):
+    [train] = [r for s, _, r in _requests(candidate_outputs) if s == "TrainBaseline"]
+    assert train["HyperParameters"]["sagemaker_region"] == "eu-west-1"
+    assert train["HyperParameters"]["sagemaker_submit_directory"].startswith("s3://my-bucket/churn/code/")

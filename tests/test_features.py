@@ -1,6 +1,6 @@
 import numpy as np
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churn.features import feature_matrix, feature_names, feature_tokens, labelled_lines
@@ -53,3 +53,50 @@ def test_tokens_keep_row_index(sample_raw):
     table = canonical_table(sample_raw.head(5))
     assert isinstance(feature_tokens(table), pd.DataFrame)
     assert list(feature_tokens(table).index) == list(table.index)
+
+
+#: The model's input columns, written out (not computed): the 15 numeric columns of the
+#: churn.txt layout, then one-hot blocks for State (51, DC included), Area Code, Int'l Plan and
+#: VMail Plan. Training (the split files) and scoring (``churn predict``) both depend on it.
+STATE_CODES = (
+    "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO MS MT NC ND NE "
+    "NH NJ NM NV NY OH OK OR PA RI SC SD TN TX UT VA VT WA WI WV WY"
+).split()
+FEATURE_NAMES = [
+    "Account Length", "VMail Message", "Day Mins", "Day Calls", "Day Charge",
+    "Eve Mins", "Eve Calls", "Eve Charge", "Night Mins", "Night Calls", "Night Charge",
+    "Intl Mins", "Intl Calls", "Intl Charge", "CustServ Calls",
+    *(f"State={code}" for code in STATE_CODES),
+    "Area Code=408", "Area Code=415", "Area Code=510",
+    "Int'l Plan=no", "Int'l Plan=yes",
+    "VMail Plan=no", "VMail Plan=yes",
+]
+
+
+def test_the_full_feature_list_is_pinned_in_order():
+    assert len(STATE_CODES) == 51 and len(FEATURE_NAMES) == 73
+    assert feature_names() == FEATURE_NAMES
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw_tables(min_rows=1, max_rows=25))
+def test_training_lines_and_the_scoring_matrix_agree_column_by_column(raw):
+    """No train/serve skew: column j of ``feature_matrix`` (what ``churn predict`` scores) is
+    field j+1 of ``labelled_lines`` (what training reads), and both mean the named feature."""
+    table = canonical_table(raw)
+    lines = labelled_lines(table)
+    matrix = feature_matrix(table)
+    tokens = feature_tokens(table)
+    assert matrix.shape == (len(raw), 73) and list(tokens.columns) == FEATURE_NAMES
+    for row, (line, (_, source)) in enumerate(zip(lines, raw.iterrows())):
+        fields = line.split(",")
+        assert len(fields) == 74 and fields[0] == ("1" if source["Churn?"] == "True." else "0")
+        assert fields[1:] == list(tokens.iloc[row])
+        assert [float(v) for v in fields[1:]] == list(matrix[row])
+        for j, name in enumerate(FEATURE_NAMES):
+            column, sep, value = name.partition("=")
+            if sep:  # one-hot: 1 exactly where the raw row has that category value
+                expected = 1.0 if source[column].strip() == value else 0.0
+            else:
+                expected = float(source[column])
+            assert matrix[row, j] == expected, (name, source[column] if not sep else source[column])

@@ -26,6 +26,39 @@ def test_known_values():
     assert m["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 1, "1": 2}}
 
 
+def test_known_values_with_fp_and_fn_apart():
+    """Asymmetric: 3 true positives, 1 false positive, 2 false negatives, 2 true negatives, so
+    precision, recall and f1 all differ and a transposed confusion matrix shows."""
+    y = [0, 0, 0, 1, 1, 1, 1, 1]
+    s = [0.1, 0.7, 0.3, 0.2, 0.6, 0.9, 0.95, 0.4]  # predictions 0 1 0 0 1 1 1 0
+    m = evaluation_report(y, s, bootstrap_rounds=20)["binary_classification_metrics"]
+    assert m["confusion_matrix"] == {"0": {"0": 2, "1": 1}, "1": {"0": 2, "1": 3}}  # actual -> predicted
+    assert m["accuracy"]["value"] == pytest.approx(5 / 8)
+    assert m["precision"]["value"] == pytest.approx(3 / 4)
+    assert m["recall"]["value"] == pytest.approx(3 / 5)
+    assert m["f1"]["value"] == pytest.approx(2 / 3)  # 2 * 0.75 * 0.6 / 1.35
+    assert m["auc"]["value"] == pytest.approx(11 / 15)  # 11 of 15 (positive, negative) pairs ordered
+
+
+def test_the_threshold_is_inclusive_and_moves_the_matrix():
+    y, s = [0, 0, 1, 1], [0.5, 0.2, 0.5, 0.8]
+    at_half = evaluation_report(y, s, bootstrap_rounds=5)["binary_classification_metrics"]
+    assert at_half["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 0, "1": 2}}
+    assert (at_half["precision"]["value"], at_half["recall"]["value"]) == pytest.approx((2 / 3, 1.0))
+    higher = evaluation_report(y, s, threshold=0.6, bootstrap_rounds=5)["binary_classification_metrics"]
+    assert higher["confusion_matrix"] == {"0": {"0": 2, "1": 0}, "1": {"0": 1, "1": 1}}
+
+
+def test_the_report_is_reproducible_and_its_seed_matters():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    s = np.clip(y * 0.3 + rng.random(200) * 0.7, 0, 1)
+    first, second = (json.dumps(evaluation_report(y, s), indent=2) for _ in range(2))
+    assert first == second
+    other_seed = evaluation_report(y, s, seed=1)["binary_classification_metrics"]
+    assert other_seed["auc"]["standard_deviation"] != json.loads(first)["binary_classification_metrics"]["auc"]["standard_deviation"]
+
+
 def test_report_validates_against_the_committed_schema():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
@@ -63,6 +96,9 @@ def test_metrics_are_finite_and_in_range(rows):
         ([1, 1], [0.2, 0.3], "single class"),
         ([0, 2], [0.2, 0.3], "0 or 1"),
         ([0, 1], [0.2, 1.3], r"probabilities in \[0, 1\]"),
+        ([0, 1], [0.2, float("nan")], r"probabilities in \[0, 1\]"),
+        ([0, 1, 1], [float("nan"), 0.2, 0.9], r"probabilities in \[0, 1\]"),
+        ([0, 1], [0.2, float("inf")], r"probabilities in \[0, 1\]"),
         ([0, 1], [0.2], "equal length"),
     ],
 )

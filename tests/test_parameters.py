@@ -39,3 +39,52 @@ def test_every_default_passes_its_own_check():
     for spec in BY_NAME.values():
         if spec.default is not None:
             assert spec.check(spec.default) is None, spec.name
+
+
+#: Every parameter's default, written out: what `churn run` uses when nothing is overridden.
+DEFAULTS = {
+    "TrainRatio": 0.7, "ValidationRatio": 0.15, "SplitSeed": 42, "MaxDepth": 5, "NumRound": 100,
+    "Eta": 0.2, "BaselineEnabled": "true", "BaselineC": 1.0, "SelectionMetric": "auc",
+    "AccuracyThreshold": 0.8, "ModelApprovalStatus": "PendingManualApproval",
+}
+
+
+def test_every_default_is_pinned_in_the_compiled_definition():
+    from churn.definition import compile_definition
+    from tests.conftest import SAMPLE_CSV
+
+    compiled = {p["Name"]: p for p in compile_definition("local")["Parameters"]}
+    expected = DEFAULTS | {
+        "InputData": SAMPLE_CSV.resolve().as_uri(), "ProcessingInstanceType": "local", "TrainingInstanceType": "local",
+    }
+    assert {name: p["DefaultValue"] for name, p in compiled.items()} == expected
+    kinds = {str: "String", int: "Integer", float: "Float"}
+    assert {name: p["Type"] for name, p in compiled.items()} == {name: kinds[type(v)] for name, v in expected.items()}
+
+
+@pytest.mark.parametrize(
+    "pair, value",
+    [
+        ("Eta=0", 0.0), ("Eta=1", 1.0), ("AccuracyThreshold=0", 0.0), ("AccuracyThreshold=1", 1.0),
+        ("TrainRatio=0.01", 0.01), ("ValidationRatio=0.01", 0.01), ("SplitSeed=0", 0), ("MaxDepth=1", 1),
+        ("NumRound=1", 1), ("BaselineC=1e-9", 1e-9), ("BaselineEnabled=false", "false"),
+    ],
+)
+def test_values_at_the_bounds_are_accepted(pair, value):
+    assert parse_overrides([pair]) == {pair.partition("=")[0]: value}
+
+
+@pytest.mark.parametrize(
+    "pair, message",
+    [
+        ("Eta=-0.001", r"Eta must be in \[0, 1\]"), ("Eta=1.001", r"Eta must be in \[0, 1\]"),
+        ("AccuracyThreshold=-0.001", r"AccuracyThreshold must be in \[0, 1\]"),
+        ("TrainRatio=0", r"TrainRatio must be in \(0, 1\)"), ("TrainRatio=1", r"TrainRatio must be in \(0, 1\)"),
+        ("ValidationRatio=0", r"ValidationRatio must be in \(0, 1\)"), ("ValidationRatio=1", r"ValidationRatio must be in \(0, 1\)"),
+        ("SplitSeed=-1", "SplitSeed must be zero or positive"), ("MaxDepth=0", "MaxDepth must be positive"),
+        ("NumRound=0", "NumRound must be positive"), ("BaselineC=-1", "BaselineC must be positive"),
+    ],
+)
+def test_values_just_outside_the_bounds_are_refused(pair, message):
+    with pytest.raises(ParameterError, match=message):
+        parse_overrides([pair])

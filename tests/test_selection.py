@@ -61,3 +61,14 @@ def test_the_summary_is_a_valid_sagemaker_customer_metadata_value():
     off = select([Candidate(CANDIDATES[0], reports[CANDIDATES[0]]), Candidate(CANDIDATES[1], None, "BaselineEnabled=false")], "auc")
     assert pattern.fullmatch(off["summary"]), off["summary"]
     assert not pattern.fullmatch("xgboost auc=0.9212 (winner); logistic-regression auc=0.8233")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("position", [0, 1])
+def test_a_non_finite_metric_cannot_win(bad, position):
+    """NaN compares false with everything: listed first, it would otherwise keep the lead."""
+    values = [0.8, 0.8]
+    values[position] = bad
+    candidates = [Candidate(name, _report(auc=v)) for name, v in zip(CANDIDATES, values)]
+    with pytest.raises(SelectionError, match=f"candidate '{CANDIDATES[position]}' has no finite 'auc' value"):
+        select(candidates, "auc")

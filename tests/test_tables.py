@@ -122,3 +122,22 @@ def test_a_huge_parser_error_is_cut(tmp_path, monkeypatch):
     with pytest.raises(SchemaError, match="not a well-formed CSV file") as error:
         read_raw(path)
     assert len(str(error.value)) < 500 + len(str(path))
+
+
+def test_a_failing_atomic_write_leaves_no_file_behind(tmp_path):
+    target = tmp_path / "out" / "f.csv"
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        with tables.AtomicTextWriter(target) as out:
+            out.write("half a line")
+            raise RuntimeError("disk on fire")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_failing_atomic_write_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "f.csv"
+    write_lines_atomically(target, ["old"])
+    with pytest.raises(RuntimeError):
+        with tables.AtomicTextWriter(target) as out:
+            out.write("new")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["f.csv"]

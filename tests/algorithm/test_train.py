@@ -43,18 +43,40 @@ def test_non_numeric_csv(tmp_path, sample_splits):
         train.train(prefix)
 
 
-def test_main_writes_the_failure_file_and_exits_non_zero(tmp_path, sample_splits, monkeypatch, capsys):
+def test_main_writes_the_failure_file_and_exits_non_zero(tmp_path, sample_splits):
+    """The real entrypoint (``python -m churn.algorithm.train``) under a SageMaker-like prefix."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import churn
+
     prefix = write_training_job(tmp_path, sample_splits, {"num_round": "-1"})
-    monkeypatch.setattr(train, "PREFIX", prefix)
-    monkeypatch.setattr(train, "train", lambda: train.__dict__["parse"]({"num_round": "-1"}))
-    with pytest.raises(SystemExit) as exit_:
-        train.main()
-    assert exit_.value.code == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "churn.algorithm.train"], capture_output=True, text=True,
+        cwd=Path(churn.__file__).resolve().parents[1], env=dict(os.environ, SM_PREFIX=str(prefix)),
+    )
+    assert result.returncode == 1, result.stderr
     reason = (prefix / "output" / "failure").read_text()
     assert reason == "TrainModel: hyperparameter num_round must be an integer in [1, inf], got '-1'"
-    assert reason in capsys.readouterr().err
+    assert result.stderr.strip().splitlines() == [f"ERROR {reason}"]
+    assert not (prefix / "model").exists()
 
 
 def test_loaded_features_keep_every_row(tmp_path, sample_splits):
     label, features = train.load_csv_channel(sample_splits / "test", "test", "text/csv")
     assert features.shape == (499, 73) and set(np.unique(label)) == {0.0, 1.0}
+
+
+def test_early_stopping_needs_a_validation_channel(tmp_path, sample_splits):
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "5", "early_stopping_rounds": "2"}, channels=("train",))
+    with pytest.raises(train.HyperparameterError, match="early_stopping_rounds needs a validation channel"):
+        train.train(prefix)
+    assert not (prefix / "model").exists()
+
+
+def test_early_stopping_with_a_validation_channel_trains(tmp_path, sample_splits):
+    params = {"num_round": "5", "early_stopping_rounds": "2", "objective": "binary:logistic", "eval_metric": "auc"}
+    prefix = write_training_job(tmp_path, sample_splits, params)
+    assert booster_from_bytes(train.train(prefix).read_bytes()).num_boosted_rounds() >= 1

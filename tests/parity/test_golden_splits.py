@@ -24,10 +24,19 @@ def test_in_process_preprocessing_matches_the_goldens(case):
     assert_matches_golden(case, goldens.in_process_digests(goldens.CASES[case], SAMPLE_CSV), "in-process preprocessing")
 
 
-def test_goldens_cover_the_declared_cases():
+def test_the_default_case_is_what_the_product_does_by_default(tmp_path):
+    """The "default" goldens are the split files of the pipeline's default parameters and of the
+    preprocessing step run with no ratio or seed argument."""
+    from churn.diff import SPLIT_ARTIFACTS, file_digest
+    from churn.parameters import BY_NAME
+    from churn.steps import preprocess
+
     assert set(goldens.load()) == set(goldens.CASES)
-    for case, data in goldens.load().items():
-        assert data["parameters"] == goldens.CASES[case]
+    default = goldens.load()["default"]
+    assert default["parameters"] == {name: BY_NAME[name].default for name in ("TrainRatio", "ValidationRatio", "SplitSeed")}
+    preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path)])
+    digests = {name: file_digest(tmp_path / name / f"{name}.csv") for name in SPLIT_ARTIFACTS}
+    assert_matches_golden("default", digests, "preprocessing with its default arguments")
 
 
 def test_a_one_byte_change_in_the_split_logic_is_caught(monkeypatch):

@@ -69,3 +69,39 @@ def test_a_pickled_model_is_refused(tmp_path, sample_splits, monkeypatch, capsys
     assert len(lines) == 1 and lines[0].startswith("ERROR EvaluateModel: ") and "Python pickle" in lines[0], lines
     assert not marker.exists()
     assert not (tmp_path / "eval").exists()
+
+
+def _evaluate_ubj(tmp_path, sample_splits, trained_booster, name, *extra):
+    model_dir = tmp_path / "model"
+    if not model_dir.exists():
+        model_dir.mkdir()
+        write_model_archive(model_dir / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
+    evaluate.main(["--model", str(model_dir), "--test", str(sample_splits / "test"), "--output", str(tmp_path / name), *extra])
+    return (tmp_path / name / "evaluation.json").read_bytes()
+
+
+def test_the_same_inputs_give_byte_identical_reports(tmp_path, sample_splits, trained_booster):
+    first = _evaluate_ubj(tmp_path, sample_splits, trained_booster, "first")
+    second = _evaluate_ubj(tmp_path, sample_splits, trained_booster, "second")
+    assert first == second
+    spreads = [m["standard_deviation"] for m in json.loads(first)["binary_classification_metrics"].values() if "standard_deviation" in m]
+    assert all(sd > 0 for sd in spreads)
+
+
+def test_the_default_threshold_is_one_half(tmp_path, sample_splits, trained_booster):
+    import numpy as np
+    import xgboost
+
+    data = np.loadtxt(sample_splits / "test" / "test.csv", delimiter=",")
+    labels, scores = data[:, 0] == 1, trained_booster.predict(xgboost.DMatrix(data[:, 1:]))
+    predicted = scores >= 0.5
+    expected = {"0": {"0": int(np.sum(~predicted & ~labels)), "1": int(np.sum(predicted & ~labels))},
+                "1": {"0": int(np.sum(~predicted & labels)), "1": int(np.sum(predicted & labels))}}
+    default = json.loads(_evaluate_ubj(tmp_path, sample_splits, trained_booster, "default"))
+    assert default["binary_classification_metrics"]["confusion_matrix"] == expected
+    explicit = _evaluate_ubj(tmp_path, sample_splits, trained_booster, "explicit", "--threshold", "0.5")
+    assert explicit == json.dumps(default, indent=2).encode() + b"\n"
+    # The threshold matters on this model: neighbouring thresholds give other matrices.
+    for other in ("0.3", "0.7"):
+        moved = json.loads(_evaluate_ubj(tmp_path, sample_splits, trained_booster, f"t{other}", "--threshold", other))
+        assert moved["binary_classification_metrics"]["confusion_matrix"] != expected, other

@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from churn.features import feature_names
 from churn.schema import SchemaError
 from churn.steps import preprocess
 from churn.tables import read_raw
 from tests.conftest import SAMPLE_CSV
 from tests.strategies import raw_tables
+from tests.test_features import FEATURE_NAMES
 
 
 def test_writes_splits_and_manifest(sample_splits):
     manifest = json.loads((sample_splits / "manifest" / "manifest.json").read_text())
-    assert manifest["feature_names"] == feature_names()
+    assert manifest["feature_names"] == FEATURE_NAMES  # written out in tests/test_features.py
     assert manifest["rows"] == {"train": 2310, "validation": 524, "test": 499}
     for name in ("train", "validation", "test"):
         lines = (sample_splits / name / f"{name}.csv").read_text().splitlines()
@@ -148,3 +148,14 @@ def test_area_code_spellings_of_415_write_the_line_of_415(tmp_path, spelling):
     assert preprocess.split_lines(read_raw(tmp_path / "variant.csv"), 0.7, 0.15, 42) == preprocess.split_lines(
         read_raw(tmp_path / "plain.csv"), 0.7, 0.15, 42
     )
+
+
+@settings(max_examples=10, deadline=None)
+@given(raw_tables(max_rows=20, both_classes=False), st.sampled_from(["True.", "False."]), st.integers(min_value=1, max_value=7))
+def test_streaming_refuses_a_single_class_input_and_writes_nothing(tmp_path_factory, raw, label, chunk_rows):
+    raw["Churn?"] = label
+    folder = tmp_path_factory.mktemp("one-class")
+    raw.to_csv(folder / "raw.csv", index=False)
+    with pytest.raises(SchemaError, match="has no (positive|negative) .* rows: both classes are needed"):
+        preprocess.write_splits_streaming(folder / "raw.csv", folder / "out", 0.6, 0.2, 5, chunk_rows=chunk_rows)
+    assert not (folder / "out").exists()

@@ -36,12 +36,13 @@ class _Churn(click.Group):
 
 
 def _write_traceback() -> str:
+    import os
     import tempfile
     import time
     import traceback
     from pathlib import Path
 
-    path = Path(tempfile.gettempdir()) / f"churn-error-{time.strftime('%Y%m%d-%H%M%S')}-{__import__('os').getpid()}.log"
+    path = Path(tempfile.gettempdir()) / f"churn-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     path.write_text(f"churn {__version__} {' '.join(sys.argv)}\n{traceback.format_exc()}")
     return str(path)
 

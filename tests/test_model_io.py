@@ -217,3 +217,23 @@ def test_disabled_marker_is_read_within_the_bounds(tmp_path):
     bomb = gzip_bomb(tmp_path / "bomb.tar.gz", 17 * (64 << 20), member="DISABLED")
     with pytest.raises(ModelArtifactError, match="over the bound"):
         disabled_reason(bomb)
+
+
+def test_the_bounded_reader_is_a_readable_stream_that_stops_at_its_limit():
+    """What ``tarfile`` and ``io`` see: a readable, seekable raw stream (``readinto`` included)
+    that refuses to go past the limit."""
+    import io
+
+    from churn.model_io import ModelArtifactError, _BoundedReader
+
+    reader = _BoundedReader(io.BytesIO(b"x" * 100), 200, "model.tar.gz", 100)
+    assert reader.readable() and reader.seekable()
+    assert io.BufferedReader(reader, buffer_size=16).read() == b"x" * 100
+    short = _BoundedReader(io.BytesIO(b"y" * 10), 100, "model.tar.gz", 100)
+    buffer = bytearray(8)
+    short.seek(6)
+    assert short.readinto(buffer) == 4 and bytes(buffer) == b"yyyy\0\0\0\0"
+    reader.seek(0)
+    assert reader.read(200) == b"x" * 100
+    with pytest.raises(ModelArtifactError, match="expands to more than its bound"):
+        reader.read(201)

@@ -88,3 +88,36 @@ def test_values_at_the_bounds_are_accepted(pair, value):
 def test_values_just_outside_the_bounds_are_refused(pair, message):
     with pytest.raises(ParameterError, match=message):
         parse_overrides([pair])
+
+
+@pytest.mark.parametrize("name", ["TrainRatio", "ValidationRatio"])
+def test_a_ratio_is_checked_on_its_own_open_interval(name):
+    """``convert`` checks one value before the ratios are checked together."""
+    from churn.parameters import convert
+
+    assert convert(name, "0.999") == 0.999 and convert(name, "0.001") == 0.001
+    for text in ("0", "1", "1.5", "-0.1"):
+        with pytest.raises(ParameterError, match=rf"^{name} must be in \(0, 1\), got {text!r}$"):
+            convert(name, text)
+
+
+def test_a_number_that_does_not_parse_is_named_with_its_kind():
+    from churn.parameters import convert
+
+    with pytest.raises(ParameterError, match=r"^Eta must be a number, got 'fast'$"):
+        convert("Eta", "fast")
+    with pytest.raises(ParameterError, match=r"^MaxDepth must be an integer, got '2.5'$"):
+        convert("MaxDepth", "2.5")
+
+
+@pytest.mark.parametrize("name", ["InputData", "ProcessingInstanceType", "TrainingInstanceType"])
+def test_a_blank_text_parameter_is_refused(name):
+    from churn.parameters import convert
+
+    with pytest.raises(ParameterError, match=rf"^{name} must not be empty, got '  '$"):
+        convert(name, "  ")
+    assert convert(name, "ml.m5.large") == "ml.m5.large"
+
+
+def test_a_value_may_contain_an_equals_sign():
+    assert parse_overrides(["InputData=s3://bucket/run=3/churn.csv"]) == {"InputData": "s3://bucket/run=3/churn.csv"}

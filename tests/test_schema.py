@@ -198,3 +198,11 @@ def test_a_long_digit_string_is_refused_at_once():
     # Long but sensible spellings are still numbers.
     assert canonical_number("0." + "0" * 900 + "1") == "0"
     assert canonical_number("1" + "0" * 20) == "1e+20"
+
+
+def test_free_text_is_cut_at_200_characters_and_says_how_long_it_was():
+    from churn.schema import shortened
+
+    assert shortened("x" * 200) == "x" * 200
+    assert shortened("x" * 201) == "x" * 200 + "… (201 characters)"
+    assert shortened("abcdef", limit=3) == "abc… (6 characters)"

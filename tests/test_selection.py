@@ -72,3 +72,13 @@ def test_a_non_finite_metric_cannot_win(bad, position):
     candidates = [Candidate(name, _report(auc=v)) for name, v in zip(CANDIDATES, values)]
     with pytest.raises(SelectionError, match=f"candidate '{CANDIDATES[position]}' has no finite 'auc' value"):
         select(candidates, "auc")
+
+
+def test_a_candidate_turned_off_without_a_reason_says_turned_off():
+    document = select([Candidate("xgboost", _report(auc=0.6)), Candidate("logistic-regression", None)], "auc")
+    assert document["candidates"]["logistic-regression"] == {"enabled": False, "reason": "turned off"}
+
+
+def test_no_evaluated_candidate_names_every_candidate():
+    with pytest.raises(SelectionError, match=r"^no candidate was evaluated \(all turned off: xgboost, logistic-regression\)$"):
+        select([Candidate("xgboost", None), Candidate("logistic-regression", None)], "auc")

@@ -30,3 +30,19 @@ def test_bad_hyperparameters_are_named(raw, message):
     with pytest.raises(HyperparameterError) as error:
         parse(raw)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "kind, low, high, extra, described",
+    [
+        (int, None, None, {}, "an integer in [-inf, inf]"),
+        (float, 0.1, 1, {}, "a number in [0.1, 1]"),
+        (float, 0, 1, {"low_open": True, "high_open": True}, "a number in (0, 1)"),
+        (float, 0, None, {"low_open": True}, "a number in (0, inf]"),
+        (str, None, None, {"choices": ("hist", "exact")}, "one of hist, exact"),
+    ],
+)
+def test_a_range_describes_itself_as_the_error_shows_it(kind, low, high, extra, described):
+    from churn.algorithm.hyperparameters import Range
+
+    assert Range(kind, low, high, **extra).describe() == described

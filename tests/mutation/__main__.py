@@ -1,0 +1,250 @@
+"""Mutation testing of the pure modules: ``tox -e mutation [-- OPTIONS]``.
+
+mutmut (configured in ``pyproject.toml``, ``[tool.mutmut]``) changes the pure modules one small
+change at a time and runs, for each change, the non-Docker tests that reach the changed function.
+A change no test notices is a survivor. This driver runs mutmut in a copy of the checkout (the
+checkout itself is never touched), then writes the score and every survivor, with the reason it
+is equivalent or accepted from ``tests/mutation/accepted.toml``, to ``tests/mutation/RESULTS.md``.
+
+    tox -e mutation                              # every pure module (by hand; see RESULTS.md)
+    tox -e mutation -- --only churn/features.py  # some modules
+    tox -e mutation -- --min-score 85            # exit 1 below that score
+    tox -e mutation -- --keep                    # again after new tests: changed functions and
+                                                 # the last run's survivors only
+
+It exits 1 when the score is below ``--min-score`` or a survivor is neither explained in
+accepted.toml nor allowed by ``--allow-unexplained``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+ACCEPTED = HERE / "accepted.toml"
+RESULTS = HERE / "RESULTS.md"
+
+#: mutmut's statuses that count as the mutant being noticed. A timeout is a mutant that made a
+#: test run far longer than its clean time (an endless loop): noticed, as mutmut counts it.
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # churn.features.x_feature_tokens__mutmut_2
+    status: str
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> str:
+        return self.name.rsplit(".", 1)[0]
+
+    @property
+    def function(self) -> str:
+        """``churn.features.feature_tokens`` (mutmut's ``x_`` prefix and ``__mutmut_N`` dropped;
+        a method is ``module.Class.method``)."""
+        module, mangled = self.name.rsplit(".", 1)
+        mangled = re.sub(r"__mutmut_\d+$", "", mangled)
+        if "ǁ" in mangled:  # mutmut's method mangling: xǁClassǁmethod
+            _, cls, method = mangled.split("ǁ")
+            return f"{module}.{cls}.{method}"
+        return f"{module}.{mangled.removeprefix('x_')}"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    function: str
+    added: str
+    kind: str  # "equivalent" or "accepted"
+    why: str
+
+
+def load_explanations(path: Path = ACCEPTED) -> list[Explanation]:
+    entries = tomllib.loads(path.read_text()).get("mutant", []) if path.exists() else []
+    explanations = []
+    for entry in entries:
+        if entry["kind"] not in ("equivalent", "accepted"):
+            raise SystemExit(f"{path}: kind must be 'equivalent' or 'accepted', got {entry['kind']!r}")
+        explanations.append(Explanation(entry["function"], _normalize(entry["added"]), entry["kind"], entry["why"]))
+    return explanations
+
+
+def _normalize(code: str) -> str:
+    return " ".join(code.split())
+
+
+def explanation_for(mutant: Mutant, explanations: list[Explanation]) -> Explanation | None:
+    """The entry for a survivor: same function, same changed line(s). Matching on the text of the
+    change rather than mutmut's number keeps an entry valid when other lines move."""
+    added = _normalize("\n".join(mutant.added))
+    for explanation in explanations:
+        if explanation.function == mutant.function and _normalize(explanation.added) == added:
+            return explanation
+    return None
+
+
+def work_copy(work: Path, only: list[str], keep: bool = False) -> None:
+    """The checkout's files (tracked and new, not ignored) copied to ``work``; ``only`` narrows
+    the modules mutated. With ``keep``, an earlier copy is updated file by file (mutmut then
+    mutates again only the functions that changed)."""
+    if work.exists() and not keep:
+        shutil.rmtree(work)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        target = work / name
+        if source.is_file() and not (target.is_file() and target.read_bytes() == source.read_bytes()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    if only:
+        pyproject = work / "pyproject.toml"
+        text = pyproject.read_text()
+        listed_modules = ", ".join(f'"{module}"' for module in only)
+        text, count = re.subn(r"only_mutate = \[[^\]]*\]", f"only_mutate = [{listed_modules}]", text)
+        assert count == 1, "pyproject.toml has no [tool.mutmut] only_mutate list"
+        pyproject.write_text(text)
+
+
+def mutmut(work: Path, *args: str, capture: bool = True) -> str:
+    environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    command = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", *args]
+    done = subprocess.run(command, cwd=work, env=environment, text=True,
+                          capture_output=capture, check=False)
+    if done.returncode != 0:
+        output = (done.stdout or "") + (done.stderr or "") if capture else ""
+        raise SystemExit(f"mutmut {' '.join(args)} failed (exit {done.returncode}) in {work}\n{output[-4000:]}")
+    return done.stdout or ""
+
+
+def collect(work: Path) -> list[Mutant]:
+    mutants = []
+    for line in mutmut(work, "results", "--all", "true").splitlines():
+        match = re.fullmatch(r"\s*(\S+): (.+)", line)
+        if not match:
+            continue
+        name, status = match.groups()
+        if status in KILLED:
+            mutants.append(Mutant(name, status))
+            continue
+        diff = mutmut(work, "show", name).splitlines()
+        removed = tuple(line[1:] for line in diff if line.startswith("-") and not line.startswith("---"))
+        added = tuple(line[1:] for line in diff if line.startswith("+") and not line.startswith("+++"))
+        mutants.append(Mutant(name, status, removed, added))
+    return mutants
+
+
+def score(mutants: list[Mutant]) -> float:
+    return 100.0 * sum(m.status in KILLED for m in mutants) / len(mutants) if mutants else 100.0
+
+
+def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list[str], seconds: float) -> str:
+    version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True)
+    mutmut_version = re.search(r"^Version: (\S+)", version.stdout, re.M)
+    survivors = [m for m in mutants if m.status not in KILLED]
+    explained = {m.name: explanation_for(m, explanations) for m in survivors}
+    equivalent = sum(1 for e in explained.values() if e and e.kind == "equivalent")
+    killed = len(mutants) - len(survivors)
+    lines = [
+        "# Mutation testing results",
+        "",
+        "Written by `tox -e mutation` (`tests/mutation/__main__.py`); do not edit by hand. Reasons for",
+        "survivors live in `tests/mutation/accepted.toml`.",
+        "",
+        f"- When: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, mutmut "
+        f"{mutmut_version.group(1) if mutmut_version else '?'}, {seconds / 60:.1f} min on {os.cpu_count()} cores",
+        f"- Modules: {', '.join(only) if only else 'every module in [tool.mutmut] only_mutate'}",
+        "- Tests: the non-Docker suite (`-m \"not docker and not e2e and not official_stack\"`), for each",
+        "  mutant the tests that reach the mutated function",
+        f"- **Score: {score(mutants):.1f}%** ({killed} of {len(mutants)} mutants killed); "
+        f"{100.0 * killed / max(1, len(mutants) - equivalent):.1f}% of the {len(mutants) - equivalent} "
+        f"that are not equivalent",
+        f"- Survivors: {len(survivors)} ({equivalent} equivalent, "
+        f"{sum(1 for e in explained.values() if e and e.kind == 'accepted')} accepted, "
+        f"{sum(1 for e in explained.values() if e is None)} not yet explained)",
+        "",
+        "| module | mutants | killed | survived | score |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    by_module: dict[str, list[Mutant]] = {}
+    for mutant in mutants:
+        by_module.setdefault(mutant.module, []).append(mutant)
+    for module in sorted(by_module):
+        group = by_module[module]
+        dead = sum(m.status in KILLED for m in group)
+        lines.append(f"| `{module}` | {len(group)} | {dead} | {len(group) - dead} | {score(group):.1f}% |")
+    lines += ["", "## Survivors", ""]
+    if not survivors:
+        lines.append("None.")
+    for mutant in sorted(survivors, key=lambda m: (m.function, m.name)):
+        explanation = explained[mutant.name]
+        verdict = f"**{explanation.kind}**: {explanation.why}" if explanation else "**not yet explained**"
+        status = "" if mutant.status == "survived" else f" ({mutant.status})"
+        lines += [f"### `{mutant.function}`{status}", "", "```diff"]
+        lines += [f"-{line}" for line in mutant.removed] + [f"+{line}" for line in mutant.added]
+        lines += ["```", "", verdict, ""]
+    statuses = Counter(m.status for m in mutants)
+    lines += ["## Statuses", "", ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items())), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tox -e mutation --", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="", help="comma-separated module paths or globs to mutate "
+                        "(default: [tool.mutmut] only_mutate)")
+    parser.add_argument("--min-score", type=float, default=85.0, help="exit 1 below this score (default 85)")
+    parser.add_argument("--allow-unexplained", action="store_true",
+                        help="do not fail on survivors missing from accepted.toml")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"report path (default {RESULTS.relative_to(REPO)})")
+    parser.add_argument("--work", type=Path, default=REPO / ".tox" / "mutation" / "work",
+                        help="where the copy is mutated (emptied first)")
+    parser.add_argument("--keep", action="store_true",
+                        help="update the copy left by an earlier run instead of starting afresh; "
+                        "mutants that changed are tested again, survivors are retried against the current tests")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    only = [module.strip() for module in args.only.split(",") if module.strip()]
+
+    explanations = load_explanations()
+    started = datetime.now()
+    work_copy(args.work, only, keep=args.keep)
+    mutmut(args.work, "run", "--max-children", str(args.max_children), capture=False)
+    mutants = collect(args.work)
+    retry = [m.name for m in mutants if m.status not in KILLED]
+    if args.keep and retry:  # an earlier run's survivors, against tests written since
+        mutmut(args.work, "run", "--max-children", str(args.max_children), *retry, capture=False)
+        mutants = collect(args.work)
+    seconds = (datetime.now() - started).total_seconds()
+    if not mutants:
+        raise SystemExit("mutmut made no mutants: check --only against [tool.mutmut] only_mutate")
+    args.output.write_text(render(mutants, explanations, only=only, seconds=seconds))
+
+    survivors = [m for m in mutants if m.status not in KILLED]
+    unexplained = [m for m in survivors if explanation_for(m, explanations) is None]
+    print(f"mutation score {score(mutants):.1f}% ({len(mutants) - len(survivors)} of {len(mutants)} killed), "
+          f"{len(unexplained)} survivor(s) not explained; written to {args.output}")
+    failed = score(mutants) < args.min_score
+    if failed:
+        print(f"the score is below {args.min_score:.0f}%")
+    if unexplained and not args.allow_unexplained:
+        print("explain or kill:", ", ".join(m.name for m in unexplained))
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

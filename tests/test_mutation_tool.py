@@ -1,0 +1,59 @@
+"""The mutation-testing driver's own logic (tests/mutation/__main__.py), without running mutmut."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.mutation.__main__ import (
+    ACCEPTED,
+    Explanation,
+    Mutant,
+    explanation_for,
+    load_explanations,
+    render,
+    score,
+)
+
+
+def test_mutant_names_map_to_the_function_they_change():
+    assert Mutant("churn.features.x_feature_tokens__mutmut_12", "survived").function == "churn.features.feature_tokens"
+    assert Mutant("churn.features.x__one_hot_segments__mutmut_3", "killed").function == "churn.features._one_hot_segments"
+    method = Mutant("churn.model_io.xǁArchiveǁread__mutmut_1", "survived")
+    assert method.function == "churn.model_io.Archive.read"
+    assert method.module == "churn.model_io"
+
+
+def test_a_survivor_is_explained_by_its_function_and_changed_line_only():
+    mutant = Mutant("churn.features.x_feature_matrix__mutmut_7", "survived",
+                    removed=("    return x.astype(np.float64)",), added=("    return x.astype(None)",))
+    same = Explanation("churn.features.feature_matrix", "return  x.astype(None)", "equivalent", "float64 is the default")
+    other_function = Explanation("churn.features.feature_tokens", "return x.astype(None)", "equivalent", "-")
+    other_change = Explanation("churn.features.feature_matrix", "return x.astype(np.float32)", "accepted", "-")
+    assert explanation_for(mutant, [other_function, other_change]) is None
+    assert explanation_for(mutant, [other_function, other_change, same]) is same
+
+
+def test_the_score_counts_timeouts_as_killed_and_missing_tests_as_survivors():
+    mutants = [Mutant("m.x_f__mutmut_1", "killed"), Mutant("m.x_f__mutmut_2", "timeout"),
+               Mutant("m.x_f__mutmut_3", "survived"), Mutant("m.x_f__mutmut_4", "no tests")]
+    assert score(mutants) == 50.0
+
+
+def test_the_report_lists_each_survivor_with_its_verdict():
+    mutants = [Mutant("churn.a.x_f__mutmut_1", "killed"),
+               Mutant("churn.a.x_f__mutmut_2", "survived", ("    y = 1",), ("    y = 2",)),
+               Mutant("churn.b.x_g__mutmut_1", "survived", ("    z = 1",), ("    z = None",))]
+    text = render(mutants, [Explanation("churn.a.f", "y = 2", "equivalent", "y is never read")], only=[], seconds=60)
+    assert "**Score: 33.3%** (1 of 3 mutants killed)" in text
+    assert "50.0% of the 2 that are not equivalent" in text
+    assert "| `churn.a` | 2 | 1 | 1 | 50.0% |" in text
+    assert "-    y = 1\n+    y = 2" in text and "**equivalent**: y is never read" in text
+    assert "### `churn.b.g`" in text and "**not yet explained**" in text
+
+
+def test_the_explanations_file_parses_and_a_wrong_kind_is_refused(tmp_path):
+    assert all(e.kind in ("equivalent", "accepted") and e.why for e in load_explanations(ACCEPTED))
+    bad = tmp_path / "accepted.toml"
+    bad.write_text('[[mutant]]\nfunction = "churn.a.f"\nadded = "x"\nkind = "fine"\nwhy = "-"\n')
+    with pytest.raises(SystemExit, match="kind must be"):
+        load_explanations(bad)

@@ -228,7 +228,7 @@ def test_the_bounded_reader_is_a_readable_stream_that_stops_at_its_limit():
 
     reader = _BoundedReader(io.BytesIO(b"x" * 100), 200, "model.tar.gz", 100)
     assert reader.readable() and reader.seekable()
-    assert io.BufferedReader(reader, buffer_size=16).read() == b"x" * 100
+    assert io.BufferedReader(reader, buffer_size=16).read(100) == b"x" * 100
     short = _BoundedReader(io.BytesIO(b"y" * 10), 100, "model.tar.gz", 100)
     buffer = bytearray(8)
     short.seek(6)

@@ -30,12 +30,12 @@ MAX_BODY = 64 * 1024 * 1024
 
 def parse_csv_rows(body: bytes) -> np.ndarray:
     """Feature rows from a text/csv request body; ``ValueError`` names a bad row."""
-    text = body.decode("utf-8")
+    text = body.decode()  # UTF-8
     rows = [line for line in text.splitlines() if line.strip()]
     if not rows:
         raise ValueError("the request has no rows")
     try:
-        return np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", ndmin=2, dtype=np.float64)
+        return np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", ndmin=2)  # float64
     except ValueError as error:
         raise ValueError(f"rows must be numeric CSV features: {error}") from None
 

@@ -26,7 +26,7 @@ def run(step: str, main: Callable[[list[str] | None], None], argv: list[str] | N
         message = f"{step}: {error}"
         print(f"ERROR {message}", file=sys.stderr)
         for path in failure_files():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(exist_ok=True)  # /opt/ml is there: the job's own or the checked folder
             path.write_text(message[:MAX_MESSAGE])
         sys.exit(2)
 

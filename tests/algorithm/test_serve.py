@@ -89,3 +89,77 @@ def test_the_server_exits_with_one_line_on_a_pickled_model(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "the model file is a Python pickle" in lines[0], result.stderr
+
+
+def test_request_rows_are_parsed_or_the_problem_named():
+    rows = serve.parse_csv_rows("1.5,2\n\n 3,4e-1\n".encode())
+    assert rows.dtype == np.float64 and rows.tolist() == [[1.5, 2.0], [3.0, 0.4]]
+    with pytest.raises(ValueError, match=r"^the request has no rows$"):
+        serve.parse_csv_rows(b"\n  \n")
+    with pytest.raises(ValueError, match=r"^rows must be numeric CSV features: .*'a'"):
+        serve.parse_csv_rows(b"1,a\n")
+
+
+def _response(url, body=None, content_type="text/csv"):
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body is not None else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_every_answer_carries_its_type_length_and_server_name(server, sample_splits):
+    row = (sample_splits / "test" / "test.csv").read_text().splitlines()[0]
+    features = ",".join(row.split(",")[1:]).encode()
+    cases = {
+        ("GET", "/ping"): (200, "text/plain", b""),
+        ("GET", "/nowhere"): (404, "text/plain", b"not found\n"),
+        ("POST", "/nowhere"): (404, "text/plain", b"not found\n"),
+        ("POST", "/invocations"): (200, "text/csv", None),
+    }
+    for (method, path), (status, content_type, body) in cases.items():
+        got_status, headers, got_body = _response(f"{server}{path}", features if method == "POST" else None)
+        assert got_status == status, (method, path)
+        assert headers["Content-Type"] == content_type and headers["Content-Length"] == str(len(got_body))
+        assert headers["Server"].startswith("churn-xgboost ")
+        if body is not None:
+            assert got_body == body, (method, path)
+    assert _response(f"{server}/invocations", b"{}", "application/json")[2] == b"unsupported content type application/json; send text/csv\n"
+    assert _response(f"{server}/invocations", b"1,2\n")[2] == b"each row needs 73 features, got 2\n"
+
+
+def test_a_body_over_the_limit_is_refused_unread(server, monkeypatch):
+    monkeypatch.setattr(serve, "MAX_BODY", 10)
+    status, _, body = _response(f"{server}/invocations", b"1," * 10)
+    assert (status, body) == (413, b"request too large\n")
+
+
+def test_main_serves_the_loaded_model_on_the_configured_port(monkeypatch, capsys, trained_booster):
+    started = {}
+
+    class FakeServer:
+        def __init__(self, address, handler):
+            started.update(address=address, handler=handler)
+
+        def serve_forever(self):
+            started["serving"] = True
+
+    monkeypatch.setattr(serve, "load_model", lambda: trained_booster)
+    monkeypatch.setattr(serve, "ThreadingHTTPServer", FakeServer)
+    monkeypatch.setattr(serve, "PORT", 8123)
+    serve.main()
+    assert started["address"] == ("0.0.0.0", 8123) and started["serving"]
+    assert issubclass(started["handler"], serve.BaseHTTPRequestHandler)
+    assert capsys.readouterr().out == f"serving {serve.MODEL_DIR / 'xgboost-model'} on port 8123\n"
+
+
+def test_main_exits_2_with_one_line_when_there_is_no_model(monkeypatch, capsys, tmp_path):
+    def missing():
+        raise FileNotFoundError(f"no xgboost-model in {tmp_path}")
+
+    monkeypatch.setattr(serve, "load_model", missing)
+    with pytest.raises(SystemExit) as exit_:
+        serve.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"error: no xgboost-model in {tmp_path}\n"

@@ -80,3 +80,60 @@ def test_early_stopping_with_a_validation_channel_trains(tmp_path, sample_splits
     params = {"num_round": "5", "early_stopping_rounds": "2", "objective": "binary:logistic", "eval_metric": "auc"}
     prefix = write_training_job(tmp_path, sample_splits, params)
     assert booster_from_bytes(train.train(prefix).read_bytes()).num_boosted_rounds() >= 1
+
+
+def _raise(error):
+    def job():
+        raise error
+    return job
+
+
+@pytest.mark.parametrize(
+    "error",
+    [train.HyperparameterError("num_round must be an integer"), train.ChannelError("channel 'train' has no rows"),
+     OSError("No space left on device"), json.JSONDecodeError("Expecting value", "{", 1)],
+    ids=["hyperparameter", "channel", "os", "json"],
+)
+def test_a_known_error_becomes_the_jobs_failure_reason(tmp_path, monkeypatch, capsys, error):
+    """In-process: the failure file under the job's prefix (made if missing), one stderr line, exit 1."""
+    prefix = tmp_path / "opt" / "ml"
+    monkeypatch.setattr(train, "PREFIX", prefix)
+    with pytest.raises(SystemExit) as exit_:
+        train.run_job("TrainModel", _raise(error))
+    assert exit_.value.code == 1
+    reason = (prefix / "output" / "failure").read_text()
+    assert reason == f"TrainModel: {error}"
+    assert capsys.readouterr() == ("", f"ERROR {reason}\n")
+
+
+def test_a_long_failure_reason_is_cut_to_what_sagemaker_keeps(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "PREFIX", tmp_path)
+    with pytest.raises(SystemExit):
+        train.run_job("TrainModel", _raise(train.ChannelError("x" * 3000)))
+    assert (tmp_path / "output" / "failure").read_text() == ("TrainModel: " + "x" * 3000)[:1024]
+
+
+def test_an_unexpected_error_is_not_recorded_as_a_known_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "PREFIX", tmp_path)
+    with pytest.raises(RuntimeError):
+        train.run_job("TrainModel", _raise(RuntimeError("bug")))
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_finished_job_says_where_its_model_is(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(train, "PREFIX", tmp_path)
+    train.run_job("TrainModel", lambda: tmp_path / "model" / "xgboost-model")
+    assert capsys.readouterr().out == f"model written to {tmp_path / 'model' / 'xgboost-model'}\n"
+    assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("module_name, step", [("train", "TrainModel"), ("baseline", "TrainBaseline")])
+def test_each_training_entrypoint_names_its_step(tmp_path, monkeypatch, module_name, step):
+    import importlib
+
+    module = importlib.import_module(f"churn.algorithm.{module_name}")
+    monkeypatch.setattr(train, "PREFIX", tmp_path)
+    monkeypatch.setattr(module, "train", _raise(train.ChannelError("channel 'train' has no rows")))
+    with pytest.raises(SystemExit):
+        module.main()
+    assert (tmp_path / "output" / "failure").read_text() == f"{step}: channel 'train' has no rows"

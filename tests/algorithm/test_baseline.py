@@ -88,3 +88,96 @@ def test_failure_is_recorded_for_sagemaker(tmp_path, sample_splits, monkeypatch)
         baseline.run_job("TrainBaseline", lambda: baseline.train(tmp_path))
     assert stopped.value.code == 1
     assert (tmp_path / "output" / "failure").read_text().startswith("TrainBaseline: C must be a positive number")
+
+
+def test_the_log_states_the_job_and_each_channels_auc(tmp_path, sample_splits, capsys):
+    """The lines SageMaker's metric definitions would read: sizes, C, and the AUC of the fitted
+    model on each channel (as scikit-learn computes it from the model's probabilities)."""
+    from sklearn.metrics import roc_auc_score
+
+    from churn.algorithm.train import load_csv_channel
+
+    path = baseline.train(write_training_job(tmp_path, sample_splits, {"C": "0.5"}))
+    booster = booster_from_bytes(path.read_bytes())
+    expected = []
+    for channel in ("train", "validation"):
+        labels, features = load_csv_channel(sample_splits / channel, channel, "text/csv")
+        expected.append(f"{channel}-auc:{roc_auc_score(labels, booster.predict(xgboost.DMatrix(features))):.5f}")
+    rows = len(load_csv_channel(sample_splits / "train", "train", "text/csv")[0])
+    assert capsys.readouterr().out.splitlines() == [
+        f"training logistic regression on {rows} rows x 73 features, C=0.5", "\t".join(expected)
+    ]
+
+
+def test_the_margin_is_scikit_learns_decision_function(sample_splits):
+    from churn.algorithm.train import load_csv_channel
+
+    labels, features = load_csv_channel(sample_splits / "train", "train", "text/csv")
+    weights, bias = baseline.fit(features, labels, 0.5, 1000)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)).fit(features, labels)
+    assert abs(bias) > 0.1  # the check below would not see a sign error on a zero bias
+    assert np.allclose(baseline.linear_margin(weights, bias, features), reference.decision_function(features), atol=1e-6)
+
+
+def test_auc_of_a_single_class_is_nan():
+    assert np.isnan(baseline._auc(np.array([1.0, 1.0]), np.array([0.2, 0.7])))
+    assert baseline._auc(np.array([0.0, 1.0, 1.0]), np.array([0.3, 0.2, 0.9])) == 0.5
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"sagemaker_program": '"baseline.py"', "C": '"2.5"'}, {"C": 2.5, "max_iter": 1000, "enabled": True}),
+        ({"max_iter": "1", "enabled": " FALSE "}, {"C": 1.0, "max_iter": 1, "enabled": False}),
+        ({"max_iter": '"7"'}, {"C": 1.0, "max_iter": 7, "enabled": True}),
+    ],
+)
+def test_hyperparameters_are_parsed_as_script_mode_writes_them(raw, expected):
+    assert baseline.parse(raw) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "2.5", "many"])
+def test_max_iter_must_be_a_positive_integer(text):
+    with pytest.raises(HyperparameterError, match=rf"^max_iter must be a positive integer, got {text!r}$"):
+        baseline.parse({"max_iter": text})
+
+
+def test_an_unknown_hyperparameter_lists_the_known_ones():
+    with pytest.raises(HyperparameterError, match=r"^unknown hyperparameter 'tol'; known: C, max_iter, enabled$"):
+        baseline.parse({"tol": "1e-4"})
+
+
+@pytest.mark.parametrize("module_name", ["train", "baseline"])
+def test_without_config_files_the_defaults_and_text_csv_apply(tmp_path, sample_splits, module_name):
+    """SageMaker may omit hyperparameters.json (no hyperparameters) and inputdataconfig.json."""
+    import importlib
+
+    module = importlib.import_module(f"churn.algorithm.{module_name}")
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "3"})
+    (prefix / "input" / "config" / "inputdataconfig.json").unlink()
+    if module_name == "baseline":
+        (prefix / "input" / "config" / "hyperparameters.json").unlink()
+    (prefix / "model").mkdir()  # SageMaker makes /opt/ml/model before the job starts
+    assert module.train(prefix).name == "xgboost-model"
+
+
+@pytest.mark.parametrize("module_name", ["train", "baseline"])
+def test_channel_problems_name_the_channel(tmp_path, sample_splits, module_name):
+    import importlib
+
+    from churn.algorithm.train import ChannelError
+
+    module = importlib.import_module(f"churn.algorithm.{module_name}")
+    hyperparameters = {"num_round": "3"} if module_name == "train" else {}
+    with pytest.raises(ChannelError, match=r"^the required 'train' channel is missing$"):
+        module.train(write_training_job(tmp_path / "empty", sample_splits, hyperparameters, channels=()))
+    prefix = write_training_job(tmp_path / "job", sample_splits, hyperparameters)
+    (prefix / "input" / "data" / "validation" / "validation.csv").write_text("1,2,3\n")
+    with pytest.raises(ChannelError, match=r"^validation has 2 feature columns but train has 73$"):
+        module.train(prefix)
+    (prefix / "input" / "data" / "validation" / "validation.csv").write_text("1,a\n")
+    with pytest.raises(ChannelError, match=r"^channel 'validation': validation.csv is not numeric"):
+        module.train(prefix)
+    (prefix / "input" / "data" / "train" / "train.csv").write_text("1,a\n")
+    with pytest.raises(ChannelError, match=r"^channel 'train': train.csv is not numeric"):
+        module.train(prefix)

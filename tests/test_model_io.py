@@ -128,7 +128,9 @@ def _link(name, kind, target="other"):
 
 
 @pytest.mark.parametrize(
-    "kind, says", [(tarfile.SYMTYPE, "a symbolic link"), (tarfile.LNKTYPE, "a hard link"), (tarfile.CHRTYPE, "a device")]
+    "kind, says",
+    [(tarfile.SYMTYPE, "a symbolic link"), (tarfile.LNKTYPE, "a hard link"), (tarfile.CHRTYPE, "a device"),
+     (tarfile.BLKTYPE, "a device"), (tarfile.DIRTYPE, "a directory"), (tarfile.FIFOTYPE, "a FIFO")],
 )
 def test_a_model_member_that_is_a_link_or_device_is_refused(tmp_path, trained_booster, kind, says):
     archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("other"), native(trained_booster)), (_link("xgboost-model", kind), None)])

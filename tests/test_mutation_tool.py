@@ -57,3 +57,18 @@ def test_the_explanations_file_parses_and_a_wrong_kind_is_refused(tmp_path):
     bad.write_text('[[mutant]]\nfunction = "churn.a.f"\nadded = "x"\nkind = "fine"\nwhy = "-"\n')
     with pytest.raises(SystemExit, match="kind must be"):
         load_explanations(bad)
+
+
+def test_the_copy_narrows_modules_and_tests_in_its_own_pyproject(tmp_path):
+    import tomllib
+
+    from tests.mutation.__main__ import REPO, work_copy
+
+    work = tmp_path / "work"
+    work_copy(work, ["churn/features.py"], tests=["tests/test_features.py"])
+    config = tomllib.loads((work / "pyproject.toml").read_text())["tool"]["mutmut"]
+    assert config["only_mutate"] == ["churn/features.py"]
+    assert config["pytest_add_cli_args_test_selection"] == [
+        "-m", "not docker and not e2e and not official_stack", "tests/test_features.py"]
+    assert (work / "churn" / "features.py").read_bytes() == (REPO / "churn" / "features.py").read_bytes()
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"] != ["churn/features.py"]

@@ -206,3 +206,20 @@ def test_free_text_is_cut_at_200_characters_and_says_how_long_it_was():
     assert shortened("x" * 200) == "x" * 200
     assert shortened("x" * 201) == "x" * 200 + "… (201 characters)"
     assert shortened("abcdef", limit=3) == "abc… (6 characters)"
+
+
+@pytest.mark.parametrize(
+    "rows, shown",
+    [
+        ([7], "row 8: 'x'"),
+        ([2, 7, 9], "row 3: 'x', row 8: 'x', row 10: 'x'"),
+        ([2, 7, 9, 11], "row 3: 'x', row 8: 'x', row 10: 'x' and 1 more"),
+        ([2, 7, 9, 11, 12, 13], "row 3: 'x', row 8: 'x', row 10: 'x' and 3 more"),
+    ],
+)
+def test_an_error_shows_the_first_three_bad_rows_and_counts_the_rest(small_raw, rows, shown):
+    for row in rows:
+        small_raw.loc[row, "Eve Calls"] = "x"
+    with pytest.raises(SchemaError) as error:
+        canonical_table(small_raw)
+    assert str(error.value) == f"column 'Eve Calls' must be numeric; bad values at {shown}"

@@ -37,6 +37,8 @@ RESULTS = HERE / "RESULTS.md"
 
 #: mutmut's statuses that count as the mutant being noticed. A timeout is a mutant that made a
 #: test run far longer than its clean time (an endless loop): noticed, as mutmut counts it.
+#: The non-Docker suite (tox's default env).
+NON_DOCKER = "not docker and not e2e and not official_stack"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
@@ -95,7 +97,14 @@ def explanation_for(mutant: Mutant, explanations: list[Explanation]) -> Explanat
     return None
 
 
-def work_copy(work: Path, only: list[str], keep: bool = False) -> None:
+def _set_list(text: str, key: str, values: list[str]) -> str:
+    listed = ", ".join(f'"{value}"' for value in values)
+    text, count = re.subn(rf"^{key} = \[[^\]]*\]", f"{key} = [{listed}]", text, flags=re.M)
+    assert count == 1, f"pyproject.toml has no [tool.mutmut] {key} list"
+    return text
+
+
+def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] = ()) -> None:
     """The checkout's files (tracked and new, not ignored) copied to ``work``; ``only`` narrows
     the modules mutated. With ``keep``, an earlier copy is updated file by file (mutmut then
     mutates again only the functions that changed)."""
@@ -111,13 +120,13 @@ def work_copy(work: Path, only: list[str], keep: bool = False) -> None:
         if source.is_file() and not (target.is_file() and target.read_bytes() == source.read_bytes()):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    pyproject = work / "pyproject.toml"
+    text = pyproject.read_text()
     if only:
-        pyproject = work / "pyproject.toml"
-        text = pyproject.read_text()
-        listed_modules = ", ".join(f'"{module}"' for module in only)
-        text, count = re.subn(r"only_mutate = \[[^\]]*\]", f"only_mutate = [{listed_modules}]", text)
-        assert count == 1, "pyproject.toml has no [tool.mutmut] only_mutate list"
-        pyproject.write_text(text)
+        text = _set_list(text, "only_mutate", only)
+    if tests:
+        text = _set_list(text, "pytest_add_cli_args_test_selection", ["-m", NON_DOCKER, *tests])
+    pyproject.write_text(text)
 
 
 def mutmut(work: Path, *args: str, capture: bool = True) -> str:
@@ -152,7 +161,8 @@ def score(mutants: list[Mutant]) -> float:
     return 100.0 * sum(m.status in KILLED for m in mutants) / len(mutants) if mutants else 100.0
 
 
-def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list[str], seconds: float) -> str:
+def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list[str], seconds: float,
+           tests: list[str] = ()) -> str:
     version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True)
     mutmut_version = re.search(r"^Version: (\S+)", version.stdout, re.M)
     survivors = [m for m in mutants if m.status not in KILLED]
@@ -168,8 +178,8 @@ def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list
         f"- When: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, mutmut "
         f"{mutmut_version.group(1) if mutmut_version else '?'}, {seconds / 60:.1f} min on {os.cpu_count()} cores",
         f"- Modules: {', '.join(only) if only else 'every module in [tool.mutmut] only_mutate'}",
-        "- Tests: the non-Docker suite (`-m \"not docker and not e2e and not official_stack\"`), for each",
-        "  mutant the tests that reach the mutated function",
+        f"- Tests: {'the non-Docker tests in ' + ', '.join(tests) if tests else 'the non-Docker suite'} "
+        f"(`-m \"{NON_DOCKER}\"`), for each mutant the tests that reach the mutated function",
         f"- **Score: {score(mutants):.1f}%** ({killed} of {len(mutants)} mutants killed); "
         f"{100.0 * killed / max(1, len(mutants) - equivalent):.1f}% of the {len(mutants) - equivalent} "
         f"that are not equivalent",
@@ -212,16 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"report path (default {RESULTS.relative_to(REPO)})")
     parser.add_argument("--work", type=Path, default=REPO / ".tox" / "mutation" / "work",
                         help="where the copy is mutated (emptied first)")
+    parser.add_argument("--tests", default="", help="comma-separated test files or folders to run "
+                        "(default: the whole non-Docker suite); for a quick subset")
     parser.add_argument("--keep", action="store_true",
                         help="update the copy left by an earlier run instead of starting afresh; "
                         "mutants that changed are tested again, survivors are retried against the current tests")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     only = [module.strip() for module in args.only.split(",") if module.strip()]
+    tests = [path.strip() for path in args.tests.split(",") if path.strip()]
 
     explanations = load_explanations()
     started = datetime.now()
-    work_copy(args.work, only, keep=args.keep)
+    work_copy(args.work, only, keep=args.keep, tests=tests)
     mutmut(args.work, "run", "--max-children", str(args.max_children), capture=False)
     mutants = collect(args.work)
     retry = [m.name for m in mutants if m.status not in KILLED]
@@ -231,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = (datetime.now() - started).total_seconds()
     if not mutants:
         raise SystemExit("mutmut made no mutants: check --only against [tool.mutmut] only_mutate")
-    args.output.write_text(render(mutants, explanations, only=only, seconds=seconds))
+    args.output.write_text(render(mutants, explanations, only=only, seconds=seconds, tests=tests))
 
     survivors = [m for m in mutants if m.status not in KILLED]
     unexplained = [m for m in survivors if explanation_for(m, explanations) is None]

@@ -163,3 +163,49 @@ def test_main_exits_2_with_one_line_when_there_is_no_model(monkeypatch, capsys, 
         serve.main()
     assert exit_.value.code == 2
     assert capsys.readouterr().err == f"error: no xgboost-model in {tmp_path}\n"
+
+
+def _raw(server, request: bytes) -> tuple[int, bytes]:
+    """Send a hand-written HTTP/1.0 request (no headers added by a client library)."""
+    import socket
+    from urllib.parse import urlparse
+
+    address = urlparse(server)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_a_request_without_type_or_length_is_csv_with_no_rows(server, sample_splits):
+    assert _raw(server, b"POST /invocations HTTP/1.0\r\n\r\n") == (400, b"the request has no rows\n")
+    row = (sample_splits / "test" / "test.csv").read_text().splitlines()[0]
+    features = ",".join(row.split(",")[1:]).encode()
+    request = b"POST /invocations HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s" % (len(features), features)
+    status, body = _raw(server, request)
+    assert status == 200 and len(body.split()) == 1
+
+
+def test_a_csv_type_with_parameters_is_accepted(server, sample_splits):
+    row = (sample_splits / "test" / "test.csv").read_text().splitlines()[0]
+    features = ",".join(row.split(",")[1:]).encode()
+    assert _response(f"{server}/invocations", features, "text/csv;charset=utf-8")[0] == 200
+    assert _response(f"{server}/invocations", features, "text/csv ; charset=utf-8")[0] == 200
+
+
+def test_a_body_of_exactly_the_limit_is_read(server, monkeypatch):
+    monkeypatch.setattr(serve, "MAX_BODY", 10)
+    status, _, body = _response(f"{server}/invocations", b"1,2,3,4,5\n")
+    assert (status, body) == (400, b"each row needs 73 features, got 5\n")
+
+
+def test_each_request_is_logged_on_one_line(server, capsys):
+    _response(f"{server}/ping")
+    _response(f"{server}/nowhere")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("127.0.0.1 ") and '"GET /ping HTTP/1.1" 200' in lines[0]
+    assert '"GET /nowhere HTTP/1.1" 404' in lines[1]

@@ -6,6 +6,7 @@ compiled or any container starts.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,8 +46,12 @@ def _non_negative(value) -> str | None:
     return None if value >= 0 else "must be zero or positive"
 
 
+def _choice(choices: tuple[str, ...], value) -> str | None:
+    return None if value in choices else f"must be one of {', '.join(choices)}"
+
+
 def _one_of(*choices: str) -> Callable[[object], str | None]:
-    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+    return functools.partial(_choice, choices)
 
 
 def _not_empty(value) -> str | None:

@@ -239,3 +239,12 @@ def test_the_bounded_reader_is_a_readable_stream_that_stops_at_its_limit():
     assert reader.read(200) == b"x" * 100
     with pytest.raises(ModelArtifactError, match="expands to more than its bound"):
         reader.read(201)
+
+
+@pytest.mark.parametrize(
+    "count, shown",
+    [(0, "0 bytes"), ((1 << 20) - 1, "1048575 bytes"), (1 << 20, "1.0 MiB"), (3 << 19, "1.5 MiB"),
+     ((1 << 30) - (1 << 20), "1023.0 MiB"), (1 << 30, "1.0 GiB"), (5 << 29, "2.5 GiB")],
+)
+def test_sizes_are_shown_in_the_largest_whole_unit(count, shown):
+    assert model_io._size(count) == shown

@@ -121,3 +121,11 @@ def test_a_blank_text_parameter_is_refused(name):
 
 def test_a_value_may_contain_an_equals_sign():
     assert parse_overrides(["InputData=s3://bucket/run=3/churn.csv"]) == {"InputData": "s3://bucket/run=3/churn.csv"}
+
+
+def test_a_choice_parameter_lists_its_choices_in_order():
+    from churn.parameters import convert
+
+    with pytest.raises(ParameterError, match=r"^ModelApprovalStatus must be one of PendingManualApproval, Approved, Rejected, got 'ok'$"):
+        convert("ModelApprovalStatus", "ok")
+    assert [convert("ModelApprovalStatus", s) for s in ("Approved", "Rejected")] == ["Approved", "Rejected"]

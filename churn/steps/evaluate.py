@@ -33,7 +33,7 @@ REPORT_FILE = "evaluation.json"
 def read_labelled_csv(location: Path) -> tuple[np.ndarray, np.ndarray]:
     """Labels and features of headerless, label-first CSV files (a file or a directory)."""
     frames = [pd.read_csv(p, header=None, dtype=np.float64) for p in tables.raw_csv_files(location)]
-    data = pd.concat(frames, ignore_index=True).to_numpy()
+    data = pd.concat(frames).to_numpy()
     return data[:, 0].astype(int), data[:, 1:]
 
 

@@ -105,3 +105,34 @@ def test_the_default_threshold_is_one_half(tmp_path, sample_splits, trained_boos
     for other in ("0.3", "0.7"):
         moved = json.loads(_evaluate_ubj(tmp_path, sample_splits, trained_booster, f"t{other}", "--threshold", other))
         assert moved["binary_classification_metrics"]["confusion_matrix"] != expected, other
+
+
+def test_the_container_contract_defaults_and_log_lines(tmp_path, sample_splits, trained_booster, monkeypatch, capsys):
+    """Without arguments the step reads and writes SageMaker's processing paths and logs one
+    line; a turned-off candidate logs why; the help names the step and its options."""
+    root = tmp_path / "opt" / "ml" / "processing"
+    (root / "input" / "model").mkdir(parents=True)
+    write_model_archive(root / "input" / "model" / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
+    monkeypatch.setattr(evaluate, "MODEL_DIR", root / "input" / "model")
+    monkeypatch.setattr(evaluate, "TEST_DIR", sample_splits / "test")
+    monkeypatch.setattr(evaluate, "OUTPUT_DIR", root / "output" / "evaluation")
+    evaluate.main([])
+    report = json.loads((root / "output" / "evaluation" / "evaluation.json").read_text())
+    values = {k: round(v["value"], 4) for k, v in report["binary_classification_metrics"].items() if "value" in v}
+    assert capsys.readouterr().out == f"evaluation: {json.dumps(values)}\n"
+    write_model_archive(root / "input" / "model" / "model.tar.gz", b"turned off (BaselineEnabled=false)\n", member="DISABLED")
+    evaluate.main(["--output", str(tmp_path / "off")])
+    assert capsys.readouterr().out == "not evaluated: turned off (BaselineEnabled=false)\n"
+    with pytest.raises(SystemExit):
+        evaluate.main(["--help"])
+    usage = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal
+    assert usage.startswith("usage: churn.steps.evaluate ") and "EvaluateModel / EvaluateBaseline: score" in usage
+    assert "model.tar.gz or a directory holding it" in usage and "score at or above which a row is churn" in usage
+
+
+def test_labels_are_integers_and_a_bad_cell_is_refused(tmp_path, sample_splits):
+    labels, features = evaluate.read_labelled_csv(sample_splits / "test")
+    assert labels.dtype.kind == "i" and set(labels) == {0, 1} and features.shape == (499, 73)
+    (tmp_path / "test.csv").write_text("1,0.5,2\n0,abc,3\n")
+    with pytest.raises(ValueError, match="abc"):
+        evaluate.read_labelled_csv(tmp_path)

@@ -70,11 +70,11 @@ def test_a_turned_off_candidate_is_recorded(candidate_outputs, tmp_path):
     root = tmp_path / "candidates"
     shutil.copytree(candidate_outputs / "xgboost", root / "xgboost")
     (root / "logistic-regression" / "evaluation").mkdir(parents=True)
-    (root / "logistic-regression" / "evaluation" / "DISABLED").write_text("turned off\n")
+    (root / "logistic-regression" / "evaluation" / "DISABLED").write_text("baseline turned off (BaselineEnabled=false)\n")
     select.main(_arguments(root, tmp_path / "out"))
     document = json.loads((tmp_path / "out/selection/selection.json").read_text())
     assert document["winner"] == "xgboost"
-    assert document["candidates"]["logistic-regression"] == {"enabled": False, "reason": "turned off"}
+    assert document["candidates"]["logistic-regression"] == {"enabled": False, "reason": "baseline turned off (BaselineEnabled=false)"}
 
 
 def test_a_candidate_without_results_is_named(candidate_outputs, tmp_path):
@@ -84,3 +84,34 @@ def test_a_candidate_without_results_is_named(candidate_outputs, tmp_path):
     with pytest.raises(FileNotFoundError, match="candidate 'logistic-regression' has neither evaluation.json nor DISABLED"):
         select.main(_arguments(root, tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_report_that_is_not_json_is_named(tmp_path):
+    (tmp_path / "evaluation.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"^candidate 'xgboost': evaluation.json is not JSON: Expecting property name"):
+        select.read_candidate(tmp_path, "xgboost")
+
+
+def test_the_container_contract_defaults_output_and_log_line(candidate_outputs, tmp_path, monkeypatch, capsys):
+    """Without --candidates-dir/--output the step reads and writes SageMaker's processing paths;
+    selection.json is indented JSON; the log states the selection; --metric and --candidate are required."""
+    root = tmp_path / "opt" / "ml" / "processing"
+    shutil.copytree(candidate_outputs / "xgboost", root / "input" / "candidates" / "xgboost")
+    monkeypatch.setattr(select, "CANDIDATES_DIR", root / "input" / "candidates")
+    monkeypatch.setattr(select, "OUTPUT_DIR", root / "output")
+    select.main(["--metric", "auc", "--candidate", "xgboost"])
+    text = (root / "output" / "selection" / "selection.json").read_text()
+    document = json.loads(text)
+    assert text == json.dumps(document, indent=2) + "\n"
+    assert capsys.readouterr().out == f"selection: {document['summary']}\n"
+    assert (root / "output" / "model" / "model.tar.gz").is_file()
+    for missing in (["--candidate", "xgboost"], ["--metric", "auc"]):
+        with pytest.raises(SystemExit) as exit_:
+            select.main(missing)
+        assert exit_.value.code == 2
+    with pytest.raises(SystemExit):
+        select.main(["--help"])
+    usage = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal
+    assert usage.startswith("usage: churn.steps.select ") and "SelectModel: pick the candidate" in usage
+    assert "metric to maximise: accuracy, precision, recall, f1, auc" in usage
+    assert "a candidate's name, in tie-break order" in usage

@@ -82,7 +82,7 @@ def evaluation_report(
     y_true, y_score, *, threshold: float = 0.5, bootstrap_rounds: int = 200, seed: int = 0
 ) -> dict:
     """The model-quality report of scores ``y_score`` (probabilities) against 0/1 labels."""
-    y_true = np.asarray(y_true, dtype=int)
+    y_true = np.asarray(y_true)  # not dtype=int: that would turn a 0.7 into a 0
     y_score = np.asarray(y_score, dtype=float)
     if y_true.shape != y_score.shape or y_true.ndim != 1:
         raise ValueError(f"labels and scores must be 1-d of equal length, got {y_true.shape} and {y_score.shape}")
@@ -90,6 +90,7 @@ def evaluation_report(
         raise ValueError("cannot evaluate on an empty test set")
     if not set(np.unique(y_true)) <= {0, 1}:
         raise ValueError("labels must be 0 or 1")
+    y_true = y_true.astype(int)
     if len(np.unique(y_true)) < 2:
         raise ValueError("the test set has a single class: ROC-AUC is undefined; use more data or another SplitSeed")
     if not np.all(np.isfinite(y_score)) or y_score.min() < 0 or y_score.max() > 1:

@@ -133,3 +133,46 @@ def test_metrics_equal_scikit_learns(rows, threshold):
     assert np.allclose(fpr, sk_fpr) and np.allclose(tpr, sk_tpr)
     sk_precision, sk_recall, _ = skm.precision_recall_curve(y, s)
     assert np.allclose(precision, sk_precision) and np.allclose(recall, sk_recall)
+
+
+def test_bootstrap_spreads_equal_a_bootstrap_made_with_scikit_learn():
+    """Resamples of all n rows (row 0 included), with replacement, from the seeded generator."""
+    from sklearn import metrics as sk
+
+    from churn.metrics import bootstrap_standard_deviations
+
+    rng = np.random.default_rng(3)
+    y_true = np.array([1] + [0] * 8 + [1, 0, 1])
+    y_score = rng.random(len(y_true))
+    draws = np.random.default_rng(11)
+    aucs, accuracies = [], []
+    for _ in range(30):
+        index = draws.integers(0, len(y_true), len(y_true))
+        if len(set(y_true[index])) == 2:
+            aucs.append(sk.roc_auc_score(y_true[index], y_score[index]))
+        accuracies.append(sk.accuracy_score(y_true[index], y_score[index] >= 0.5))
+    spread = bootstrap_standard_deviations(y_true, y_score, 0.5, 30, 11)
+    assert spread["auc"] == pytest.approx(np.std(aucs), abs=1e-12)
+    assert spread["accuracy"] == pytest.approx(np.std(accuracies), abs=1e-12)
+
+
+def test_a_spread_needs_two_finite_values():
+    from churn.metrics import bootstrap_standard_deviations
+
+    one_class = bootstrap_standard_deviations(np.array([1, 1, 1]), np.array([0.2, 0.6, 0.9]), 0.5, 5, 0)
+    assert one_class["auc"] == 0.0  # AUC is undefined in every resample
+    two = bootstrap_standard_deviations(np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.6, 0.4]), 0.5, 2, 1)
+    assert all(np.isfinite(v) for v in two.values()) and max(two.values()) > 0
+
+
+def test_labels_that_are_not_0_or_1_are_refused_not_truncated():
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        evaluation_report([0.7, 1, 0], [0.2, 0.9, 0.1])
+    floats = evaluation_report([0.0, 1.0, 0.0, 1.0], [0.2, 0.9, 0.4, 0.7])
+    assert floats == evaluation_report([0, 1, 0, 1], [0.2, 0.9, 0.4, 0.7])
+
+
+def test_the_default_is_200_bootstrap_resamples():
+    y_true, y_score = [0, 1, 0, 1, 1, 0], [0.2, 0.9, 0.4, 0.7, 0.3, 0.6]
+    assert evaluation_report(y_true, y_score) == evaluation_report(y_true, y_score, bootstrap_rounds=200)
+    assert evaluation_report(y_true, y_score) != evaluation_report(y_true, y_score, bootstrap_rounds=201)

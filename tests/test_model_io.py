@@ -248,3 +248,8 @@ def test_the_bounded_reader_is_a_readable_stream_that_stops_at_its_limit():
 )
 def test_sizes_are_shown_in_the_largest_whole_unit(count, shown):
     assert model_io._size(count) == shown
+
+
+def test_a_disabled_marker_in_another_encoding_is_shown_not_refused(tmp_path):
+    archive = write_model_archive(tmp_path / "model.tar.gz", "désactivé\n".encode("latin-1"), "DISABLED")
+    assert disabled_reason(archive) == "d\ufffdsactiv\ufffd"

@@ -159,3 +159,51 @@ def test_streaming_refuses_a_single_class_input_and_writes_nothing(tmp_path_fact
     with pytest.raises(SchemaError, match="has no (positive|negative) .* rows: both classes are needed"):
         preprocess.write_splits_streaming(folder / "raw.csv", folder / "out", 0.6, 0.2, 5, chunk_rows=chunk_rows)
     assert not (folder / "out").exists()
+
+
+def test_the_manifest_is_pinned_whole(sample_splits):
+    """Every field of manifest.json for the sample with default parameters, written out, as
+    sorted, indented JSON (consumers read it; the step cache hashes it)."""
+    golden = json.loads((SAMPLE_CSV.parents[2] / "tests" / "parity" / "golden_splits.json").read_text())
+    text = (sample_splits / "manifest" / "manifest.json").read_text()
+    manifest = json.loads(text)
+    assert manifest == {
+        "feature_names": FEATURE_NAMES,
+        "label": {"column": "Churn?", "encoding": {"True.": "1", "False.": "0"}, "position": 0},
+        "format": "text/csv, no header, label in the first column",
+        "train_ratio": 0.7,
+        "validation_ratio": 0.15,
+        "split_seed": 42,
+        "rows": {"train": 2310, "validation": 524, "test": 499},
+        "sha256": golden["cases"]["default"]["sha256"],
+        "ignored_columns": [],
+        "duplicate_rows": 0,
+    }
+    assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, capsys):
+    """Without --input/--output the step reads and writes SageMaker's processing paths; it logs
+    the ignored columns and the row counts; its help names the step and its options."""
+    root = tmp_path / "opt" / "ml" / "processing"
+    (root / "input" / "raw").mkdir(parents=True)
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    (root / "input" / "raw" / "part.csv").write_text("\n".join([header + ",Notes,Remark", *(r + ",x,y" for r in rows)]) + "\n")
+    monkeypatch.setattr(preprocess, "INPUT_DIR", root / "input" / "raw")
+    monkeypatch.setattr(preprocess, "OUTPUT_DIR", root / "output")
+    preprocess.main(["--chunk-rows", "1000"])
+    assert capsys.readouterr().out.splitlines() == [
+        "ignored column(s) not used as features: Notes, Remark",
+        'wrote splits: {"train": 2310, "validation": 524, "test": 499}',
+    ]
+    assert sorted(p.name for p in (root / "output").iterdir()) == ["manifest", "test", "train", "validation"]
+    with pytest.raises(SystemExit):
+        preprocess.main(["--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert usage.startswith("usage: churn.steps.preprocess ") and "PreprocessData: raw churn CSV" in usage
+    assert "CSV file or directory of CSV files" in usage and "rows per chunk (bounds memory)" in usage
+
+
+def test_in_memory_splitting_needs_the_label_column(sample_raw):
+    with pytest.raises(SchemaError, match=r"missing required column\(s\): 'Churn\?'"):
+        preprocess.split_lines(sample_raw.drop(columns=["Churn?"]), 0.7, 0.15, 42)

@@ -89,7 +89,7 @@ def read_raw(location: Path | str) -> pd.DataFrame:
     """Read the whole raw table from a CSV file or directory of CSV files, every value as a
     string. Files of a directory must share one header; rows follow in file-name order."""
     chunks = list(read_raw_chunks(location, chunk_rows=1_000_000))
-    return pd.concat(chunks) if len(chunks) > 1 else chunks[0]
+    return pd.concat(chunks)
 
 
 class AtomicTextWriter:

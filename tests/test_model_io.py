@@ -253,3 +253,15 @@ def test_sizes_are_shown_in_the_largest_whole_unit(count, shown):
 def test_a_disabled_marker_in_another_encoding_is_shown_not_refused(tmp_path):
     archive = write_model_archive(tmp_path / "model.tar.gz", "désactivé\n".encode("latin-1"), "DISABLED")
     assert disabled_reason(archive) == "d\ufffdsactiv\ufffd"
+
+
+@pytest.mark.parametrize("value, allowed", [
+    ("1", True), ("true", True), (" TRUE ", True), ("Yes", True), ("yes", True),
+    ("0", False), ("", False), ("no", False), ("false", False), ("on", False), (None, False),
+])
+def test_the_pickle_opt_in_variable_takes_the_usual_spellings_of_yes(monkeypatch, value, allowed):
+    if value is None:
+        monkeypatch.delenv(model_io.ALLOW_PICKLE_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(model_io.ALLOW_PICKLE_VARIABLE, value)
+    assert model_io.pickle_allowed_by_environment() is allowed

@@ -60,15 +60,23 @@ def test_the_explanations_file_parses_and_a_wrong_kind_is_refused(tmp_path):
 
 
 def test_the_copy_narrows_modules_and_tests_in_its_own_pyproject(tmp_path):
+    """A copy of a source tree (here not a git checkout: every file but caches and tox's)."""
+    import shutil
     import tomllib
 
     from tests.mutation.__main__ import REPO, work_copy
 
+    source = tmp_path / "source"
+    (source / "churn").mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", source / "pyproject.toml")
+    (source / "churn" / "features.py").write_text("X = 1\n")
+    (source / ".tox" / "py311").mkdir(parents=True)
+    (source / ".tox" / "py311" / "big").write_text("not copied")
     work = tmp_path / "work"
-    work_copy(work, ["churn/features.py"], tests=["tests/test_features.py"])
+    work_copy(work, ["churn/features.py"], tests=["tests/test_features.py"], source=source)
     config = tomllib.loads((work / "pyproject.toml").read_text())["tool"]["mutmut"]
     assert config["only_mutate"] == ["churn/features.py"]
     assert config["pytest_add_cli_args_test_selection"] == [
         "-m", "not docker and not e2e and not official_stack", "tests/test_features.py"]
-    assert (work / "churn" / "features.py").read_bytes() == (REPO / "churn" / "features.py").read_bytes()
-    assert tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"] != ["churn/features.py"]
+    assert (work / "churn" / "features.py").read_text() == "X = 1\n" and not (work / ".tox").exists()
+    assert tomllib.loads((source / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"] != ["churn/features.py"]

@@ -104,22 +104,32 @@ def _set_list(text: str, key: str, values: list[str]) -> str:
     return text
 
 
-def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] = ()) -> None:
-    """The checkout's files (tracked and new, not ignored) copied to ``work``; ``only`` narrows
-    the modules mutated. With ``keep``, an earlier copy is updated file by file (mutmut then
+def listed_files(source: Path) -> list[str]:
+    """The files of a checkout: git's tracked and new, not ignored; outside a git checkout,
+    every file but tox's, mutmut's and git's own folders and caches."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source, capture_output=True, check=False,
+    )
+    inside = subprocess.run(["git", "rev-parse", "--show-prefix"], cwd=source, capture_output=True, text=True, check=False)
+    if listed.returncode == 0 and inside.returncode == 0 and not inside.stdout.strip():
+        return [name for name in listed.stdout.decode().split("\0") if name]
+    skipped = {".git", ".tox", "mutants", "__pycache__", ".hypothesis", ".pytest_cache", "runs"}
+    return [str(path.relative_to(source)) for path in sorted(source.rglob("*"))
+            if path.is_file() and not skipped & set(path.relative_to(source).parts)]
+
+
+def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] = (), source: Path = REPO) -> None:
+    """The checkout's files copied to ``work``; ``only`` and ``tests`` narrow the modules mutated
+    and the tests run. With ``keep``, an earlier copy is updated file by file (mutmut then
     mutates again only the functions that changed)."""
     if work.exists() and not keep:
         shutil.rmtree(work)
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        target = work / name
-        if source.is_file() and not (target.is_file() and target.read_bytes() == source.read_bytes()):
+    for name in listed_files(source):
+        source_file, target = source / name, work / name
+        if source_file.is_file() and not (target.is_file() and target.read_bytes() == source_file.read_bytes()):
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+            shutil.copy2(source_file, target)
     pyproject = work / "pyproject.toml"
     text = pyproject.read_text()
     if only:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -146,6 +147,19 @@ def missing_cloud_configuration() -> list[str]:
 #: slow, and run last under mutation testing so that a mutant of a pure module meets its own
 #: module's tests first.
 _RUN_SIDE_TESTS = ("tests/backends/", "tests/test_cli", "tests/test_report", "tests/test_registry", "tests/test_versions")
+
+
+def _mutation_profile() -> None:
+    """Under mutmut: hypothesis without deadlines (a slow mutant is not a caught one), with
+    fixed examples and no example database, so that a mutant's verdict does not vary by run."""
+    from hypothesis import settings
+
+    settings.register_profile("mutation", deadline=None, derandomize=True, database=None)
+    settings.load_profile("mutation")
+
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    _mutation_profile()
 
 
 def _unit_tests_first(items) -> None:

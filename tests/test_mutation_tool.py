@@ -80,3 +80,21 @@ def test_the_copy_narrows_modules_and_tests_in_its_own_pyproject(tmp_path):
         "-m", "not docker and not e2e and not official_stack", "tests/test_features.py"]
     assert (work / "churn" / "features.py").read_text() == "X = 1\n" and not (work / ".tox").exists()
     assert tomllib.loads((source / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"] != ["churn/features.py"]
+
+
+def test_an_explanation_with_the_original_line_matches_only_that_line():
+    first = Mutant("churn.a.x_f__mutmut_1", "survived", removed=("    print('a', flush=True)",), added=("    print(None, flush=True)",))
+    second = Mutant("churn.a.x_f__mutmut_2", "survived", removed=("    print('b', flush=True)",), added=("    print(None, flush=True)",))
+    only_first = Explanation("churn.a.f", "print(None, flush=True)", "accepted", "-", removed="print('a', flush=True)")
+    assert explanation_for(first, [only_first]) is only_first
+    assert explanation_for(second, [only_first]) is None
+
+
+def test_the_copy_refuses_a_work_folder_that_holds_the_checkout(tmp_path):
+    from tests.mutation.__main__ import work_copy
+
+    source = tmp_path / "checkout"
+    source.mkdir()
+    with pytest.raises(SystemExit, match="holds the checkout itself"):
+        work_copy(tmp_path, [], source=source)
+    assert source.is_dir()

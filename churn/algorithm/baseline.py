@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # script mode: the bundle root holds the ``churn`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
+from scipy.special import expit  # the logistic function: the model's probability
 
 from churn.algorithm.hyperparameters import HyperparameterError
 from churn.model_io import DISABLED_FILE, MODEL_FILE
@@ -130,16 +131,14 @@ def train(prefix: Path = PREFIX) -> Path:
     labels, features = load_csv_channel(data_dir / "train", "train", channel_content_type(data_config, "train"))
     print(f"training logistic regression on {len(labels)} rows x {features.shape[1]} features, C={settings['C']:g}", flush=True)
     weights, bias = fit(features, labels, settings["C"], settings["max_iter"])
-    # AUC depends only on the order of the scores, and the margin orders rows as the
-    # probability (its logistic function) does.
-    line = f"train-auc:{_auc(labels, linear_margin(weights, bias, features)):.5f}"
+    line = f"train-auc:{_auc(labels, expit(linear_margin(weights, bias, features))):.5f}"
     if (data_dir / "validation").is_dir():
         v_labels, v_features = load_csv_channel(
             data_dir / "validation", "validation", channel_content_type(data_config, "validation")
         )
         if v_features.shape[1] != features.shape[1]:
             raise ChannelError(f"validation has {v_features.shape[1]} feature columns but train has {features.shape[1]}")
-        line += f"\tvalidation-auc:{_auc(v_labels, linear_margin(weights, bias, v_features)):.5f}"
+        line += f"\tvalidation-auc:{_auc(v_labels, expit(linear_margin(weights, bias, v_features))):.5f}"
     print(line, flush=True)
     path = model_dir / MODEL_FILE
     path.write_text(json.dumps(gblinear_model(weights, bias)))

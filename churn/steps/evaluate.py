@@ -31,10 +31,11 @@ REPORT_FILE = "evaluation.json"
 
 
 def read_labelled_csv(location: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and features of headerless, label-first CSV files (a file or a directory)."""
+    """Labels and features of headerless, label-first CSV files (a file or a directory). The
+    labels stay as read: :func:`churn.metrics.evaluation_report` refuses any that is not 0 or 1."""
     frames = [pd.read_csv(p, header=None, dtype=np.float64) for p in tables.raw_csv_files(location)]
     data = pd.concat(frames).to_numpy()
-    return data[:, 0].astype(int), data[:, 1:]
+    return data[:, 0], data[:, 1:]
 
 
 def score(booster: xgboost.Booster, features: np.ndarray) -> np.ndarray:

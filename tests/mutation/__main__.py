@@ -10,7 +10,9 @@ is equivalent or accepted from ``tests/mutation/accepted.toml``, to ``tests/muta
     tox -e mutation -- --only churn/features.py  # some modules
     tox -e mutation -- --min-score 85            # exit 1 below that score
     tox -e mutation -- --keep                    # again after new tests: changed functions and
-                                                 # the last run's survivors only
+                                                 # the last run's survivors only (a killed mutant
+                                                 # is not tried again: start afresh after
+                                                 # weakening a test)
 
 It exits 1 when the score is below ``--min-score`` or a survivor is neither explained in
 accepted.toml nor allowed by ``--allow-unexplained``.
@@ -19,6 +21,8 @@ accepted.toml nor allowed by ``--allow-unexplained``.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -71,6 +75,7 @@ class Explanation:
     added: str
     kind: str  # "equivalent" or "accepted"
     why: str
+    removed: str | None = None  # the original line(s), where the added text alone is ambiguous
 
 
 def load_explanations(path: Path = ACCEPTED) -> list[Explanation]:
@@ -79,7 +84,9 @@ def load_explanations(path: Path = ACCEPTED) -> list[Explanation]:
     for entry in entries:
         if entry["kind"] not in ("equivalent", "accepted"):
             raise SystemExit(f"{path}: kind must be 'equivalent' or 'accepted', got {entry['kind']!r}")
-        explanations.append(Explanation(entry["function"], _normalize(entry["added"]), entry["kind"], entry["why"]))
+        removed = entry.get("removed")
+        explanations.append(Explanation(entry["function"], _normalize(entry["added"]), entry["kind"], entry["why"],
+                                        None if removed is None else _normalize(removed)))
     return explanations
 
 
@@ -88,17 +95,19 @@ def _normalize(code: str) -> str:
 
 
 def explanation_for(mutant: Mutant, explanations: list[Explanation]) -> Explanation | None:
-    """The entry for a survivor: same function, same changed line(s). Matching on the text of the
-    change rather than mutmut's number keeps an entry valid when other lines move."""
-    added = _normalize("\n".join(mutant.added))
+    """The entry for a survivor: same function, same changed line(s) (and same original line(s)
+    where the entry gives them). Matching on the text of the change rather than mutmut's number
+    keeps an entry valid when other lines move."""
+    added, removed = _normalize("\n".join(mutant.added)), _normalize("\n".join(mutant.removed))
     for explanation in explanations:
-        if explanation.function == mutant.function and _normalize(explanation.added) == added:
+        if (explanation.function == mutant.function and _normalize(explanation.added) == added
+                and (explanation.removed is None or _normalize(explanation.removed) == removed)):
             return explanation
     return None
 
 
 def _set_list(text: str, key: str, values: list[str]) -> str:
-    listed = ", ".join(f'"{value}"' for value in values)
+    listed = ", ".join(json.dumps(value) for value in values)  # a TOML basic string is a JSON string
     text, count = re.subn(rf"^{key} = \[[^\]]*\]", f"{key} = [{listed}]", text, flags=re.M)
     assert count == 1, f"pyproject.toml has no [tool.mutmut] {key} list"
     return text
@@ -114,17 +123,23 @@ def listed_files(source: Path) -> list[str]:
     inside = subprocess.run(["git", "rev-parse", "--show-prefix"], cwd=source, capture_output=True, text=True, check=False)
     if listed.returncode == 0 and inside.returncode == 0 and not inside.stdout.strip():
         return [name for name in listed.stdout.decode().split("\0") if name]
-    skipped = {".git", ".tox", "mutants", "__pycache__", ".hypothesis", ".pytest_cache", "runs"}
+    skipped = {".git", ".tox", ".venv", "mutants", "__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache",
+               ".mypy_cache", "runs", "build", "dist"}
     return [str(path.relative_to(source)) for path in sorted(source.rglob("*"))
-            if path.is_file() and not skipped & set(path.relative_to(source).parts)]
+            if path.is_file() and not skipped & set(path.relative_to(source).parts)
+            and not any(part.endswith(".egg-info") for part in path.relative_to(source).parts)]
 
 
 def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] = (), source: Path = REPO) -> None:
     """The checkout's files copied to ``work``; ``only`` and ``tests`` narrow the modules mutated
     and the tests run. With ``keep``, an earlier copy is updated file by file (mutmut then
     mutates again only the functions that changed)."""
-    if work.exists() and not keep:
-        shutil.rmtree(work)
+    if source.resolve().is_relative_to(work.resolve()):
+        raise SystemExit(f"--work {work} holds the checkout itself; give a folder of its own")
+    settings = json.dumps({"only": list(only), "tests": list(tests)})
+    marker = work / ".mutation-driver.json"
+    if work.exists() and not (keep and marker.is_file() and marker.read_text() == settings):
+        shutil.rmtree(work)  # a fresh copy (also when --keep follows a run of other modules or tests)
     for name in listed_files(source):
         source_file, target = source / name, work / name
         if source_file.is_file() and not (target.is_file() and target.read_bytes() == source_file.read_bytes()):
@@ -137,6 +152,7 @@ def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] 
     if tests:
         text = _set_list(text, "pytest_add_cli_args_test_selection", ["-m", NON_DOCKER, *tests])
     pyproject.write_text(text)
+    marker.write_text(settings)
 
 
 def mutmut(work: Path, *args: str, capture: bool = True) -> str:
@@ -173,8 +189,10 @@ def score(mutants: list[Mutant]) -> float:
 
 def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list[str], seconds: float,
            tests: list[str] = ()) -> str:
-    version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True)
-    mutmut_version = re.search(r"^Version: (\S+)", version.stdout, re.M)
+    try:
+        mutmut_version = importlib.metadata.version("mutmut")
+    except importlib.metadata.PackageNotFoundError:
+        mutmut_version = "?"
     survivors = [m for m in mutants if m.status not in KILLED]
     explained = {m.name: explanation_for(m, explanations) for m in survivors}
     equivalent = sum(1 for e in explained.values() if e and e.kind == "equivalent")
@@ -186,7 +204,7 @@ def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list
         "survivors live in `tests/mutation/accepted.toml`.",
         "",
         f"- When: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, mutmut "
-        f"{mutmut_version.group(1) if mutmut_version else '?'}, {seconds / 60:.1f} min on {os.cpu_count()} cores",
+        f"{mutmut_version}, {seconds / 60:.1f} min on {os.cpu_count()} cores",
         f"- Modules: {', '.join(only) if only else 'every module in [tool.mutmut] only_mutate'}",
         f"- Tests: {'the non-Docker tests in ' + ', '.join(tests) if tests else 'the non-Docker suite'} "
         f"(`-m \"{NON_DOCKER}\"`), for each mutant the tests that reach the mutated function",
@@ -229,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=85.0, help="exit 1 below this score (default 85)")
     parser.add_argument("--allow-unexplained", action="store_true",
                         help="do not fail on survivors missing from accepted.toml")
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"report path (default {RESULTS.relative_to(REPO)})")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"report path (default {RESULTS.relative_to(REPO)} for a full run, "
+                        ".tox/mutation/subset.md with --only or --tests)")
     parser.add_argument("--work", type=Path, default=REPO / ".tox" / "mutation" / "work",
                         help="where the copy is mutated (emptied first)")
     parser.add_argument("--tests", default="", help="comma-separated test files or folders to run "
@@ -241,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     only = [module.strip() for module in args.only.split(",") if module.strip()]
     tests = [path.strip() for path in args.tests.split(",") if path.strip()]
+    output = args.output or (REPO / ".tox" / "mutation" / "subset.md" if only or tests else RESULTS)
 
     explanations = load_explanations()
     started = datetime.now()
@@ -254,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     seconds = (datetime.now() - started).total_seconds()
     if not mutants:
         raise SystemExit("mutmut made no mutants: check --only against [tool.mutmut] only_mutate")
-    args.output.write_text(render(mutants, explanations, only=only, seconds=seconds, tests=tests))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(mutants, explanations, only=only, seconds=seconds, tests=tests))
 
     survivors = [m for m in mutants if m.status not in KILLED]
     unexplained = [m for m in survivors if explanation_for(m, explanations) is None]
     print(f"mutation score {score(mutants):.1f}% ({len(mutants) - len(survivors)} of {len(mutants)} killed), "
-          f"{len(unexplained)} survivor(s) not explained; written to {args.output}")
+          f"{len(unexplained)} survivor(s) not explained; written to {output}")
     failed = score(mutants) < args.min_score
     if failed:
         print(f"the score is below {args.min_score:.0f}%")

@@ -130,9 +130,22 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, sample_splits, 
     assert "model.tar.gz or a directory holding it" in usage and "score at or above which a row is churn" in usage
 
 
-def test_labels_are_integers_and_a_bad_cell_is_refused(tmp_path, sample_splits):
+def test_labels_and_features_are_read_and_a_bad_cell_is_refused(tmp_path, sample_splits):
     labels, features = evaluate.read_labelled_csv(sample_splits / "test")
-    assert labels.dtype.kind == "i" and set(labels) == {0, 1} and features.shape == (499, 73)
+    assert set(labels) == {0, 1} and features.shape == (499, 73) and features.dtype == "float64"
     (tmp_path / "test.csv").write_text("1,0.5,2\n0,abc,3\n")
     with pytest.raises(ValueError, match="abc"):
         evaluate.read_labelled_csv(tmp_path)
+
+
+def test_a_label_that_is_not_0_or_1_fails_the_step_not_truncated(tmp_path, sample_splits, trained_booster):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    write_model_archive(model_dir / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
+    lines = (sample_splits / "test" / "test.csv").read_text().splitlines()
+    lines[4] = "0.7" + lines[4][1:]
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "test.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        evaluate.main(["--model", str(model_dir), "--test", str(tmp_path / "test"), "--output", str(tmp_path / "eval")])
+    assert not (tmp_path / "eval").exists()

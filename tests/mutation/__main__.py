@@ -41,6 +41,8 @@ RESULTS = HERE / "RESULTS.md"
 
 #: mutmut's statuses that count as the mutant being noticed. A timeout is a mutant that made a
 #: test run far longer than its clean time (an endless loop): noticed, as mutmut counts it.
+PURE_LAYER_TESTS = ("the pure layer's tests: the non-Docker suite without `tests/backends/` and the CLI, report, "
+                    "registry and versions tests (`[tool.mutmut]` in pyproject.toml)")
 #: The non-Docker suite (tox's default env).
 NON_DOCKER = "not docker and not e2e and not official_stack"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
@@ -206,8 +208,8 @@ def render(mutants: list[Mutant], explanations: list[Explanation], *, only: list
         f"- When: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, mutmut "
         f"{mutmut_version}, {seconds / 60:.1f} min on {os.cpu_count()} cores",
         f"- Modules: {', '.join(only) if only else 'every module in [tool.mutmut] only_mutate'}",
-        f"- Tests: {'the non-Docker tests in ' + ', '.join(tests) if tests else 'the non-Docker suite'} "
-        f"(`-m \"{NON_DOCKER}\"`), for each mutant the tests that reach the mutated function",
+        f"- Tests: {'the non-Docker tests in ' + ', '.join(tests) if tests else PURE_LAYER_TESTS}; "
+        "for each mutant, the tests that reach the mutated function",
         f"- **Score: {score(mutants):.1f}%** ({killed} of {len(mutants)} mutants killed); "
         f"{100.0 * killed / max(1, len(mutants) - equivalent):.1f}% of the {len(mutants) - equivalent} "
         f"that are not equivalent",

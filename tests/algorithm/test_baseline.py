@@ -52,7 +52,8 @@ def test_turned_off_it_reads_no_data_and_writes_the_marker(tmp_path):
     config.mkdir(parents=True)
     (config / "hyperparameters.json").write_text(json.dumps({"enabled": "false"}))
     path = baseline.train(tmp_path)  # no channels at all
-    assert path.name == DISABLED_FILE and "BaselineEnabled=false" in path.read_text()
+    assert path.name == DISABLED_FILE
+    assert path.read_text() == "the logistic-regression baseline was turned off (BaselineEnabled=false)\n"
     assert not (tmp_path / "model" / "xgboost-model").exists()
 
 
@@ -180,4 +181,35 @@ def test_channel_problems_name_the_channel(tmp_path, sample_splits, module_name)
         module.train(prefix)
     (prefix / "input" / "data" / "train" / "train.csv").write_text("1,a\n")
     with pytest.raises(ChannelError, match=r"^channel 'train': train.csv is not numeric"):
+        module.train(prefix)
+
+
+def test_turned_off_it_says_so_in_the_log(tmp_path, capsys):
+    (tmp_path / "input" / "config").mkdir(parents=True)
+    (tmp_path / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"enabled": "false"}))
+    baseline.train(tmp_path)
+    assert capsys.readouterr().out == "baseline candidate turned off: no model trained\n"
+
+
+def test_a_job_folder_without_anything_gets_its_model_folder_then_fails_on_the_channel(tmp_path):
+    from churn.algorithm.train import ChannelError
+
+    with pytest.raises(ChannelError, match=r"^the required 'train' channel is missing$"):
+        baseline.train(tmp_path / "opt" / "ml")
+    assert (tmp_path / "opt" / "ml" / "model").is_dir()
+
+
+@pytest.mark.parametrize("module_name", ["train", "baseline"])
+@pytest.mark.parametrize("channel", ["train", "validation"])
+def test_each_channels_declared_content_type_is_read(tmp_path, sample_splits, module_name, channel):
+    import importlib
+
+    from churn.algorithm.train import ChannelError
+
+    module = importlib.import_module(f"churn.algorithm.{module_name}")
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "3"} if module_name == "train" else {})
+    config = prefix / "input" / "config" / "inputdataconfig.json"
+    config.write_text(json.dumps({"train": {"ContentType": "text/csv"}, "validation": {"ContentType": "text/csv"},
+                                  channel: {"ContentType": "application/x-parquet"}}))
+    with pytest.raises(ChannelError, match=rf"^channel '{channel}' has content type 'application/x-parquet'"):
         module.train(prefix)

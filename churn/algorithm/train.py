@@ -93,7 +93,7 @@ def train(prefix: Path = PREFIX) -> Path:
         early_stopping_rounds=early_stopping, verbose_eval=True,
     )
     model_dir = prefix / "model"
-    model_dir.mkdir(parents=True, exist_ok=True)
+    model_dir.mkdir(exist_ok=True)  # under the prefix that holds the channels
     model_path = model_dir / MODEL_FILE
     model_path.write_bytes(bytes(booster.save_raw(raw_format="json")))
     return model_path

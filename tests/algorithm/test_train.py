@@ -15,6 +15,8 @@ def test_trains_and_logs_rounds_like_the_official_container(tmp_path, sample_spl
     booster = booster_from_bytes(path.read_bytes())
     assert booster.num_boosted_rounds() == 5 and booster.num_features() == 73
     out = capsys.readouterr().out
+    rows = len(train.load_csv_channel(sample_splits / "train", "train", "text/csv")[0])
+    assert out.splitlines()[0] == f"training on {rows} rows x 73 features, 5 rounds"
     assert "[0]\ttrain-auc:" in out and "\tvalidation-auc:" in out and "[4]\t" in out
 
 
@@ -71,15 +73,24 @@ def test_loaded_features_keep_every_row(tmp_path, sample_splits):
 
 def test_early_stopping_needs_a_validation_channel(tmp_path, sample_splits):
     prefix = write_training_job(tmp_path, sample_splits, {"num_round": "5", "early_stopping_rounds": "2"}, channels=("train",))
-    with pytest.raises(train.HyperparameterError, match="early_stopping_rounds needs a validation channel"):
+    with pytest.raises(train.HyperparameterError, match=r"^early_stopping_rounds needs a validation channel$"):
         train.train(prefix)
     assert not (prefix / "model").exists()
 
 
-def test_early_stopping_with_a_validation_channel_trains(tmp_path, sample_splits):
-    params = {"num_round": "5", "early_stopping_rounds": "2", "objective": "binary:logistic", "eval_metric": "auc"}
-    prefix = write_training_job(tmp_path, sample_splits, params)
-    assert booster_from_bytes(train.train(prefix).read_bytes()).num_boosted_rounds() >= 1
+def test_early_stopping_stops_when_validation_auc_stops_improving(tmp_path, sample_splits):
+    params = {"num_round": "60", "eta": "1", "max_depth": "6", "objective": "binary:logistic", "eval_metric": "auc"}
+    full = write_training_job(tmp_path / "full", sample_splits, params)
+    assert booster_from_bytes(train.train(full).read_bytes()).num_boosted_rounds() == 60
+    early = write_training_job(tmp_path / "early", sample_splits, params | {"early_stopping_rounds": "3"})
+    assert 1 <= booster_from_bytes(train.train(early).read_bytes()).num_boosted_rounds() < 60
+
+
+def test_without_hyperparameters_num_round_is_missing(tmp_path, sample_splits):
+    prefix = write_training_job(tmp_path, sample_splits, {})
+    (prefix / "input" / "config" / "hyperparameters.json").unlink()
+    with pytest.raises(train.HyperparameterError, match=r"^missing required hyperparameter\(s\): num_round$"):
+        train.train(prefix)
 
 
 def _raise(error):
@@ -108,6 +119,7 @@ def test_a_known_error_becomes_the_jobs_failure_reason(tmp_path, monkeypatch, ca
 
 def test_a_long_failure_reason_is_cut_to_what_sagemaker_keeps(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "PREFIX", tmp_path)
+    (tmp_path / "output").mkdir()  # SageMaker makes /opt/ml/output before the job starts
     with pytest.raises(SystemExit):
         train.run_job("TrainModel", _raise(train.ChannelError("x" * 3000)))
     assert (tmp_path / "output" / "failure").read_text() == ("TrainModel: " + "x" * 3000)[:1024]

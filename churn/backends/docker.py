@@ -182,8 +182,10 @@ def job_containers(scratch: Path | None = None) -> set[str]:
 
     client = docker.from_env()
     found = set()
-    for container in client.containers.list(all=True, filters={"label": "com.docker.compose.service"}):
-        labels = container.labels
+    # sparse: the list response alone (ids and labels). Without it docker-py inspects each listed
+    # container, and a parallel step's job may remove its container in between (404 NotFound).
+    for container in client.containers.list(all=True, sparse=True, filters={"label": "com.docker.compose.service"}):
+        labels = container.attrs.get("Labels") or {}
         if not labels.get("com.docker.compose.service", "").startswith("algo-"):
             continue
         working_dir = labels.get("com.docker.compose.project.working_dir", "")

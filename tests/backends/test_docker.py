@@ -9,3 +9,40 @@ def test_failure_reason_prefers_the_containers_error_line():
 def test_failure_reason_falls_back_to_the_last_line():
     assert FailedContainer("x", 137, ["a", "Killed"]).reason() == "Killed (container exit code 137)"
     assert FailedContainer("x", 1, []).reason() == "no output (container exit code 1)"
+
+
+def test_listing_job_containers_survives_one_removed_meanwhile(tmp_path, monkeypatch):
+    """Steps run in parallel: while one step's job lists the containers, another's may remove
+    its own. docker-py's real list code is used, with the Engine API answered by a fake in
+    which that container is gone by the time it would be inspected."""
+    import docker
+    from docker.models.containers import ContainerCollection
+
+    from churn.backends import docker as churn_docker
+
+    def compose_labels(service, working_dir):
+        return {"com.docker.compose.service": service, "com.docker.compose.project.working_dir": str(working_dir)}
+
+    listed = [
+        {"Id": "a" * 64, "Labels": compose_labels("algo-1-abcde", tmp_path / "run" / "job-1")},
+        {"Id": "b" * 64, "Labels": compose_labels("algo-1-fghij", tmp_path / "run" / "job-2")},
+        {"Id": "c" * 64, "Labels": compose_labels("web", tmp_path / "run" / "job-3")},
+        {"Id": "d" * 64, "Labels": compose_labels("algo-1-klmno", tmp_path / "other-run")},
+    ]
+
+    class EngineApi:
+        def containers(self, **_):
+            return listed
+
+        def inspect_container(self, container_id):  # what a non-sparse list would call
+            raise docker.errors.NotFound(f"No such container: {container_id}")
+
+    class Client:
+        api = EngineApi()
+
+        def __init__(self):
+            self.containers = ContainerCollection(client=self)
+
+    monkeypatch.setattr(docker, "from_env", Client)
+    assert churn_docker.job_containers(tmp_path / "run") == {"a" * 64, "b" * 64}
+    assert churn_docker.job_containers() == {"a" * 64, "b" * 64, "d" * 64}

@@ -6,7 +6,6 @@ compiled or any container starts.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,8 +49,16 @@ def _choice(choices: tuple[str, ...], value) -> str | None:
     return None if value in choices else f"must be one of {', '.join(choices)}"
 
 
-def _one_of(*choices: str) -> Callable[[object], str | None]:
-    return functools.partial(_choice, choices)
+def _true_or_false(value) -> str | None:
+    return _choice(("true", "false"), value)
+
+
+def _metric_name(value) -> str | None:
+    return _choice(METRIC_NAMES, value)
+
+
+def _approval_status(value) -> str | None:
+    return _choice(APPROVAL_STATUSES, value)
 
 
 def _not_empty(value) -> str | None:
@@ -66,13 +73,13 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("MaxDepth", int, 5, "XGBoost max_depth", _positive),
     ParameterSpec("NumRound", int, 100, "XGBoost boosting rounds", _positive),
     ParameterSpec("Eta", float, 0.2, "XGBoost learning rate", _unit_closed),
-    ParameterSpec("BaselineEnabled", str, "true", "train the logistic-regression baseline candidate too", _one_of("true", "false")),
+    ParameterSpec("BaselineEnabled", str, "true", "train the logistic-regression baseline candidate too", _true_or_false),
     ParameterSpec("BaselineC", float, 1.0, "inverse regularisation strength of the baseline", _positive),
-    ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _one_of(*METRIC_NAMES)),
+    ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _metric_name),
     ParameterSpec("AccuracyThreshold", float, 0.8, "test accuracy the winning model must reach", _unit_closed),
     ParameterSpec("ProcessingInstanceType", str, None, "instance type of processing steps", _not_empty),
     ParameterSpec("TrainingInstanceType", str, None, "instance type of the training step", _not_empty),
-    ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _one_of(*APPROVAL_STATUSES)),
+    ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval_status),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}
 

@@ -97,7 +97,7 @@ def baseline_model(sample_splits) -> bytes:
     from churn.algorithm import baseline
 
     data = np.loadtxt(sample_splits / "train" / "train.csv", delimiter=",")
-    weights, bias = baseline.fit(data[:, 1:], data[:, 0])
+    weights, bias = baseline.fit(data[:, 1:], data[:, 0], 1.0, 1000)
     return json.dumps(baseline.gblinear_model(weights, bias)).encode()
 
 

@@ -176,3 +176,10 @@ def test_the_default_is_200_bootstrap_resamples():
     y_true, y_score = [0, 1, 0, 1, 1, 0], [0.2, 0.9, 0.4, 0.7, 0.3, 0.6]
     assert evaluation_report(y_true, y_score) == evaluation_report(y_true, y_score, bootstrap_rounds=200)
     assert evaluation_report(y_true, y_score) != evaluation_report(y_true, y_score, bootstrap_rounds=201)
+
+
+def test_report_values_of_a_document_without_metrics_are_empty():
+    from churn.metrics import report_values
+
+    assert report_values({}) == {}
+    assert report_values({"binary_classification_metrics": {"auc": {"value": 0.9}, "confusion_matrix": {}}}) == {"auc": 0.9}

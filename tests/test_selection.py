@@ -82,3 +82,9 @@ def test_a_candidate_turned_off_without_a_reason_says_turned_off():
 def test_no_evaluated_candidate_names_every_candidate():
     with pytest.raises(SelectionError, match=r"^no candidate was evaluated \(all turned off: xgboost, logistic-regression\)$"):
         select([Candidate("xgboost", None), Candidate("logistic-regression", None)], "auc")
+
+
+def test_the_first_candidate_turned_off_leaves_the_second_to_win():
+    document = select([Candidate("xgboost", None, "turned off"), Candidate("logistic-regression", _report(auc=0.7))], "auc")
+    assert document["winner"] == "logistic-regression"
+    assert document["candidates"]["xgboost"] == {"enabled": False, "reason": "turned off"}

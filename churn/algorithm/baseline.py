@@ -62,7 +62,7 @@ def parse(raw: dict) -> dict:
     return values
 
 
-def fit(features: np.ndarray, labels: np.ndarray, c: float = 1.0, max_iter: int = 1000) -> tuple[np.ndarray, float]:
+def fit(features: np.ndarray, labels: np.ndarray, c: float, max_iter: int) -> tuple[np.ndarray, float]:
     """Weights and bias on the *raw* features of a standardised logistic regression."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

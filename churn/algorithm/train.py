@@ -48,7 +48,7 @@ def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[
     blocks = []
     for path in files:
         try:
-            block = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+            block = np.loadtxt(path, delimiter=",", ndmin=2)  # float64
         except ValueError as error:
             raise ChannelError(f"channel {channel!r}: {path.name} is not numeric label-first CSV: {error}") from None
         if block.size:

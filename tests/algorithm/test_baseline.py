@@ -25,7 +25,7 @@ def test_the_xgboost_model_scores_like_scikit_learn_to_float32_rounding(seed, sc
     labels = (features[:, 0] + rng.normal(size=300) > 0).astype(float)
     if len(set(labels)) < 2:
         return
-    weights, bias = baseline.fit(features, labels)
+    weights, bias = baseline.fit(features, labels, 1.0, 1000)
     booster = booster_from_bytes(json.dumps(baseline.gblinear_model(weights, bias)).encode())
     reference = make_pipeline(StandardScaler(), LogisticRegression()).fit(features, labels)
     margin = booster.predict(xgboost.DMatrix(features), output_margin=True)
@@ -78,8 +78,8 @@ def test_bad_hyperparameters_are_named(raw, message):
 
 
 def test_a_single_class_is_a_clear_error():
-    with pytest.raises(ValueError, match="both classes"):
-        baseline.fit(np.ones((10, 2)), np.zeros(10))
+    with pytest.raises(ValueError, match=r"^the train channel must hold both classes \(0 and 1\)$"):
+        baseline.fit(np.ones((10, 2)), np.zeros(10), 1.0, 100)
 
 
 def test_failure_is_recorded_for_sagemaker(tmp_path, sample_splits, monkeypatch):
@@ -213,3 +213,37 @@ def test_each_channels_declared_content_type_is_read(tmp_path, sample_splits, mo
                                   channel: {"ContentType": "application/x-parquet"}}))
     with pytest.raises(ChannelError, match=rf"^channel '{channel}' has content type 'application/x-parquet'"):
         module.train(prefix)
+
+
+def test_max_iter_reaches_the_solver(sample_splits):
+    from churn.algorithm.train import load_csv_channel
+
+    labels, features = load_csv_channel(sample_splits / "train", "train", "text/csv")
+    one, _ = baseline.fit(features, labels, 1.0, 1)
+    many, _ = baseline.fit(features, labels, 1.0, 1000)
+    assert not np.allclose(one, many)
+
+
+def test_the_model_file_is_laid_out_as_xgboost_writes_a_gblinear_model():
+    """Same keys and same settings as XGBoost's own JSON of a one-round gblinear
+    ``binary:logistic`` model with base_score 0.5; the format version is 1.7.6's, which the
+    official SageMaker XGBoost 1.7-1 image reads (and later versions too)."""
+
+    def keys(document, prefix=""):
+        for key, value in document.items():
+            yield f"{prefix}/{key}"
+            if isinstance(value, dict):
+                yield from keys(value, f"{prefix}/{key}")
+
+    rng = np.random.default_rng(0)
+    features = rng.random((50, 3))
+    reference = xgboost.train({"booster": "gblinear", "objective": "binary:logistic", "base_score": 0.5},
+                              xgboost.DMatrix(features, label=(features[:, 0] > 0.5).astype(int)), 1)
+    theirs = json.loads(bytes(reference.save_raw("json")))
+    ours = baseline.gblinear_model(np.array([0.5, -1.0, 2.0]), 0.25)
+    assert sorted(keys(ours)) == sorted(keys(theirs))
+    for section in ("learner_model_param", "objective", "attributes", "feature_names", "feature_types"):
+        assert ours["learner"][section] == theirs["learner"][section], section
+    assert ours["learner"]["gradient_booster"]["name"] == "gblinear"
+    assert ours["learner"]["gradient_booster"]["model"] == {"boosted_rounds": 1, "weights": [0.5, -1.0, 2.0, 0.25]}
+    assert ours["version"] == [1, 7, 6]

@@ -149,3 +149,38 @@ def test_each_training_entrypoint_names_its_step(tmp_path, monkeypatch, module_n
     with pytest.raises(SystemExit):
         module.main()
     assert (tmp_path / "output" / "failure").read_text() == f"{step}: channel 'train' has no rows"
+
+
+def test_a_channel_reads_nested_files_skips_hidden_ones_and_takes_type_parameters(tmp_path):
+    channel = tmp_path / "train"
+    (channel / "part-2").mkdir(parents=True)
+    (channel / "a.csv").write_text("1,0.5\n0,1.5\n")
+    (channel / "part-2" / "b.csv").write_text("1,2.5\n")
+    (channel / ".DS_Store").write_text("not,csv,at all\n")
+    label, features = train.load_csv_channel(channel, "train", "text/csv;charset=utf-8")
+    assert label.tolist() == [1.0, 0.0, 1.0] and features.tolist() == [[0.5], [1.5], [2.5]]
+    assert train.load_csv_channel(channel, "train", "CSV")[0].tolist() == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({}, r"^channel 'validation' has no files in .*validation$"),
+        ({"a.csv": ""}, r"^channel 'validation' has no rows$"),
+        ({"a.csv": "1,2,3\n", "b.csv": "1,2,3,4\n"}, r"^channel 'validation': files have different numbers of columns \[3, 4\]$"),
+        ({"a.csv": "1\n0\n"}, r"^channel 'validation' needs a label column and at least one feature column$"),
+    ],
+)
+def test_channel_problems_are_named(tmp_path, files, message):
+    channel = tmp_path / "validation"
+    channel.mkdir()
+    for name, text in files.items():
+        (channel / name).write_text(text)
+    with pytest.raises(train.ChannelError, match=message):
+        train.load_csv_channel(channel, "validation", "text/csv")
+
+
+def test_a_missing_content_type_means_csv():
+    assert train.channel_content_type({}, "train") == "text/csv"
+    assert train.channel_content_type({"train": {}}, "train") == "text/csv"
+    assert train.channel_content_type({"train": {"ContentType": "application/x-parquet"}}, "train") == "application/x-parquet"

@@ -92,14 +92,14 @@ def test_metrics_are_finite_and_in_range(rows):
 @pytest.mark.parametrize(
     "y, s, message",
     [
-        ([], [], "empty"),
-        ([1, 1], [0.2, 0.3], "single class"),
-        ([0, 2], [0.2, 0.3], "0 or 1"),
-        ([0, 1], [0.2, 1.3], r"probabilities in \[0, 1\]"),
-        ([0, 1], [0.2, float("nan")], r"probabilities in \[0, 1\]"),
-        ([0, 1, 1], [float("nan"), 0.2, 0.9], r"probabilities in \[0, 1\]"),
-        ([0, 1], [0.2, float("inf")], r"probabilities in \[0, 1\]"),
-        ([0, 1], [0.2], "equal length"),
+        ([], [], r"^cannot evaluate on an empty test set$"),
+        ([1, 1], [0.2, 0.3], r"^the test set has a single class: ROC-AUC is undefined; use more data or another SplitSeed$"),
+        ([0, 2], [0.2, 0.3], r"^labels must be 0 or 1$"),
+        ([0, 1], [0.2, 1.3], r"^scores must be probabilities in \[0, 1\]$"),
+        ([0, 1], [0.2, float("nan")], r"^scores must be probabilities in \[0, 1\]$"),
+        ([0, 1, 1], [float("nan"), 0.2, 0.9], r"^scores must be probabilities in \[0, 1\]$"),
+        ([0, 1], [0.2, float("inf")], r"^scores must be probabilities in \[0, 1\]$"),
+        ([0, 1], [0.2], r"^labels and scores must be 1-d of equal length, got \(2,\) and \(1,\)$"),
     ],
 )
 def test_bad_input_is_named(y, s, message):

@@ -98,3 +98,14 @@ def test_the_copy_refuses_a_work_folder_that_holds_the_checkout(tmp_path):
     with pytest.raises(SystemExit, match="holds the checkout itself"):
         work_copy(tmp_path, [], source=source)
     assert source.is_dir()
+
+
+def test_an_explanation_can_describe_a_kind_of_change():
+    flush = Explanation("churn.*", None, "equivalent", "when, not what",
+                        change=r"(?P<head>print\(.*), flush=True\) => (?P=head), (flush=(None|False))?\)")
+    def mutant(removed, added, name="churn.a.x_f__mutmut_1"):
+        return Mutant(name, "survived", removed=(removed,), added=(added,))
+    assert explanation_for(mutant("    print('x', flush=True)", "    print('x', flush=False)"), [flush]) is flush
+    assert explanation_for(mutant("    print('x', flush=True)", "    print('x', )"), [flush]) is flush
+    assert explanation_for(mutant("    print('x', flush=True)", "    print(None, flush=True)"), [flush]) is None
+    assert explanation_for(mutant("    print('x', flush=True)", "    print('x', flush=False)", "other.a.x_f__mutmut_1"), [flush]) is None

@@ -21,6 +21,7 @@ accepted.toml nor allowed by ``--allow-unexplained``.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -73,11 +74,14 @@ class Mutant:
 
 @dataclass(frozen=True)
 class Explanation:
-    function: str
-    added: str
+    function: str  # a name, or a glob such as "churn.*"
+    added: str | None  # the mutated line(s)
     kind: str  # "equivalent" or "accepted"
     why: str
     removed: str | None = None  # the original line(s), where the added text alone is ambiguous
+    #: Instead of ``added``/``removed``: a regular expression for a kind of change, matched
+    #: against ``ORIGINAL => MUTATED`` (whitespace runs as one space).
+    change: str | None = None
 
 
 def load_explanations(path: Path = ACCEPTED) -> list[Explanation]:
@@ -86,9 +90,10 @@ def load_explanations(path: Path = ACCEPTED) -> list[Explanation]:
     for entry in entries:
         if entry["kind"] not in ("equivalent", "accepted"):
             raise SystemExit(f"{path}: kind must be 'equivalent' or 'accepted', got {entry['kind']!r}")
-        removed = entry.get("removed")
-        explanations.append(Explanation(entry["function"], _normalize(entry["added"]), entry["kind"], entry["why"],
-                                        None if removed is None else _normalize(removed)))
+        if ("added" in entry) == ("change" in entry):
+            raise SystemExit(f"{path}: an entry for {entry['function']} needs either added or change")
+        explanations.append(Explanation(entry["function"], entry.get("added"), entry["kind"], entry["why"],
+                                        entry.get("removed"), entry.get("change")))
     return explanations
 
 
@@ -98,12 +103,18 @@ def _normalize(code: str) -> str:
 
 def explanation_for(mutant: Mutant, explanations: list[Explanation]) -> Explanation | None:
     """The entry for a survivor: same function, same changed line(s) (and same original line(s)
-    where the entry gives them). Matching on the text of the change rather than mutmut's number
-    keeps an entry valid when other lines move."""
+    where the entry gives them), or a change of the kind the entry's pattern describes. Matching
+    on the text of the change rather than mutmut's number keeps an entry valid when other lines
+    move."""
     added, removed = _normalize("\n".join(mutant.added)), _normalize("\n".join(mutant.removed))
     for explanation in explanations:
-        if (explanation.function == mutant.function and _normalize(explanation.added) == added
-                and (explanation.removed is None or _normalize(explanation.removed) == removed)):
+        if not fnmatch.fnmatchcase(mutant.function, explanation.function):
+            continue
+        if explanation.change is not None:
+            if re.fullmatch(explanation.change, f"{removed} => {added}"):
+                return explanation
+        elif _normalize(explanation.added) == added and (
+                explanation.removed is None or _normalize(explanation.removed) == removed):
             return explanation
     return None
 

@@ -127,7 +127,8 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, sample_splits, 
         evaluate.main(["--help"])
     usage = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal
     assert usage.startswith("usage: churn.steps.evaluate ") and "EvaluateModel / EvaluateBaseline: score" in usage
-    assert "model.tar.gz or a directory holding it" in usage and "score at or above which a row is churn" in usage
+    assert usage.endswith("--model MODEL model.tar.gz or a directory holding it --test TEST --output OUTPUT "
+                          "--threshold THRESHOLD score at or above which a row is churn")
 
 
 def test_labels_and_features_are_read_and_a_bad_cell_is_refused(tmp_path, sample_splits):

@@ -201,7 +201,8 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, ca
         preprocess.main(["--help"])
     usage = " ".join(capsys.readouterr().out.split())
     assert usage.startswith("usage: churn.steps.preprocess ") and "PreprocessData: raw churn CSV" in usage
-    assert "CSV file or directory of CSV files" in usage and "rows per chunk (bounds memory)" in usage
+    assert usage.endswith("--input INPUT CSV file or directory of CSV files --output OUTPUT "
+                          "--chunk-rows CHUNK_ROWS rows per chunk (bounds memory)")
 
 
 def test_in_memory_splitting_needs_the_label_column(sample_raw):

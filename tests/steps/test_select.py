@@ -113,5 +113,6 @@ def test_the_container_contract_defaults_output_and_log_line(candidate_outputs, 
         select.main(["--help"])
     usage = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal
     assert usage.startswith("usage: churn.steps.select ") and "SelectModel: pick the candidate" in usage
-    assert "metric to maximise: accuracy, precision, recall, f1, auc" in usage
-    assert "a candidate's name, in tie-break order" in usage
+    assert usage.endswith("--metric METRIC metric to maximise: accuracy, precision, recall, f1, auc "
+                          "--candidate CANDIDATE a candidate's name, in tie-break order "
+                          "--candidates-dir CANDIDATES_DIR --output OUTPUT")

@@ -209,3 +209,21 @@ def test_each_request_is_logged_on_one_line(server, capsys):
     assert len(lines) == 2
     assert lines[0].startswith("127.0.0.1 ") and '"GET /ping HTTP/1.1" 200' in lines[0]
     assert '"GET /nowhere HTTP/1.1" 404' in lines[1]
+
+
+def test_a_model_folder_with_one_other_file_serves_that_file(tmp_path, trained_booster):
+    (tmp_path / "model.json").write_bytes(bytes(trained_booster.save_raw("json")))
+    assert serve.load_model(tmp_path).num_boosted_rounds() == trained_booster.num_boosted_rounds()
+    (tmp_path / "notes.txt").write_text("two files, neither named xgboost-model")
+    with pytest.raises(FileNotFoundError, match=rf"^no xgboost-model in {tmp_path}$"):
+        serve.load_model(tmp_path)
+    (tmp_path / "xgboost-model").write_bytes(bytes(trained_booster.save_raw("ubj")))
+    assert serve.load_model(tmp_path).num_boosted_rounds() == trained_booster.num_boosted_rounds()
+
+
+def test_a_bad_model_file_is_named_by_its_path(tmp_path):
+    from churn.model_io import ModelArtifactError
+
+    (tmp_path / "xgboost-model").write_bytes(b"not a model")
+    with pytest.raises(ModelArtifactError, match=rf"^{tmp_path / 'xgboost-model'}: not an XGBoost model file"):
+        serve.load_model(tmp_path)

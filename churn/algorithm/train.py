@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[
     blocks = []
     for path in files:
         try:
-            block = np.loadtxt(path, delimiter=",", ndmin=2)  # float64
+            with warnings.catch_warnings():  # an empty file: no rows, counted below, not a warning
+                warnings.simplefilter("ignore", UserWarning)
+                block = np.loadtxt(path, delimiter=",", ndmin=2)  # float64
         except ValueError as error:
             raise ChannelError(f"channel {channel!r}: {path.name} is not numeric label-first CSV: {error}") from None
         if block.size:

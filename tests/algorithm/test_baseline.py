@@ -215,6 +215,7 @@ def test_each_channels_declared_content_type_is_read(tmp_path, sample_splits, mo
         module.train(prefix)
 
 
+@pytest.mark.filterwarnings("ignore:lbfgs failed to converge")
 def test_max_iter_reaches_the_solver(sample_splits):
     from churn.algorithm.train import load_csv_channel
 

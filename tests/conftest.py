@@ -143,38 +143,11 @@ def missing_cloud_configuration() -> list[str]:
     return missing
 
 
-#: Test folders and files that drive the whole run side (compile, simulated AWS, CLI, report):
-#: slow, and run last under mutation testing so that a mutant of a pure module meets its own
-#: module's tests first.
-_RUN_SIDE_TESTS = ("tests/backends/", "tests/test_cli", "tests/test_report", "tests/test_registry", "tests/test_versions")
-
-
-def _mutation_profile() -> None:
-    """Under mutmut: hypothesis without deadlines (a slow mutant is not a caught one), with
-    fixed examples and no example database, so that a mutant's verdict does not vary by run."""
-    from hypothesis import settings
-
-    settings.register_profile("mutation", deadline=None, derandomize=True, database=None)
-    settings.load_profile("mutation")
-
-
-if "MUTANT_UNDER_TEST" in os.environ:
-    _mutation_profile()
-
-
-def _unit_tests_first(items) -> None:
-    """Under mutmut (``MUTANT_UNDER_TEST`` set, tests/mutation): each mutant stops at its first
-    failing test, so the fast unit tests of the pure modules go first."""
-    items.sort(key=lambda item: item.nodeid.startswith(_RUN_SIDE_TESTS))
-
-
 def pytest_collection_modifyitems(config, items):
     """With --backend cloud and no AWS configuration: fail fast naming what is missing, or,
     where CHURN_SKIP_CLOUD is set (machines without AWS), skip the suite saying why."""
     import os
 
-    if "MUTANT_UNDER_TEST" in os.environ:
-        _unit_tests_first(items)
     if config.getoption("--backend") != "cloud":
         return
     missing = missing_cloud_configuration()

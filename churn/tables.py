@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import os
@@ -80,9 +81,26 @@ def read_raw_chunks(location: Path | str, chunk_rows: int):
         except pd.errors.EmptyDataError:
             raise SchemaError(f"input is empty: {path}") from None
         except UnicodeDecodeError as error:
-            raise SchemaError(f"input is not UTF-8 text: {path} (byte {error.start}: {error.reason})") from None
+            offset, reason = _first_invalid_utf8(path) or (None, error.reason)
+            where = f"byte offset {offset}: " if offset is not None else ""
+            raise SchemaError(f"input is not UTF-8 text: {path} ({where}{reason})") from None
         except pd.errors.ParserError as error:
             raise SchemaError(f"input is not a well-formed CSV file: {path}: {shortened(str(error).strip())}") from None
+
+
+def _first_invalid_utf8(path: Path) -> tuple[int, str] | None:
+    """Where the file stops being UTF-8: the offset (from 0) of its first invalid byte and why.
+    The parser's own error counts from the start of the field or buffer it was decoding."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        for block in [*iter(lambda: handle.read(1 << 20), b""), b""]:
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as error:  # error.object: the bytes held back before plus this block
+                return offset + len(block) - len(error.object) + error.start, error.reason
+            offset += len(block)
+    return None
 
 
 def read_raw(location: Path | str) -> pd.DataFrame:

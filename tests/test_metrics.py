@@ -183,3 +183,19 @@ def test_report_values_of_a_document_without_metrics_are_empty():
 
     assert report_values({}) == {}
     assert report_values({"binary_classification_metrics": {"auc": {"value": 0.9}, "confusion_matrix": {}}}) == {"auc": 0.9}
+
+
+def test_auc_of_a_single_class_is_nan_without_a_warning():
+    """Small test sets give single-class bootstrap resamples: their AUC is undefined (NaN, left out
+    of the spread) and must not print a numpy warning into the evaluation step's log."""
+    import warnings
+
+    from churn.metrics import roc_auc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(roc_auc(np.array([1, 1, 1]), np.array([0.2, 0.6, 0.9])))
+        assert math.isnan(roc_auc(np.array([0, 0, 0]), np.array([0.2, 0.6, 0.9])))
+        assert math.isnan(roc_auc(np.array([], dtype=int), np.array([])))
+        report = evaluation_report([0, 1, 1], [0.3, 0.6, 0.8], bootstrap_rounds=50)
+    assert report["binary_classification_metrics"]["auc"]["value"] == 1.0

@@ -2,6 +2,7 @@ import gzip
 import io
 import pathlib
 import pickle
+import re
 import tarfile
 import tracemalloc
 
@@ -265,3 +266,158 @@ def test_the_pickle_opt_in_variable_takes_the_usual_spellings_of_yes(monkeypatch
     else:
         monkeypatch.setenv(model_io.ALLOW_PICKLE_VARIABLE, value)
     assert model_io.pickle_allowed_by_environment() is allowed
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_an_archive_is_read_whatever_its_compression(tmp_path, mode):
+    """Like ``tarfile``, churn reads a model.tar.gz that is really uncompressed, bzip2 or xz."""
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("xgboost-model"), b"model bytes")], mode)
+    assert model_io.read_model_bytes(archive) == b"model bytes"
+    marker = write_tar(tmp_path / "disabled.tar.gz", [(tarfile.TarInfo("DISABLED"), b"switched off\n")], mode)
+    assert disabled_reason(marker) == "switched off"
+
+
+def test_an_archive_without_a_model_file_says_what_it_holds(tmp_path):
+    two = write_tar(tmp_path / "two.tar.gz", [(tarfile.TarInfo("a.json"), b"{}"), (tarfile.TarInfo("b.json"), b"{}")])
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.read_model_bytes(two)
+    assert str(error.value) == f"{two} has no 'xgboost-model' file (it holds a.json, b.json)"
+    empty = write_tar(tmp_path / "empty.tar.gz", [])
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.read_model_bytes(empty)
+    assert str(error.value) == f"{empty} has no 'xgboost-model' file (it holds nothing)"
+
+
+def test_content_exactly_at_a_bound_of_one_byte_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv(model_io.MAX_MODEL_BYTES_VARIABLE, "1")
+    assert model_io.max_model_bytes() == 1
+    archive = write_tar(tmp_path / "model.tar.gz", [(tarfile.TarInfo("xgboost-model"), b"x")])
+    assert model_io.read_model_bytes(archive) == b"x"
+    over = write_tar(tmp_path / "over.tar.gz", [(tarfile.TarInfo("xgboost-model"), b"xy")])
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.read_model_bytes(over)
+    assert str(error.value) == (
+        f"model archive {over} declares 2 bytes of content (up to member 'xgboost-model'), over the bound of 1 bytes; "
+        "churn refuses it (set CHURN_MAX_MODEL_BYTES to a larger number of bytes if the model really is that big)"
+    )
+
+
+def test_the_bounded_reader_refusal_names_the_archive_and_the_bound():
+    reader = model_io._BoundedReader(io.BytesIO(b"x" * 300), 200, "model.tar.gz", 100)
+    with pytest.raises(ModelArtifactError) as error:
+        reader.read(201)
+    assert str(error.value) == (
+        "model archive model.tar.gz expands to more than its bound, over the bound of 100 bytes; churn refuses it "
+        "(set CHURN_MAX_MODEL_BYTES to a larger number of bytes if the model really is that big)"
+    )
+
+
+@pytest.mark.parametrize("size", [-1, None])
+def test_the_bounded_reader_reads_to_the_end_within_its_limit(size):
+    """A read of everything returns the rest of the stream when it ends at or before the limit."""
+    stream = io.BytesIO(bytes(range(200)))
+    reader = model_io._BoundedReader(stream, 200, "model.tar.gz", 100)
+    assert reader.read(size) == bytes(range(200))
+    reader.seek(50)
+    assert reader.read(size) == bytes(range(50, 200))
+    assert reader.read(size) == b""
+
+
+@pytest.mark.parametrize("start", [0, 50])
+@pytest.mark.parametrize("size", [-1, None])
+def test_the_bounded_reader_refuses_to_read_everything_past_its_limit(start, size):
+    """A read of everything stops one byte past the limit (enough to see there is more) and refuses:
+    a decompression bomb is never expanded whole."""
+    stream = io.BytesIO(bytes(10_000))
+    reader = model_io._BoundedReader(stream, 200, "model.tar.gz", 100)
+    reader.seek(start)
+    with pytest.raises(ModelArtifactError, match="expands to more than its bound"):
+        reader.read(size)
+    assert stream.tell() <= 201
+
+
+def test_the_bounded_reader_reads_nothing_when_asked_for_nothing():
+    stream = io.BytesIO(b"x" * 100)
+    reader = model_io._BoundedReader(stream, 200, "model.tar.gz", 100)
+    assert reader.read(0) == b""
+    assert stream.tell() == 0
+
+
+def test_the_bounded_reader_seeks_relative_to_its_position_within_its_limit():
+    stream = io.BytesIO(bytes(range(256)))
+    reader = model_io._BoundedReader(stream, 200, "model.tar.gz", 100)
+    assert reader.seek(100) == 100
+    assert reader.seek(50, io.SEEK_CUR) == 150
+    assert reader.read(2) == bytes([150, 151])
+    assert reader.seek(-52, io.SEEK_CUR) == 100 and reader.tell() == 100
+    assert reader.seek(100, io.SEEK_CUR) == 200
+    reader.seek(100)
+    with pytest.raises(ModelArtifactError, match="expands to more than its bound"):
+        reader.seek(101, io.SEEK_CUR)
+    assert reader.tell() == 100
+
+
+def test_the_bounded_reader_does_not_seek_from_the_end():
+    stream = io.BytesIO(b"x" * 100)
+    reader = model_io._BoundedReader(stream, 200, "model.tar.gz", 100)
+    reader.seek(10)
+    with pytest.raises(io.UnsupportedOperation) as error:
+        reader.seek(0, io.SEEK_END)
+    assert str(error.value) == "seek from the end of a model archive"
+    assert reader.tell() == 10
+
+
+def _without_times(text):
+    return re.sub(r"\[\d\d:\d\d:\d\d\] ", "", text)
+
+
+def test_a_file_xgboost_cannot_read_is_refused_with_xgboosts_first_line():
+    import xgboost
+
+    data = b"{not a model"
+    with pytest.raises(xgboost.core.XGBoostError) as native_error:
+        xgboost.Booster().load_model(bytearray(data))
+    reason = str(native_error.value).splitlines()[0]
+    assert reason
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.booster_from_bytes(data)
+    message = str(error.value)
+    assert _without_times(message) == _without_times(f"model: not an XGBoost model file: {reason}")
+    assert "\n" not in message
+
+
+def test_a_file_xgboost_refuses_without_a_reason_is_called_unreadable(monkeypatch):
+    import xgboost
+
+    def refuse(self, model):
+        raise xgboost.core.XGBoostError("")
+
+    monkeypatch.setattr(xgboost.Booster, "load_model", refuse)
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.booster_from_bytes(b"{not a model", source="m.json")
+    assert str(error.value) == "m.json: not an XGBoost model file: unreadable"
+
+
+def test_a_pickle_that_cannot_be_unpickled_says_why():
+    broken = pickle.dumps({"a": 1})[:-1]
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.booster_from_bytes(broken, allow_pickle=True, source="m")
+    assert str(error.value) == "m: cannot unpickle the model file: UnpicklingError: pickle data was truncated"
+
+
+def test_a_pickle_of_something_else_names_what_it_is():
+    with pytest.raises(ModelArtifactError) as error:
+        model_io.booster_from_bytes(pickle.dumps({"a": 1}), allow_pickle=True, source="m")
+    assert str(error.value) == "m: pickled model is a dict, not an XGBoost Booster"
+
+
+def test_a_pickled_scikit_learn_style_model_gives_its_booster():
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 3))
+    model = xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(features, (features[:, 0] > 0).astype(int))
+    booster = model_io.booster_from_bytes(pickle.dumps(model), allow_pickle=True)
+    assert isinstance(booster, xgboost.Booster) and booster.num_boosted_rounds() == 3
+    matrix = xgboost.DMatrix(features)
+    assert np.allclose(booster.predict(matrix), model.get_booster().predict(matrix))

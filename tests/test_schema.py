@@ -223,3 +223,81 @@ def test_an_error_shows_the_first_three_bad_rows_and_counts_the_rest(small_raw, 
     with pytest.raises(SchemaError) as error:
         canonical_table(small_raw)
     assert str(error.value) == f"column 'Eve Calls' must be numeric; bad values at {shown}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("9007199254740991", "9007199254740991"),  # 2**53 - 1: every integer up to here is exact
+        ("-9007199254740991", "-9007199254740991"),
+        ("9007199254740992", "9007199254740992.0"),  # 2**53: 2**53 + 1 reads as this too, so it is a float
+        ("-9007199254740992", "-9007199254740992.0"),
+        ("9007199254740993", "9007199254740992.0"),
+        ("1e16", "1e+16"),
+    ],
+)
+def test_integers_are_spelled_without_a_fraction_only_below_2_to_the_53(text, expected):
+    assert canonical_number(text) == expected
+
+
+def test_a_number_of_1000_characters_is_read_and_one_longer_is_not():
+    assert canonical_number("0" * 998 + "17") == "17"
+    with pytest.raises(ValueError, match=r"^not a number: '0000"):
+        canonical_number("0" * 999 + "17")
+
+
+def test_canonical_number_says_why_it_refuses():
+    with pytest.raises(ValueError, match=r"^not a number: 'abc'$"):
+        canonical_number("abc")
+    with pytest.raises(ValueError, match=r"^not a finite number: '1e999'$"):
+        canonical_number("1e999")
+
+
+def test_a_missing_column_message_has_no_hint_when_the_file_looks_comma_separated(small_raw):
+    with pytest.raises(SchemaError) as error:
+        canonical_table(small_raw.drop(columns=["Day Mins", "Churn?"]))
+    assert str(error.value) == "missing required column(s): 'Day Mins', 'Churn?'"
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_a_single_column_holding_a_separator_gets_the_delimiter_hint(separator):
+    frame = pd.DataFrame({separator.join(REQUIRED_COLUMNS): ["x"]})
+    with pytest.raises(SchemaError) as error:
+        canonical_table(frame)
+    message = str(error.value)
+    assert message.startswith("missing required column(s): 'State', 'Account Length', 'Area Code', ")
+    assert message.endswith(", 'Churn?' (the file does not look comma-separated)")
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [["Phone"], ["CUSTOMER INDEX"], ["State,Account Length"], ["State;Account Length", "Phone"]],
+)
+def test_no_delimiter_hint_without_a_single_column_holding_a_separator(columns):
+    frame = pd.DataFrame({name: ["x"] for name in columns})
+    with pytest.raises(SchemaError) as error:
+        canonical_table(frame)
+    assert str(error.value).endswith("'Churn?'")
+
+
+def test_empty_and_header_only_frames_are_named_exactly():
+    with pytest.raises(SchemaError) as empty:
+        canonical_table(pd.DataFrame())
+    assert str(empty.value) == "input is empty: no header and no rows"
+    with pytest.raises(SchemaError) as header_only:
+        canonical_table(pd.DataFrame(columns=list(REQUIRED_COLUMNS)))
+    assert str(header_only.value) == "input has a header but no data rows"
+
+
+@pytest.mark.parametrize(
+    "label, message",
+    [
+        ("True.", "label 'Churn?' has no negative ('False.') rows: both classes are needed"),
+        ("False.", "label 'Churn?' has no positive ('True.') rows: both classes are needed"),
+    ],
+)
+def test_a_single_class_is_named_with_the_missing_label_spelled_as_in_the_file(small_raw, label, message):
+    table = canonical_table(small_raw.assign(**{LABEL_COLUMN: label}))
+    with pytest.raises(SchemaError) as error:
+        require_both_classes(table)
+    assert str(error.value) == message

@@ -93,3 +93,11 @@ def test_bad_ratios_are_named(train, validation, message):
 def test_bad_seed_is_named(seed):
     with pytest.raises(ValueError, match="SplitSeed"):
         validate_seed(seed)
+
+
+def test_each_split_is_a_half_open_interval_of_hash_fractions():
+    """Train takes [0, train), validation [train, train + validation), test the rest: a fraction
+    exactly at a boundary belongs to the split that starts there."""
+    fractions = np.array([0.0, 0.49999, 0.5, 0.69999, 0.7, 0.99999])
+    assert split_indices(fractions, 0.5, 0.2).tolist() == [0, 0, 1, 1, 2, 2]
+    assert split_indices(np.array([0.25, 0.75]), 0.25, 0.5).tolist() == [1, 2]

@@ -141,3 +141,95 @@ def test_a_failing_atomic_write_keeps_the_previous_file(tmp_path):
             out.write("new")
             raise RuntimeError("interrupted")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["f.csv"]
+
+
+def test_a_failing_atomic_write_whose_partial_file_vanished_reports_the_failure(tmp_path):
+    """The cleanup after a failure does not hide it: if the partial file is already gone (its
+    folder removed meanwhile), the caller still sees the error that stopped the write."""
+    target = tmp_path / "out" / "f.csv"
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        with tables.AtomicTextWriter(target) as out:
+            out.write("half a line")
+            out.partial.unlink()
+            raise RuntimeError("disk on fire")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_first_column_named_twice_after_a_byte_order_mark_is_refused(tmp_path):
+    """pandas drops a UTF-8 byte-order mark before the first name, so the header check must too."""
+    path = tmp_path / "bom.csv"
+    header = _sample_header() + ",State"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([header, *SAMPLE_CSV.read_text().splitlines()[1:4]]).encode() + b"\n")
+    with pytest.raises(SchemaError, match=r"column 'State' appears more than once in the header \(columns 1 and 21\)"):
+        read_raw(path)
+
+
+def test_names_differing_only_in_a_quoted_line_break_are_distinct_columns(tmp_path):
+    """The header check reads line breaks inside quoted names verbatim, as pandas does: a name
+    with CRLF and one with LF are two columns, not a repeated one."""
+    path = tmp_path / "breaks.csv"
+    path.write_bytes(b'"A\r\nB","A\nB",c\r\n1,2,3\r\n')
+    frame = read_raw(path)
+    assert list(frame.columns) == ["A\r\nB", "A\nB", "c"] and frame.loc[0, "c"] == "3"
+
+
+def test_a_repeated_name_after_blank_lines_is_refused(tmp_path):
+    """Empty and whitespace-only lines before the header are skipped (as pandas skips them), so
+    the header behind them is the one checked."""
+    path = tmp_path / "blank.csv"
+    header = _sample_header().replace("Day Charge", "Day Mins")
+    path.write_text("\n  \n" + "\n".join([header, *SAMPLE_CSV.read_text().splitlines()[1:4]]) + "\n")
+    with pytest.raises(SchemaError, match=r"column 'Day Mins' appears more than once in the header \(columns 7 and 9\)"):
+        read_raw(path)
+
+
+def test_a_repeated_name_after_an_unnamed_index_column_is_refused(tmp_path):
+    """A file written with its index (``DataFrame.to_csv()``) has an empty first name; the rest
+    of that header is still checked."""
+    path = tmp_path / "indexed.csv"
+    lines = SAMPLE_CSV.read_text().splitlines()
+    header = "," + lines[0].replace("Day Charge", "Day Mins")
+    path.write_text("\n".join([header, *(f"{i},{line}" for i, line in enumerate(lines[1:4]))]) + "\n")
+    with pytest.raises(SchemaError, match=r"column 'Day Mins' appears more than once in the header \(columns 8 and 10\)"):
+        read_raw(path)
+
+
+def test_a_different_header_names_the_file_and_the_first_file(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "c.csv").write_text("a,c\n1,2\n")
+    message = f"{tmp_path / 'c.csv'} has a different header from {tmp_path / 'a.csv'}"
+    with pytest.raises(SchemaError, match=re.escape(message) + "$"):
+        read_raw(tmp_path)
+
+
+def test_a_malformed_csv_file_gives_the_parser_s_reason(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6,7\n")
+    message = f"input is not a well-formed CSV file: {path}: Error tokenizing data. C error: Expected 3 fields in line 3, saw 4"
+    with pytest.raises(SchemaError, match=re.escape(message) + "$"):
+        read_raw(path)
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_offset_of_its_first_bad_byte(tmp_path):
+    """The offset is the file's (the parser's own counts from the field it was decoding: it
+    said "byte 5" for this file)."""
+    good = "State,Account Length\n" + "KS,128\n" * 70
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(good.encode() + "Zürich,1\n".encode("latin-1"))
+    with pytest.raises(SchemaError) as refused:
+        read_raw(path)
+    assert str(refused.value) == f"input is not UTF-8 text: {path} (byte offset {len(good) + 1}: invalid start byte)"
+
+
+def test_the_offset_of_a_bad_byte_is_counted_across_read_blocks(tmp_path):
+    from churn.tables import _first_invalid_utf8
+
+    path = tmp_path / "long.csv"
+    prefix = b"a" * ((1 << 20) - 1) + "é".encode()  # a two-byte character across the first 1 MiB block's end
+    path.write_bytes(prefix + b"\xc3(")
+    assert _first_invalid_utf8(path) == (len(prefix), "invalid continuation byte")
+    path.write_bytes(b"abc\xc3")  # cut short at the end
+    assert _first_invalid_utf8(path) == (3, "unexpected end of data")
+    path.write_bytes("Zürich".encode())
+    assert _first_invalid_utf8(path) is None

@@ -227,3 +227,12 @@ def test_a_bad_model_file_is_named_by_its_path(tmp_path):
     (tmp_path / "xgboost-model").write_bytes(b"not a model")
     with pytest.raises(ModelArtifactError, match=rf"^{tmp_path / 'xgboost-model'}: not an XGBoost model file"):
         serve.load_model(tmp_path)
+
+
+def test_a_model_folder_that_is_missing_or_a_file_is_named(tmp_path):
+    """Both are the one-line 'no xgboost-model in ...' that main() prints before exiting 2."""
+    with pytest.raises(FileNotFoundError, match=rf"^no xgboost-model in {tmp_path / 'missing'}$"):
+        serve.load_model(tmp_path / "missing")
+    (tmp_path / "model.tar.gz").write_bytes(b"not a folder")
+    with pytest.raises(FileNotFoundError, match=rf"^no xgboost-model in {tmp_path / 'model.tar.gz'}$"):
+        serve.load_model(tmp_path / "model.tar.gz")

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from churn import tables
 from churn.schema import SchemaError
 from churn.steps import preprocess
 from churn.tables import read_raw
@@ -208,3 +210,85 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, ca
 def test_in_memory_splitting_needs_the_label_column(sample_raw):
     with pytest.raises(SchemaError, match=r"missing required column\(s\): 'Churn\?'"):
         preprocess.split_lines(sample_raw.drop(columns=["Churn?"]), 0.7, 0.15, 42)
+
+
+def test_the_manifest_records_the_arguments_given(tmp_path):
+    """manifest.json written by the entrypoint itself (not the shared fixture) for non-default
+    ratios and seed: every field, the split files' digests, and sorted, indented JSON text."""
+    preprocess.main(
+        ["--input", str(SAMPLE_CSV), "--output", str(tmp_path), "--train-ratio", "0.5", "--validation-ratio", "0.25", "--split-seed", "7"]
+    )
+    text = (tmp_path / "manifest" / "manifest.json").read_text()
+    manifest = json.loads(text)
+    files = {name: (tmp_path / name / f"{name}.csv").read_bytes() for name in ("train", "validation", "test")}
+    assert manifest == {
+        "feature_names": FEATURE_NAMES,
+        "label": {"column": "Churn?", "encoding": {"True.": "1", "False.": "0"}, "position": 0},
+        "format": "text/csv, no header, label in the first column",
+        "train_ratio": 0.5,
+        "validation_ratio": 0.25,
+        "split_seed": 7,
+        "rows": {name: data.count(b"\n") for name, data in files.items()},
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "ignored_columns": [],
+        "duplicate_rows": 0,
+    }
+    assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    assert text.startswith('{\n  "duplicate_rows": 0,\n  "feature_names": [\n    "Account Length",\n')
+
+
+def _recording_chunk_sizes(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    read = tables.read_raw_chunks
+
+    def recording(location, chunk_rows):
+        for chunk in read(location, chunk_rows):
+            sizes.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(tables, "read_raw_chunks", recording)
+    return sizes
+
+
+def test_chunk_rows_bounds_the_rows_read_at_once(tmp_path, monkeypatch):
+    """--chunk-rows is what bounds memory: the step reads the input that many rows at a time."""
+    sizes = _recording_chunk_sizes(monkeypatch)
+    preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path / "small"), "--chunk-rows", "1000"])
+    assert sizes == [1000, 1000, 1000, 333]
+    sizes.clear()
+    preprocess.main(["--input", str(SAMPLE_CSV), "--output", str(tmp_path / "default")])
+    assert sizes == [3333]  # within the default chunk size
+
+
+def test_a_single_chunk_input_reports_its_ignored_columns(tmp_path, capsys):
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    extra = tmp_path / "extra.csv"
+    extra.write_text("\n".join([header + ",Phone,Notes", *(r + ",382-4657,x" for r in rows)]) + "\n")
+    preprocess.main(["--input", str(extra), "--output", str(tmp_path / "out")])  # the default chunk holds every row
+    assert capsys.readouterr().out.splitlines()[0] == "ignored column(s) not used as features: Phone, Notes"
+    manifest = json.loads((tmp_path / "out" / "manifest" / "manifest.json").read_text())
+    assert manifest["ignored_columns"] == ["Phone", "Notes"]
+
+
+def test_streaming_needs_the_label_column(tmp_path, sample_raw):
+    sample_raw.drop(columns=["Churn?"]).to_csv(tmp_path / "unlabelled.csv", index=False)
+    with pytest.raises(SchemaError, match=r"missing required column\(s\): 'Churn\?'"):
+        preprocess.write_splits_streaming(tmp_path / "unlabelled.csv", tmp_path / "out", 0.7, 0.15, 42)
+    assert not (tmp_path / "out").exists()
+
+
+def test_streaming_a_split_of_more_than_8192_lines(tmp_path):
+    """Split files are written in blocks of lines: a split larger than a block is whole, counted
+    and digested (four copies of the sample: 13332 rows, over 9000 of them in train)."""
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join([header, *rows * 4]) + "\n")
+    expected = preprocess.split_lines(read_raw(big), 0.7, 0.15, 42)
+    assert len(expected["train"]) > 9000
+    result = preprocess.write_splits_streaming(big, tmp_path / "out", 0.7, 0.15, 42, chunk_rows=5000)
+    for name, lines in expected.items():
+        written = (tmp_path / "out" / name / f"{name}.csv").read_bytes()
+        assert written == "".join(f"{line}\n" for line in lines).encode()
+        assert result["rows"][name] == len(lines)
+        assert result["sha256"][name] == hashlib.sha256(written).hexdigest()
+    assert sum(result["rows"].values()) == 13332 and result["duplicate_rows"] == 3 * 3333

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def _first_invalid_utf8(path: Path) -> tuple[int, str] | None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     with path.open("rb") as handle:
-        for block in [*iter(lambda: handle.read(1 << 20), b""), b""]:
+        for block in itertools.chain(iter(lambda: handle.read(1 << 20), b""), [b""]):  # b"": the end
             try:
                 decoder.decode(block, final=not block)
             except UnicodeDecodeError as error:  # error.object: the bytes held back before plus this block

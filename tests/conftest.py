@@ -143,6 +143,21 @@ def missing_cloud_configuration() -> list[str]:
     return missing
 
 
+def _hypothesis_profile() -> None:
+    """Hypothesis without per-example deadlines: a deadline is a timing assertion, which fails
+    on a busy machine and proves nothing about behaviour (speed is measured in benchmarks/).
+    Under mutmut (``MUTANT_UNDER_TEST`` set) also with fixed examples and no example database,
+    so that a mutant's verdict does not vary by run."""
+    from hypothesis import settings
+
+    settings.register_profile("churn", deadline=None)
+    settings.register_profile("mutation", deadline=None, derandomize=True, database=None)
+    settings.load_profile("mutation" if "MUTANT_UNDER_TEST" in os.environ else "churn")
+
+
+_hypothesis_profile()
+
+
 def pytest_collection_modifyitems(config, items):
     """With --backend cloud and no AWS configuration: fail fast naming what is missing, or,
     where CHURN_SKIP_CLOUD is set (machines without AWS), skip the suite saying why."""

@@ -199,3 +199,13 @@ def test_auc_of_a_single_class_is_nan_without_a_warning():
         assert math.isnan(roc_auc(np.array([], dtype=int), np.array([])))
         report = evaluation_report([0, 1, 1], [0.3, 0.6, 0.8], bootstrap_rounds=50)
     assert report["binary_classification_metrics"]["auc"]["value"] == 1.0
+
+
+def test_certain_scores_of_exactly_zero_and_one_are_probabilities_too():
+    """A saturated sigmoid gives exactly 0.0 and 1.0 (XGBoost's float32 output does): they are
+    evaluated, not refused; just past either end is refused."""
+    report = evaluation_report([0, 1, 1, 0], [0.0, 1.0, 1.0, 0.0], bootstrap_rounds=5)
+    assert report["binary_classification_metrics"]["accuracy"]["value"] == 1.0
+    for outside in (1.0000001, -1e-12):
+        with pytest.raises(ValueError):
+            evaluation_report([0, 1, 1, 0], [0.0, outside, 1.0, 0.0], bootstrap_rounds=5)

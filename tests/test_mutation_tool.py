@@ -82,6 +82,29 @@ def test_the_copy_narrows_modules_and_tests_in_its_own_pyproject(tmp_path):
     assert tomllib.loads((source / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"] != ["churn/features.py"]
 
 
+def test_a_kept_copy_loses_the_files_the_checkout_no_longer_has(tmp_path):
+    """A module moved away must not stay importable in the copy nor in mutmut's mirror of it."""
+    import shutil
+
+    from tests.mutation.__main__ import REPO, work_copy
+
+    source = tmp_path / "source"
+    (source / "churn" / "old").mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", source / "pyproject.toml")
+    (source / "churn" / "old" / "gone.py").write_text("X = 1\n")
+    (source / "churn" / "kept.py").write_text("Y = 1\n")
+    work = tmp_path / "work"
+    work_copy(work, [], keep=True, source=source)
+    mirror = work / "mutants" / "churn" / "old" / "gone.py"
+    mirror.parent.mkdir(parents=True)
+    mirror.write_text("X = 1\n")  # mutmut's copy of it
+    (work / "mutmut-stats.json").write_text("{}")
+    (source / "churn" / "old" / "gone.py").unlink()
+    work_copy(work, [], keep=True, source=source)
+    assert not (work / "churn" / "old" / "gone.py").exists() and not mirror.exists()
+    assert (work / "churn" / "kept.py").is_file() and (work / "mutmut-stats.json").is_file()
+
+
 def test_an_explanation_with_the_original_line_matches_only_that_line():
     first = Mutant("churn.a.x_f__mutmut_1", "survived", removed=("    print('a', flush=True)",), added=("    print(None, flush=True)",))
     second = Mutant("churn.a.x_f__mutmut_2", "survived", removed=("    print('b', flush=True)",), added=("    print(None, flush=True)",))
@@ -109,3 +132,15 @@ def test_an_explanation_can_describe_a_kind_of_change():
     assert explanation_for(mutant("    print('x', flush=True)", "    print('x', )"), [flush]) is flush
     assert explanation_for(mutant("    print('x', flush=True)", "    print(None, flush=True)"), [flush]) is None
     assert explanation_for(mutant("    print('x', flush=True)", "    print('x', flush=False)", "other.a.x_f__mutmut_1"), [flush]) is None
+
+
+def test_hypothesis_has_no_deadlines_and_is_fixed_under_mutation():
+    import subprocess
+    import sys
+
+    code = "import tests.conftest; from hypothesis import settings; d = settings(); print(d.deadline, d.derandomize, d.database)"
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
+    assert plain.stdout.split()[:2] == ["None", "False"]
+    under = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PATH": "/usr/bin:/bin", "MUTANT_UNDER_TEST": "x"})
+    assert under.stdout.split() == ["None", "True", "None"]

@@ -229,7 +229,19 @@ def test_the_offset_of_a_bad_byte_is_counted_across_read_blocks(tmp_path):
     prefix = b"a" * ((1 << 20) - 1) + "é".encode()  # a two-byte character across the first 1 MiB block's end
     path.write_bytes(prefix + b"\xc3(")
     assert _first_invalid_utf8(path) == (len(prefix), "invalid continuation byte")
+    third = b"a" * (2 << 20) + b"\xff"  # in the third block: offsets add up over blocks
+    path.write_bytes(third)
+    assert _first_invalid_utf8(path) == (2 << 20, "invalid start byte")
     path.write_bytes(b"abc\xc3")  # cut short at the end
     assert _first_invalid_utf8(path) == (3, "unexpected end of data")
     path.write_bytes("Zürich".encode())
     assert _first_invalid_utf8(path) is None
+
+
+def test_when_the_offset_cannot_be_found_the_parsers_reason_is_given_alone(tmp_path, monkeypatch):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("State\nZürich\n".encode("latin-1"))
+    monkeypatch.setattr(tables, "_first_invalid_utf8", lambda _path: None)
+    with pytest.raises(SchemaError) as refused:
+        read_raw(path)
+    assert str(refused.value) == f"input is not UTF-8 text: {path} (invalid start byte)"

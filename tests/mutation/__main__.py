@@ -42,7 +42,7 @@ RESULTS = HERE / "RESULTS.md"
 
 #: mutmut's statuses that count as the mutant being noticed. A timeout is a mutant that made a
 #: test run far longer than its clean time (an endless loop): noticed, as mutmut counts it.
-PURE_LAYER_TESTS = ("the pure layer's tests: the non-Docker suite without `tests/backends/` and the CLI, report, "
+PURE_LAYER_TESTS = ("the pure layer's tests: the non-Docker suite without `tests/backends/`, `tests/runner/` and the CLI, report, "
                     "registry and versions tests (`[tool.mutmut]` in pyproject.toml)")
 #: The non-Docker suite (tox's default env).
 NON_DOCKER = "not docker and not e2e and not official_stack"
@@ -143,6 +143,24 @@ def listed_files(source: Path) -> list[str]:
             and not any(part.endswith(".egg-info") for part in path.relative_to(source).parts)]
 
 
+#: What mutmut itself keeps in the work folder (never the checkout's).
+_MUTMUT_OWN = {"mutants", "mutmut-stats.json", ".mutation-driver.json"}
+
+
+def _remove_stale(work: Path, listed: set[str]) -> None:
+    """Remove from a kept copy (and from mutmut's ``mutants/`` mirror of it) the files the
+    checkout no longer has: a module moved away would otherwise still be imported by tests."""
+    for root in (work, work / "mutants"):
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if relative.parts[0] in _MUTMUT_OWN or "__pycache__" in relative.parts or not path.is_file():
+                continue
+            if relative.as_posix() not in listed and path.suffix in (".py", ".toml", ".json", ".md", ".txt", ".csv", ".yml", ".sh"):
+                path.unlink()
+
+
 def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] = (), source: Path = REPO) -> None:
     """The checkout's files copied to ``work``; ``only`` and ``tests`` narrow the modules mutated
     and the tests run. With ``keep``, an earlier copy is updated file by file (mutmut then
@@ -153,11 +171,13 @@ def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] 
     marker = work / ".mutation-driver.json"
     if work.exists() and not (keep and marker.is_file() and marker.read_text() == settings):
         shutil.rmtree(work)  # a fresh copy (also when --keep follows a run of other modules or tests)
-    for name in listed_files(source):
+    listed = listed_files(source)
+    for name in listed:
         source_file, target = source / name, work / name
         if source_file.is_file() and not (target.is_file() and target.read_bytes() == source_file.read_bytes()):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source_file, target)
+    _remove_stale(work, set(listed))
     pyproject = work / "pyproject.toml"
     text = pyproject.read_text()
     if only:

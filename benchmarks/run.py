@@ -59,27 +59,28 @@ def machine() -> dict:
 # --- end to end on the sample -------------------------------------------------------------
 
 
-def _quiet(_line: str) -> None:
-    pass
+def _run(runs: Path, parameters: dict | None = None, **settings):
+    """One local run through the run layer, as ``churn run`` makes it (no progress printed)."""
+    from churn.runner.request import RunRequest
+    from churn.runner.run import run
+
+    return run(RunRequest(parameters=parameters or {}, runs_dir=runs, **settings))
 
 
 def churn_runs(work: Path) -> dict:
     """First run (empty cache), cached re-run, re-run with one hyperparameter changed."""
-    from churn.backends.local import local_backend
-    from churn.backends.local_run import run_local
-
     first, cached, changed = [], [], []
     results = {}
     for repeat in range(REPEATS):
         runs = work / f"churn-{repeat}"
-        seconds, result = _clock(run_local, local_backend(runs), {}, progress=_quiet)
+        seconds, result = _clock(_run, runs)
         assert result.status == "Succeeded", result.failure_reason
         first.append(seconds)
         results.setdefault("first_steps", result.summary["steps"])
-        seconds, result = _clock(run_local, local_backend(runs), {}, progress=_quiet)
+        seconds, result = _clock(_run, runs)
         assert all(s["cache_hit"] for s in result.summary["steps"][:6])
         cached.append(seconds)
-        seconds, result = _clock(run_local, local_backend(runs), {"NumRound": 101 + repeat}, progress=_quiet)
+        seconds, result = _clock(_run, runs, {"NumRound": 101 + repeat})
         changed.append(seconds)
         results["changed_hits"] = [s["name"] for s in result.summary["steps"] if s.get("cache_hit")]
     results.update(first=_median(first), cached=_median(cached), changed=_median(changed), samples={"first": first, "cached": cached, "changed": changed})
@@ -88,36 +89,36 @@ def churn_runs(work: Path) -> dict:
 
 def parallel_effect(work: Path) -> dict:
     """First runs (empty cache) with independent steps one at a time and two at a time."""
-    from churn.backends.local import local_backend
-    from churn.backends.local_run import run_local
-
     times: dict[int, list[float]] = {1: [], 2: []}
     for repeat in range(REPEATS):
         for bound in (1, 2):
             runs = work / f"parallel-{bound}-{repeat}"
-            seconds, result = _clock(run_local, local_backend(runs), {}, progress=_quiet, max_parallel_steps=bound)
+            seconds, result = _clock(_run, runs, max_parallel_steps=bound)
             assert result.status == "Succeeded", result.failure_reason
             times[bound].append(seconds)
     return {"one_at_a_time": _median(times[1]), "two_at_a_time": _median(times[2]), "samples": times}
 
 
 def plain_local_mode_runs(work: Path) -> dict:
-    """The same graph and images on a plain LocalPipelineSession, as a user would set it up:
-    region and dummy keys in the environment, SDK telemetry and logging as shipped, no cache.
-    Only the file:// PropertyFile reader is installed (without it local mode cannot finish
-    a pipeline whose outputs are local files)."""
+    """The same graph and images on a plain LocalPipelineSession: region and dummy keys in the
+    environment, SDK logging as shipped, no cache, the SDK's own job step executors, one step at
+    a time as the SDK's loop runs them. Not through ``Pipeline.start``: the SDK's executor cannot
+    read a ``file://`` property file, so the execution runs on churn's executor with no run
+    attached (``run=None``), which also unwraps local mode's telemetry (measured before
+    2026-11-28, this baseline went through ``Pipeline.start`` with telemetry on)."""
     import boto3
     from sagemaker.workflow.pipeline_context import LocalPipelineSession
 
     from churn.backends.code_bundle import write_bundle
-    from churn.backends.local import install_local_adaptations, local_backend
-    from churn.backends.local_run import stage_input
+    from churn.backends.local import local_backend
+    from churn.runner.local import stage_input
     from churn.files import file_uri
     from churn.pipeline import build_pipeline
+    from churn.runner import local_executor
+    from churn.runner.events import Events
 
     from churn.backends.docker import job_containers
 
-    install_local_adaptations()
     before = job_containers()
     times = []
     for repeat in range(REPEATS):
@@ -130,8 +131,7 @@ def plain_local_mode_runs(work: Path) -> dict:
         session = LocalPipelineSession(boto_session=boto3.Session(region_name="us-east-1"))
         backend._session = session  # noqa: SLF001 - the plain session instead of churn's
         pipeline = build_pipeline(backend)
-        pipeline.upsert(role_arn=backend.role_arn)
-        execution = pipeline.start(parameters={"InputData": data})
+        execution = local_executor.execute(pipeline, session, {"InputData": data}, run=None, max_parallel=1, events=Events())
         times.append(time.perf_counter() - start)
         status = execution.describe()["PipelineExecutionStatus"]
         assert status == "Succeeded", execution.describe()

@@ -131,7 +131,7 @@ def _fail(message: str, code: int = 1):
     help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
 )
 @cloud_options
-@click.option("--poll-seconds", default=30.0, show_default=True, help="cloud: how often to ask SageMaker for the status.")
+@click.option("--poll-seconds", default=None, type=float, help="cloud: how often to ask SageMaker for the status [default: 30].")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
 def run(
     backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
@@ -140,64 +140,29 @@ def run(
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
 
     local: every step in a container under Docker. cloud: on SageMaker (stages code and
-    input to S3, upserts the pipeline, starts it, follows it, downloads the results)."""
+    input to S3, upserts the pipeline, starts it, follows it, downloads the results).
+    An option of the other backend is an error, not ignored."""
     from pathlib import Path
 
-    from churn.backends import get_backend
-    from churn.backends.cloud import CloudSettingsError
-    from churn.backends.local import DEFAULT_RUNS_DIR
-    from churn.backends.runs import RunError, RunInterrupted
+    from churn.runner.events import Events, progress_lines
+    from churn.runner.request import RunRequest
+    from churn.runner.run import run as run_pipeline
+    from churn.runner.runs import RunError, RunInterrupted
 
     overrides = _parameter_overrides(params)
     if input_:
         overrides["InputData"] = input_
-    settings = _backend_settings(backend, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry)
-    echo = lambda line: click.echo(line)  # noqa: E731
+    request = RunRequest(
+        backend=backend, parameters=overrides, runs_dir=Path(runs_dir) if runs_dir else None, version=version_name,
+        resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
+        aws_images=aws_images, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
+        poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
+    )
     try:
-        chosen = get_backend(backend, **settings)
-        if backend == "local":
-            from churn.backends.local_run import resume_parameters, run_local
-            from churn.backends.local_scheduler import default_max_parallel_steps
-
-            try:
-                max_parallel_steps = max_parallel_steps or default_max_parallel_steps()
-            except ValueError as error:
-                _fail(str(error), 2)
-
-            from churn.versions import VersionError, find_version
-
-            expected_input = None
-            if resume_id:
-                if params or input_ or no_cache or version_name:
-                    _fail("--resume runs the failed execution as it was: no --param, --input, --no-cache or --version", 2)
-                resume = resume_parameters(chosen.runs_dir, resume_id)
-                overrides, expected_input = resume.parameters, resume.input_sha256
-            expected = None
-            if resume_id and resume.code_version:
-                # The step code and definition the execution ran (a --version run's too).
-                chosen.code_version, expected = resume.code_version, resume.definition_sha256
-            if version_name:
-                try:
-                    version = find_version(chosen.runs_dir, version_name)
-                except VersionError as error:
-                    _fail(str(error), 2)
-                chosen.code_version, expected = version.code_hash, version.definition_sha256
-            result = run_local(
-                chosen, overrides, build_missing_images=build, progress=echo, use_cache=not no_cache,
-                resumed_from=resume_id, expected_definition_sha256=expected, max_parallel_steps=max_parallel_steps,
-                expected_input_sha256=expected_input,
-            )
-        else:
-            from churn.backends.cloud_run import run_cloud
-
-            runs = Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
-            result = run_cloud(
-                chosen, overrides, runs, progress=echo, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
-                version=version_name,
-            )
+        result = run_pipeline(request, Events(progress_lines(click.echo)))
     except RunInterrupted as error:
         _fail(str(error), 130)
-    except (RunError, CloudSettingsError) as error:
+    except RunError as error:
         _fail(str(error), 2)
     summary = result.summary
     click.echo("")

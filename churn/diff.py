@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from churn.files import file_sha256
 from churn.summary import ARTIFACTS, read_summary
 
 SPLIT_ARTIFACTS = ("train", "validation", "test")
 
 
 def file_digest(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return file_sha256(path) if path.is_file() else None
 
 
 def split_digests(run_dir: Path) -> dict[str, str | None]:

@@ -10,6 +10,9 @@ import fcntl
 import hashlib
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Linux ioctl that makes ``target`` share ``source``'s blocks copy-on-write (a reflink: btrfs,
@@ -23,6 +26,11 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    """The sha256 of ``text`` as UTF-8 (a pipeline definition's hash, for one)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tree_files(root: Path, pattern: str = "*") -> list[Path]:
@@ -61,6 +69,26 @@ def clone_or_copy(source: Path, target: Path) -> None:
             if error.errno not in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EBADF):
                 raise
         shutil.copyfileobj(src, dst, 1 << 20)
+
+
+@contextmanager
+def new_folder(target: Path) -> Iterator[Path]:
+    """Build a folder and publish it as ``target`` whole, or not at all.
+
+    The block fills a hidden sibling (``.<name>.<random>.partial``, created here); when it ends
+    without error the sibling is renamed to ``target``, so no reader ever sees half a folder.
+    If ``target`` exists by then (another process published the same content meanwhile), the
+    copy is dropped and any error is ignored. The sibling never outlives the block."""
+    partial = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        partial.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def file_uri(path: Path | str) -> str:

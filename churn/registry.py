@@ -74,6 +74,31 @@ def _check_status(status: str) -> None:
         raise RegistryError(f"approval status must be one of {', '.join(APPROVAL_STATUSES)}, got {status!r}")
 
 
+class PendingRegistration:
+    """A registered version not yet committed: :meth:`commit` or :meth:`rollback` it, once."""
+
+    def __init__(self, db: sqlite3.Connection, package: ModelPackage):
+        self._db: sqlite3.Connection | None = db
+        self.package = package
+
+    def commit(self) -> ModelPackage:
+        self._end("COMMIT")
+        return self.package
+
+    def rollback(self) -> None:
+        if self._db is not None:
+            self._end("ROLLBACK")
+
+    def _end(self, statement: str) -> None:
+        if self._db is None:
+            raise RuntimeError(f"registration of {self.package.group} version {self.package.version} has already ended")
+        db, self._db = self._db, None
+        try:
+            db.execute(statement)
+        finally:
+            db.close()
+
+
 class Registry:
     def __init__(self, runs_dir: Path):
         self.path = Path(runs_dir) / REGISTRY_FILE
@@ -87,7 +112,7 @@ class Registry:
             connection.execute("ALTER TABLE model_packages ADD COLUMN selection TEXT NOT NULL DEFAULT 'null'")
         return connection
 
-    def register(
+    def begin_registration(
         self,
         group: str,
         model_data: str,
@@ -96,16 +121,15 @@ class Registry:
         execution_id: str,
         approval_status: str,
         selection: dict | None = None,
-        before_commit=None,
-    ) -> ModelPackage:
-        """Add the next version of ``group`` (atomically, safe against concurrent runs).
-
-        ``before_commit(package)`` runs inside the transaction (the run writes its summary
-        there): if it raises, nothing is registered, so a registered version always belongs to
-        a run whose summary was written."""
+    ) -> PendingRegistration:
+        """Add the next version of ``group`` in a transaction left open (the registry is locked
+        for writing until it ends): nothing is registered until :meth:`PendingRegistration.commit`.
+        A run commits only once its summary is written, so a registered version always belongs
+        to a run with a summary, even if the process dies in between."""
         _check_status(approval_status)
         now = _now()
-        with closing(self._connect()) as db:
+        db = self._connect()
+        try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 (latest,) = db.execute(
@@ -119,13 +143,18 @@ class Registry:
                         json.dumps(selection),
                     ),
                 )
-                if before_commit is not None:
-                    before_commit(package)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
-        return package
+        except BaseException:
+            db.close()
+            raise
+        return PendingRegistration(db, package)
+
+    def register(self, *args, **kwargs) -> ModelPackage:
+        """Add the next version of ``group`` and commit it (atomically, safe against concurrent
+        runs); the arguments are :meth:`begin_registration`'s."""
+        return self.begin_registration(*args, **kwargs).commit()
 
     def get(self, group: str, version: int) -> ModelPackage:
         with closing(self._connect()) as db:

@@ -87,7 +87,7 @@ def list_cloud_versions(sm, pipeline_name: str) -> list[Version]:
     DescribePipeline(PipelineVersionId) and hashed as it is stored, which is the text churn
     upserted, so the hashes equal the ``definition_sha256`` of the runs.
     """
-    import hashlib
+    from churn.files import text_sha256
 
     summaries: list[dict] = []
     request = {"PipelineName": pipeline_name, "SortOrder": "Ascending"}
@@ -101,7 +101,7 @@ def list_cloud_versions(sm, pipeline_name: str) -> list[Version]:
     for summary in sorted(summaries, key=lambda s: s["PipelineVersionId"]):
         described = sm.describe_pipeline(PipelineName=pipeline_name, PipelineVersionId=summary["PipelineVersionId"])
         text = described["PipelineDefinition"]
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = text_sha256(text)
         if digest not in versions:
             description = described.get("PipelineVersionDescription") or described.get("PipelineDescription") or ""
             churn = description.split(",")[0].removeprefix("churn ") if description.startswith("churn ") else "-"

@@ -145,3 +145,19 @@ def test_summary_json_reader_names_the_problem(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"execution_id": "x", "status": "Failed", "parameters": {}}))
     with pytest.raises(SummaryError, match="lacks steps"):
         read_summary(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--backend", "cloud", "--resume", "abc123"], "--resume is for the local backend only; the cloud backend does not support it"),
+        (["--backend", "cloud", "--no-cache", "--max-parallel-steps", "2"],
+         "--no-cache and --max-parallel-steps are for the local backend only; the cloud backend does not support them"),
+        (["--bucket", "my-bucket"], "--bucket is for the cloud backend only; the local backend does not support it"),
+        (["--poll-seconds", "5"], "--poll-seconds is for the cloud backend only; the local backend does not support it"),
+    ],
+)
+def test_an_option_of_the_other_backend_is_an_error_not_ignored(tmp_path, args, says):
+    done = _churn("run", "--runs-dir", str(tmp_path / "runs"), *args)
+    assert _one_error_line(done, 2) == f"error: {says}"
+    assert not (tmp_path / "runs").exists()  # refused before anything is written

@@ -54,3 +54,27 @@ def test_a_registry_from_before_candidates_is_upgraded(tmp_path):
     registry = Registry(tmp_path)
     assert registry.get("churn", 1).selection is None and registry.get("churn", 1).approval_status == "Approved"
     assert _register(registry).version == 2
+
+
+def _begin(registry, execution_id="run-1"):
+    return registry.begin_registration("churn", "file:///m.tar.gz", "img", {"accuracy": 0.9}, execution_id, "Approved")
+
+
+def test_a_pending_registration_is_invisible_until_committed(tmp_path):
+    registry = Registry(tmp_path)
+    pending = _begin(registry)
+    assert pending.package.version == 1
+    assert Registry(tmp_path).list() == []  # another reader sees nothing yet
+    assert pending.commit().version == 1
+    assert [p.version for p in Registry(tmp_path).list()] == [1]
+    with pytest.raises(RuntimeError, match="already ended"):
+        pending.commit()
+
+
+def test_a_rolled_back_registration_leaves_nothing_and_frees_its_version(tmp_path):
+    registry = Registry(tmp_path)
+    pending = _begin(registry)
+    pending.rollback()
+    pending.rollback()  # a second rollback is harmless (the run's clean-up may repeat it)
+    assert registry.list() == []
+    assert _begin(registry, "run-2").commit().version == 1

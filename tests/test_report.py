@@ -13,7 +13,7 @@ import pytest
 
 from churn.definition import compile_definition
 from churn.report import build_report, write_report
-from churn.backends.runs import STEP_ORDER
+from churn.runner.runs import STEP_ORDER
 from churn.summary import build_summary, write_summary
 
 CHROMIUM_FLAGS = [

@@ -10,16 +10,13 @@ import pytest
 
 from churn.backends import code_bundle
 from churn.backends.local import local_backend
-from churn.backends.local_run import run_local
-from churn.backends.runs import RunError
+from churn.runner.local import run_local
+from churn.runner.runs import RunError
 from churn.diff import split_digests
 from churn.versions import VersionError, find_version, list_versions
 
 pytestmark = pytest.mark.docker
 
-
-def _quiet(_line):
-    pass
 
 
 def _changed_split_script(monkeypatch):
@@ -35,9 +32,9 @@ def _changed_split_script(monkeypatch):
 
 def test_versions_are_listed_and_an_old_one_runs_again(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
-    first = run_local(local_backend(runs), {"NumRound": 5}, progress=_quiet)
+    first = run_local(local_backend(runs), {"NumRound": 5})
     _changed_split_script(monkeypatch)
-    second = run_local(local_backend(runs), {"NumRound": 5}, progress=_quiet)
+    second = run_local(local_backend(runs), {"NumRound": 5})
     assert first.status == second.status == "Succeeded"
     assert split_digests(first.run_dir) != split_digests(second.run_dir)
 
@@ -50,7 +47,7 @@ def test_versions_are_listed_and_an_old_one_runs_again(tmp_path, monkeypatch):
     old = find_version(runs, versions[0].name)
     backend = local_backend(runs)
     backend.code_version = old.code_hash
-    again = run_local(backend, {"NumRound": 5}, progress=_quiet, expected_definition_sha256=old.definition_sha256)
+    again = run_local(backend, {"NumRound": 5}, expected_definition_sha256=old.definition_sha256)
     assert again.status == "Succeeded"
     assert again.summary["definition_sha256"] == old.definition_sha256
     assert split_digests(again.run_dir) == split_digests(first.run_dir)
@@ -58,8 +55,8 @@ def test_versions_are_listed_and_an_old_one_runs_again(tmp_path, monkeypatch):
 
 def test_unknown_or_unreproducible_versions_are_clear_errors(tmp_path):
     runs = tmp_path / "runs"
-    run_local(local_backend(runs), {"NumRound": 5}, progress=_quiet)
+    run_local(local_backend(runs), {"NumRound": 5})
     with pytest.raises(VersionError, match="no version 'ffffffff'"):
         find_version(runs, "ffffffff")
     with pytest.raises(RunError, match="cannot be rebuilt by this churn"):
-        run_local(local_backend(runs), {}, progress=_quiet, expected_definition_sha256="0" * 64)
+        run_local(local_backend(runs), {}, expected_definition_sha256="0" * 64)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from churn.backends.base import Backend
 from churn.backends.images import aws_images
-from churn.backends.runs import SAMPLE_DATA, input_sha256
+from churn.files import file_sha256
+from churn.layout import SAMPLE_DATA
 
 PLACEHOLDER_REGION = "us-east-1"
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::111111111111:role/CHURN_ROLE_ARN-is-not-set"
@@ -184,7 +185,7 @@ def cloud_backend(
     # a leading slash, so script mode would not find the code archive.
     backend.artifact_root, backend.code_root = f"{backend.root}/runs", f"{backend.root}/code"
     # Where `churn run --backend cloud` stages the sample (content-addressed, as any input).
-    backend.input_data = backend.input_uri(input_sha256(SAMPLE_DATA))
+    backend.input_data = backend.input_uri(file_sha256(SAMPLE_DATA))
     return backend
 
 

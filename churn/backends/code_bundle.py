@@ -10,13 +10,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import shutil
 import tarfile
 from functools import lru_cache
 from pathlib import Path
 
 import churn
+from churn.files import new_folder
 
 PACKAGE_DIR = Path(churn.__file__).parent
 #: Modules the step entrypoints import (tests check the bundle imports on its own).
@@ -107,14 +107,9 @@ def write_bundle(directory: Path) -> Path:
         if written_bundle_hash(target) == target.name:
             return target
         shutil.rmtree(target)  # changed on disk (a step wrote into its mounted code): written again
-    partial = directory / f".{target.name}.{os.getpid()}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    for name, content in bundle_files():
-        path = partial / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    try:
-        partial.rename(target)
-    except OSError:  # another run wrote the same bundle meanwhile
-        shutil.rmtree(partial, ignore_errors=True)
+    with new_folder(target) as partial:  # another run may publish the same bundle meanwhile
+        for name, content in bundle_files():
+            path = partial / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
     return target

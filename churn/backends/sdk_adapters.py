@@ -1,4 +1,7 @@
-"""The one place where churn adapts the SageMaker Python SDK's behaviour (both backends).
+"""How churn quiets the SageMaker Python SDK and stops its telemetry (both backends).
+
+(Local mode's executor is adapted in :mod:`churn.runner.local_executor`, the only module that
+imports ``sagemaker.local``.)
 
 Pinned to sagemaker 2.257.x (see constraints.txt); each adaptation names what it changes and
 why, and is checked by the test suite so an SDK upgrade that breaks it fails loudly.
@@ -50,7 +53,7 @@ def _no_telemetry(*_args, **_kwargs) -> None:
     """Replacement for the SDK's telemetry request (an STS call plus an HTTPS GET to AWS)."""
 
 
-def _unwrap_telemetry(owner, names) -> None:
+def unwrap_telemetry(owner, names) -> None:
     """Replace telemetry-decorated methods by the functions they wrap.
 
     The decorator ends in ``finally: return response``, which swallows KeyboardInterrupt: Ctrl-C
@@ -74,13 +77,9 @@ def disable_telemetry() -> None:
     """
     telemetry_logging._send_telemetry_request = _no_telemetry  # noqa: SLF001 - pinned SDK internals
     from sagemaker.estimator import EstimatorBase
-    from sagemaker.local.local_session import LocalSagemakerClient
     from sagemaker.workflow.pipeline import Pipeline
 
-    _unwrap_telemetry(Pipeline, ("create", "start"))
-    _unwrap_telemetry(EstimatorBase, ("fit",))
-    _unwrap_telemetry(
-        LocalSagemakerClient,
-        ("create_processing_job", "create_training_job", "create_transform_job", "create_model", "create_pipeline"),
-    )
+    unwrap_telemetry(Pipeline, ("create", "start"))
+    unwrap_telemetry(EstimatorBase, ("fit",))
+    # Local mode's job methods: churn.runner.local_executor, the one module importing sagemaker.local.
 

@@ -8,20 +8,18 @@ when that content is not there yet.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from churn import __version__
 from churn import parameters as parameter_specs
 from churn.backends.cloud import CloudBackend, CloudSettingsError
 from churn.backends.code_bundle import bundle_files, bundle_hash
-from churn.backends.runs import (
+from churn.runner.runs import (
     input_files,
     input_sha256,
-    SAMPLE_DATA,
-    Progress,
     RunError,
     RunInterrupted,
     RunResult,
@@ -29,6 +27,9 @@ from churn.backends.runs import (
     input_uri,
     local_path,
 )
+from churn.files import text_sha256
+from churn.layout import SAMPLE_DATA
+from churn.runner.events import Events, Note, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.summary import ARTIFACT_STEP, ARTIFACTS
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
@@ -167,8 +168,8 @@ def list_steps(sm, arn: str) -> list[dict]:
             return steps
 
 
-def wait_for_execution(sm, arn: str, progress: Progress, poll_seconds: float, timeout_seconds: float | None):
-    """Poll until the execution ends, printing each step's status changes."""
+def wait_for_execution(sm, arn: str, events: Events, poll_seconds: float, timeout_seconds: float | None):
+    """Poll until the execution ends, emitting each step's start and end as SageMaker reports them."""
     seen: dict[str, str] = {}
     deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
     while True:
@@ -178,11 +179,9 @@ def wait_for_execution(sm, arn: str, progress: Progress, poll_seconds: float, ti
             raise RunError(f"cannot describe execution {arn}: {_explain(error)}") from None
         steps = list_steps(sm, arn)
         for step in reversed(steps):  # SageMaker lists the newest step first
-            status = step.get("StepStatus", "?")
-            if seen.get(step["StepName"]) != status:
-                seen[step["StepName"]] = status
-                reason = f": {step['FailureReason']}" if step.get("FailureReason") else ""
-                progress(f"==> {step['StepName']}: {status}{reason}")
+            for event in step_events(step, seen.get(step["StepName"])):
+                events.emit(event)
+            seen[step["StepName"]] = step.get("StepStatus", "?")
         status = describe.get("PipelineExecutionStatus")
         if status in TERMINAL:
             if status == "Succeeded" and not steps:
@@ -196,6 +195,31 @@ def wait_for_execution(sm, arn: str, progress: Progress, poll_seconds: float, ti
                 "(follow it in SageMaker Studio or stop it with aws sagemaker stop-pipeline-execution)"
             )
         time.sleep(poll_seconds)
+
+
+#: SageMaker's step statuses that end a step.
+STEP_ENDS = ("Succeeded", "Failed", "Stopped")
+
+
+def step_events(step: dict, before: str | None) -> list:
+    """The events a step's status change means: started (once, whatever status SageMaker first
+    shows), then finished with its status, seconds, cache hit and reason."""
+    status = step.get("StepStatus", "?")
+    if status == before:
+        return []
+    events = [] if before is not None else [StepStarted(step["StepName"])]
+    if status in STEP_ENDS:
+        seconds = _seconds(step.get("StartTime"), step.get("EndTime"))
+        events.append(StepFinished(step["StepName"], status, seconds, bool(step.get("CacheHitResult")), step.get("FailureReason")))
+    return events
+
+
+def _seconds(start, end) -> float | None:
+    """Seconds between two of SageMaker's times (datetimes from boto3; numbers also accepted)."""
+    if start is None or end is None:
+        return None
+    elapsed = end - start
+    return elapsed.total_seconds() if isinstance(elapsed, timedelta) else float(elapsed)
 
 
 def _download(s3, bucket: str, key: str, target: Path) -> bool:
@@ -285,7 +309,7 @@ def run_cloud(
     overrides: dict[str, object],
     runs_dir: Path,
     *,
-    progress: Progress = print,
+    events: Events | None = None,
     poll_seconds: float = 30.0,
     timeout_seconds: float | None = None,
     version: str | None = None,
@@ -296,6 +320,7 @@ def run_cloud(
     With ``version`` (a definition hash prefix, see ``churn versions --backend cloud``) nothing
     is upserted: the execution starts from that SageMaker pipeline version (its newest
     version id), whose step code must still be staged."""
+    events = events or Events()
     try:
         backend.require_settings()
     except CloudSettingsError as error:
@@ -317,20 +342,20 @@ def run_cloud(
         code_keys = [] if recorded else stage_code(s3, backend)
     except _client_error() as error:
         raise RunError(f"staging to {backend.root} failed: {_explain(error)}") from None
-    progress(f"==> staged: {len(code_keys)} code file(s) and {len(input_keys)} input file(s) uploaded")
+    events.emit(Note(f"staged: {len(code_keys)} code file(s) and {len(input_keys)} input file(s) uploaded"))
     try:
         if ensure_model_package_group(sm, backend.model_package_group):
-            progress(f"==> created model package group {backend.model_package_group}")
+            events.emit(Note(f"created model package group {backend.model_package_group}"))
     except _client_error() as error:
         raise RunError(f"cannot use model package group {backend.model_package_group!r}: {_explain(error)}") from None
 
     definition = recorded.definition if recorded else pipeline.definition()
-    digest = hashlib.sha256(definition.encode()).hexdigest()
+    digest = text_sha256(definition)
     try:
         with backend.sdk_scope():
             if recorded:
                 version_id = recorded.pipeline_version_ids[-1]
-                progress(f"==> starting pipeline version {version_id} (definition {digest[:12]})")
+                events.emit(Note(f"starting pipeline version {version_id} (definition {digest[:12]})"))
                 execution = pipeline.start(parameters=overrides, pipeline_version_id=version_id)
             else:
                 pipeline.upsert(
@@ -343,11 +368,12 @@ def run_cloud(
         raise RunError(f"SageMaker refused the pipeline: {_explain(error)}") from None
     arn = execution.arn
     execution_id = arn.rsplit("/", 1)[-1]
-    progress(f"==> execution {execution_id} started ({arn})")
+    events.emit(Note(f"execution {execution_id} started ({arn})"))
+    events.emit(RunStarted(execution_id))
     try:
-        describe, steps = wait_for_execution(sm, arn, progress, poll_seconds, timeout_seconds)
+        describe, steps = wait_for_execution(sm, arn, events, poll_seconds, timeout_seconds)
     except KeyboardInterrupt:
-        progress(f"==> stopping execution {execution_id}")
+        events.emit(Note(f"stopping execution {execution_id}"))
         sm.stop_pipeline_execution(PipelineExecutionArn=arn)
         raise RunInterrupted(f"interrupted: execution {execution_id} was asked to stop") from None
 
@@ -364,9 +390,11 @@ def run_cloud(
             f"{backend.artifact_root}/{execution_id}: {', '.join(missing)}"
         )
     defaults = {p["Name"]: p.get("DefaultValue") for p in json.loads(definition)["Parameters"]}
-    return finish_run(
+    result = finish_run(
         backend="cloud", run_dir=run_dir, describe=describe, list_steps=steps,
         parameters={**defaults, **overrides, "InputData": requested_input},
         definition=definition, registered_model=_registered_model(steps),
         input_sha256=staged_sha256,
     )
+    events.emit(RunFinished(execution_id, result.status, result.failure_reason))
+    return result

@@ -1,18 +1,15 @@
 """Running the pipeline on the local backend: preflight, code staging, execution with
-progress, artifacts under ``runs/<execution-id>/``, registration, summary and clean-up."""
+lifecycle events, artifacts under ``runs/<execution-id>/``, registration, summary and clean-up."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import logging
 import os
 import re
 import shutil
 import sqlite3
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,11 +19,12 @@ from churn import parameters as parameter_specs
 from churn.backends import docker
 from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
-from churn.backends.local_jobs import COMPOSE_FAILURE, JobsFolder, LocalRun, bounded, locked, remove_dead_runs, write_run_record
-from churn.backends.local_scheduler import default_max_parallel_steps
-from churn.backends.runs import (
+from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, locked, remove_dead_runs, write_run_record
+from churn.runner.scheduling import default_max_parallel_steps
+from churn.runner.runs import (
+    CREATE_MODEL_STEP,
+    REGISTER_STEP,
     MODEL_PACKAGE_GROUP,
-    Progress,
     RunError,
     RunInterrupted,
     RunResult,
@@ -38,46 +36,13 @@ from churn.backends.runs import (
     local_path,
     write_run_report,
 )
-from churn.backends.step_cache import StepCache
-from churn.files import clone_or_copy, file_uri, tree_files
-from churn.registry import Registry
+from churn.runner.step_cache import StepCache
+from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
+from churn.registry import PendingRegistration, Registry
+from churn.runner.events import Events, RunStarted
+from churn.runner.local_executor import LocalStep, StepFailure
+from churn.runner.local_executor import execute as execute_locally
 from churn.summary import ARTIFACTS, SUMMARY_FILE, metric_values, selection_record
-
-
-class _StepProgress(logging.Handler):
-    """Turns the local executor's step log records into one progress line per event."""
-
-    _started = re.compile(r"Starting pipeline step: '(.+)'")
-    _succeeded = re.compile(r"Pipeline step '(.+)' SUCCEEDED")
-    _failed = re.compile(r"Pipeline step '(.+)' FAILED. Failure message is: (.*)", re.S)
-
-    def __init__(self, progress: Progress, cache: StepCache | None):
-        super().__init__(logging.INFO)
-        self.progress = progress
-        self.cache = cache
-        self.started: dict[str, float] = {}
-        self.failed: set[str] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if match := self._started.match(message):
-            self.started[match[1]] = time.monotonic()
-            self.progress(f"==> {match[1]}: started")
-        elif match := self._succeeded.match(message):
-            cached = " (cached)" if self.cache and match[1] in self.cache.hits else ""
-            self.progress(f"==> {match[1]}: Succeeded{self._took(match[1])}{cached}")
-        elif match := self._failed.match(message):
-            reason = match[2].strip()
-            # Local mode's "Failed to run: [docker-compose ...]" is followed by the container's
-            # own reason (churn.backends.local_jobs); each step's failure is shown once.
-            if reason.startswith(COMPOSE_FAILURE) or match[1] in self.failed:
-                return
-            self.failed.add(match[1])
-            self.progress(f"==> {match[1]}: Failed{self._took(match[1])}: {bounded(reason)}")
-
-    def _took(self, step: str) -> str:
-        start = self.started.get(step)
-        return f" in {time.monotonic() - start:.1f} s" if start is not None else ""
 
 
 #: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
@@ -115,20 +80,16 @@ def stage_input(uri: str, runs_dir: Path) -> StagedInput:
     inputs.mkdir(parents=True, exist_ok=True)
     with locked(inputs / ".lock"):
         if not _staged_intact(target, staged, digest, single):
-            partial = inputs / f".{digest[:16]}.{uuid.uuid4().hex}.partial"
-            try:
+            if target.exists():  # damaged, or written by an older churn that hard-linked
+                stale = inputs / f".{digest[:16]}.{uuid.uuid4().hex}.stale"
+                target.rename(stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            with new_folder(target) as partial:
                 for source, name in zip(files, names):
                     clone_or_copy(source, partial / name)
                 copied = input_sha256(partial / names[0] if single else partial, [partial / n for n in names])
                 if copied != digest:
                     raise RunError(f"the input {path} changed while it was being staged; run again")
-                if target.exists():  # damaged, or written by an older churn that hard-linked
-                    stale = inputs / f".{digest[:16]}.{uuid.uuid4().hex}.stale"
-                    target.rename(stale)
-                    shutil.rmtree(stale, ignore_errors=True)
-                partial.rename(target)
-            finally:
-                shutil.rmtree(partial, ignore_errors=True)
     user_paths = {str(target / name): str(source) for source, name in zip(files, names)}
     user_paths[str(target)] = str(path)
     return StagedInput(file_uri(target), digest, staged[0] if single else target, user_paths)
@@ -166,7 +127,7 @@ def run_local(
     overrides: dict[str, object],
     *,
     build_missing_images: bool = True,
-    progress: Progress = print,
+    events: Events | None = None,
     use_cache: bool = True,
     resumed_from: str | None = None,
     expected_definition_sha256: str | None = None,
@@ -178,7 +139,7 @@ def run_local(
     With ``use_cache`` a job step whose request and input contents match an earlier successful
     step reuses its outputs (``runs/.cache``) instead of starting a container. Up to
     ``max_parallel_steps`` independent steps run at once (default: see
-    :func:`~churn.backends.local_scheduler.default_max_parallel_steps`). With
+    :func:`~churn.runner.scheduling.default_max_parallel_steps`). With
     ``expected_input_sha256`` (a resume) the run refuses an input whose content changed."""
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
@@ -215,7 +176,7 @@ def run_local(
 
     pipeline = build_pipeline(backend)
     definition = pipeline.definition()
-    if expected_definition_sha256 and hashlib.sha256(definition.encode()).hexdigest() != expected_definition_sha256:
+    if expected_definition_sha256 and text_sha256(definition) != expected_definition_sha256:
         raise RunError(
             f"version {expected_definition_sha256[:12]} cannot be rebuilt by this churn: the step graph, images "
             "or settings it was compiled with have changed since (only its step code is kept)"
@@ -228,37 +189,50 @@ def run_local(
         verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
     )
     parameters_requested = {**overrides, "InputData": requested_input}
-    run.on_start.append(
-        lambda execution_id: write_run_record(
-            runs_dir / execution_id,
-            {
-                "execution_id": execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
-                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
-                "resumed_from": resumed_from, "definition_sha256": hashlib.sha256(definition.encode()).hexdigest(),
-                "code_version": backend.code_version or bundle_hash(),
-            },
+    definition_sha256 = text_sha256(definition)
+
+    def started(event) -> None:
+        if isinstance(event, RunStarted):
+            run.execution_id = event.execution_id
+            write_run_record(
+                runs_dir / event.execution_id,
+                {
+                    "execution_id": event.execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
+                    "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+                    "resumed_from": resumed_from, "definition_sha256": definition_sha256,
+                    "code_version": backend.code_version or bundle_hash(),
+                },
+            )
+
+    registration = _Registration(backend, runs_dir)
+    try:  # whatever happens, an uncommitted registration is rolled back (a no-op once committed)
+        return _execute_and_summarize(
+            backend, pipeline, session, overrides, run, jobs, registration, Events(started, (events or Events()).emit),
+            definition=definition, requested_input=requested_input, resumed_from=resumed_from, input_sha256=staged.sha256,
         )
-    )
-    session.config = {"local": run.container_roots}
-    session.churn_run = run
-    handler = _StepProgress(progress, cache)
-    step_logger = logging.getLogger("sagemaker.local.entities")
-    step_logger.addHandler(handler)
-    step_logger.setLevel(logging.INFO)
-    step_logger.propagate = False
+    finally:
+        registration.abandon()
+
+
+def _execute_and_summarize(
+    backend, pipeline, session, overrides, run: LocalRun, jobs: JobsFolder, registration: _Registration, events: Events,
+    *, definition: str, requested_input: str, resumed_from: str | None, input_sha256: str,
+) -> RunResult:
+    runs_dir, cache = run.runs_dir, run.cache
     try:
         with backend.sdk_scope():
-            pipeline.upsert(role_arn=backend.role_arn)
-            execution = pipeline.start(parameters=overrides)
+            execution = execute_locally(
+                pipeline, session, overrides, run=run, max_parallel=run.max_parallel,
+                events=events, local_steps=[registration.step()],
+            )
     except KeyboardInterrupt:
+        registration.abandon()
         marked = _mark_interrupted(runs_dir / run.execution_id if run.execution_id else None)
         raise RunInterrupted(
             "interrupted: the execution was stopped and its containers removed; nothing of it was cached"
             + (f"; its partial outputs are in {marked} (churn run --resume {run.execution_id} continues it)" if marked else "")
         ) from None
     finally:
-        step_logger.removeHandler(handler)
-        session.churn_run = None
         docker.remove_job_containers(jobs.path)
         jobs.close()
 
@@ -278,66 +252,83 @@ def run_local(
     if describe.get("FailureReason"):
         describe["FailureReason"] = bounded(describe["FailureReason"], str(run_dir / "logs"))
     finish = dict(
-        backend="local", run_dir=run_dir, describe=describe, definition=definition,
+        backend="local", run_dir=run_dir, definition=definition,
         parameters={**execution.pipeline_parameters, "InputData": requested_input}, resumed_from=resumed_from,
-        input_sha256=staged.sha256,
+        input_sha256=input_sha256, report=False,
     )
-    created = any(s["StepName"] == "CreateModel-CreateModel" and s.get("StepStatus") == "Succeeded" for s in steps)
-    model_file = run_dir / ARTIFACTS["model"]
-    if not (created and model_file.is_file()):
-        return finish_run(**finish, list_steps=steps, registered_model=None)
-    result = _register_and_summarize(backend, run_dir, finish, steps)
+    package = registration.package
+    registered = None if package is None else {
+        "group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn,
+    }
+    result = _summary_or_error(
+        lambda: finish_run(**finish, describe=describe, list_steps=steps, registered_model=registered), run_dir,
+        "; the model was not registered" if package else "",
+    )
+    if package is not None:
+        try:
+            registration.commit()
+        except sqlite3.Error as error:  # the summary named a version the registry does not have: rewritten
+            reason = f"cannot register the model in {registration.registry.path}: {error}"
+            failed = {**describe, "PipelineExecutionStatus": "Failed", "FailureReason": f"Step '{REGISTER_STEP}' failed with message: {reason}"}
+            steps = [
+                {**s, "StepStatus": "Failed", "FailureReason": reason} if s["StepName"] == REGISTER_STEP else s for s in steps
+            ]
+            result = _summary_or_error(lambda: finish_run(**finish, describe=failed, list_steps=steps, registered_model=None), run_dir)
     write_run_report(run_dir)
     return result
 
 
-def _register_and_summarize(backend: LocalBackend, run_dir: Path, finish: dict, steps: list[dict]) -> RunResult:
-    """Register the winner and write the summary as one: the registry commits only once the
-    summary is written, so a registered version always belongs to a run with a summary. A
-    registry that cannot be written fails the registration step (and the execution), as
-    SageMaker's RegisterModel step would; a summary that cannot be written registers nothing."""
-    parameters = finish["parameters"]
-    started = datetime.now(timezone.utc)
-    written: list[RunResult] = []
-
-    def summarize(package) -> None:
-        registered = {"group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn}
-        step = {"StepName": "RegisterModel-RegisterModel", "StepStatus": "Succeeded", "StartTime": started,
-                "EndTime": datetime.now(timezone.utc), "Metadata": {"RegisterModel": {"Arn": package.arn}}}
-        written.append(finish_run(**finish, list_steps=[*steps, step], registered_model=registered, report=False))
-
-    registry = Registry(backend.runs_dir)
-    try:
-        registry.register(
-            group=MODEL_PACKAGE_GROUP,
-            model_data=file_uri(run_dir / ARTIFACTS["model"]),
-            image=backend.images.training,
-            metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
-            execution_id=run_dir.name,
-            approval_status=str(parameters["ModelApprovalStatus"]),
-            selection=selection_record(run_dir),
-            before_commit=summarize,
-        )
-    except sqlite3.Error as error:
-        reason = f"cannot register the model in {registry.path}: {error}"
-        step = {"StepName": "RegisterModel-RegisterModel", "StepStatus": "Failed", "StartTime": started,
-                "EndTime": datetime.now(timezone.utc), "FailureReason": reason}
-        describe = {**finish["describe"], "PipelineExecutionStatus": "Failed",
-                    "FailureReason": f"Step 'RegisterModel-RegisterModel' failed with message: {reason}"}
-        return _summary_or_error(lambda: finish_run(**{**finish, "describe": describe}, list_steps=[*steps, step], registered_model=None, report=False), run_dir)
-    except OSError as error:
-        raise RunError(
-            f"cannot write {run_dir / SUMMARY_FILE}: {error.strerror or error}; the model was not registered "
-            f"(the run's outputs are in {run_dir})"
-        ) from None
-    return written[-1]
-
-
-def _summary_or_error(write, run_dir: Path) -> RunResult:
+def _summary_or_error(write, run_dir: Path, consequence: str = "") -> RunResult:
     try:
         return write()
     except OSError as error:
-        raise RunError(f"cannot write {run_dir / SUMMARY_FILE}: {error.strerror or error} (the run's outputs are in {run_dir})") from None
+        raise RunError(
+            f"cannot write {run_dir / SUMMARY_FILE}: {error.strerror or error}{consequence} (the run's outputs are in {run_dir})"
+        ) from None
+
+
+class _Registration:
+    """Local registration, a step of churn's own (``RegisterModel-RegisterModel``, as on
+    SageMaker) that runs once CreateModel succeeded: it adds the winner to the registry in a
+    transaction the run commits only after the summary is written."""
+
+    def __init__(self, backend: LocalBackend, runs_dir: Path):
+        self.backend, self.runs_dir = backend, runs_dir
+        self.registry = Registry(runs_dir)
+        self.pending: PendingRegistration | None = None
+
+    @property
+    def package(self):
+        return self.pending.package if self.pending else None
+
+    def step(self) -> LocalStep:
+        return LocalStep(name=REGISTER_STEP, after=(CREATE_MODEL_STEP,), run=self.run)
+
+    def run(self, execution_id: str, parameters: dict) -> None:
+        run_dir = self.runs_dir / execution_id
+        model_file = run_dir / ARTIFACTS["model"]
+        if not model_file.is_file():
+            raise StepFailure(f"the winning model {model_file} is missing")
+        try:
+            self.pending = self.registry.begin_registration(
+                group=MODEL_PACKAGE_GROUP,
+                model_data=file_uri(model_file),
+                image=self.backend.images.training,
+                metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
+                execution_id=execution_id,
+                approval_status=str(parameters["ModelApprovalStatus"]),
+                selection=selection_record(run_dir),
+            )
+        except sqlite3.Error as error:
+            raise StepFailure(f"cannot register the model in {self.registry.path}: {error}") from None
+
+    def commit(self) -> None:
+        if self.pending is not None:
+            self.pending.commit()
+
+    def abandon(self) -> None:
+        if self.pending is not None:
+            self.pending.rollback()
 
 
 def find_run_dir(runs_dir: Path, execution_id: str) -> Path:

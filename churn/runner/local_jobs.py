@@ -2,22 +2,21 @@
 
 SageMaker local mode decides a job's status from its ``docker compose`` process alone: Compose
 v1 sometimes exits 0 although the container failed (a 50 MB field in the input did it every
-time), and the SDK counts exit code 130 as success. Here every processing and training step
-of a churn run is wrapped (:func:`guarded`) so that
+time), and the SDK counts exit code 130 as success. Every processing and training step of a
+churn run goes through :func:`run_job`, so that
 
 - its containers run from a folder of its own (``<scratch>/<step>/``: local mode's
   ``container_root``, per thread), and after the job their exit codes decide: any non-zero exit
   fails the step with that container's own last error line (bounded; paths inside the container
   named as the user's), and the whole log is kept in ``runs/<id>/logs/<step>.log``;
 - a step whose declared outputs are missing or empty fails;
-- the step cache (:class:`~churn.backends.step_cache.StepCache`) is consulted before, and
+- the step cache (:class:`~churn.runner.step_cache.StepCache`) is consulted before, and
   written after, only for a step that passed both checks;
 - the raw input is verified against the sha256 recorded when it was staged.
 
-The run's settings reach the wrapped executors as one :class:`LocalRun` on the session
-(``churn_run``). Checked against sagemaker 2.257.x (``_ProcessingStepExecutor`` /
-``_TrainingStepExecutor.execute``, ``LocalPipelineExecution.update_step_failure``,
-``local.container_root``).
+Nothing here imports the SDK: :mod:`churn.runner.local_executor` calls :func:`run_job` from its
+step executors with the three SDK operations it needs (start the job, record a failure, replay
+a cached job description).
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from churn.backends import docker
-from churn.backends.step_cache import StepCache
+from churn.runner.step_cache import StepCache
 from churn.files import content_sha256, has_content, uri_path
 
 #: Failure reasons are bounded like SageMaker's (its FailureReason holds 1,024 characters);
@@ -168,15 +167,9 @@ class LocalRun:
     #: Host paths as the user knows them (a staged copy -> the user's own file).
     user_paths: dict[str, str] = field(default_factory=dict)
     execution_id: str | None = None
-    on_start: list[Callable[[str], None]] = field(default_factory=list)
 
     def __post_init__(self):
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
-
-    def started(self, execution_id: str) -> None:
-        self.execution_id = execution_id
-        for listener in self.on_start:
-            listener(execution_id)
 
     def stop_jobs(self) -> None:
         docker.remove_job_containers(self.jobs.path)
@@ -243,108 +236,77 @@ def _missing_model(outputs: dict[str, Path]) -> list[str]:
     return ["model"]
 
 
-# --- the wrapper -------------------------------------------------------------------------
+# --- one guarded job -----------------------------------------------------------------------
+
+#: What differs between the two kinds of job step: declared outputs, inputs, cache key, check.
+_KINDS = {
+    "processing": (_processing_outputs, _processing_inputs, StepCache.processing_key, missing_outputs),
+    "training": (_training_outputs, _training_inputs, StepCache.training_key, _missing_model),
+}
 
 
-def guarded(original, kind: str):
-    """Wrap a job step executor's ``execute`` (``kind``: "processing" or "training")."""
-    outputs_of = _processing_outputs if kind == "processing" else _training_outputs
-    inputs_of = _processing_inputs if kind == "processing" else _training_inputs
-    key_of = StepCache.processing_key if kind == "processing" else StepCache.training_key
-    replay = _replay_processing if kind == "processing" else _replay_training
-    check_outputs = missing_outputs if kind == "processing" else _missing_model
+def run_job(
+    run: LocalRun,
+    step: str,
+    kind: str,
+    args: dict,
+    *,
+    start: Callable[[], dict],
+    fail: Callable[[str], None],
+    replay: Callable[[dict, str, dict[str, Path]], dict],
+    execution_id: str,
+) -> dict:
+    """Run one job step (``kind``: "processing" or "training") of ``run``, guarded.
 
-    def execute(self):
-        run: LocalRun | None = getattr(self.pipline_executor.sagemaker_session, "churn_run", None)
-        if run is None:  # a plain LocalPipelineSession keeps the SDK's behaviour
-            return original(self)
-        step, execution = self.step.name, self.pipline_executor.execution
-        from sagemaker.local.exceptions import StepExecutionException
-
+    ``args`` is the step's resolved job request; ``start()`` runs the job in local mode and
+    returns its description (or raises the SDK's failure); ``fail(reason)`` records the step's
+    failure and raises; ``replay(stored, job_name, outputs)`` turns a cached description into
+    this step's. This function does not know the SDK: the executor supplies the three."""
+    outputs_of, inputs_of, key_of, check_outputs = _KINDS[kind]
+    outputs, inputs = outputs_of(args), inputs_of(args)
+    paths = _container_paths(inputs, outputs, args)
+    for uri in inputs.values():
+        if uri in run.verified_inputs:
+            path, expected = run.verified_inputs[uri]
+            if not path.exists() or content_sha256(path) != expected:
+                fail(f"the staged copy of the input {run.user_path(str(path), {})} changed after staging (sha256 differs); run again")
+    key = key_of(run.cache, args) if run.cache else None
+    if key:
+        stored = run.cache.restore(step, key, outputs)
+        if stored is not None:
+            return replay(stored, f"{step}-cached-{key[:8]}", outputs)
+    job_dir = run.jobs.path / step
+    job_dir.mkdir(parents=True, exist_ok=True)
+    sdk_failure = None
+    with run.container_roots.use(job_dir):
         try:
-            return _execute(self, run, step, execution)
-        except StepExecutionException:
-            raise
-        except Exception as error:  # noqa: BLE001 - a fault around the job (disk, Docker) fails this step, not the run
-            execution.update_step_failure(step, bounded(f"{type(error).__name__}: {error}"))
-
-    def _execute(self, run: LocalRun, step: str, execution):
-        args = self.pipline_executor.evaluate_step_arguments(self.step)
-        outputs, inputs = outputs_of(args), inputs_of(args)
-        paths = _container_paths(inputs, outputs, args)
-        for uri in inputs.values():
-            if uri in run.verified_inputs:
-                path, expected = run.verified_inputs[uri]
-                if not path.exists() or content_sha256(path) != expected:
-                    execution.update_step_failure(
-                        step, f"the staged copy of the input {run.user_path(str(path), {})} changed after staging (sha256 differs); run again"
-                    )
-        key = key_of(run.cache, args) if run.cache else None
-        if key:
-            stored = run.cache.restore(step, key, outputs)
-            if stored is not None:
-                return replay(self, stored, args, f"{step}-cached-{key[:8]}", outputs)
-        job_dir = run.jobs.path / step
-        job_dir.mkdir(parents=True, exist_ok=True)
-        sdk_failure = None
-        with run.container_roots.use(job_dir):
-            try:
-                response = original(self)
-            except Exception as error:  # noqa: BLE001 - StepExecutionException: the SDK's verdict
-                sdk_failure = error
-        log_file = run.log_file(step)
-        failed, count = docker.finish_job_containers(job_dir, log_file)
-        hint = str(log_file)
-        if failed is not None:
-            execution.update_step_failure(step, bounded(run.user_path(failed.reason(), paths), hint))
-        if sdk_failure is not None:
-            message = getattr(sdk_failure, "message", str(sdk_failure))
-            if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
-                execution.update_step_failure(step, bounded(f"the job's container did not run: {message}", hint))
-            raise sdk_failure
-        if count == 0:
-            execution.update_step_failure(step, "no container ran for this job (local mode reported success without one)")
-        missing = check_outputs(outputs)
-        if missing:
-            execution.update_step_failure(
-                step,
-                f"the job ended without writing its declared output{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)} (see {hint})",
-            )
-        if key:
-            try:
-                run.cache.store(key, outputs, response, execution.pipeline_execution_name)
-            except OSError as error:  # a full disk, say: the step stands, it is just not cached
-                logging.getLogger(__name__).warning("%s: not cached (%s)", step, error)
-        return response
-
-    return execute
-
-
-def _replay_processing(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
-    response = {
-        **stored,
-        "ProcessingJobName": job_name,
-        "ProcessingInputs": args.get("ProcessingInputs", []),
-        "ProcessingOutputConfig": args["ProcessingOutputConfig"],
-    }
-    response["ProcessingOutputConfig"] = {
-        **response["ProcessingOutputConfig"],
-        "Outputs": self._convert_list_to_dict(response, "ProcessingOutputConfig.Outputs", "OutputName"),  # noqa: SLF001
-    }
-    response["ProcessingInputs"] = self._convert_list_to_dict(response, "ProcessingInputs", "InputName")  # noqa: SLF001
+            response = start()
+        except Exception as error:  # noqa: BLE001 - the SDK's verdict, checked against the containers below
+            sdk_failure = error
+    log_file = run.log_file(step)
+    failed, count = docker.finish_job_containers(job_dir, log_file)
+    hint = str(log_file)
+    if failed is not None:
+        fail(bounded(run.user_path(failed.reason(), paths), hint))
+    if sdk_failure is not None:
+        message = getattr(sdk_failure, "message", str(sdk_failure))
+        if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
+            fail(bounded(f"the job's container did not run: {message}", hint))
+        raise sdk_failure
+    if count == 0:
+        fail("no container ran for this job (local mode reported success without one)")
+    missing = check_outputs(outputs)
+    if missing:
+        fail(
+            f"the job ended without writing its declared output{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (see {hint})"
+        )
+    if key:
+        try:
+            run.cache.store(key, outputs, response, execution_id)
+        except OSError as error:  # a full disk, say: the step stands, it is just not cached
+            logging.getLogger(__name__).warning("%s: not cached (%s)", step, error)
     return response
-
-
-def _replay_training(self, stored: dict, args: dict, job_name: str, destinations) -> dict:
-    from churn.files import file_uri
-
-    return {
-        **stored,
-        "TrainingJobName": job_name,
-        "OutputDataConfig": args["OutputDataConfig"],
-        "ModelArtifacts": {"S3ModelArtifacts": file_uri(destinations["model"] / "model.tar.gz")},
-    }
 
 
 def write_run_record(run_dir: Path, record: dict) -> None:

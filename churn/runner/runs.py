@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from churn.files import file_sha256, file_uri, tree_files, tree_sha256, unsafe_characters, uri_path
+from churn.files import file_sha256, file_uri, text_sha256, tree_files, tree_sha256, unsafe_characters, uri_path
 from churn.summary import build_summary, step_records, write_summary
 from churn.tables import write_lines_atomically
 
-Progress = Callable[[str], None]
 MODEL_PACKAGE_GROUP = "churn"
-#: What a run reads when no input is given.
-SAMPLE_DATA = Path(__file__).resolve().parents[2] / "data" / "sample" / "churn.csv"
 #: Every step a run can have, in graph order. Registration is a pipeline step on SageMaker
 #: and the local backend's own step (local mode cannot run it); both report it by this name.
+CREATE_MODEL_STEP = "CreateModel-CreateModel"
+REGISTER_STEP = "RegisterModel-RegisterModel"
 STEP_ORDER = (
     "PreprocessData",
     "TrainModel",
@@ -134,7 +131,7 @@ def finish_run(
         steps=step_records(list_steps, list(STEP_ORDER)),
         parameters=parameters,
         run_dir=run_dir,
-        definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
+        definition_sha256=text_sha256(definition),
         registered_model=registered_model,
         resumed_from=resumed_from,
         input_sha256=input_sha256,

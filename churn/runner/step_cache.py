@@ -16,10 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import uuid
 from pathlib import Path
 
-from churn.files import clone_or_copy, content_sha256, file_sha256, has_content, tree_files, uri_path
+from churn.files import clone_or_copy, content_sha256, file_sha256, has_content, new_folder, tree_files, uri_path
 
 ENTRY_FILE = "entry.json"
 
@@ -113,20 +112,12 @@ class StepCache:
         with an empty declared output is never stored."""
         if (self.root / key).is_dir() or not all(map(has_content, sources.values())):
             return
-        partial = self.root / f".{key}.{uuid.uuid4().hex}.partial"
-        try:
+        with new_folder(self.root / key) as partial:
             files = {}
             for name, source in sources.items():
                 for file in tree_files(source):
                     relative = f"{name}/{file.relative_to(source).as_posix()}"
                     clone_or_copy(file, partial / "outputs" / relative)
                     files[relative] = file_sha256(partial / "outputs" / relative)
-            partial.mkdir(parents=True, exist_ok=True)
             entry = {"execution_id": execution_id, "files": files, "response": response}
             (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
-            partial.rename(self.root / key)
-        except OSError:
-            if not (self.root / key).is_dir():  # else: another run stored the same step meanwhile
-                raise
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)

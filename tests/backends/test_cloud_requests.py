@@ -70,7 +70,8 @@ def test_no_empty_path_segment_in_any_s3_location(candidate_outputs):
 
 def test_the_default_input_is_where_the_sample_is_staged():
     from churn.backends.cloud import cloud_backend
-    from churn.backends.runs import SAMPLE_DATA, input_sha256
+    from churn.layout import SAMPLE_DATA
+    from churn.runner.runs import input_sha256
 
     backend = cloud_backend(region="eu-west-1", role_arn=ROLE, bucket="my-bucket")
     assert backend.input_data == f"s3://my-bucket/churn/input/{input_sha256(SAMPLE_DATA)[:16]}/"

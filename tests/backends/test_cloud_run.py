@@ -21,11 +21,12 @@ import boto3
 import pytest
 
 from churn.backends.cloud import cloud_backend
-from churn.backends.cloud_run import run_cloud, stage_code, stage_input
+from churn.runner.cloud import run_cloud, stage_code, stage_input
 from churn.backends.code_bundle import bundle_files, bundle_hash
-from churn.backends.runs import RunError, failed_step
+from churn.runner.runs import RunError, failed_step
 from churn.pipeline import build_pipeline
 from churn.summary import ARTIFACTS
+from churn.runner.events import Events, progress_lines
 from tests.conftest import SAMPLE_CSV
 
 moto_server = pytest.importorskip("moto.server")
@@ -64,9 +65,6 @@ def _backend(**settings):
     return cloud_backend(**{"region": REGION, "role_arn": ROLE, "bucket": BUCKET, **settings})
 
 
-def _quiet(_line):
-    pass
-
 
 def test_staging_uploads_only_what_changed(aws):
     backend = _backend()
@@ -87,7 +85,7 @@ def test_staging_uploads_only_what_changed(aws):
 def test_run_goes_through_staging_upsert_and_start_and_reports_what_the_emulator_cannot_do(aws, tmp_path):
     backend = _backend()
     with pytest.raises(RunError, match="cannot list the steps of execution .*does it implement this operation"):
-        run_cloud(backend, {"NumRound": 10, "MaxDepth": 3}, tmp_path, progress=_quiet, poll_seconds=0.05, timeout_seconds=10)
+        run_cloud(backend, {"NumRound": 10, "MaxDepth": 3}, tmp_path, poll_seconds=0.05, timeout_seconds=10)
     sm = aws["sm"]
     pipeline = sm.describe_pipeline(PipelineName="churn")
     compiled = build_pipeline(_backend()).definition()
@@ -108,7 +106,7 @@ def test_run_goes_through_staging_upsert_and_start_and_reports_what_the_emulator
 def test_a_changed_definition_updates_the_pipeline(aws, tmp_path):
     for expiry in ("P30D", "P1D"):
         with pytest.raises(RunError):
-            run_cloud(_backend(cache_expiry=expiry), {}, tmp_path, progress=_quiet, poll_seconds=0.05)
+            run_cloud(_backend(cache_expiry=expiry), {}, tmp_path, poll_seconds=0.05)
     definition = json.loads(aws["sm"].describe_pipeline(PipelineName="churn")["PipelineDefinition"])
     assert {s["CacheConfig"]["ExpireAfter"] for s in definition["Steps"] if "CacheConfig" in s} == {"P1D"}
     assert len(aws["sm"].list_pipeline_executions(PipelineName="churn")["PipelineExecutionSummaries"]) == 2
@@ -116,18 +114,18 @@ def test_a_changed_definition_updates_the_pipeline(aws, tmp_path):
 
 def test_missing_bucket_is_a_clear_error(aws, tmp_path):
     with pytest.raises(RunError, match="S3 bucket 'no-such-bucket' does not exist or this account cannot use it"):
-        run_cloud(_backend(bucket="no-such-bucket"), {}, tmp_path, progress=_quiet)
+        run_cloud(_backend(bucket="no-such-bucket"), {}, tmp_path)
 
 
 def test_bad_role_is_a_clear_error(aws, tmp_path):
     with pytest.raises(RunError, match="is not an IAM role ARN"):
-        run_cloud(_backend(role_arn="churn-role"), {}, tmp_path, progress=_quiet)
+        run_cloud(_backend(role_arn="churn-role"), {}, tmp_path)
     assert "churn" not in [p["PipelineName"] for p in aws["sm"].list_pipelines()["PipelineSummaries"]]
 
 
 def test_missing_settings_are_named(aws, tmp_path):
     with pytest.raises(RunError, match=r"needs these settings: role ARN \(--role-arn or CHURN_ROLE_ARN\); bucket"):
-        run_cloud(cloud_backend(region=REGION), {}, tmp_path, progress=_quiet)
+        run_cloud(cloud_backend(region=REGION), {}, tmp_path)
 
 
 # --- an execution that really progresses -------------------------------------------------
@@ -292,11 +290,13 @@ def simulate(aws, monkeypatch, step_results, property_files):
 def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
     simulator = simulate(polls_until_done=3)
     lines = []
-    result = run_cloud(_backend(), {"NumRound": 10}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    result = run_cloud(_backend(), {"NumRound": 10}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
     assert simulator.polls == 4  # the status is read before the steps: one more poll sees Succeeded
     assert result.status == "Succeeded"
-    assert "==> PreprocessData: Executing" in lines and "==> PreprocessData: Succeeded" in lines
-    assert lines.index("==> TrainModel: Succeeded") < lines.index("==> RegisterModel-RegisterModel: Succeeded")
+    # The same progress lines as a local run's: each step's start, then its end with its seconds.
+    assert "==> PreprocessData: started" in lines and "==> PreprocessData: Succeeded in 5.0 s" in lines
+    assert lines.index("==> PreprocessData: started") < lines.index("==> PreprocessData: Succeeded in 5.0 s")
+    assert lines.index("==> TrainModel: Succeeded in 5.0 s") < lines.index("==> RegisterModel-RegisterModel: Succeeded in 5.0 s")
     run_dir = tmp_path / result.execution_id
     for relative in ARTIFACTS.values():
         assert (run_dir / relative).read_bytes() == step_results[relative], relative
@@ -311,7 +311,7 @@ def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
 
 def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
     simulate(outcome="Failed")
-    result = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    result = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     assert result.status == "Failed"
     assert failed_step(result.summary) == "TrainModel"
     train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
@@ -321,13 +321,13 @@ def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
 def test_success_without_results_is_an_error(aws, simulate, tmp_path):
     simulate().results = {}
     with pytest.raises(RunError, match="reports Succeeded but these results are missing.*train, validation, test, manifest, model, evaluation, selection"):
-        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+        run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
 
 
 def test_following_gives_up_after_the_timeout(aws, simulate, tmp_path):
     simulate(polls_until_done=10**6)
     with pytest.raises(RunError, match="still Executing after 0 s; it goes on running on SageMaker"):
-        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, timeout_seconds=0.2)
+        run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01, timeout_seconds=0.2)
 
 
 def _churn(aws, *args):
@@ -358,7 +358,7 @@ def test_no_credential_reaches_outputs_definition_or_tags(aws, simulate, tmp_pat
     monkeypatch.setenv("AWS_SESSION_TOKEN", token)
     simulate()
     lines: list[str] = []
-    result = run_cloud(_backend(), {}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    result = run_cloud(_backend(), {}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
     assert result.status == "Succeeded"
     pipeline = aws["sm"].describe_pipeline(PipelineName="churn")
     tags = aws["sm"].list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]
@@ -433,7 +433,7 @@ def pipeline_versions(aws, monkeypatch):
 def _three_upserts(simulate, tmp_path):
     """Runs with cache expiry P30D, P30D, P1D: three pipeline versions, two definitions."""
     simulate()
-    return [run_cloud(_backend(cache_expiry=e), {}, tmp_path, progress=_quiet, poll_seconds=0.01) for e in ("P30D", "P30D", "P1D")]
+    return [run_cloud(_backend(cache_expiry=e), {}, tmp_path, poll_seconds=0.01) for e in ("P30D", "P30D", "P1D")]
 
 
 def test_cloud_versions_are_sagemakers_pipeline_versions_grouped_by_definition(aws, pipeline_versions, simulate, tmp_path):
@@ -461,7 +461,7 @@ def test_cli_lists_cloud_versions(aws, pipeline_versions, simulate, tmp_path):
 def test_running_a_recorded_cloud_version_starts_it_without_upserting(aws, pipeline_versions, simulate, tmp_path):
     runs = _three_upserts(simulate, tmp_path)
     first = runs[0].summary["definition_sha256"]
-    again = run_cloud(_backend(), {"NumRound": 7}, tmp_path, progress=_quiet, poll_seconds=0.01, version=first[:10])
+    again = run_cloud(_backend(), {"NumRound": 7}, tmp_path, poll_seconds=0.01, version=first[:10])
     assert again.status == "Succeeded"
     assert len(pipeline_versions["versions"]) == 3, "running a recorded version must not upsert"
     assert pipeline_versions["started"] == [None, None, None, 2]  # the newest SageMaker version of that definition
@@ -473,10 +473,10 @@ def test_running_a_recorded_cloud_version_starts_it_without_upserting(aws, pipel
 def test_an_unknown_or_unrunnable_cloud_version_is_named(aws, pipeline_versions, simulate, tmp_path):
     runs = _three_upserts(simulate, tmp_path)
     with pytest.raises(RunError, match="no version 'ffffff' of pipeline 'churn' on SageMaker; `churn versions` lists them"):
-        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, version="ffffff")
+        run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01, version="ffffff")
     aws["s3"].delete_object(Bucket=BUCKET, Key=f"churn/code/{bundle_hash()}/.complete")
     with pytest.raises(RunError, match=f"the step code of version {runs[0].summary['definition_sha256'][:12]} .* is no longer staged"):
-        run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01, version=runs[0].summary["definition_sha256"][:12])
+        run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01, version=runs[0].summary["definition_sha256"][:12])
     assert pipeline_versions["started"] == [None, None, None]
 
 
@@ -487,11 +487,11 @@ def test_a_second_identical_run_downloads_the_cached_steps_outputs(aws, simulate
     """SageMaker's cache key leaves out output locations: a cached step's outputs stay under the
     execution that ran it (CacheHitResult.SourcePipelineExecutionArn)."""
     simulator = simulate()
-    first = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    first = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     assert first.status == "Succeeded"
     every_step = ("PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel")
     simulator.polls, simulator.cached = 0, {step: first.execution_id for step in every_step}
-    second = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    second = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     assert second.status == "Succeeded" and second.execution_id != first.execution_id
     for key in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="churn/runs/")["Contents"]:
         assert key["Key"].startswith(f"churn/runs/{first.execution_id}/")  # nothing under the second's prefix
@@ -502,9 +502,9 @@ def test_a_second_identical_run_downloads_the_cached_steps_outputs(aws, simulate
 
 def test_a_partial_cache_hit_reads_each_step_from_where_it_ran(aws, simulate, tmp_path, step_results):
     simulator = simulate()
-    first = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    first = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     simulator.polls, simulator.cached = 0, {"PreprocessData": first.execution_id}  # NumRound changed: training ran again
-    second = run_cloud(_backend(), {"NumRound": 50}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    second = run_cloud(_backend(), {"NumRound": 50}, tmp_path, poll_seconds=0.01)
     assert second.status == "Succeeded"
     assert (second.run_dir / ARTIFACTS["train"]).read_bytes() == step_results[ARTIFACTS["train"]]
     assert (second.run_dir / ARTIFACTS["model"]).read_bytes() == step_results[ARTIFACTS["model"]]
@@ -514,7 +514,7 @@ def test_a_partial_cache_hit_reads_each_step_from_where_it_ran(aws, simulate, tm
 
 def test_a_failing_processing_step_shows_its_containers_message(aws, simulate, tmp_path):
     simulate(outcome="PreprocessFailed")
-    result = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    result = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     assert result.status == "Failed"
     step = next(s for s in result.summary["steps"] if s["name"] == "PreprocessData")
     assert step["failure_reason"] == Simulator.EXIT_MESSAGE
@@ -526,7 +526,7 @@ def test_a_request_sagemaker_would_refuse_fails_its_step(aws, simulate, tmp_path
     customer metadata failed RegisterModel at the very end of every successful run."""
     property_files["Steps.SelectModel.PropertyFiles.Selection"]["summary"] = "xgboost auc=0.9212 (winner); logistic-regression auc=0.8233"
     simulate(property_files=property_files)
-    result = run_cloud(_backend(), {}, tmp_path, progress=_quiet, poll_seconds=0.01)
+    result = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     assert result.status == "Failed"
     register = next(s for s in result.summary["steps"] if s["name"] == "RegisterModel-RegisterModel")
     assert register["failure_reason"].startswith("ValidationException: CreateModelPackage.CustomerMetadataProperties['Candidates']")
@@ -534,7 +534,7 @@ def test_a_request_sagemaker_would_refuse_fails_its_step(aws, simulate, tmp_path
 
 def test_every_request_of_a_run_was_validated(aws, simulate, tmp_path):
     simulator = simulate()
-    assert run_cloud(_backend(), {"NumRound": 12}, tmp_path, progress=_quiet, poll_seconds=0.01).status == "Succeeded"
+    assert run_cloud(_backend(), {"NumRound": 12}, tmp_path, poll_seconds=0.01).status == "Succeeded"
     operations = [operation for _, operation, _ in simulator.requests]
     assert operations.count("CreateProcessingJob") == 4 and operations.count("CreateTrainingJob") == 2
     assert operations[-2:] == ["CreateModel", "CreateModelPackage"]
@@ -545,18 +545,18 @@ def test_every_request_of_a_run_was_validated(aws, simulate, tmp_path):
 def test_the_model_package_group_is_created_once(aws, simulate, tmp_path):
     simulate()
     lines: list[str] = []
-    run_cloud(_backend(), {}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    run_cloud(_backend(), {}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
     assert "==> created model package group churn" in lines
     assert aws["sm"].describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupName"] == "churn"
     lines.clear()
-    run_cloud(_backend(), {}, tmp_path, progress=lines.append, poll_seconds=0.01)
+    run_cloud(_backend(), {}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
     assert not [line for line in lines if "created model package group" in line]
 
 
 def test_a_bucket_in_another_region_is_a_clear_error(aws, tmp_path):
     aws["s3"].create_bucket(Bucket="churn-frankfurt", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
     with pytest.raises(RunError, match="S3 bucket 'churn-frankfurt' is in eu-central-1 but the pipeline runs in us-east-1"):
-        run_cloud(_backend(bucket="churn-frankfurt"), {}, tmp_path, progress=_quiet)
+        run_cloud(_backend(bucket="churn-frankfurt"), {}, tmp_path)
     assert aws["sm"].list_pipelines()["PipelineSummaries"] == []
 
 

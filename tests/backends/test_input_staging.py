@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from churn.backends.local_run import stage_input
-from churn.backends.runs import RunError, input_sha256, input_uri
+from churn.runner.local import stage_input
+from churn.runner.runs import RunError, input_sha256, input_uri
 from churn.files import file_uri, uri_path
 from tests.conftest import SAMPLE_CSV
 

@@ -15,8 +15,8 @@ import pytest
 
 from churn.backends import docker
 from churn.backends.local import local_backend
-from churn.backends.local_run import run_local
-from churn.backends.runs import RunError
+from churn.runner.local import run_local
+from churn.runner.runs import RunError
 
 pytestmark = pytest.mark.docker
 
@@ -39,13 +39,13 @@ def test_a_killed_step_container_fails_the_execution_and_is_not_cached(tmp_path)
     runs = tmp_path / "runs"
     killer = threading.Thread(target=lambda: (time.sleep(0.5), _wait_for_training_container(runs).kill()))
     killer.start()
-    result = run_local(local_backend(runs), {"NumRound": 5000}, progress=lambda _line: None)
+    result = run_local(local_backend(runs), {"NumRound": 5000})
     killer.join()
     assert result.status == "Failed"
     train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
     assert train["status"] == "Failed" and "exit code 137" in train["failure_reason"]
     assert docker.job_containers(runs / ".code") == set()
-    again = run_local(local_backend(runs), {"NumRound": 5}, progress=lambda _line: None)
+    again = run_local(local_backend(runs), {"NumRound": 5})
     assert again.status == "Succeeded"
     steps = {s["name"]: s["cache_hit"] for s in again.summary["steps"] if s["name"] in ("PreprocessData", "TrainModel")}
     assert steps == {"PreprocessData": True, "TrainModel": False}
@@ -83,7 +83,7 @@ def test_an_unreachable_docker_daemon_is_a_clear_error_before_anything_runs(tmp_
 def test_a_missing_image_is_named_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(docker, "image_tag", lambda: "0.0.0-not-built")
     with pytest.raises(RunError, match=r"images missing: churn-processing:0.0.0-not-built, .*build them: churn images build"):
-        run_local(local_backend(tmp_path), {}, build_missing_images=False, progress=lambda _line: None)
+        run_local(local_backend(tmp_path), {}, build_missing_images=False)
 
 
 def test_a_full_disk_fails_the_step_and_leaves_no_partial_artifact(tmp_path):
@@ -93,7 +93,7 @@ def test_a_full_disk_fails_the_step_and_leaves_no_partial_artifact(tmp_path):
     disk.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", str(disk)], check=True)
     try:
-        result = run_local(local_backend(disk / "runs"), {"NumRound": 5}, progress=lambda _line: None)
+        result = run_local(local_backend(disk / "runs"), {"NumRound": 5})
         assert result.status == "Failed"
         assert "No space left on device" in result.failure_reason
         assert not (result.run_dir / "PreprocessData").exists()

@@ -17,18 +17,15 @@ import pytest
 
 from churn.backends import docker
 from churn.backends.local import local_backend
-from churn.backends.local_jobs import JOBS_DIR
-from churn.backends.local_run import run_local
-from churn.backends.runs import RunError
+from churn.runner.local_jobs import JOBS_DIR
+from churn.runner.local import run_local
+from churn.runner.runs import RunError
 from churn.registry import Registry
 from churn.summary import ARTIFACTS
 from tests.conftest import SAMPLE_CSV, sample_with_value
 
 pytestmark = pytest.mark.docker
 
-
-def _quiet(_line: str) -> None:
-    pass
 
 
 def _sha(path: Path) -> str:
@@ -51,8 +48,8 @@ def two_runs(runs_dir, tmp_path_factory):
     """A first run of a copy of the sample, then the same again (every job step from the cache)."""
     data = tmp_path_factory.mktemp("input") / "customers.csv"
     data.write_bytes(SAMPLE_CSV.read_bytes())
-    first = run_local(local_backend(runs_dir), {"InputData": str(data), "NumRound": 5}, progress=_quiet)
-    second = run_local(local_backend(runs_dir), {"InputData": str(data), "NumRound": 5}, progress=_quiet)
+    first = run_local(local_backend(runs_dir), {"InputData": str(data), "NumRound": 5})
+    second = run_local(local_backend(runs_dir), {"InputData": str(data), "NumRound": 5})
     assert first.status == second.status == "Succeeded", (first.failure_reason, second.failure_reason)
     return data, first, second
 
@@ -64,7 +61,7 @@ def test_a_huge_field_fails_preprocessing_and_nothing_is_cached(tmp_path):
     bad.write_text(sample_with_value(7, "Day Mins", "x" * 50_000_000))
     runs = tmp_path / "runs"
     for attempt in range(2):
-        result = run_local(local_backend(runs), {"InputData": str(bad), "NumRound": 5}, progress=_quiet)
+        result = run_local(local_backend(runs), {"InputData": str(bad), "NumRound": 5})
         steps = {s["name"]: s for s in result.summary["steps"]}
         assert result.status == "Failed"
         assert steps["PreprocessData"]["status"] == "Failed" and not steps["PreprocessData"]["cache_hit"], attempt
@@ -90,7 +87,7 @@ def test_run_folders_and_the_cache_share_no_file(two_runs, runs_dir):
     for cached in (runs_dir / ".cache").rglob("train.csv"):
         assert cached.stat().st_nlink == 1 and _sha(cached) == before
     # A third run still gets the true split from the cache.
-    third = run_local(local_backend(runs_dir), {"InputData": str(_data), "NumRound": 5}, progress=_quiet)
+    third = run_local(local_backend(runs_dir), {"InputData": str(_data), "NumRound": 5})
     assert _sha(third.run_dir / ARTIFACTS["train"]) == before
 
 
@@ -119,7 +116,7 @@ def test_a_resume_refuses_an_input_that_changed(tmp_path):
 
 
 def test_a_summary_that_cannot_be_written_registers_nothing(two_runs, runs_dir, monkeypatch):
-    import churn.backends.runs as runs_module
+    import churn.runner.runs as runs_module
 
     registered = len(Registry(runs_dir).list())
 
@@ -128,7 +125,31 @@ def test_a_summary_that_cannot_be_written_registers_nothing(two_runs, runs_dir, 
 
     monkeypatch.setattr(runs_module, "write_summary", disk_full)
     with pytest.raises(RunError, match=r"cannot write .*summary.json: No space left on device; the model was not registered"):
-        run_local(local_backend(runs_dir), {"InputData": str(two_runs[0]), "NumRound": 5}, progress=_quiet)
+        run_local(local_backend(runs_dir), {"InputData": str(two_runs[0]), "NumRound": 5})
+    assert len(Registry(runs_dir).list()) == registered
+
+
+def test_a_registration_that_cannot_be_committed_is_not_claimed_by_the_summary(two_runs, runs_dir, monkeypatch):
+    """The registry refuses the commit after the summary was written: the summary is rewritten
+    with a failed RegisterModel step and no registered model, never naming a version the
+    registry does not have."""
+    import sqlite3
+
+    from churn.registry import PendingRegistration
+
+    registered = len(Registry(runs_dir).list())
+
+    def disk_error(self):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(PendingRegistration, "commit", disk_error)
+    result = run_local(local_backend(runs_dir), {"InputData": str(two_runs[0]), "NumRound": 5})
+    assert result.status == "Failed" and result.summary["registered_model"] is None
+    register = next(s for s in result.summary["steps"] if s["name"] == "RegisterModel-RegisterModel")
+    assert register["status"] == "Failed"
+    assert register["failure_reason"] == f"cannot register the model in {runs_dir / 'registry.sqlite'}: disk I/O error"
+    on_disk = json.loads((result.run_dir / "summary.json").read_text())
+    assert on_disk["registered_model"] is None and on_disk["status"] == "Failed"
     assert len(Registry(runs_dir).list()) == registered
 
 

@@ -20,17 +20,14 @@ import pytest
 
 from churn.backends import docker
 from churn.backends.local import local_backend
-from churn.backends.local_run import run_local
-from churn.backends.runs import RunError
+from churn.runner.local import run_local
+from churn.runner.runs import RunError
 from churn.registry import Registry
 from churn.summary import ARTIFACTS
 from tests import network_audit
 from tests.conftest import SAMPLE_CSV
 
 pytestmark = pytest.mark.docker
-
-def _quiet(_line: str) -> None:
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +39,7 @@ def runs_dir(tmp_path_factory) -> Path:
 def default_run(runs_dir):
     """One run with default parameters, with every socket the process opens recorded."""
     with network_audit.recording() as connections:
-        result = run_local(local_backend(runs_dir), {}, progress=_quiet)
+        result = run_local(local_backend(runs_dir), {})
     return result, None, connections
 
 
@@ -143,7 +140,7 @@ def test_the_created_model_is_served_by_the_image(default_run, tmp_path):
 def test_a_later_run_never_overwrites_an_earlier_one(default_run, runs_dir):
     first, _, _ = default_run
     before = {p: _sha(p) for p in first.run_dir.rglob("*") if p.is_file()}
-    result = run_local(local_backend(runs_dir), {"NumRound": 10}, progress=_quiet)
+    result = run_local(local_backend(runs_dir), {"NumRound": 10})
     assert result.status == "Succeeded", result.failure_reason
     assert result.execution_id != first.execution_id
     assert {p: _sha(p) for p in first.run_dir.rglob("*") if p.is_file()} == before
@@ -153,7 +150,7 @@ def test_a_later_run_never_overwrites_an_earlier_one(default_run, runs_dir):
 def test_bad_input_file_fails_in_preprocessing_with_a_clear_reason(runs_dir, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(SAMPLE_CSV.read_text().replace("\n", "\nXX,1,415,no,no,0,1,1,1,1,1,1,1,1,1,1,1,1,1,False.\n", 1))
-    result = run_local(local_backend(runs_dir), {"InputData": str(bad)}, progress=_quiet)
+    result = run_local(local_backend(runs_dir), {"InputData": str(bad)})
     assert result.status == "Failed"
     assert "column 'State' has values outside its vocabulary at row 1: 'XX'" in result.failure_reason
 
@@ -161,7 +158,7 @@ def test_bad_input_file_fails_in_preprocessing_with_a_clear_reason(runs_dir, tmp
 def test_missing_input_is_rejected_before_any_container_starts(runs_dir):
     before = {p.name for p in runs_dir.iterdir()}
     with pytest.raises(RunError, match="input not found"):
-        run_local(local_backend(runs_dir), {"InputData": "/nonexistent/churn.csv"}, progress=_quiet)
+        run_local(local_backend(runs_dir), {"InputData": "/nonexistent/churn.csv"})
     assert {p.name for p in runs_dir.iterdir()} == before
 
 

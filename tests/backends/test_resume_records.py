@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from churn.backends.local_jobs import write_run_record
-from churn.backends.local_run import Resume, resume_parameters
-from churn.backends.runs import RunError
+from churn.runner.local_jobs import write_run_record
+from churn.runner.local import Resume, resume_parameters
+from churn.runner.runs import RunError
 
 RECORD = {
     "execution_id": "abc", "parameters": {"NumRound": 5, "InputData": "file:///data/x.csv"}, "input_sha256": "f" * 64,

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from churn.backends.local import local_backend
-from churn.backends.local_run import resume_parameters, run_local
-from churn.backends.runs import RunError
+from churn.runner.local import resume_parameters, run_local
+from churn.runner.runs import RunError
 from churn.diff import split_digests
 from churn.summary import ARTIFACTS
+from churn.runner.events import Events, progress_lines
 from tests.parity.test_golden_splits import assert_matches_golden
 
 pytestmark = pytest.mark.docker
@@ -28,7 +29,7 @@ def _hits(result) -> dict[str, bool]:
 
 def _run(runs_dir, overrides=None, **kwargs):
     lines: list[str] = []
-    result = run_local(local_backend(runs_dir), overrides or {}, progress=lines.append, **kwargs)
+    result = run_local(local_backend(runs_dir), overrides or {}, events=Events(progress_lines(lines.append)), **kwargs)
     return result, lines
 
 

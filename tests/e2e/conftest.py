@@ -20,16 +20,13 @@ def run_pipeline(backend_name, e2e_runs_dir):
     """Runs the pipeline on the chosen backend: ``run_pipeline(overrides) -> RunResult``."""
 
     def run(overrides: dict | None = None):
-        overrides = dict(overrides or {})
-        if backend_name == "local":
-            from churn.backends.local import local_backend
-            from churn.backends.local_run import run_local
+        from churn.runner.events import Events, progress_lines
+        from churn.runner.request import RunRequest
+        from churn.runner.run import run as run_pipeline
 
-            return run_local(local_backend(e2e_runs_dir), overrides, progress=print)
-        from churn.backends.cloud import cloud_backend
-        from churn.backends.cloud_run import run_cloud
-
-        return run_cloud(cloud_backend(), overrides, e2e_runs_dir, progress=print, poll_seconds=20, timeout_seconds=3600)
+        cloud = {"poll_seconds": 20, "timeout_seconds": 3600} if backend_name == "cloud" else {}
+        request = RunRequest(backend=backend_name, parameters=dict(overrides or {}), runs_dir=e2e_runs_dir, **cloud)
+        return run_pipeline(request, Events(progress_lines(print)))
 
     return run
 

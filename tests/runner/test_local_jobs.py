@@ -1,5 +1,6 @@
-"""The job-step guard without Docker: the SDK's verdict is checked against the container's exit
-code and the declared outputs, the cache sees only steps that passed, paths are the user's."""
+"""The job-step guard (``run_job``) without Docker or the SDK: local mode's verdict is checked
+against the container's exit code and the declared outputs, the cache sees only steps that
+passed, paths are the user's."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from types import SimpleNamespace
 import pytest
 from sagemaker.local.exceptions import StepExecutionException
 
-from churn.backends import docker, local_jobs
-from churn.backends.local_jobs import JobsFolder, LocalRun, guarded, remove_dead_runs
-from churn.backends.step_cache import StepCache
+from churn.backends import docker
+from churn.runner import local_jobs
+from churn.runner.local_jobs import JobsFolder, LocalRun, remove_dead_runs, run_job
+from churn.runner.step_cache import StepCache
 from churn.files import file_uri
 
 
@@ -55,29 +57,32 @@ def setting(tmp_path, monkeypatch):
     )
     execution = FakeExecution()
     args = _processing_args(tmp_path, raw)
-    step = SimpleNamespace(
-        step=SimpleNamespace(name="PreprocessData"),
-        pipline_executor=SimpleNamespace(
-            sagemaker_session=SimpleNamespace(churn_run=run), execution=execution,
-            evaluate_step_arguments=lambda _step: args,
-        ),
-        _convert_list_to_dict=lambda response, path, key: {},
-    )
+
+    def guard(start):
+        return run_job(
+            run, "PreprocessData", "processing", args, start=start,
+            fail=lambda reason: execution.update_step_failure("PreprocessData", reason),
+            replay=lambda stored, job_name, outputs: {**stored, "ProcessingJobName": job_name},
+            execution_id=execution.pipeline_execution_name,
+        )
+
     containers = {"result": (None, 1)}
     monkeypatch.setattr(docker, "finish_job_containers", lambda job_dir, log_file: containers["result"])
-    yield SimpleNamespace(run=run, execution=execution, step=step, containers=containers, out=tmp_path / "run" / "train", raw=raw)
+    yield SimpleNamespace(run=run, execution=execution, guard=guard, args=args, containers=containers, out=tmp_path / "run" / "train", raw=raw)
     jobs.close()
 
 
-def _job(writes: bool = True):
-    def original(self):
+def _job(setting, writes: bool = True):
+    """Local mode's job: writes the declared output (or not) and says it succeeded."""
+
+    def start():
         if writes:
-            out = Path(self.pipline_executor.evaluate_step_arguments(None)["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"][7:])
+            out = Path(setting.args["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"][7:])
             out.mkdir(parents=True, exist_ok=True)
             (out / "train.csv").write_text("1,0\n")
         return {"ProcessingJobName": "job"}
 
-    return original
+    return start
 
 
 def test_a_container_that_failed_fails_the_step_though_local_mode_said_succeeded(setting):
@@ -85,7 +90,7 @@ def test_a_container_that_failed_fails_the_step_though_local_mode_said_succeeded
         docker.FailedContainer("c", 2, ["ERROR PreprocessData: input is empty: /opt/ml/processing/input/raw/data.csv"]), 1,
     )
     with pytest.raises(StepExecutionException):
-        guarded(_job(), "processing")(setting.step)
+        setting.guard(_job(setting))
     [(step, reason)] = setting.execution.failures
     assert (step, reason) == ("PreprocessData", "PreprocessData: input is empty: /home/me/customers.csv (container exit code 2)")
     assert not list(setting.run.cache.root.glob("*"))
@@ -94,26 +99,26 @@ def test_a_container_that_failed_fails_the_step_though_local_mode_said_succeeded
 def test_exit_code_130_is_a_failure(setting):
     setting.containers["result"] = (docker.FailedContainer("c", 130, ["interrupted"]), 1)
     with pytest.raises(StepExecutionException, match="container exit code 130"):
-        guarded(_job(), "processing")(setting.step)
+        setting.guard(_job(setting))
 
 
 def test_a_job_without_a_container_fails(setting):
     setting.containers["result"] = (None, 0)
     with pytest.raises(StepExecutionException, match="no container ran for this job"):
-        guarded(_job(), "processing")(setting.step)
+        setting.guard(_job(setting))
 
 
 def test_a_job_that_wrote_no_declared_output_fails_and_is_not_cached(setting):
     with pytest.raises(StepExecutionException, match="ended without writing its declared output train"):
-        guarded(_job(writes=False), "processing")(setting.step)
+        setting.guard(_job(setting, writes=False))
     assert not list(setting.run.cache.root.glob("*"))
 
 
 def test_a_passing_step_is_cached_and_the_next_identical_one_served(setting):
-    assert guarded(_job(), "processing")(setting.step) == {"ProcessingJobName": "job"}
+    assert setting.guard(_job(setting)) == {"ProcessingJobName": "job"}
     assert len(list(setting.run.cache.root.glob("*"))) == 1
     (setting.out / "train.csv").unlink()
-    replayed = guarded(lambda self: pytest.fail("ran again"), "processing")(setting.step)
+    replayed = setting.guard(lambda: pytest.fail("ran again"))
     assert replayed["ProcessingJobName"].startswith("PreprocessData-cached-")
     assert (setting.out / "train.csv").read_text() == "1,0\n"
 
@@ -121,16 +126,7 @@ def test_a_passing_step_is_cached_and_the_next_identical_one_served(setting):
 def test_a_staged_input_that_changed_fails_the_step_before_it_runs(setting):
     (setting.raw / "data.csv").write_text("a,b\n9,9\n")
     with pytest.raises(StepExecutionException, match="the staged copy of the input /home/me/customers.csv changed"):
-        guarded(lambda self: pytest.fail("ran"), "processing")(setting.step)
-
-
-def test_a_fault_around_the_job_fails_the_step_not_the_run(setting, monkeypatch):
-    def docker_gone(job_dir, log_file):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(docker, "finish_job_containers", docker_gone)
-    with pytest.raises(StepExecutionException, match="OSError: .*No space left on device"):
-        guarded(_job(), "processing")(setting.step)
+        setting.guard(lambda: pytest.fail("ran"))
 
 
 def test_a_training_archive_without_a_model_file_is_a_missing_output(tmp_path):
@@ -178,7 +174,7 @@ def test_dead_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(docker, "remove_job_containers", lambda folder: removed_containers.append(folder.name))
     live = JobsFolder.create(tmp_path)
     # A run in another process that died without cleaning up (kill -9).
-    code = f"from churn.backends.local_jobs import JobsFolder; from pathlib import Path; print(JobsFolder.create(Path({str(tmp_path)!r})).path)"
+    code = f"from churn.runner.local_jobs import JobsFolder; from pathlib import Path; print(JobsFolder.create(Path({str(tmp_path)!r})).path)"
     dead = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
     assert dead.is_dir() and dead != live.path
     removed = remove_dead_runs(tmp_path)

@@ -3,8 +3,8 @@ and a served output is a copy: changing it changes neither the entry nor another
 
 from __future__ import annotations
 
-from churn.backends.step_cache import StepCache
-from churn.backends.local_jobs import missing_outputs
+from churn.runner.step_cache import StepCache
+from churn.runner.local_jobs import missing_outputs
 
 
 def _cache(tmp_path) -> StepCache:

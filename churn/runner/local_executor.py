@@ -1,0 +1,426 @@
+"""The local backend's pipeline executor: the only module of churn that imports ``sagemaker.local``.
+
+SageMaker local mode runs a pipeline with ``LocalPipelineExecutor``: one step at a time, in one
+topological order, deciding a job's status from its ``docker compose`` process, reading
+property files only from ``s3://``. :class:`ChurnPipelineExecutor` is a subclass of it that
+
+- runs every step whose predecessors succeeded, up to ``max_parallel`` at a time, each on a
+  thread of its own behind a ``concurrent.futures.Future`` (Kedro's ready-set loop); a condition
+  step still blocks
+  the branch it does not take; after a failure nothing new starts, running steps finish and the
+  execution fails naming every failed step with its own reason; on Ctrl-C no new step starts,
+  the running jobs' containers are removed, the running steps are waited for, and the
+  KeyboardInterrupt goes on to the caller;
+- builds its job step executors through its own factory (the SDK's per-instance seam
+  ``_step_executor_factory``): processing and training steps run through
+  :func:`churn.runner.local_jobs.run_job` (container exit codes, declared outputs, the
+  step cache, the staged input's hash);
+- reads ``file://`` property files (the SDK's ``JsonGet`` parses every output as ``s3://``);
+- runs steps of churn's own after the graph's (local registration: :class:`LocalStep`);
+- emits lifecycle events (:mod:`churn.runner.events`) for every step.
+
+No SDK class or method is replaced for this: the subclass is constructed per execution with its
+settings as arguments. (One process-wide change remains, made by :func:`execute`: local mode's
+telemetry-decorated job methods are unwrapped, see ``sdk_adapters.unwrap_telemetry``.)
+
+SDK internals used, each checked on sagemaker 2.257.1 (``SUPPORTED_SDK`` in
+:mod:`churn.backends.sdk_adapters` refuses other versions):
+
+- ``sagemaker.local.entities._LocalPipelineExecution(execution_id, pipeline, PipelineParameters,
+  local_session)``, its ``step_execution`` records, ``mark_step_executing``,
+  ``update_step_properties``, ``update_step_failure`` (which raises ``StepExecutionException``),
+  ``update_execution_success`` / ``update_execution_failure``, ``status``, ``failure_reason``
+  (what ``Pipeline.start`` builds in local mode; built here so that the execution runs on this
+  subclass: the SDK's ``_LocalPipeline.start`` constructs its own ``LocalPipelineExecutor``);
+- ``_LocalPipelineExecutionStep(name, step_type, description, display_name)`` for churn's own
+  steps;
+- ``LocalPipelineExecutor``: ``pipeline_dag`` (``adjacency_list``, ``step_map``),
+  ``_blocked_steps``, ``_step_executor_factory``, ``_execute_step``,
+  ``evaluate_step_arguments``, ``_evaluate_json_get_function``;
+- ``_StepExecutorFactory.get``, ``_ProcessingStepExecutor`` / ``_TrainingStepExecutor``
+  (``execute``, ``_convert_list_to_dict``, ``pipline_executor`` [sic], ``step``);
+- ``sagemaker.local.utils.get_using_dot_notation``;
+- the ``local.container_root`` setting of the session's ``config``, read by local mode when it
+  creates a job's folder;
+- ``LocalSagemakerClient``'s telemetry-decorated job methods (see
+  :func:`churn.backends.sdk_adapters.unwrap_telemetry`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from churn.backends import sdk_adapters  # first: quiets the SDK before it is imported
+from churn.runner.local_jobs import LocalRun, bounded, run_job
+from churn.runner.scheduling import failure_message, predecessors, ready_steps
+from churn.files import file_uri, uri_path
+from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
+from sagemaker.local import pipeline as sdk_pipeline
+from sagemaker.local.entities import _LocalPipelineExecution, _LocalPipelineExecutionStep
+from sagemaker.local.exceptions import StepExecutionException
+from sagemaker.local.local_session import LocalSagemakerClient
+from sagemaker.local.utils import get_using_dot_notation
+
+#: How long Ctrl-C waits for the running steps to end once their containers are removed.
+STOP_TIMEOUT_SECONDS = 120.0
+#: How often the scheduling thread wakes up while steps run (so Ctrl-C is handled promptly).
+_POLL_SECONDS = 0.2
+
+#: Local mode's telemetry-decorated job methods (see ``sdk_adapters.unwrap_telemetry``).
+_TELEMETRY_WRAPPED = ("create_processing_job", "create_training_job", "create_transform_job", "create_model", "create_pipeline")
+
+
+class StepFailure(Exception):
+    """Raised by a :class:`LocalStep` to fail with ``reason`` (the step's FailureReason)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LocalStep:
+    """A step of churn's own that local mode cannot run (registration): it runs on the
+    scheduling thread once every step of ``after`` succeeded, and is recorded like the graph's
+    steps. ``run(execution_id, parameters)`` does the work, or raises :class:`StepFailure`."""
+
+    name: str
+    after: tuple[str, ...]
+    run: Callable[[str, dict], None]
+    step_type: str = "RegisterModel"
+
+
+# --- step executors --------------------------------------------------------------------------
+
+
+def _fail(step_executor) -> Callable[[str], None]:
+    def fail(reason: str) -> None:
+        step_executor.pipline_executor.execution.update_step_failure(step_executor.step.name, reason)
+
+    return fail
+
+
+class _GuardedJob:
+    """A job step executor run through :func:`~churn.runner.local_jobs.run_job`."""
+
+    kind: str
+
+    def execute(self):
+        executor: ChurnPipelineExecutor = self.pipline_executor
+        step, execution = self.step.name, executor.execution
+        try:
+            args = executor.evaluate_step_arguments(self.step)
+            return run_job(
+                executor.run, step, self.kind, args,
+                start=super().execute, fail=_fail(self),
+                replay=lambda stored, name, outputs: self.replay(stored, args, name, outputs),
+                execution_id=execution.pipeline_execution_name,
+            )
+        except StepExecutionException:
+            raise
+        except Exception as error:  # noqa: BLE001 - a fault around the job (disk, Docker) fails this step, not the run
+            execution.update_step_failure(step, bounded(f"{type(error).__name__}: {error}"))
+
+
+class _GuardedProcessing(_GuardedJob, sdk_pipeline._ProcessingStepExecutor):  # noqa: SLF001
+    kind = "processing"
+
+    def replay(self, stored: dict, args: dict, job_name: str, outputs) -> dict:
+        """The description of a processing job served from the cache, as the SDK shapes it."""
+        response = {
+            **stored,
+            "ProcessingJobName": job_name,
+            "ProcessingInputs": args.get("ProcessingInputs", []),
+            "ProcessingOutputConfig": args["ProcessingOutputConfig"],
+        }
+        response["ProcessingOutputConfig"] = {
+            **response["ProcessingOutputConfig"],
+            "Outputs": self._convert_list_to_dict(response, "ProcessingOutputConfig.Outputs", "OutputName"),
+        }
+        response["ProcessingInputs"] = self._convert_list_to_dict(response, "ProcessingInputs", "InputName")
+        return response
+
+
+class _GuardedTraining(_GuardedJob, sdk_pipeline._TrainingStepExecutor):  # noqa: SLF001
+    kind = "training"
+
+    def replay(self, stored: dict, args: dict, job_name: str, outputs) -> dict:
+        return {
+            **stored,
+            "TrainingJobName": job_name,
+            "OutputDataConfig": args["OutputDataConfig"],
+            "ModelArtifacts": {"S3ModelArtifacts": file_uri(outputs["model"] / "model.tar.gz")},
+        }
+
+
+class GuardedStepExecutors(sdk_pipeline._StepExecutorFactory):  # noqa: SLF001
+    """The executor's step executor factory: job steps guarded, every other kind the SDK's."""
+
+    def get(self, step):
+        from sagemaker.workflow.steps import StepTypeEnum
+
+        guarded = {StepTypeEnum.PROCESSING: _GuardedProcessing, StepTypeEnum.TRAINING: _GuardedTraining}.get(step.step_type)
+        if guarded is not None and self.pipeline_executor.run is not None:
+            return guarded(self.pipeline_executor, step)
+        return super().get(step)
+
+
+# --- the executor ----------------------------------------------------------------------------
+
+
+class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
+    """``LocalPipelineExecutor`` with concurrent steps, guarded jobs, ``file://`` property files,
+    churn's own steps and lifecycle events. ``run`` None keeps the SDK's job executors (a
+    compile check, the unit tests); ``step_executors(executor)`` replaces the factory."""
+
+    def __init__(
+        self,
+        execution,
+        sagemaker_session,
+        *,
+        run: LocalRun | None,
+        max_parallel: int,
+        events: Events,
+        stop_jobs: Callable[[], None] | None = None,
+        local_steps: Iterable[LocalStep] = (),
+        step_executors: Callable[[ChurnPipelineExecutor], object] | None = None,
+    ):
+        super().__init__(execution, sagemaker_session)
+        self.run = run
+        self.max_parallel = max_parallel
+        self.events = events
+        self.stop_jobs = stop_jobs
+        self.local_steps = {step.name: step for step in local_steps}
+        for step in self.local_steps.values():
+            execution.step_execution[step.name] = _LocalPipelineExecutionStep(step.name, _step_type(step.step_type), None, step.name)
+        self._step_executor_factory = (step_executors or GuardedStepExecutors)(self)
+
+    # --- one step ----------------------------------------------------------------------------
+
+    def _run_step(self, name: str) -> BaseException | None:
+        """Run one step (graph or churn's own), emitting its events; return what it raised (a
+        listener's error too: it ends the run like any crash, after the running steps)."""
+        started = time.monotonic()
+        raised: BaseException | None = None
+        try:
+            self.events.emit(StepStarted(name))
+            if name in self.local_steps:
+                self._execute_local_step(self.local_steps[name])
+            else:
+                self._execute_step(self.pipeline_dag.step_map[name])
+        except BaseException as error:  # noqa: BLE001 - handed to the scheduling thread
+            raised = error
+        record = self.execution.step_execution.get(name)
+        if record is not None and record.status in ("Succeeded", "Failed"):
+            cached = bool(self.run and self.run.cache and name in self.run.cache.hits)
+            reason = bounded(record.failure_reason) if record.failure_reason else None
+            try:
+                self.events.emit(StepFinished(name, record.status, time.monotonic() - started, cached, reason))
+            except BaseException as error:  # noqa: BLE001 - a listener's error ends the run, even after a step failure
+                raised = error if raised is None or isinstance(raised, StepExecutionException) else raised
+        return raised
+
+    def _execute_local_step(self, step: LocalStep) -> None:
+        self.execution.mark_step_executing(step.name)
+        try:
+            step.run(self.execution.pipeline_execution_name, self.execution.pipeline_parameters)
+        except StepFailure as failure:
+            self.execution.update_step_failure(step.name, failure.reason)
+        except Exception as error:  # noqa: BLE001 - a damaged file, a full disk: this step fails, as a job step would
+            self.execution.update_step_failure(step.name, bounded(f"{type(error).__name__}: {error}"))
+        # No properties: the SDK's list_steps has no metadata shape for a RegisterModel step.
+        self.execution.update_step_properties(step.name, {})
+
+    # --- the graph ---------------------------------------------------------------------------
+
+    def execute(self):
+        """Run the execution, independent steps side by side; return it."""
+        self.events.emit(RunStarted(self.execution.pipeline_execution_name))
+        waits = predecessors(self.pipeline_dag.adjacency_list)
+        order = [name for name in self.pipeline_dag.step_map if name in waits]
+        for step in self.local_steps.values():
+            waits[step.name] = set(step.after)
+            order.append(step.name)
+        succeeded: set[str] = set()
+        started: set[str] = set()
+        failures: list[StepExecutionException] = []
+        crashes: list[BaseException] = []
+
+        def settle(name: str, error: BaseException | None) -> None:
+            if error is None:
+                succeeded.add(name)
+            elif isinstance(error, StepExecutionException):
+                failures.append(error)
+            else:
+                crashes.append(error)
+
+        running: dict[concurrent.futures.Future, str] = {}
+        threads: list[threading.Thread] = []
+        try:
+            while True:
+                if not failures and not crashes:
+                    ready = ready_steps(order, waits, succeeded, started, self._blocked_steps)
+                    for name in [n for n in ready if n not in self.local_steps][: self.max_parallel - len(running)]:
+                        started.add(name)
+                        with _interrupts_deferred():  # a step is started and known, or neither
+                            future, thread = self._start(name)
+                            running[future] = name
+                            threads.append(thread)
+                    own = [n for n in ready if n in self.local_steps]
+                    if own and not running:  # churn's own steps run on this thread, alone
+                        started.add(own[0])
+                        settle(own[0], self._run_step(own[0]))
+                        continue
+                if not running:
+                    break
+                finished, _ = concurrent.futures.wait(running, timeout=_POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    settle(running.pop(future), future.result())
+        except KeyboardInterrupt:
+            self._stop(threads)
+            raise
+        if crashes:
+            raise crashes[0]
+        if failures:
+            message = failure_message([(f.step_name, f.message) for f in failures])
+            self.execution.update_execution_failure(failures[0].step_name, message)
+        else:
+            self.execution.update_execution_success()
+        self.events.emit(RunFinished(self.execution.pipeline_execution_name, self.execution.status, self.execution.failure_reason))
+        return self.execution
+
+    def _start(self, name: str) -> tuple[concurrent.futures.Future, threading.Thread]:
+        """Run step ``name`` on a thread of its own; its future holds what :meth:`_run_step`
+        returns. Daemon threads: a step still hung after Ctrl-C's wait does not keep the process
+        from exiting (each step's container is a ``docker compose`` process, so threads only wait)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def work() -> None:
+            future.set_running_or_notify_cancel()
+            future.set_result(self._run_step(name))
+
+        thread = threading.Thread(target=work, name=f"step-{name}", daemon=True)
+        thread.start()
+        return future, thread
+
+    def _stop(self, threads: list[threading.Thread]) -> None:
+        """Ctrl-C: (nothing new starts) remove the running jobs' containers, then wait at most
+        ``STOP_TIMEOUT_SECONDS`` for every step thread to end, so nothing writes into the run
+        folder afterwards. Further Ctrl-Cs during the wait are ignored."""
+        with _interrupts_ignored():
+            if self.stop_jobs is not None:
+                self.stop_jobs()
+            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- property files ----------------------------------------------------------------------
+
+    def _evaluate_json_get_function(self, pipeline_variable, step_name):
+        """``JsonGet`` on a PropertyFile whose processing output is a ``file://`` folder (the
+        SDK parses every output URI as ``s3://`` and fails with a misleading "Invalid json
+        path"); any other ``JsonGet`` is the SDK's."""
+        if pipeline_variable.property_file:
+            value = self._read_local_property_file(pipeline_variable, step_name)
+            if value is not None:
+                return value
+        return super()._evaluate_json_get_function(pipeline_variable, step_name)
+
+    def _read_local_property_file(self, pipeline_variable, step_name):
+        from sagemaker.workflow.properties import PropertyFile
+
+        reference = pipeline_variable.property_file
+        if isinstance(reference, PropertyFile):
+            property_file = reference
+        else:
+            step = self.pipeline_dag.step_map[pipeline_variable.step_name]
+            property_file = next(f for f in step.property_files if f.name == reference)
+        outputs = self.execution.step_execution.get(pipeline_variable.step_name).properties
+        output_uri = outputs["ProcessingOutputConfig"]["Outputs"][property_file.output_name]["S3Output"]["S3Uri"]
+        if not output_uri.startswith("file://"):
+            return None
+        path = uri_path(output_uri) / property_file.path
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            self.execution.update_step_failure(step_name, f"cannot read property file {path}: {error}")
+        try:
+            return get_using_dot_notation(document, pipeline_variable.json_path)
+        except ValueError:
+            self.execution.update_step_failure(step_name, f"json path '{pipeline_variable.json_path}' not found in {path}")
+
+
+@contextmanager
+def _interrupts_deferred():
+    """On the main thread, hold a Ctrl-C (SIGINT) that arrives inside the block until it ends,
+    then raise it: what the block starts is never half started. Elsewhere Ctrl-C cannot arrive."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _interrupts_ignored():
+    """On the main thread, ignore Ctrl-C inside the block (the clean-up after the first one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _step_type(name: str):
+    from sagemaker.workflow.steps import StepTypeEnum
+
+    return StepTypeEnum(name)
+
+
+def execute(
+    pipeline,
+    session,
+    parameters: dict,
+    *,
+    run: LocalRun | None,
+    max_parallel: int,
+    events: Events,
+    local_steps: Iterable[LocalStep] = (),
+    step_executors=None,
+):
+    """Run ``pipeline`` once in local mode with ``parameters``; return the finished execution
+    (``describe()``, ``list_steps()``, ``pipeline_parameters``). With ``run`` (a
+    :class:`~churn.runner.local_jobs.LocalRun`) job steps are guarded and each runs from a
+    folder of its own (the session's ``local.container_root``, per thread, for this call only)."""
+    sdk_adapters.unwrap_telemetry(LocalSagemakerClient, _TELEMETRY_WRAPPED)  # idempotent
+    execution = _LocalPipelineExecution(
+        execution_id=uuid.uuid4().hex[:12], pipeline=pipeline, PipelineParameters=parameters, local_session=session,
+    )
+    previous = session.config
+    if run is not None:
+        session.config = {"local": run.container_roots}
+    try:
+        executor = ChurnPipelineExecutor(
+            execution, session, run=run, max_parallel=max_parallel, events=events,
+            stop_jobs=run.stop_jobs if run is not None else None, local_steps=local_steps, step_executors=step_executors,
+        )
+        return executor.execute()
+    finally:
+        session.config = previous

@@ -19,12 +19,16 @@ from churn import parameters as parameter_specs
 from churn.backends import docker
 from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
+from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
+from churn.registry import PendingRegistration, Registry
+from churn.runner.events import Events, RunStarted
+from churn.runner.local_executor import LocalStep, StepFailure
+from churn.runner.local_executor import execute as execute_locally
 from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, locked, remove_dead_runs, write_run_record
-from churn.runner.scheduling import default_max_parallel_steps
 from churn.runner.runs import (
     CREATE_MODEL_STEP,
-    REGISTER_STEP,
     MODEL_PACKAGE_GROUP,
+    REGISTER_STEP,
     RunError,
     RunInterrupted,
     RunResult,
@@ -36,12 +40,8 @@ from churn.runner.runs import (
     local_path,
     write_run_report,
 )
+from churn.runner.scheduling import default_max_parallel_steps
 from churn.runner.step_cache import StepCache
-from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
-from churn.registry import PendingRegistration, Registry
-from churn.runner.events import Events, RunStarted
-from churn.runner.local_executor import LocalStep, StepFailure
-from churn.runner.local_executor import execute as execute_locally
 from churn.summary import ARTIFACTS, SUMMARY_FILE, metric_values, selection_record
 
 
@@ -225,8 +225,7 @@ def _execute_and_summarize(
                 pipeline, session, overrides, run=run, max_parallel=run.max_parallel,
                 events=events, local_steps=[registration.step()],
             )
-    except KeyboardInterrupt:
-        registration.abandon()
+    except KeyboardInterrupt:  # (the caller rolls the registration back)
         marked = _mark_interrupted(runs_dir / run.execution_id if run.execution_id else None)
         raise RunInterrupted(
             "interrupted: the execution was stopped and its containers removed; nothing of it was cached"

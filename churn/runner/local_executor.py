@@ -101,6 +101,11 @@ class LocalStep:
 # --- step executors --------------------------------------------------------------------------
 
 
+def _fault(error: Exception) -> str:
+    """A step's FailureReason for a fault around its work (a damaged file, a full disk, Docker)."""
+    return bounded(f"{type(error).__name__}: {error}")
+
+
 def _fail(step_executor) -> Callable[[str], None]:
     def fail(reason: str) -> None:
         step_executor.pipline_executor.execution.update_step_failure(step_executor.step.name, reason)
@@ -127,7 +132,7 @@ class _GuardedJob:
         except StepExecutionException:
             raise
         except Exception as error:  # noqa: BLE001 - a fault around the job (disk, Docker) fails this step, not the run
-            execution.update_step_failure(step, bounded(f"{type(error).__name__}: {error}"))
+            execution.update_step_failure(step, _fault(error))
 
 
 class _GuardedProcessing(_GuardedJob, sdk_pipeline._ProcessingStepExecutor):  # noqa: SLF001
@@ -235,7 +240,7 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         except StepFailure as failure:
             self.execution.update_step_failure(step.name, failure.reason)
         except Exception as error:  # noqa: BLE001 - a damaged file, a full disk: this step fails, as a job step would
-            self.execution.update_step_failure(step.name, bounded(f"{type(error).__name__}: {error}"))
+            self.execution.update_step_failure(step.name, _fault(error))
         # No properties: the SDK's list_steps has no metadata shape for a RegisterModel step.
         self.execution.update_step_properties(step.name, {})
 

@@ -144,3 +144,36 @@ def test_hypothesis_has_no_deadlines_and_is_fixed_under_mutation():
     under = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PATH": "/usr/bin:/bin", "MUTANT_UNDER_TEST": "x"})
     assert under.stdout.split() == ["None", "True", "None"]
+
+
+def test_the_copy_never_clears_a_folder_it_did_not_make(tmp_path):
+    """--work pointing at a folder of something else (a home folder, part of the checkout) is
+    refused before anything is deleted."""
+    from tests.mutation.__main__ import work_copy
+
+    source = tmp_path / "checkout"
+    (source / "src").mkdir(parents=True)
+    (source / "src" / "keep.py").write_text("X = 1\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="holds files of something else"):
+        work_copy(home, [], source=source)
+    with pytest.raises(SystemExit, match="is inside the checkout"):
+        work_copy(source / "src", [], source=source)
+    assert (home / "notes.txt").read_text() == "mine" and (source / "src" / "keep.py").is_file()
+
+
+def test_an_explanation_with_a_misspelled_or_missing_key_is_refused(tmp_path):
+    from tests.mutation.__main__ import load_explanations
+
+    path = tmp_path / "accepted.toml"
+    path.write_text("[[mutant]]\nfunction = 'churn.a.f'\nadded = 'x'\nremoved_typo = 'y'\nkind = 'equivalent'\nwhy = 'w'\n")
+    with pytest.raises(SystemExit, match=r"entry 1 has unknown keys \['removed_typo'\]"):
+        load_explanations(path)
+    path.write_text("[[mutant]]\nfunction = 'churn.a.f'\nadded = 'x'\nkind = 'equivalent'\n")
+    with pytest.raises(SystemExit, match=r"lacks \['why'\]"):
+        load_explanations(path)
+    path.write_text("[[mutants]]\nfunction = 'churn.a.f'\n")
+    with pytest.raises(SystemExit, match="only \\[\\[mutant\\]\\] tables belong here"):
+        load_explanations(path)

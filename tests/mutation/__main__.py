@@ -84,10 +84,18 @@ class Explanation:
     change: str | None = None
 
 
+_ENTRY_KEYS = {"function", "added", "removed", "change", "kind", "why"}
+
+
 def load_explanations(path: Path = ACCEPTED) -> list[Explanation]:
-    entries = tomllib.loads(path.read_text()).get("mutant", []) if path.exists() else []
+    document = tomllib.loads(path.read_text()) if path.exists() else {}
+    if set(document) - {"mutant"} or not isinstance(document.get("mutant", []), list):
+        raise SystemExit(f"{path}: only [[mutant]] tables belong here, found {sorted(document)}")
     explanations = []
-    for entry in entries:
+    for number, entry in enumerate(document.get("mutant", []), start=1):
+        unknown, missing = set(entry) - _ENTRY_KEYS, {"function", "kind", "why"} - set(entry)
+        if unknown or missing:  # a misspelled "removed" would make the entry match more than meant
+            raise SystemExit(f"{path}: entry {number} has unknown keys {sorted(unknown)} or lacks {sorted(missing)}")
         if entry["kind"] not in ("equivalent", "accepted"):
             raise SystemExit(f"{path}: kind must be 'equivalent' or 'accepted', got {entry['kind']!r}")
         if ("added" in entry) == ("change" in entry):
@@ -157,7 +165,7 @@ def _remove_stale(work: Path, listed: set[str]) -> None:
             relative = path.relative_to(root)
             if relative.parts[0] in _MUTMUT_OWN or "__pycache__" in relative.parts or not path.is_file():
                 continue
-            if relative.as_posix() not in listed and path.suffix in (".py", ".toml", ".json", ".md", ".txt", ".csv", ".yml", ".sh"):
+            if relative.as_posix() not in listed and path.suffix not in (".meta", ".spans"):  # mutmut's results
                 path.unlink()
 
 
@@ -167,11 +175,16 @@ def work_copy(work: Path, only: list[str], keep: bool = False, tests: list[str] 
     mutates again only the functions that changed)."""
     if source.resolve().is_relative_to(work.resolve()):
         raise SystemExit(f"--work {work} holds the checkout itself; give a folder of its own")
+    inside = work.resolve().is_relative_to(source.resolve())
+    if inside and not work.resolve().is_relative_to(source.resolve() / ".tox"):
+        raise SystemExit(f"--work {work} is inside the checkout; give a folder under .tox/ or outside it")
     settings = json.dumps({"only": list(only), "tests": list(tests)})
     marker = work / ".mutation-driver.json"
+    if work.exists() and any(work.iterdir()) and not marker.is_file():
+        raise SystemExit(f"--work {work} holds files of something else (no {marker.name}); give an empty or new folder")
     if work.exists() and not (keep and marker.is_file() and marker.read_text() == settings):
         shutil.rmtree(work)  # a fresh copy (also when --keep follows a run of other modules or tests)
-    listed = listed_files(source)
+    listed = [name for name in listed_files(source) if (source / name).is_file()]  # not a file deleted without git rm
     for name in listed:
         source_file, target = source / name, work / name
         if source_file.is_file() and not (target.is_file() and target.read_bytes() == source_file.read_bytes()):

@@ -176,7 +176,8 @@ def run_local(
 
     pipeline = build_pipeline(backend)
     definition = pipeline.definition()
-    if expected_definition_sha256 and text_sha256(definition) != expected_definition_sha256:
+    definition_sha256 = text_sha256(definition)
+    if expected_definition_sha256 and definition_sha256 != expected_definition_sha256:
         raise RunError(
             f"version {expected_definition_sha256[:12]} cannot be rebuilt by this churn: the step graph, images "
             "or settings it was compiled with have changed since (only its step code is kept)"
@@ -189,7 +190,6 @@ def run_local(
         verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
     )
     parameters_requested = {**overrides, "InputData": requested_input}
-    definition_sha256 = text_sha256(definition)
 
     def started(event) -> None:
         if isinstance(event, RunStarted):

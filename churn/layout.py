@@ -1,9 +1,41 @@
-"""Names and places of the project declared once, for every layer (nothing here imports churn)."""
+"""Names and places of the project declared once, for every layer (nothing here imports churn).
+
+Some project files live beside the package in a source checkout (the sample data, the
+Dockerfiles, the compose file, the lock file). A built wheel carries copies of them inside the
+package, under ``_resources/`` (``setup.py`` puts them there), so an installed ``churn`` finds its
+default input and builds its images from any directory.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Project files a wheel carries inside the package (their paths relative to the checkout).
+SHIPPED_FILES = (
+    "constraints.txt",
+    "docker-compose.yml",
+    "docker/Dockerfile",
+    "docker/baseline/train",
+    "docker/xgboost/train",
+    "docker/xgboost/serve",
+    "docker/build-base-image.sh",
+    "data/sample/churn.csv",
+    "data/sample/README.md",
+)
+#: Where an installed wheel keeps them.
+RESOURCES_DIR = PACKAGE_DIR / "_resources"
+#: Where this installation keeps them: inside the package when installed from a wheel, else the
+#: source checkout the package lies in.
+PROJECT_DIR = RESOURCES_DIR if RESOURCES_DIR.is_dir() else PACKAGE_DIR.parent
+
+
+def project_file(relative: str) -> Path:
+    """The installation's copy of a project file (one of :data:`SHIPPED_FILES`)."""
+    if relative not in SHIPPED_FILES:
+        raise ValueError(f"{relative} is not one of the project files an installation carries")
+    return PROJECT_DIR / relative
+
+
 #: What a run reads when no input is given.
-SAMPLE_DATA = PACKAGE_DIR.parent / "data" / "sample" / "churn.csv"
+SAMPLE_DATA = project_file("data/sample/churn.csv")

@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from churn.backends.images import REPO_DIR, image_tag
+from churn.backends.images import image_tag, write_context
+from churn.layout import project_file
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-EXTRA_CA = REPO_DIR / "docker" / "extra-ca-certificates.crt"
+#: Where the build context carries the host's CA bundle (read by the Dockerfile when present).
+CONTEXT_CA_FILE = "docker/extra-ca-certificates.crt"
 MIN_FREE_DISK_GB = 3.0
 
 
@@ -149,18 +152,20 @@ def build_images(base_image: str | None = None, parity: bool = False) -> list[st
     command = compose_command()
     if command is None:
         raise DockerError(compose_available().detail + "; " + compose_available().fix)
-    # pip inside the build stage trusts the host's CA bundle too (TLS-intercepting proxies).
-    if HOST_CA_BUNDLE.is_file():
-        shutil.copyfile(HOST_CA_BUNDLE, EXTRA_CA)
     env = {**os.environ, "CHURN_IMAGE_TAG": image_tag(), "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
     if base_image:
         env["BASE_IMAGE"] = base_image
     profiles = ["--profile", "parity"] if parity else []
-    result = subprocess.run([*command, "-f", str(REPO_DIR / "docker-compose.yml"), *profiles, "build"], cwd=REPO_DIR, env=env)
+    with tempfile.TemporaryDirectory(prefix="churn-images-") as context:
+        compose_file = write_context(Path(context))
+        # pip inside the build stage trusts the host's CA bundle too (TLS-intercepting proxies).
+        if HOST_CA_BUNDLE.is_file():
+            shutil.copyfile(HOST_CA_BUNDLE, Path(context) / CONTEXT_CA_FILE)
+        result = subprocess.run([*command, "-f", str(compose_file), *profiles, "build"], cwd=context, env=env)
     if result.returncode != 0:
         raise DockerError(
             f"building the images failed (exit {result.returncode}); without a registry, build the base image "
-            "first: docker/build-base-image.sh"
+            f"first: bash {project_file('docker/build-base-image.sh')}"
         )
     return image_names(parity)
 

@@ -3,40 +3,55 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from churn import __version__
-from churn.backends.code_bundle import PACKAGE_DIR
+from churn.layout import PACKAGE_DIR, project_file
 
-REPO_DIR = PACKAGE_DIR.parent
-#: Files whose content decides what is inside the project's images.
-IMAGE_INPUTS = (
+#: The project files an image is built from, by their path in the build context (the context is
+#: put together from the installation, so a checkout and an installed wheel build the same).
+CONTEXT_PROJECT_FILES = (
     "constraints.txt",
-    "docker",
     "docker-compose.yml",
-    ".dockerignore",
-    "churn/__init__.py",
-    "churn/model_io.py",
-    "churn/algorithm",
+    "docker/Dockerfile",
+    "docker/baseline/train",
+    "docker/xgboost/train",
+    "docker/xgboost/serve",
 )
-#: Local, per-machine files that never change what an image does.
-_NOT_IMAGE_INPUTS = ("extra-ca-certificates.crt",)
+#: The package's modules an image carries (its algorithms' code), relative to the package.
+CONTEXT_PACKAGE_FILES = ("__init__.py", "model_io.py", "algorithm")
 #: Versions of the official images the project's images stand in for.
 AWS_SKLEARN_VERSION = "1.2-1"
 AWS_XGBOOST_VERSION = "1.7-1"
 
 
+def context_files() -> list[tuple[str, Path]]:
+    """(path in the build context, the installation's file) for everything that decides what is
+    inside the project's images, in a fixed order."""
+    files = [(name, project_file(name)) for name in CONTEXT_PROJECT_FILES]
+    for name in CONTEXT_PACKAGE_FILES:
+        root = PACKAGE_DIR / name
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+        files += [(f"churn/{path.relative_to(PACKAGE_DIR).as_posix()}", path) for path in paths]
+    return files
+
+
 def image_tag() -> str:
-    """``<version>-<hash of the lock file and Dockerfiles>``, so a stale image is never reused."""
+    """``<version>-<hash of the build context>``, so a stale image is never reused."""
     digest = hashlib.sha256()
-    for top in IMAGE_INPUTS:
-        root = REPO_DIR / top
-        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in paths:
-            if path.name in _NOT_IMAGE_INPUTS or "__pycache__" in path.parts:
-                continue
-            digest.update(str(path.relative_to(REPO_DIR)).encode() + b"\0" + path.read_bytes())
+    for name, path in context_files():
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return f"{__version__}-{digest.hexdigest()[:12]}"
+
+
+def write_context(folder: Path) -> Path:
+    """Lay the build context out in ``folder``; return its compose file."""
+    for name, path in context_files():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return folder / "docker-compose.yml"
 
 
 def project_images():

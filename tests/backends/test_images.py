@@ -1,0 +1,65 @@
+"""The image build context is put together from the installation (checkout or wheel alike)."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from churn.backends import docker, images
+from churn.layout import SHIPPED_FILES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_context_holds_exactly_what_the_tag_hashes(tmp_path):
+    compose = images.write_context(tmp_path)
+    assert compose == tmp_path / "docker-compose.yml" and compose.is_file()
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(name for name, _ in images.context_files())
+    assert "churn/algorithm/train.py" in written and "churn/model_io.py" in written
+    assert not [name for name in written if "__pycache__" in name or name.startswith("churn/runner")]
+
+
+def test_every_file_the_dockerfile_copies_is_in_the_context(tmp_path):
+    """A COPY of a file the context lacks would fail only when an image is built."""
+    images.write_context(tmp_path)
+    dockerfile = (tmp_path / "docker" / "Dockerfile").read_text()
+    sources = []
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            sources += line.split()[1:-1]
+    assert sources
+    for source in sources:
+        if source.endswith("[t]"):  # optional: the host's CA bundle, copied in when it has one
+            assert source == docker.CONTEXT_CA_FILE[:-1] + "[t]"
+            continue
+        assert (tmp_path / source).exists(), f"the Dockerfile copies {source}, which the build context lacks"
+
+
+def test_the_tag_follows_the_content_not_the_place(monkeypatch, tmp_path):
+    before = images.image_tag()
+    assert re.fullmatch(r"\d+\.\d+\.\d+-[0-9a-f]{12}", before)
+    copy = tmp_path / "copy"
+    images.write_context(copy)
+    moved = [(name, copy / name) for name, _ in images.context_files()]
+    monkeypatch.setattr(images, "context_files", lambda: moved)
+    assert images.image_tag() == before
+    (copy / "docker" / "Dockerfile").write_text((copy / "docker" / "Dockerfile").read_text() + "\n# changed\n")
+    assert images.image_tag() != before
+
+
+def test_every_shipped_file_is_tracked_and_in_the_source_distribution_manifest():
+    """setup.py copies SHIPPED_FILES into the wheel; MANIFEST.in must carry them into an sdist."""
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split())
+    manifest = (REPO / "MANIFEST.in").read_text().split()
+    for name in SHIPPED_FILES:
+        assert name in tracked, name
+        assert name in manifest, f"MANIFEST.in does not include {name}"
+    assert set(images.CONTEXT_PROJECT_FILES) <= set(SHIPPED_FILES)
+
+
+def test_a_failed_build_names_the_installed_base_image_script(monkeypatch):
+    monkeypatch.setattr(docker, "compose_command", lambda: ["false"])
+    with pytest.raises(docker.DockerError, match=r"build the base image first: bash /.+/docker/build-base-image\.sh"):
+        docker.build_images()

@@ -3,7 +3,8 @@
 PreprocessData feeds two candidate branches that run at the same time: TrainModel ->
 EvaluateModel (XGBoost) and TrainBaseline -> EvaluateBaseline (scikit-learn logistic
 regression). SelectModel keeps the candidate with the better SelectionMetric; CheckAccuracy
-gates the winner -> CreateModel (+ the backend's registration steps) or AccuracyTooLow
+gates the winner -> CreateModel and RegisterModel (into the backend's model package group:
+SageMaker's registry, or the local one, which churn's local executor runs) or AccuracyTooLow
 (FailStep). Steps reference earlier outputs only through ``.properties``; everything
 backend-specific comes from the :class:`~churn.backends.Backend`.
 """
@@ -16,6 +17,7 @@ import churn.backends.sdk_adapters  # noqa: F401  (first: quiets the SDK before 
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
+from sagemaker.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
@@ -37,6 +39,8 @@ from churn.split import SPLITS
 PIPELINE_NAME = "churn"
 ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
 PROCESSING = "/opt/ml/processing"
+#: The instance type a registered model declares for endpoints and batch transform.
+SERVING_INSTANCE_TYPE = "ml.m5.large"
 #: Fixed hyperparameters of the XGBoost built-in algorithm (the rest are pipeline parameters).
 FIXED_HYPERPARAMETERS = {"objective": "binary:logistic", "eval_metric": "auc"}
 
@@ -246,15 +250,28 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
         sagemaker_session=session,
     )
     create_model = ModelStep(name="CreateModel", step_args=model.create(instance_type=params["ProcessingInstanceType"]))
-    registration = backend.registration_steps(
-        model,
-        Join(on="/", values=[outputs["evaluation"].S3Output.S3Uri, "evaluation.json"]),
-        params["ModelApprovalStatus"],
-        {
-            "WinningCandidate": JsonGet(step_name=select.name, property_file=selection_file, json_path="winner"),
-            "SelectionMetric": params["SelectionMetric"],
-            "Candidates": JsonGet(step_name=select.name, property_file=selection_file, json_path="summary"),
-        },
+    register = ModelStep(
+        name="RegisterModel",
+        step_args=model.register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=[SERVING_INSTANCE_TYPE],
+            transform_instances=[SERVING_INSTANCE_TYPE],
+            model_package_group_name=backend.model_package_group,
+            approval_status=params["ModelApprovalStatus"],
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    s3_uri=Join(on="/", values=[outputs["evaluation"].S3Output.S3Uri, "evaluation.json"]),
+                    content_type="application/json",
+                )
+            ),
+            # Which candidate won, on which metric, goes with the registered model.
+            customer_metadata_properties={
+                "WinningCandidate": JsonGet(step_name=select.name, property_file=selection_file, json_path="winner"),
+                "SelectionMetric": params["SelectionMetric"],
+                "Candidates": JsonGet(step_name=select.name, property_file=selection_file, json_path="summary"),
+            },
+        ),
     )
     gate = ConditionStep(
         name="CheckAccuracy",
@@ -264,7 +281,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 right=params["AccuracyThreshold"],
             )
         ],
-        if_steps=[create_model, *registration],
+        if_steps=[create_model, register],
         else_steps=[
             FailStep(
                 name="AccuracyTooLow",

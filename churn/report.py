@@ -105,10 +105,6 @@ def step_graph_plot(run_dir: Path, steps: list[dict]) -> str | None:
         return None
     graph = graph_from_definition(json.loads(definition_file.read_text()))
     statuses = {step["name"]: step for step in steps}
-    if "RegisterModel-RegisterModel" in statuses and "RegisterModel-RegisterModel" not in graph.nodes:
-        # The local backend registers after the gate, outside the SDK's graph.
-        graph.nodes.append("RegisterModel-RegisterModel")
-        graph.edges.append(("CreateModel-CreateModel", "RegisterModel-RegisterModel", ""))
     return base64.b64encode(render(graph, statuses)).decode()
 
 

@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from churn.definition import compile_definition
+from churn.definition import compile_definition, step_names
 from churn.report import build_report, write_report
-from churn.runner.runs import STEP_ORDER
 from churn.summary import build_summary, write_summary
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-STEPS = list(STEP_ORDER)
+STEPS = step_names(compile_definition("local"))
 
 
 def _make_run(run_dir: Path, sample_splits: Path, candidates: Path, failed: bool = False) -> Path:

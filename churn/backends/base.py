@@ -1,7 +1,7 @@
 """What a backend decides: everything that differs between running locally and on SageMaker.
 
 ``churn.pipeline.build_pipeline`` asks a :class:`Backend` for the session, image URIs,
-instance types, where data and artifacts live and which extra steps exist; it never checks
+instance types, where data and artifacts live and where models are registered; it never checks
 which backend it was given.
 """
 
@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # the SDK is imported only when a pipeline is built
-    from sagemaker.model import Model
     from sagemaker.workflow.entities import PipelineVariable
-    from sagemaker.workflow.steps import Step
+
+
+#: The model package group of both backends unless one is configured.
+DEFAULT_MODEL_PACKAGE_GROUP = "churn"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Backend:
     #: Content hash of the step code bundle to run; None: the code as it is now. Set to run a
     #: recorded pipeline version again (``churn run --version``).
     code_version: str | None = None
+    #: The model package group RegisterModel registers into (SageMaker's, or the local registry's).
+    model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP
 
     def session(self):
         """The SDK session the pipeline is compiled with (built on first use)."""
@@ -89,15 +93,4 @@ class Backend:
 
     def retry_policies(self) -> list:
         """Retry policies for job steps (local mode ignores them)."""
-        return []
-
-    def registration_steps(
-        self,
-        model: Model,
-        evaluation_report_uri: PipelineVariable,
-        approval_status: PipelineVariable,
-        metadata: dict[str, PipelineVariable],
-    ) -> list[Step]:
-        """Steps that register the winning model after the gate passes (none by default);
-        ``metadata`` (which candidate won, on which metric) goes with the registered model."""
         return []

@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from churn.backends.base import Backend
+from churn.backends.base import DEFAULT_MODEL_PACKAGE_GROUP, Backend
 from churn.backends.images import aws_images
 from churn.files import file_sha256
 from churn.layout import SAMPLE_DATA
@@ -35,7 +35,6 @@ PLACEHOLDER_REGION = "us-east-1"
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::111111111111:role/CHURN_ROLE_ARN-is-not-set"
 PLACEHOLDER_BUCKET = "churn-bucket-not-set"
 DEFAULT_PREFIX = "churn"
-DEFAULT_MODEL_PACKAGE_GROUP = "churn"
 DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"
 DEFAULT_TRAINING_INSTANCE = "ml.m5.large"
 DEFAULT_CACHE_EXPIRY = "P30D"
@@ -54,7 +53,6 @@ class CloudBackend(Backend):
     region: str = PLACEHOLDER_REGION
     bucket: str = PLACEHOLDER_BUCKET
     prefix: str = DEFAULT_PREFIX
-    model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP
     #: Only compiling (``churn definition``): the session gets inert credentials, so not even
     #: the credential chain's instance-metadata probe happens.
     compile_only: bool = False
@@ -121,25 +119,6 @@ class CloudBackend(Backend):
                 interval_seconds=60, backoff_rate=2.0, max_attempts=5,
             ),
         ]
-
-    def registration_steps(self, model, evaluation_report_uri, approval_status, metadata):
-        from sagemaker.model_metrics import MetricsSource, ModelMetrics
-        from sagemaker.workflow.model_step import ModelStep
-
-        metrics = ModelMetrics(
-            model_statistics=MetricsSource(s3_uri=evaluation_report_uri, content_type="application/json")
-        )
-        register = model.register(
-            content_types=["text/csv"],
-            response_types=["text/csv"],
-            inference_instances=[DEFAULT_PROCESSING_INSTANCE],
-            transform_instances=[DEFAULT_PROCESSING_INSTANCE],
-            model_package_group_name=self.model_package_group,
-            approval_status=approval_status,
-            model_metrics=metrics,
-            customer_metadata_properties=metadata,
-        )
-        return [ModelStep(name="RegisterModel", step_args=register)]
 
 
 def cloud_backend(

@@ -277,7 +277,8 @@ def explain_failed_steps(sm, steps: list[dict]) -> None:
 
 
 def _registered_model(steps: list[dict]) -> dict | None:
-    step = next((s for s in steps if s["StepName"] == "RegisterModel-RegisterModel"), None)
+    """The model package a RegisterModel step created (SageMaker lists it in the step's metadata)."""
+    step = next((s for s in steps if "RegisterModel" in (s.get("Metadata") or {})), None)
     arn = (step or {}).get("Metadata", {}).get("RegisterModel", {}).get("Arn")
     if not arn or step.get("StepStatus") != "Succeeded":
         return None

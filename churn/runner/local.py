@@ -22,13 +22,10 @@ from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
 from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
-from churn.runner.local_executor import LocalStep, StepFailure
+from churn.runner.local_executor import StepFailure
 from churn.runner.local_executor import execute as execute_locally
 from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, locked, remove_dead_runs, write_run_record
 from churn.runner.runs import (
-    CREATE_MODEL_STEP,
-    MODEL_PACKAGE_GROUP,
-    REGISTER_STEP,
     RunError,
     RunInterrupted,
     RunResult,
@@ -42,7 +39,7 @@ from churn.runner.runs import (
 )
 from churn.runner.scheduling import default_max_parallel_steps
 from churn.runner.step_cache import StepCache
-from churn.summary import ARTIFACTS, SUMMARY_FILE, metric_values, selection_record
+from churn.summary import SUMMARY_FILE, metric_values, selection_record
 
 
 #: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
@@ -223,7 +220,7 @@ def _execute_and_summarize(
         with backend.sdk_scope():
             execution = execute_locally(
                 pipeline, session, overrides, run=run, max_parallel=run.max_parallel,
-                events=events, local_steps=[registration.step()],
+                events=events, own_steps={"RegisterModel": registration.run},
             )
     except KeyboardInterrupt:  # (the caller rolls the registration back)
         marked = _mark_interrupted(runs_dir / run.execution_id if run.execution_id else None)
@@ -268,10 +265,9 @@ def _execute_and_summarize(
             registration.commit()
         except sqlite3.Error as error:  # the summary named a version the registry does not have: rewritten
             reason = f"cannot register the model in {registration.registry.path}: {error}"
-            failed = {**describe, "PipelineExecutionStatus": "Failed", "FailureReason": f"Step '{REGISTER_STEP}' failed with message: {reason}"}
-            steps = [
-                {**s, "StepStatus": "Failed", "FailureReason": reason} if s["StepName"] == REGISTER_STEP else s for s in steps
-            ]
+            name = registration.step_name
+            failed = {**describe, "PipelineExecutionStatus": "Failed", "FailureReason": f"Step '{name}' failed with message: {reason}"}
+            steps = [{**s, "StepStatus": "Failed", "FailureReason": reason} if s["StepName"] == name else s for s in steps]
             result = _summary_or_error(lambda: finish_run(**finish, describe=failed, list_steps=steps, registered_model=None), run_dir)
     write_run_report(run_dir)
     return result
@@ -287,36 +283,40 @@ def _summary_or_error(write, run_dir: Path, consequence: str = "") -> RunResult:
 
 
 class _Registration:
-    """Local registration, a step of churn's own (``RegisterModel-RegisterModel``, as on
-    SageMaker) that runs once CreateModel succeeded: it adds the winner to the registry in a
-    transaction the run commits only after the summary is written."""
+    """Local registration: the pipeline's RegisterModel step, run by churn's executor (local mode
+    cannot run it) with the arguments SageMaker's CreateModelPackage would receive. It adds the
+    winner to the local registry in a transaction the run commits only after the summary is
+    written."""
 
     def __init__(self, backend: LocalBackend, runs_dir: Path):
         self.backend, self.runs_dir = backend, runs_dir
         self.registry = Registry(runs_dir)
         self.pending: PendingRegistration | None = None
+        self.step_name: str | None = None
 
     @property
     def package(self):
         return self.pending.package if self.pending else None
 
-    def step(self) -> LocalStep:
-        return LocalStep(name=REGISTER_STEP, after=(CREATE_MODEL_STEP,), run=self.run)
-
-    def run(self, execution_id: str, parameters: dict) -> None:
-        run_dir = self.runs_dir / execution_id
-        model_file = run_dir / ARTIFACTS["model"]
-        if not model_file.is_file():
-            raise StepFailure(f"the winning model {model_file} is missing")
+    def run(self, step_name: str, arguments: dict, execution_id: str) -> None:
+        """Register what the step's arguments name: the model archive, its container image, the
+        evaluation report, the approval status, the model package group."""
+        self.step_name = step_name
+        container = arguments["InferenceSpecification"]["Containers"][0]
+        model_file = local_path(container["ModelDataUrl"])
+        evaluation_file = local_path(arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
+        for what, path in (("the winning model", model_file), ("its evaluation", evaluation_file)):
+            if not path.is_file():
+                raise StepFailure(f"{what} {path} is missing")
         try:
             self.pending = self.registry.begin_registration(
-                group=MODEL_PACKAGE_GROUP,
-                model_data=file_uri(model_file),
-                image=self.backend.images.training,
-                metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
+                group=arguments["ModelPackageGroupName"],
+                model_data=container["ModelDataUrl"],
+                image=container["Image"],
+                metrics=metric_values(evaluation_file),
                 execution_id=execution_id,
-                approval_status=str(parameters["ModelApprovalStatus"]),
-                selection=selection_record(run_dir),
+                approval_status=str(arguments["ModelApprovalStatus"]),
+                selection=selection_record(self.runs_dir / execution_id),
             )
         except sqlite3.Error as error:
             raise StepFailure(f"cannot register the model in {self.registry.path}: {error}") from None

@@ -16,7 +16,8 @@ property files only from ``s3://``. :class:`ChurnPipelineExecutor` is a subclass
   :func:`churn.runner.local_jobs.run_job` (container exit codes, declared outputs, the
   step cache, the staged input's hash);
 - reads ``file://`` property files (the SDK's ``JsonGet`` parses every output as ``s3://``);
-- runs steps of churn's own after the graph's (local registration: :class:`LocalStep`);
+- runs the step types local mode cannot run (RegisterModel) itself, through a handler given
+  the step's arguments resolved as SageMaker would receive them (local registration);
 - emits lifecycle events (:mod:`churn.runner.events`) for every step.
 
 No SDK class or method is replaced for this: the subclass is constructed per execution with its
@@ -32,8 +33,9 @@ SDK internals used, each checked on sagemaker 2.257.1 (``SUPPORTED_SDK`` in
   ``update_execution_success`` / ``update_execution_failure``, ``status``, ``failure_reason``
   (what ``Pipeline.start`` builds in local mode; built here so that the execution runs on this
   subclass: the SDK's ``_LocalPipeline.start`` constructs its own ``LocalPipelineExecutor``);
-- ``_LocalPipelineExecutionStep(name, step_type, description, display_name)`` for churn's own
-  steps;
+- ``_LocalPipelineExecution._initialize_step_execution(steps)`` (overridden in a subclass to
+  accept the step types churn runs itself; its refusal of other types is kept) and
+  ``_LocalPipelineExecutionStep(name, step_type, description, display_name)`` for those steps;
 - ``LocalPipelineExecutor``: ``pipeline_dag`` (``adjacency_list``, ``step_map``),
   ``_blocked_steps``, ``_step_executor_factory``, ``_execute_step``,
   ``evaluate_step_arguments``, ``_evaluate_json_get_function``;
@@ -54,9 +56,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from churn.backends import sdk_adapters  # first: quiets the SDK before it is imported
 from churn.runner.local_jobs import LocalRun, bounded, run_job
@@ -79,23 +80,32 @@ _TELEMETRY_WRAPPED = ("create_processing_job", "create_training_job", "create_tr
 
 
 class StepFailure(Exception):
-    """Raised by a :class:`LocalStep` to fail with ``reason`` (the step's FailureReason)."""
+    """Raised by an :data:`OwnStepHandler` to fail with ``reason`` (the step's FailureReason)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class LocalStep:
-    """A step of churn's own that local mode cannot run (registration): it runs on the
-    scheduling thread once every step of ``after`` succeeded, and is recorded like the graph's
-    steps. ``run(execution_id, parameters)`` does the work, or raises :class:`StepFailure`."""
+#: How churn runs a step type local mode cannot run (RegisterModel):
+#: ``handler(step_name, arguments, execution_id)``, given the step's arguments resolved as
+#: SageMaker would receive them; it does the work or raises :class:`StepFailure`.
+OwnStepHandler = Callable[[str, dict, str], None]
 
-    name: str
-    after: tuple[str, ...]
-    run: Callable[[str, dict], None]
-    step_type: str = "RegisterModel"
+
+class _ChurnExecution(_LocalPipelineExecution):
+    """Local mode's execution record, accepting the step types churn runs itself (local mode
+    refuses a pipeline that has any step type it cannot run)."""
+
+    def __init__(self, *args, own_step_types: Iterable[str] = (), **kwargs):
+        self._own_step_types = frozenset(own_step_types)  # before: the parent's __init__ reads it
+        super().__init__(*args, **kwargs)
+
+    def _initialize_step_execution(self, steps):
+        own = [s for s in steps if getattr(getattr(s, "step_type", None), "value", None) in self._own_step_types]
+        for step in own:
+            self.step_execution[step.name] = _LocalPipelineExecutionStep(step.name, step.step_type, step.description, step.display_name)
+        super()._initialize_step_execution([s for s in steps if not any(s is o for o in own)])
 
 
 # --- step executors --------------------------------------------------------------------------
@@ -195,7 +205,7 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         max_parallel: int,
         events: Events,
         stop_jobs: Callable[[], None] | None = None,
-        local_steps: Iterable[LocalStep] = (),
+        own_steps: Mapping[str, OwnStepHandler] | None = None,
         step_executors: Callable[[ChurnPipelineExecutor], object] | None = None,
     ):
         super().__init__(execution, sagemaker_session)
@@ -203,10 +213,11 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         self.max_parallel = max_parallel
         self.events = events
         self.stop_jobs = stop_jobs
-        self.local_steps = {step.name: step for step in local_steps}
-        for step in self.local_steps.values():
-            execution.step_execution[step.name] = _LocalPipelineExecutionStep(step.name, _step_type(step.step_type), None, step.name)
+        self.own_steps = dict(own_steps or {})
         self._step_executor_factory = (step_executors or GuardedStepExecutors)(self)
+
+    def _own_handler(self, name: str) -> OwnStepHandler | None:
+        return self.own_steps.get(self.pipeline_dag.step_map[name].step_type.value)
 
     # --- one step ----------------------------------------------------------------------------
 
@@ -217,8 +228,9 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         raised: BaseException | None = None
         try:
             self.events.emit(StepStarted(name))
-            if name in self.local_steps:
-                self._execute_local_step(self.local_steps[name])
+            handler = self._own_handler(name)
+            if handler is not None:
+                self._execute_own_step(self.pipeline_dag.step_map[name], handler)
             else:
                 self._execute_step(self.pipeline_dag.step_map[name])
         except BaseException as error:  # noqa: BLE001 - handed to the scheduling thread
@@ -233,10 +245,11 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
                 raised = error if raised is None or isinstance(raised, StepExecutionException) else raised
         return raised
 
-    def _execute_local_step(self, step: LocalStep) -> None:
+    def _execute_own_step(self, step, handler: OwnStepHandler) -> None:
         self.execution.mark_step_executing(step.name)
+        arguments = self.evaluate_step_arguments(step)  # an unreadable property file fails the step here
         try:
-            step.run(self.execution.pipeline_execution_name, self.execution.pipeline_parameters)
+            handler(step.name, arguments, self.execution.pipeline_execution_name)
         except StepFailure as failure:
             self.execution.update_step_failure(step.name, failure.reason)
         except Exception as error:  # noqa: BLE001 - a damaged file, a full disk: this step fails, as a job step would
@@ -251,9 +264,7 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         self.events.emit(RunStarted(self.execution.pipeline_execution_name))
         waits = predecessors(self.pipeline_dag.adjacency_list)
         order = [name for name in self.pipeline_dag.step_map if name in waits]
-        for step in self.local_steps.values():
-            waits[step.name] = set(step.after)
-            order.append(step.name)
+        own = {name for name in order if self._own_handler(name) is not None}
         succeeded: set[str] = set()
         started: set[str] = set()
         failures: list[StepExecutionException] = []
@@ -273,16 +284,16 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
             while True:
                 if not failures and not crashes:
                     ready = ready_steps(order, waits, succeeded, started, self._blocked_steps)
-                    for name in [n for n in ready if n not in self.local_steps][: self.max_parallel - len(running)]:
+                    for name in [n for n in ready if n not in own][: self.max_parallel - len(running)]:
                         started.add(name)
                         with _interrupts_deferred():  # a step is started and known, or neither
                             future, thread = self._start(name)
                             running[future] = name
                             threads.append(thread)
-                    own = [n for n in ready if n in self.local_steps]
-                    if own and not running:  # churn's own steps run on this thread, alone
-                        started.add(own[0])
-                        settle(own[0], self._run_step(own[0]))
+                    own_ready = [n for n in ready if n in own]
+                    if own_ready and not running:  # churn's own steps run on this thread, alone
+                        started.add(own_ready[0])
+                        settle(own_ready[0], self._run_step(own_ready[0]))
                         continue
                 if not running:
                     break
@@ -393,12 +404,6 @@ def _interrupts_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def _step_type(name: str):
-    from sagemaker.workflow.steps import StepTypeEnum
-
-    return StepTypeEnum(name)
-
-
 def execute(
     pipeline,
     session,
@@ -407,7 +412,7 @@ def execute(
     run: LocalRun | None,
     max_parallel: int,
     events: Events,
-    local_steps: Iterable[LocalStep] = (),
+    own_steps: Mapping[str, OwnStepHandler] | None = None,
     step_executors=None,
 ):
     """Run ``pipeline`` once in local mode with ``parameters``; return the finished execution
@@ -415,8 +420,9 @@ def execute(
     :class:`~churn.runner.local_jobs.LocalRun`) job steps are guarded and each runs from a
     folder of its own (the session's ``local.container_root``, per thread, for this call only)."""
     sdk_adapters.unwrap_telemetry(LocalSagemakerClient, _TELEMETRY_WRAPPED)  # idempotent
-    execution = _LocalPipelineExecution(
+    execution = _ChurnExecution(
         execution_id=uuid.uuid4().hex[:12], pipeline=pipeline, PipelineParameters=parameters, local_session=session,
+        own_step_types=own_steps or {},
     )
     previous = session.config
     if run is not None:
@@ -424,7 +430,7 @@ def execute(
     try:
         executor = ChurnPipelineExecutor(
             execution, session, run=run, max_parallel=max_parallel, events=events,
-            stop_jobs=run.stop_jobs if run is not None else None, local_steps=local_steps, step_executors=step_executors,
+            stop_jobs=run.stop_jobs if run is not None else None, own_steps=own_steps, step_executors=step_executors,
         )
         return executor.execute()
     finally:

@@ -9,27 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from churn.definition import step_names
 from churn.files import file_sha256, file_uri, text_sha256, tree_files, tree_sha256, unsafe_characters, uri_path
 from churn.summary import build_summary, step_records, write_summary
 from churn.tables import write_lines_atomically
-
-MODEL_PACKAGE_GROUP = "churn"
-#: Every step a run can have, in graph order. Registration is a pipeline step on SageMaker
-#: and the local backend's own step (local mode cannot run it); both report it by this name.
-CREATE_MODEL_STEP = "CreateModel-CreateModel"
-REGISTER_STEP = "RegisterModel-RegisterModel"
-STEP_ORDER = (
-    "PreprocessData",
-    "TrainModel",
-    "EvaluateModel",
-    "TrainBaseline",
-    "EvaluateBaseline",
-    "SelectModel",
-    "CheckAccuracy",
-    "CreateModel-CreateModel",
-    "RegisterModel-RegisterModel",
-    "AccuracyTooLow",
-)
 
 
 class RunError(RuntimeError):
@@ -128,7 +111,7 @@ def finish_run(
         backend=backend,
         execution_id=run_dir.name,
         describe=describe,
-        steps=step_records(list_steps, list(STEP_ORDER)),
+        steps=step_records(list_steps, step_names(json.loads(definition))),
         parameters=parameters,
         run_dir=run_dir,
         definition_sha256=text_sha256(definition),

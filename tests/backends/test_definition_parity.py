@@ -5,8 +5,9 @@ import copy
 
 import pytest
 
-from churn.definition import compile_definition, differences, load_allowlist, unexplained
+from churn.definition import compile_definition
 from tests import network_audit
+from tests.definition_diff import differences, load_allowlist, unexplained
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +56,18 @@ def test_local_graph_has_the_product_steps(local_definition):
         "SelectModel": "Processing",
         "CheckAccuracy": "Condition",
         "CreateModel-CreateModel": "Model",
+        "RegisterModel-RegisterModel": "RegisterModel",
         "AccuracyTooLow": "Fail",
     }
 
 
-def test_cloud_graph_adds_only_registration(local_definition, cloud_definition):
-    assert set(_steps(cloud_definition)) - set(_steps(local_definition)) == {"RegisterModel-RegisterModel"}
-    register = _steps(cloud_definition)["RegisterModel-RegisterModel"]["Arguments"]
+@pytest.mark.parametrize("backend", ["local", "cloud"])
+def test_both_graphs_register_the_winner_with_its_evaluation(backend, local_definition, cloud_definition):
+    """The same RegisterModel step on both backends: SageMaker runs it; churn's local executor
+    runs it into the local registry, from the same arguments."""
+    definition = {"local": local_definition, "cloud": cloud_definition}[backend]
+    assert set(_steps(cloud_definition)) == set(_steps(local_definition))
+    register = _steps(definition)["RegisterModel-RegisterModel"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
     # The registered model is the winner's, with its evaluation, and says how it won.
@@ -83,13 +89,8 @@ def test_same_parameters_and_references(local_definition, cloud_definition):
         "InputData", "TrainRatio", "ValidationRatio", "SplitSeed", "MaxDepth", "NumRound", "Eta",
         "BaselineEnabled", "BaselineC", "SelectionMetric", "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
     ]
-    cloud_refs = _references(cloud_definition)
-    assert _references(local_definition) <= cloud_refs
-    steps_only_in_cloud = {"RegisterModel-RegisterModel"}
-    assert set(_steps(cloud_definition)) - set(_steps(local_definition)) == steps_only_in_cloud
-    extra = cloud_refs - _references(local_definition)
-    register_refs = _references(_steps(cloud_definition)["RegisterModel-RegisterModel"])
-    assert extra <= register_refs
+    assert _references(local_definition) == _references(cloud_definition)
+    assert set(_steps(cloud_definition)) == set(_steps(local_definition))
 
 
 def test_steps_reference_earlier_outputs_only_through_properties(local_definition):

@@ -19,7 +19,7 @@ from churn.files import uri_path
 from churn.pipeline import build_pipeline
 from churn.runner import local_executor
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted, progress_lines
-from churn.runner.local_executor import GuardedStepExecutors, LocalStep, StepFailure
+from churn.runner.local_executor import GuardedStepExecutors, StepFailure
 
 CANDIDATE_STEPS = ("TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline")
 
@@ -91,11 +91,15 @@ def compiled(tmp_path_factory):
     return build_pipeline(backend), backend.session()
 
 
-def _execute(compiled, jobs: Jobs, max_parallel=2, parameters=None, local_steps=(), events=None, run=None):
+def _no_registry(step_name, arguments, execution_id):
+    """A RegisterModel handler that registers nothing."""
+
+
+def _execute(compiled, jobs: Jobs, max_parallel=2, parameters=None, register=_no_registry, events=None, run=None):
     pipeline, session = compiled
     return local_executor.execute(
         pipeline, session, parameters or {}, run=run, max_parallel=max_parallel, events=events or Events(),
-        local_steps=local_steps, step_executors=jobs.factory,
+        own_steps={"RegisterModel": register}, step_executors=jobs.factory,
     )
 
 
@@ -119,7 +123,8 @@ def test_branches_run_together_and_dependencies_hold(compiled):
     assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
     assert jobs.peak == 2 and _order_ok(jobs.log, _graph(compiled))
     assert _statuses(execution) == {
-        name: "Succeeded" for name in ("PreprocessData", *CANDIDATE_STEPS, "SelectModel", "CheckAccuracy", "CreateModel-CreateModel")
+        name: "Succeeded"
+        for name in ("PreprocessData", *CANDIDATE_STEPS, "SelectModel", "CheckAccuracy", "CreateModel-CreateModel", "RegisterModel-RegisterModel")
     }
 
 
@@ -202,18 +207,27 @@ def test_every_step_emits_started_and_finished_events_in_order(compiled):
 
 
 def _register(calls, fail=None):
-    def run(execution_id, parameters):
-        calls.append((execution_id, parameters["ModelApprovalStatus"]))
+    def run(step_name, arguments, execution_id):
+        calls.append((step_name, arguments, execution_id))
         if fail:
             raise StepFailure(fail)
 
-    return LocalStep("RegisterModel-RegisterModel", ("CreateModel-CreateModel",), run)
+    return run
 
 
-def test_churns_own_step_runs_after_its_predecessor_and_is_recorded(compiled):
+def test_the_registration_step_runs_after_create_model_with_its_arguments_resolved(compiled):
+    """The compiled RegisterModel step, run by churn's handler with the arguments SageMaker's
+    CreateModelPackage would receive: parameters and property files resolved, locations joined."""
     calls = []
-    execution = _execute(compiled, Jobs(seconds=0.01), local_steps=[_register(calls)], parameters={"ModelApprovalStatus": "Approved"})
-    assert calls == [(execution.pipeline_execution_name, "Approved")]
+    execution = _execute(compiled, Jobs(seconds=0.01), register=_register(calls), parameters={"ModelApprovalStatus": "Approved"})
+    ((name, arguments, execution_id),) = calls
+    assert (name, execution_id) == ("RegisterModel-RegisterModel", execution.pipeline_execution_name)
+    assert arguments["ModelApprovalStatus"] == "Approved" and arguments["ModelPackageGroupName"] == "churn"
+    (container,) = arguments["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"].startswith("file:///") and container["ModelDataUrl"].endswith(f"/{execution_id}/SelectModel/model/model.tar.gz")
+    statistics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert statistics.endswith(f"/{execution_id}/SelectModel/evaluation/evaluation.json")
+    assert arguments["CustomerMetadataProperties"] == {"WinningCandidate": "xgboost", "SelectionMetric": "auc", "Candidates": "xgboost 0.9"}
     steps = {s["StepName"]: s for s in execution.list_steps()["PipelineExecutionSteps"]}
     register = steps["RegisterModel-RegisterModel"]
     assert register["StepStatus"] == "Succeeded"
@@ -222,7 +236,7 @@ def test_churns_own_step_runs_after_its_predecessor_and_is_recorded(compiled):
 
 
 def test_churns_own_step_failing_fails_the_execution_with_its_reason(compiled):
-    execution = _execute(compiled, Jobs(seconds=0.01), local_steps=[_register([], fail="cannot register the model in x: locked")])
+    execution = _execute(compiled, Jobs(seconds=0.01), register=_register([], fail="cannot register the model in x: locked"))
     assert _statuses(execution)["RegisterModel-RegisterModel"] == "Failed"
     assert execution.describe()["FailureReason"] == (
         "Step 'RegisterModel-RegisterModel' failed with message: cannot register the model in x: locked"
@@ -231,8 +245,16 @@ def test_churns_own_step_failing_fails_the_execution_with_its_reason(compiled):
 
 def test_churns_own_step_never_runs_behind_a_blocked_branch(compiled):
     calls = []
-    execution = _execute(compiled, Jobs(seconds=0.01, accuracy=0.1), local_steps=[_register(calls)])
+    execution = _execute(compiled, Jobs(seconds=0.01, accuracy=0.1), register=_register(calls))
     assert calls == [] and "RegisterModel-RegisterModel" not in _statuses(execution)
+
+
+def test_a_step_type_without_a_handler_is_refused_as_local_mode_refuses_it(compiled):
+    from botocore.exceptions import ClientError
+
+    pipeline, session = compiled
+    with pytest.raises(ClientError, match="Step type RegisterModel is not supported in local mode"):
+        local_executor.execute(pipeline, session, {}, run=None, max_parallel=2, events=Events(), step_executors=Jobs().factory)
 
 
 def test_an_unexpected_error_is_raised_not_swallowed(compiled, monkeypatch):
@@ -297,7 +319,10 @@ def test_a_fault_around_a_guarded_job_fails_that_step_not_the_run(compiled, tmp_
     run = LocalRun(runs_dir=tmp_path, jobs=folder, cache=None, max_parallel=2)
     pipeline, session = compiled
     try:
-        execution = local_executor.execute(pipeline, session, {}, run=run, max_parallel=2, events=Events(), step_executors=GuardedStepExecutors)
+        execution = local_executor.execute(
+            pipeline, session, {}, run=run, max_parallel=2, events=Events(), step_executors=GuardedStepExecutors,
+            own_steps={"RegisterModel": _no_registry},
+        )
     finally:
         folder.close()
     [preprocess] = execution.list_steps()["PipelineExecutionSteps"]
@@ -315,7 +340,7 @@ def test_the_session_config_is_the_runs_only_for_the_execution(compiled, tmp_pat
     try:
         local_executor.execute(
             pipeline, session, {}, run=run, max_parallel=2, events=Events(lambda e: seen.append(session.config)),
-            step_executors=Jobs(seconds=0.01).factory,
+            step_executors=Jobs(seconds=0.01).factory, own_steps={"RegisterModel": _no_registry},
         )
     finally:
         folder.close()
@@ -351,12 +376,11 @@ def test_a_step_served_from_the_cache_says_so(compiled, tmp_path):
 
 
 def test_churns_own_step_failing_unexpectedly_fails_as_a_step(compiled):
-    def damaged(execution_id, parameters):
+    def damaged(step_name, arguments, execution_id):
         raise json.JSONDecodeError("Expecting value", "", 0)
 
     seen = []
-    step = LocalStep("RegisterModel-RegisterModel", ("CreateModel-CreateModel",), damaged)
-    execution = _execute(compiled, Jobs(seconds=0.01), local_steps=[step], events=Events(seen.append))
+    execution = _execute(compiled, Jobs(seconds=0.01), register=damaged, events=Events(seen.append))
     assert _statuses(execution)["RegisterModel-RegisterModel"] == "Failed"
     assert execution.describe()["FailureReason"].endswith("failed with message: JSONDecodeError: Expecting value: line 1 column 1 (char 0)")
     assert seen[-1] == RunFinished(execution.pipeline_execution_name, "Failed", execution.describe()["FailureReason"])

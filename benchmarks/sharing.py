@@ -102,7 +102,7 @@ def main() -> None:
         f"Measured by `python -m benchmarks.sharing --baseline {args.baseline}"
         + (f" --rows {args.rows}" if args.rows else "")
         + f"` on {datetime.now(timezone.utc).date()} (2 cores, {os.uname().sysname}; file system of /tmp: "
-        + subprocess.run(["stat", "-f", "-c", "%T", "/tmp"], capture_output=True, text=True).stdout.strip()
+        + subprocess.run(["stat", "-f", "-c", "%T", "/tmp"], capture_output=True, text=True).stdout.strip()  # noqa: S108 - reports its file system
         + "). Each row: a fresh runs folder, a first run,",
         "then the same again (every job step from the cache). Disk: what the runs folder adds beyond the user's input.",
         "",

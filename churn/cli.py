@@ -282,13 +282,12 @@ def versions(backend, runs_dir, region, role_arn, bucket, prefix, cache_expiry) 
     else:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from churn.backends import get_backend
-        from churn.backends.cloud import CloudSettingsError
+        from churn.backends.cloud import CloudSettingsError, cloud_backend
         from churn.pipeline import PIPELINE_NAME
 
         settings = _backend_settings(backend, runs_dir, False, region, role_arn, bucket, prefix, cache_expiry)
         try:
-            chosen = get_backend("cloud", **settings)
+            chosen = cloud_backend(**settings)
             chosen.require_settings()
             found = list_cloud_versions(chosen.session().sagemaker_client, PIPELINE_NAME)
         except CloudSettingsError as error:

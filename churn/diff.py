@@ -63,5 +63,5 @@ def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
     ignored = {"ProcessingInstanceType", "TrainingInstanceType"} if backends[0] != backends[1] else set()
     names = sorted((set(a["parameters"]) | set(b["parameters"])) - ignored)
     parameters = {n: (a["parameters"].get(n), b["parameters"].get(n)) for n in names if a["parameters"].get(n) != b["parameters"].get(n)}
-    winners = tuple((summary.get("selection") or {}).get("winner") for summary in (a, b))
-    return RunDiff(splits, metrics, parameters, (a["status"], b["status"]), backends, winners)
+    winner_a, winner_b = ((summary.get("selection") or {}).get("winner") for summary in (a, b))
+    return RunDiff(splits, metrics, parameters, (a["status"], b["status"]), backends, (winner_a, winner_b))

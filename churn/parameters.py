@@ -117,6 +117,6 @@ def check_together(values: dict[str, object]) -> None:
     train = values.get("TrainRatio", BY_NAME["TrainRatio"].default)
     validation = values.get("ValidationRatio", BY_NAME["ValidationRatio"].default)
     try:
-        split.validate_ratios(train, validation)
+        split.validate_ratios(train, validation)  # type: ignore[arg-type]  # convert() gives the ratios as floats
     except ValueError as error:
         raise ParameterError(str(error)) from None

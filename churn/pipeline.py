@@ -277,7 +277,8 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
         name="CheckAccuracy",
         conditions=[
             ConditionGreaterThanOrEqualTo(
-                left=JsonGet(step_name=select.name, property_file=winner_report, json_path=ACCURACY_PATH),
+                # The SDK takes a JsonGet here (as its own examples do); its annotation leaves it out.
+                left=JsonGet(step_name=select.name, property_file=winner_report, json_path=ACCURACY_PATH),  # type: ignore[arg-type]
                 right=params["AccuracyThreshold"],
             )
         ],

@@ -85,10 +85,10 @@ def feature_importance_plot(model_archive: Path, feature_names: list[str]) -> st
     booster = load_booster(model_archive, allow_pickle=False)
     linear = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"] == "gblinear"
     if linear:  # the logistic-regression baseline: a weight per feature, no splits
-        scores = {key: abs(value) for key, value in booster.get_score(importance_type="weight").items()}
+        scores = {key: abs(value) for key, value in booster.get_score(importance_type="weight").items()}  # type: ignore[arg-type]  # one output: a float per feature
         label = "|weight| per unit of the feature (logistic regression)"
     else:
-        scores = booster.get_score(importance_type="gain")
+        scores = booster.get_score(importance_type="gain")  # type: ignore[assignment]  # a float per feature
         label = "average gain per split"
     named = sorted(((feature_names[int(key[1:])], value) for key, value in scores.items()), key=lambda item: item[1])[-TOP_FEATURES:]
     figure, axes = _figure(5.6, 0.32 * len(named) + 1.2)

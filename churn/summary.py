@@ -58,7 +58,7 @@ def _seconds(start, end) -> float | None:
 def step_records(list_steps: list[dict], order: list[str]) -> list[dict]:
     """Steps of ``ListPipelineExecutionSteps`` as summary records, in graph order."""
     by_name = {s["StepName"]: s for s in list_steps}
-    records = []
+    records: list[dict] = []
     for name in order:
         step = by_name.get(name)
         if step is None:

@@ -82,8 +82,8 @@ def read_raw_chunks(location: Path | str, chunk_rows: int):
         except pd.errors.EmptyDataError:
             raise SchemaError(f"input is empty: {path}") from None
         except UnicodeDecodeError as error:
-            offset, reason = _first_invalid_utf8(path) or (None, error.reason)
-            where = f"byte offset {offset}: " if offset is not None else ""
+            position, reason = _first_invalid_utf8(path) or (None, error.reason)
+            where = f"byte offset {position}: " if position is not None else ""
             raise SchemaError(f"input is not UTF-8 text: {path} ({where}{reason})") from None
         except pd.errors.ParserError as error:
             raise SchemaError(f"input is not a well-formed CSV file: {path}: {shortened(str(error).strip())}") from None

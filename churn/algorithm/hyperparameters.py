@@ -97,7 +97,7 @@ def parse(raw: dict[str, str]) -> tuple[dict, int, int | None]:
     missing = [name for name in REQUIRED if name not in raw]
     if missing:
         raise HyperparameterError(f"missing required hyperparameter(s): {', '.join(missing)}")
-    values = dict(DEFAULTS)
+    values: dict = dict(DEFAULTS)
     for name, text in raw.items():
         spec = RANGES[name]
         value = _parse_value(name, str(text), spec)

@@ -59,13 +59,13 @@ def make_handler(booster):
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self):  # noqa: N802 - http.server naming
+        def do_GET(self):
             if self.path == "/ping":
                 self._send(HTTPStatus.OK, b"")
             else:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n")
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             if self.path != "/invocations":
                 return self._send(HTTPStatus.NOT_FOUND, b"not found\n")
             content_type = (self.headers.get("Content-Type") or "text/csv").split(";")[0].strip()

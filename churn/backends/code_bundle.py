@@ -87,7 +87,7 @@ def written_bundle_hash(folder: Path) -> str | None:
     try:
         archive = (folder / SOURCE_ARCHIVE).read_bytes()
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
+            members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]  # type: ignore[union-attr]  # files only
         files = [(name, (folder / name).read_bytes()) for name, _ in members]
     except (OSError, tarfile.TarError):
         return None

@@ -40,7 +40,7 @@ class LocalBackend(Backend):
                 region_name=LOCAL_REGION,
                 # Dummy keys stop botocore from probing the instance-metadata endpoint.
                 aws_access_key_id="churn-local",
-                aws_secret_access_key="churn-local",
+                aws_secret_access_key="churn-local",  # noqa: S106 - a dummy key, as the comment says
             )
             self._session = LocalPipelineSession(boto_session=boto_session, default_bucket="churn-local")
         return self._session

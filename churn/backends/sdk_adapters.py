@@ -29,14 +29,14 @@ logging.getLogger("sagemaker.config").setLevel(logging.ERROR)
 _imds_setting = os.environ.get("AWS_EC2_METADATA_DISABLED")
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 try:
-    import sagemaker  # noqa: E402
-    import sagemaker.workflow.pipeline  # noqa: E402,F401  (imports the rest of the v2 API)
+    import sagemaker
+    import sagemaker.workflow.pipeline  # imports the rest of the v2 API
 finally:
     if _imds_setting is None:
         del os.environ["AWS_EC2_METADATA_DISABLED"]
     else:
         os.environ["AWS_EC2_METADATA_DISABLED"] = _imds_setting
-from sagemaker.telemetry import telemetry_logging
+from sagemaker.telemetry import telemetry_logging  # noqa: E402 - after the quieting above
 
 SUPPORTED_SDK = "2.257."
 

@@ -207,7 +207,7 @@ def step_events(step: dict, before: str | None) -> list:
     status = step.get("StepStatus", "?")
     if status == before:
         return []
-    events = [] if before is not None else [StepStarted(step["StepName"])]
+    events: list = [] if before is not None else [StepStarted(step["StepName"])]
     if status in STEP_ENDS:
         seconds = _seconds(step.get("StartTime"), step.get("EndTime"))
         events.append(StepFinished(step["StepName"], status, seconds, bool(step.get("CacheHitResult")), step.get("FailureReason")))
@@ -280,7 +280,7 @@ def _registered_model(steps: list[dict]) -> dict | None:
     """The model package a RegisterModel step created (SageMaker lists it in the step's metadata)."""
     step = next((s for s in steps if "RegisterModel" in (s.get("Metadata") or {})), None)
     arn = (step or {}).get("Metadata", {}).get("RegisterModel", {}).get("Arn")
-    if not arn or step.get("StepStatus") != "Succeeded":
+    if not arn or step is None or step.get("StepStatus") != "Succeeded":
         return None
     group, _, version = arn.split("model-package/", 1)[-1].rpartition("/")
     return {"group": group, "version": int(version) if version.isdigit() else version, "arn": arn}

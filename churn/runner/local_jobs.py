@@ -33,6 +33,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from churn.backends import docker
 from churn.runner.step_cache import StepCache
@@ -92,7 +93,7 @@ class JobsFolder:
     so a later run can tell a dead run's leftovers (``kill -9``) from a live run's."""
 
     path: Path
-    _handle: object = None
+    _handle: TextIO | None = None
 
     @classmethod
     def create(cls, runs_dir: Path) -> JobsFolder:
@@ -271,7 +272,7 @@ def run_job(
             if not path.exists() or content_sha256(path) != expected:
                 fail(f"the staged copy of the input {run.user_path(str(path), {})} changed after staging (sha256 differs); run again")
     key = key_of(run.cache, args) if run.cache else None
-    if key:
+    if key and run.cache:
         stored = run.cache.restore(step, key, outputs)
         if stored is not None:
             return replay(stored, f"{step}-cached-{key[:8]}", outputs)
@@ -301,7 +302,7 @@ def run_job(
             f"the job ended without writing its declared output{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (see {hint})"
         )
-    if key:
+    if key and run.cache:
         try:
             run.cache.store(key, outputs, response, execution_id)
         except OSError as error:  # a full disk, say: the step stands, it is just not cached

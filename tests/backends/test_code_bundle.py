@@ -31,7 +31,7 @@ def test_the_archive_runs_the_baseline_in_script_mode(tmp_path, sample_splits):
     """As the official scikit-learn image does: unpack sagemaker_submit_directory into a code
     folder and run sagemaker_program as a file, with the job under /opt/ml (here SM_PREFIX)."""
     archive = dict(code_bundle.bundle_files())[code_bundle.SOURCE_ARCHIVE]
-    assert archive == code_bundle._archive(code_bundle.bundle_files()[:-1])  # reproducible  # noqa: SLF001
+    assert archive == code_bundle._archive(code_bundle.bundle_files()[:-1])  # reproducible
     code = tmp_path / "code"
     (tmp_path / "sourcedir.tar.gz").write_bytes(archive)
     with tarfile.open(tmp_path / "sourcedir.tar.gz") as tar:

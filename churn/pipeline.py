@@ -32,13 +32,13 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from churn import parameters
 from churn.backends import Backend
-from churn.backends.code_bundle import CONTAINER_CODE_DIR, SOURCE_ARCHIVE, bundle_hash
+from churn.backends.code_bundle import SOURCE_ARCHIVE, bundle_hash
 from churn.selection import CANDIDATES
 from churn.split import SPLITS
+from churn.steps import paths
 
 PIPELINE_NAME = "churn"
 ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
-PROCESSING = "/opt/ml/processing"
 #: The instance type a registered model declares for endpoints and batch transform.
 SERVING_INSTANCE_TYPE = "ml.m5.large"
 #: Fixed hyperparameters of the XGBoost built-in algorithm (the rest are pipeline parameters).
@@ -75,7 +75,7 @@ def _step_processor(backend: Backend, image: str, module: str, instance_type, ba
         instance_count=1,
         instance_type=instance_type,
         # No .pyc files written into the mounted, content-addressed code bundle.
-        env={"PYTHONPATH": CONTAINER_CODE_DIR, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+        env={"PYTHONPATH": paths.CODE, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
         base_job_name=base_job_name,
         sagemaker_session=backend.session(),
     )
@@ -84,7 +84,7 @@ def _step_processor(backend: Backend, image: str, module: str, instance_type, ba
 def _outputs(backend: Backend, step_name: str, names) -> list[ProcessingOutput]:
     """One output per name: ``/opt/ml/processing/output/<name>`` -> ``<run>/<step>/<name>``."""
     return [
-        ProcessingOutput(output_name=name, source=f"{PROCESSING}/output/{name}", destination=_run_uri(backend, step_name, name))
+        ProcessingOutput(output_name=name, source=paths.output(name), destination=_run_uri(backend, step_name, name))
         for name in names
     ]
 
@@ -94,7 +94,7 @@ def _code_uri(backend: Backend, *parts: str) -> Join:
 
 
 def _code_input(backend: Backend) -> ProcessingInput:
-    return ProcessingInput(source=_code_uri(backend), destination=CONTAINER_CODE_DIR, input_name="code")
+    return ProcessingInput(source=_code_uri(backend), destination=paths.CODE, input_name="code")
 
 
 @dataclass(frozen=True)
@@ -161,10 +161,10 @@ def _candidate(
             inputs=[
                 ProcessingInput(
                     source=train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination=f"{PROCESSING}/input/model",
+                    destination=paths.MODEL,
                     input_name="model",
                 ),
-                ProcessingInput(source=split_uri["test"], destination=f"{PROCESSING}/input/test", input_name="test"),
+                ProcessingInput(source=split_uri["test"], destination=paths.TEST, input_name="test"),
                 _code_input(backend),
             ],
             outputs=_outputs(backend, f"Evaluate{step}", ("evaluation",)),
@@ -184,7 +184,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
             backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess"
         ).run(
             inputs=[
-                ProcessingInput(source=params["InputData"], destination=f"{PROCESSING}/input/raw", input_name="raw"),
+                ProcessingInput(source=params["InputData"], destination=paths.RAW, input_name="raw"),
                 _code_input(backend),
             ],
             outputs=_outputs(backend, "PreprocessData", (*SPLITS, "manifest")),
@@ -222,10 +222,14 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     winner_report = PropertyFile(name="WinnerEvaluation", output_name="evaluation", path="evaluation.json")
     candidate_inputs = []
     for candidate in candidates:
-        folder = f"{PROCESSING}/input/candidates/{candidate.name}"
         candidate_inputs += [
-            ProcessingInput(source=candidate.evaluation_uri, destination=f"{folder}/evaluation", input_name=f"{candidate.name}-evaluation"),
-            ProcessingInput(source=candidate.model_data, destination=f"{folder}/model", input_name=f"{candidate.name}-model"),
+            ProcessingInput(
+                source=candidate.evaluation_uri, destination=paths.candidate_input(candidate.name, "evaluation"),
+                input_name=f"{candidate.name}-evaluation",
+            ),
+            ProcessingInput(
+                source=candidate.model_data, destination=paths.candidate_input(candidate.name, "model"), input_name=f"{candidate.name}-model",
+            ),
         ]
     select = ProcessingStep(
         name="SelectModel",

@@ -30,6 +30,7 @@ STEP_SIDE_FILES = (
     "model_io.py",
     "steps/__init__.py",
     "steps/entrypoint.py",
+    "steps/paths.py",
     "steps/preprocess.py",
     "steps/evaluate.py",
     "selection.py",
@@ -44,8 +45,6 @@ STEP_SIDE_FILES = (
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 #: The baseline's training script inside the archive (script mode's ``sagemaker_program``).
 BASELINE_PROGRAM = "churn/algorithm/baseline.py"
-#: Where the bundle is mounted inside processing containers.
-CONTAINER_CODE_DIR = "/opt/ml/processing/input/code"
 
 
 def _archive(files: tuple[tuple[str, bytes], ...]) -> bytes:

@@ -38,6 +38,7 @@ from typing import TextIO
 from churn.backends import docker
 from churn.runner.step_cache import StepCache
 from churn.files import content_sha256, has_content, uri_path
+from churn.steps.paths import TRAINING_DATA
 
 #: Failure reasons are bounded like SageMaker's (its FailureReason holds 1,024 characters);
 #: the whole text is in the step's log file.
@@ -205,7 +206,7 @@ def _processing_inputs(args: dict) -> dict[str, str]:
 
 def _training_inputs(args: dict) -> dict[str, str]:
     return {
-        f"/opt/ml/input/data/{c['ChannelName']}": c["DataSource"]["S3DataSource"]["S3Uri"] for c in args["InputDataConfig"]
+        f"{TRAINING_DATA}/{c['ChannelName']}": c["DataSource"]["S3DataSource"]["S3Uri"] for c in args["InputDataConfig"]
     }
 
 

@@ -6,12 +6,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-#: A training job's FailureReason comes from this file (SageMaker's training contract) ...
-FAILURE_FILE = Path("/opt/ml/output/failure")
-#: ... a processing job's ExitMessage from this one (DescribeProcessingJob).
-MESSAGE_FILE = Path("/opt/ml/output/message")
+from churn.steps import paths
+
+FAILURE_FILE = Path(paths.FAILURE_FILE)
+MESSAGE_FILE = Path(paths.MESSAGE_FILE)
 #: What only a processing job's container has.
-PROCESSING_DIR = Path("/opt/ml/processing")
+PROCESSING_DIR = Path(paths.PROCESSING)
 #: SageMaker keeps at most this much of either file.
 MAX_MESSAGE = 1024
 EXPECTED_ERRORS = (ValueError, FileNotFoundError)

@@ -22,11 +22,11 @@ import pandas as pd
 import xgboost
 
 from churn import metrics, model_io, tables
-from churn.steps import entrypoint
+from churn.steps import entrypoint, paths
 
-MODEL_DIR = Path("/opt/ml/processing/input/model")
-TEST_DIR = Path("/opt/ml/processing/input/test")
-OUTPUT_DIR = Path("/opt/ml/processing/output/evaluation")
+MODEL_DIR = Path(paths.MODEL)
+TEST_DIR = Path(paths.TEST)
+OUTPUT_DIR = Path(paths.output("evaluation"))
 REPORT_FILE = "evaluation.json"
 
 

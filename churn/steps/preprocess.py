@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from churn import features, schema, split, tables
-from churn.steps import entrypoint
+from churn.steps import entrypoint, paths
 
-INPUT_DIR = Path("/opt/ml/processing/input/raw")
-OUTPUT_DIR = Path("/opt/ml/processing/output")
+INPUT_DIR = Path(paths.RAW)
+OUTPUT_DIR = Path(paths.OUTPUT)
 #: Rows per chunk: peak memory is bounded by this, not by the input size.
 CHUNK_ROWS = 100_000
 

@@ -16,10 +16,10 @@ import json
 from pathlib import Path
 
 from churn import model_io, selection, tables
-from churn.steps import entrypoint
+from churn.steps import entrypoint, paths
 
-CANDIDATES_DIR = Path("/opt/ml/processing/input/candidates")
-OUTPUT_DIR = Path("/opt/ml/processing/output")
+CANDIDATES_DIR = Path(paths.CANDIDATES)
+OUTPUT_DIR = Path(paths.OUTPUT)
 REPORT_FILE = "evaluation.json"
 SELECTION_FILE = "selection.json"
 MODEL_ARCHIVE = "model.tar.gz"

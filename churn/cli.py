@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from churn import __version__
+
+if TYPE_CHECKING:
+    from churn.summary import StepRecord
 
 
 def _parameter_overrides(pairs: tuple[str, ...]) -> dict:
@@ -101,14 +105,13 @@ def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, 
     sys.stdout.write("\n")
 
 
-def failure_line(summary: dict, execution_reason: str | None) -> str:
+def failure_line(failed: list[StepRecord], execution_reason: str | None) -> str:
     """What failed, each failed step with its own reason (two branches can fail side by side)."""
-    failed = [s for s in summary["steps"] if s["status"] == "Failed"]
     if len(failed) > 1:
-        return f"{len(failed)} steps failed: " + "; ".join(f"{s['name']}: {s.get('failure_reason', '?')}" for s in failed)
-    if failed and failed[0].get("failure_reason"):
-        return f"step {failed[0]['name']} failed: {failed[0]['failure_reason']}"
-    return f"step {failed[0]['name'] if failed else '?'} failed: {execution_reason}"
+        return f"{len(failed)} steps failed: " + "; ".join(f"{s.name}: {s.failure_reason or '?'}" for s in failed)
+    if failed and failed[0].failure_reason:
+        return f"step {failed[0].name} failed: {failed[0].failure_reason}"
+    return f"step {failed[0].name if failed else '?'} failed: {execution_reason}"
 
 
 def _fail(message: str, code: int = 1):
@@ -164,25 +167,26 @@ def run(
         _fail(str(error), 130)
     except RunError as error:
         _fail(str(error), 2)
-    summary = result.summary
+    summary = result.record
     click.echo("")
-    resumed = f" (resumed {summary['resumed_from']})" if summary.get("resumed_from") else ""
-    click.echo(f"execution {result.execution_id}: {result.status} in {summary['duration_seconds']} s{resumed}")
-    for step in summary["steps"]:
-        if step["status"] != "NotStarted":
-            duration = step.get("duration_seconds")
-            cached = "  cached" if step.get("cache_hit") else ""
-            click.echo(f"  {step['name']:<28} {step['status']:<10} {'' if duration is None else f'{duration:6.1f} s'}{cached}")
-    if summary["metrics"]:
-        if summary.get("selection"):
-            click.echo(f"  candidates (by {summary['selection']['metric']}): {summary['selection']['summary']}")
-        click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items()))
-    if summary["registered_model"]:
-        model = summary["registered_model"]
-        click.echo(f"  registered: {model['group']} version {model['version']} ({model['approval_status']})")
+    resumed = f" (resumed {summary.resumed_from})" if summary.resumed_from else ""
+    click.echo(f"execution {result.execution_id}: {result.status} in {summary.duration_seconds} s{resumed}")
+    for step in summary.steps:
+        if step.status != "NotStarted":
+            duration = step.duration_seconds
+            cached = "  cached" if step.cache_hit else ""
+            click.echo(f"  {step.name:<28} {step.status:<10} {'' if duration is None else f'{duration:6.1f} s'}{cached}")
+    if summary.metrics:
+        if summary.selection:
+            click.echo(f"  candidates (by {summary.selection['metric']}): {summary.selection['summary']}")
+        click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
+    if summary.registered_model:
+        model = summary.registered_model
+        status = f" ({model.approval_status})" if model.approval_status else ""
+        click.echo(f"  registered: {model.group} version {model.version}{status}")
     click.echo(f"  artifacts: {result.run_dir}")
     if result.status != "Succeeded":
-        _fail(failure_line(summary, result.failure_reason))
+        _fail(failure_line(summary.failed_steps, result.failure_reason))
 
 
 @main.command()
@@ -314,13 +318,14 @@ def diff_command(run_a, run_b, check) -> None:
     from pathlib import Path
 
     from churn.diff import diff_runs
-
     from churn.summary import SummaryError
 
     try:
         result = diff_runs(Path(run_a), Path(run_b))
     except (FileNotFoundError, SummaryError) as error:
         _fail(str(error), 2)
+    except (KeyError, TypeError, ValueError) as error:  # a summary.json edited by hand
+        _fail(f"cannot compare {run_a} and {run_b}: a summary.json is damaged ({type(error).__name__}: {str(error)[:200]})", 2)
     click.echo("\n".join(result.lines()))
     if check and not (result.splits_identical and not result.parameters):
         sys.exit(1)

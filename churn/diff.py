@@ -56,12 +56,11 @@ def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
             splits[name] = "missing in " + ("A" if da is None else "B")
         else:
             splits[name] = "identical" if da == db else "different"
-    metric_names = sorted(set(a.get("metrics", {})) | set(b.get("metrics", {})))
-    metrics = {n: (a["metrics"].get(n), b["metrics"].get(n)) for n in metric_names}
+    metric_names = sorted(set(a.metrics) | set(b.metrics))
+    metrics = {n: (a.metrics.get(n), b.metrics.get(n)) for n in metric_names}
     # Instance types differ between backends by design ("local" runs in Docker).
-    backends = (a.get("backend", "?"), b.get("backend", "?"))
+    backends = (a.backend, b.backend)
     ignored = {"ProcessingInstanceType", "TrainingInstanceType"} if backends[0] != backends[1] else set()
-    names = sorted((set(a["parameters"]) | set(b["parameters"])) - ignored)
-    parameters = {n: (a["parameters"].get(n), b["parameters"].get(n)) for n in names if a["parameters"].get(n) != b["parameters"].get(n)}
-    winner_a, winner_b = ((summary.get("selection") or {}).get("winner") for summary in (a, b))
-    return RunDiff(splits, metrics, parameters, (a["status"], b["status"]), backends, (winner_a, winner_b))
+    names = sorted((set(a.parameters) | set(b.parameters)) - ignored)
+    parameters = {n: (a.parameters.get(n), b.parameters.get(n)) for n in names if a.parameters.get(n) != b.parameters.get(n)}
+    return RunDiff(splits, metrics, parameters, (a.status, b.status), backends, (a.winner, b.winner))

@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from churn.summary import StepRecord
 
 _REFERENCE = re.compile(r"Steps\.([A-Za-z0-9_-]+)")
 STATUS_COLOURS = {
@@ -67,7 +71,7 @@ def _levels(graph: StepGraph) -> dict[str, int]:
     return level
 
 
-def render(graph: StepGraph, statuses: dict[str, dict] | None = None, fmt: str = "png") -> bytes:
+def render(graph: StepGraph, statuses: dict[str, StepRecord] | None = None, fmt: str = "png") -> bytes:
     """Draw the graph left to right; ``statuses`` (step name -> summary step record) colours
     each box by its status and adds its duration."""
     import matplotlib
@@ -88,12 +92,12 @@ def render(graph: StepGraph, statuses: dict[str, dict] | None = None, fmt: str =
     figure, axes = plt.subplots(figsize=(width, 2.4 + 0.6 * max(len(v) for v in columns.values())))
     boxes = {}
     for name, (x, y) in position.items():
-        record = statuses.get(name, {})
-        status = record.get("status")
+        record = statuses.get(name)
+        status = record.status if record else None
         text = name.replace("-CreateModel", "").replace("-RegisterModel", "")
-        if status:
-            duration = record.get("duration_seconds")
-            text += f"\n{status}" + (f" {duration:.1f}s" if duration is not None else "") + (" cached" if record.get("cache_hit") else "")
+        if record and status:
+            duration = record.duration_seconds
+            text += f"\n{status}" + (f" {duration:.1f}s" if duration is not None else "") + (" cached" if record.cache_hit else "")
         boxes[name] = axes.text(
             x, y, text, ha="center", va="center", fontsize=9,
             bbox={"boxstyle": "round,pad=0.4", "facecolor": STATUS_COLOURS.get(status, "#ffffff"), "edgecolor": "#333333"},

@@ -19,7 +19,7 @@ from churn.files import file_sha256
 
 from churn.metrics import METRIC_NAMES
 from churn.model_io import ModelArtifactError
-from churn.summary import ARTIFACTS, read_summary
+from churn.summary import ARTIFACTS, StepRecord, read_summary
 from churn.tables import write_lines_atomically
 
 REPORT_FILE = "report.html"
@@ -97,14 +97,14 @@ def feature_importance_plot(model_archive: Path, feature_names: list[str]) -> st
     return _png(figure)
 
 
-def step_graph_plot(run_dir: Path, steps: list[dict]) -> str | None:
+def step_graph_plot(run_dir: Path, steps: tuple[StepRecord, ...]) -> str | None:
     from churn.graph import graph_from_definition, render
 
     definition_file = run_dir / "definition.json"
     if not definition_file.is_file():
         return None
     graph = graph_from_definition(json.loads(definition_file.read_text()))
-    statuses = {step["name"]: step for step in steps}
+    statuses = {step.name: step for step in steps}
     return base64.b64encode(render(graph, statuses)).decode()
 
 
@@ -155,31 +155,31 @@ def build_report(run_dir: Path) -> str:
     manifest_file = run_dir / ARTIFACTS["manifest"]
     model_file = run_dir / ARTIFACTS["model"]
 
-    status = html.escape(str(summary["status"]))
+    status = html.escape(str(summary.status))
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>churn run {html.escape(summary['execution_id'])}: {status}</title>",
+        f"<title>churn run {html.escape(summary.execution_id)}: {status}</title>",
         f"<style>{_STYLE}</style></head><body>",
-        f"<h1>churn run {html.escape(summary['execution_id'])} <span class=\"status {status}\">{status}</span></h1>",
-        f"<p class=\"muted\">{html.escape(summary['backend'])} backend · started {html.escape(str(summary['started_at']))} · "
-        f"{summary['duration_seconds']} s · churn {html.escape(summary['churn_version'])}"
-        + (f" · resumed from {html.escape(summary['resumed_from'])}" if summary.get("resumed_from") else "") + "</p>",
+        f"<h1>churn run {html.escape(summary.execution_id)} <span class=\"status {status}\">{status}</span></h1>",
+        f"<p class=\"muted\">{html.escape(summary.backend)} backend · started {html.escape(str(summary.started_at))} · "
+        f"{summary.duration_seconds} s · churn {html.escape(summary.churn_version)}"
+        + (f" · resumed from {html.escape(summary.resumed_from)}" if summary.resumed_from else "") + "</p>",
     ]
-    if summary.get("failure_reason"):
-        parts.append(f"<div class=\"failure\">{html.escape(summary['failure_reason'])}</div>")
-    parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary["steps"]), "Step graph with each step's status and duration")]
+    if summary.failure_reason:
+        parts.append(f"<div class=\"failure\">{html.escape(summary.failure_reason)}</div>")
+    parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary.steps), "Step graph with each step's status and duration")]
     parts.append(
         _table(
             [
-                (html.escape(s["name"]), f"<span class=\"status {html.escape(s['status'])}\">{html.escape(s['status'])}</span>",
-                 "" if s.get("duration_seconds") is None else f"{s['duration_seconds']:.2f} s",
-                 "yes" if s.get("cache_hit") else "", html.escape(s.get("failure_reason", "")))
-                for s in summary["steps"]
+                (html.escape(s.name), f"<span class=\"status {html.escape(s.status)}\">{html.escape(s.status)}</span>",
+                 "" if s.duration_seconds is None else f"{s.duration_seconds:.2f} s",
+                 "yes" if s.cache_hit else "", html.escape(s.failure_reason or ""))
+                for s in summary.steps
             ],
             ("step", "status", "duration", "cached", "failure reason"),
         )
     )
-    selection = summary.get("selection")
+    selection = summary.selection
     if selection:
         metric = selection["metric"]
         rows = []
@@ -215,15 +215,15 @@ def build_report(run_dir: Path) -> str:
             parts.append(f"<p class=\"muted\">No feature-importance plot: {html.escape(str(error))}</p>")
         else:
             parts.append(_image(importance, "Feature importance"))
-    if summary.get("registered_model"):
-        model = summary["registered_model"]
-        parts.append(f"<h2>Registered model</h2><p>{html.escape(str(model['group']))} version {html.escape(str(model['version']))}"
-                     + (f" ({html.escape(str(model['approval_status']))})" if model.get("approval_status") else "") + "</p>")
+    if summary.registered_model:
+        model = summary.registered_model
+        parts.append(f"<h2>Registered model</h2><p>{html.escape(str(model.group))} version {html.escape(str(model.version))}"
+                     + (f" ({html.escape(str(model.approval_status))})" if model.approval_status else "") + "</p>")
     parts += [
         "<h2>Parameters</h2>",
-        _table([(html.escape(k), html.escape(str(v))) for k, v in summary["parameters"].items()], ("parameter", "value")),
+        _table([(html.escape(k), html.escape(str(v))) for k, v in summary.parameters.items()], ("parameter", "value")),
         "<h2>Artifacts</h2>",
-        _table([(html.escape(k), f'<a href="{html.escape(v)}">{html.escape(v)}</a>') for k, v in summary["artifacts"].items()], ("artifact", "file")),
+        _table([(html.escape(k), f'<a href="{html.escape(v)}">{html.escape(v)}</a>') for k, v in summary.artifacts.items()], ("artifact", "file")),
         "</body></html>",
     ]
     return "\n".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,28 +56,166 @@ def _seconds(start, end) -> float | None:
     return round(float(end) - float(start), 3)
 
 
-def step_records(list_steps: list[dict], order: list[str]) -> list[dict]:
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a finished run, as ``summary.json`` lists it."""
+
+    name: str
+    status: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_seconds: float | None = None
+    cache_hit: bool = False
+    failure_reason: str | None = None
+
+    def to_json(self) -> dict:
+        if self.status == "NotStarted":
+            return {"name": self.name, "status": self.status}
+        record = {
+            "name": self.name, "status": self.status, "started_at": self.started_at, "finished_at": self.finished_at,
+            "duration_seconds": self.duration_seconds, "cache_hit": self.cache_hit,
+        }
+        return {**record, "failure_reason": self.failure_reason} if self.failure_reason else record
+
+    @classmethod
+    def from_json(cls, record: dict) -> StepRecord:
+        return cls(
+            name=record["name"], status=record["status"], started_at=record.get("started_at"), finished_at=record.get("finished_at"),
+            duration_seconds=record.get("duration_seconds"), cache_hit=bool(record.get("cache_hit")),
+            failure_reason=record.get("failure_reason"),
+        )
+
+
+def step_records(list_steps: list[dict], order: list[str]) -> list[StepRecord]:
     """Steps of ``ListPipelineExecutionSteps`` as summary records, in graph order."""
     by_name = {s["StepName"]: s for s in list_steps}
-    records: list[dict] = []
+    records = []
     for name in order:
         step = by_name.get(name)
         if step is None:
-            records.append({"name": name, "status": "NotStarted"})
+            records.append(StepRecord(name, "NotStarted"))
             continue
         records.append(
-            {
-                "name": name,
-                "status": step.get("StepStatus"),
-                "started_at": iso_time(step.get("StartTime")),
-                "finished_at": iso_time(step.get("EndTime")),
-                "duration_seconds": _seconds(step.get("StartTime"), step.get("EndTime")),
+            StepRecord(
+                name=name,
+                status=step.get("StepStatus") or "Unknown",
+                started_at=iso_time(step.get("StartTime")),
+                finished_at=iso_time(step.get("EndTime")),
+                duration_seconds=_seconds(step.get("StartTime"), step.get("EndTime")),
                 # SageMaker reports a reused step as CacheHitResult; the local cache does the same.
-                "cache_hit": bool(step.get("CacheHitResult")),
-                **({"failure_reason": step["FailureReason"]} if step.get("FailureReason") else {}),
-            }
+                cache_hit=bool(step.get("CacheHitResult")),
+                failure_reason=step.get("FailureReason") or None,
+            )
         )
     return records
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """The model package a run registered."""
+
+    group: str
+    version: int | str
+    arn: str | None = None
+    approval_status: str | None = None
+
+    def to_json(self) -> dict:
+        record = {"group": self.group, "version": self.version}
+        if self.approval_status is not None:
+            record["approval_status"] = self.approval_status
+        return {**record, "arn": self.arn}
+
+    @classmethod
+    def from_json(cls, record: dict) -> RegisteredModel:
+        return cls(record["group"], record["version"], record.get("arn"), record.get("approval_status"))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished execution did, in the same shape for every backend: ``summary.json``
+    written by :meth:`to_json` and read back by :meth:`from_json` (:func:`read_summary`), and
+    nowhere else. The CLI, the report, the graph, ``churn diff`` and ``churn versions`` read this."""
+
+    execution_id: str
+    backend: str
+    status: str
+    failure_reason: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_seconds: float | None
+    parameters: dict[str, object]
+    steps: tuple[StepRecord, ...]
+    #: The winner's test metrics (name -> value).
+    metrics: dict[str, float]
+    #: Artifact name -> its path inside the run folder (only those the run produced).
+    artifacts: dict[str, str]
+    registered_model: RegisteredModel | None
+    churn_version: str
+    definition_sha256: str | None
+    resumed_from: str | None
+    #: The run's selection.json (metric, winner, every candidate's metrics), if it has one.
+    selection: dict | None
+    #: sha256 of the input the run read (a file's, or a folder's tree hash); None when unknown.
+    input_sha256: str | None
+
+    def step(self, name: str) -> StepRecord | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    @property
+    def failed_steps(self) -> list[StepRecord]:
+        return [s for s in self.steps if s.status == "Failed"]
+
+    @property
+    def winner(self) -> str | None:
+        return (self.selection or {}).get("winner")
+
+    def to_json(self) -> dict:
+        record = {
+            "execution_id": self.execution_id,
+            "backend": self.backend,
+            "status": self.status,
+            "failure_reason": self.failure_reason,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_seconds": self.duration_seconds,
+            "parameters": self.parameters,
+            "steps": [step.to_json() for step in self.steps],
+            "metrics": self.metrics,
+            "artifacts": self.artifacts,
+            "registered_model": self.registered_model.to_json() if self.registered_model else None,
+            "churn_version": self.churn_version,
+            "definition_sha256": self.definition_sha256,
+            "resumed_from": self.resumed_from,
+            "selection": self.selection,
+            "input_sha256": self.input_sha256,
+        }
+        assert tuple(record) == SUMMARY_KEYS  # noqa: S101 - the one place the keys are written
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict) -> RunSummary:
+        """A summary from its JSON: KeyError, TypeError or ValueError when it is not a whole one
+        (every key of :data:`SUMMARY_KEYS` is required)."""
+        model = record["registered_model"]
+        return cls(
+            execution_id=str(record["execution_id"]),
+            backend=str(record["backend"]),
+            status=str(record["status"]),
+            failure_reason=record["failure_reason"],
+            started_at=record["started_at"],
+            finished_at=record["finished_at"],
+            duration_seconds=record["duration_seconds"],
+            parameters=dict(record["parameters"]),
+            steps=tuple(StepRecord.from_json(step) for step in record["steps"]),
+            metrics=dict(record["metrics"]),
+            artifacts=dict(record["artifacts"]),
+            registered_model=RegisteredModel.from_json(model) if model else None,
+            churn_version=str(record["churn_version"]),
+            definition_sha256=record["definition_sha256"],
+            resumed_from=record["resumed_from"],
+            selection=record["selection"],
+            input_sha256=record["input_sha256"],
+        )
 
 
 def metric_values(evaluation_file: Path) -> dict[str, float]:
@@ -96,45 +235,44 @@ def build_summary(
     backend: str,
     execution_id: str,
     describe: dict,
-    steps: list[dict],
+    steps: list[StepRecord],
     parameters: dict,
     run_dir: Path,
     definition_sha256: str,
-    registered_model: dict | None,
+    registered_model: RegisteredModel | None,
     resumed_from: str | None = None,
     input_sha256: str | None = None,
-) -> dict:
-    return {
-        "execution_id": execution_id,
-        "backend": backend,
-        "status": describe.get("PipelineExecutionStatus"),
-        "failure_reason": describe.get("FailureReason"),
-        "started_at": iso_time(describe.get("CreationTime")),
-        "finished_at": iso_time(describe.get("LastModifiedTime")),
-        "duration_seconds": _seconds(describe.get("CreationTime"), describe.get("LastModifiedTime")),
-        "parameters": parameters,
-        "steps": steps,
-        "metrics": metric_values(run_dir / ARTIFACTS["evaluation"]),
-        "artifacts": {
-            name: path for name, path in ARTIFACTS.items()
-            if (run_dir / path).is_file() and any(s["name"] == ARTIFACT_STEP[name] and s["status"] == "Succeeded" for s in steps)
-        },
-        "registered_model": registered_model,
-        "churn_version": __version__,
-        "definition_sha256": definition_sha256,
-        "resumed_from": resumed_from,
-        "selection": selection_record(run_dir),
-        #: sha256 of the input the run read (a file's, or a folder's tree hash); None when unknown.
-        "input_sha256": input_sha256,
-    }
+) -> RunSummary:
+    succeeded = {s.name for s in steps if s.status == "Succeeded"}
+    return RunSummary(
+        execution_id=execution_id,
+        backend=backend,
+        status=describe.get("PipelineExecutionStatus") or "Unknown",
+        failure_reason=describe.get("FailureReason"),
+        started_at=iso_time(describe.get("CreationTime")),
+        finished_at=iso_time(describe.get("LastModifiedTime")),
+        duration_seconds=_seconds(describe.get("CreationTime"), describe.get("LastModifiedTime")),
+        parameters=parameters,
+        steps=tuple(steps),
+        metrics=metric_values(run_dir / ARTIFACTS["evaluation"]),
+        artifacts={name: path for name, path in ARTIFACTS.items() if (run_dir / path).is_file() and ARTIFACT_STEP[name] in succeeded},
+        registered_model=registered_model,
+        churn_version=__version__,
+        definition_sha256=definition_sha256,
+        resumed_from=resumed_from,
+        selection=selection_record(run_dir),
+        input_sha256=input_sha256,
+    )
 
 
 class SummaryError(ValueError):
     """A run folder without a readable summary.json; the message names the file and the problem."""
 
 
-def read_summary(run_dir: Path) -> dict:
-    """A run's summary.json, or :class:`SummaryError` saying what is wrong with it."""
+def read_summary(run_dir: Path) -> RunSummary:
+    """A run's summary.json, or :class:`SummaryError` saying what is wrong with it (a file that
+    is a summary but lacks a field or holds one of the wrong type: KeyError, TypeError or
+    ValueError, which callers report as a damaged file)."""
     path = Path(run_dir) / SUMMARY_FILE
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -147,10 +285,10 @@ def read_summary(run_dir: Path) -> dict:
     missing = [key for key in ("execution_id", "status", "parameters", "steps") if not isinstance(summary, dict) or key not in summary]
     if missing:
         raise SummaryError(f"{path} is not a churn summary: it lacks {', '.join(missing)}")
-    return summary
+    return RunSummary.from_json(summary)
 
 
-def write_summary(run_dir: Path, summary: dict) -> Path:
+def write_summary(run_dir: Path, summary: RunSummary) -> Path:
     path = run_dir / SUMMARY_FILE
-    write_lines_atomically(path, [json.dumps(summary, indent=2)])
+    write_lines_atomically(path, [json.dumps(summary.to_json(), indent=2)])
     return path

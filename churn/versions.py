@@ -50,17 +50,19 @@ def list_versions(runs_dir: Path) -> list[Version]:
     for summary_file in sorted(Path(runs_dir).glob(f"*/{SUMMARY_FILE}")):
         try:
             summary = read_summary(summary_file.parent)
-        except SummaryError:
+        except (SummaryError, KeyError, TypeError, ValueError):
             continue  # a damaged run folder is no version
         definition_file = summary_file.parent / "definition.json"
         if not definition_file.is_file():
             continue
-        digest = summary["definition_sha256"]
+        digest = summary.definition_sha256
+        if digest is None:
+            continue  # a summary of a churn that did not record its definition's hash
         if digest not in versions:
-            versions[digest] = Version(digest, code_hash(json.loads(definition_file.read_text())), summary["churn_version"])
+            versions[digest] = Version(digest, code_hash(json.loads(definition_file.read_text())), summary.churn_version)
         version = versions[digest]
-        version.runs.append(summary["execution_id"])
-        started = summary.get("started_at") or ""
+        version.runs.append(summary.execution_id)
+        started = summary.started_at or ""
         version.first_run = min(filter(None, [version.first_run, started]), default="")
         version.last_run = max(version.last_run, started)
     return sorted(versions.values(), key=lambda v: v.first_run)

@@ -123,17 +123,17 @@ def test_file_system_errors_are_one_line(tmp_path, monkeypatch):
 
 
 def test_two_failed_steps_are_each_named():
-    summary = {
-        "steps": [
-            {"name": "EvaluateModel", "status": "Failed", "failure_reason": "bad model (container exit code 2)"},
-            {"name": "EvaluateBaseline", "status": "Failed", "failure_reason": "bad baseline (container exit code 2)"},
-        ]
-    }
-    assert cli.failure_line(summary, "Step 'EvaluateModel' failed") == (
+    from churn.summary import StepRecord
+
+    failed = [
+        StepRecord("EvaluateModel", "Failed", failure_reason="bad model (container exit code 2)"),
+        StepRecord("EvaluateBaseline", "Failed", failure_reason="bad baseline (container exit code 2)"),
+    ]
+    assert cli.failure_line(failed, "Step 'EvaluateModel' failed") == (
         "2 steps failed: EvaluateModel: bad model (container exit code 2); "
         "EvaluateBaseline: bad baseline (container exit code 2)"
     )
-    one = {"steps": [{"name": "PreprocessData", "status": "Failed", "failure_reason": "input is empty: /data/x.csv"}]}
+    one = [StepRecord("PreprocessData", "Failed", failure_reason="input is empty: /data/x.csv")]
     assert cli.failure_line(one, "x") == "step PreprocessData failed: input is empty: /data/x.csv"
 
 

@@ -35,13 +35,13 @@ def _make_run(run_dir: Path, sample_splits: Path, candidates: Path, failed: bool
         shutil.copytree(candidates / "selected", run_dir / "SelectModel")
         steps += [{"StepName": name, "StepStatus": "Succeeded", "StartTime": 2.0, "EndTime": 3.0} for name in STEPS[1:-1]]
         describe = {"PipelineExecutionStatus": "Succeeded", "CreationTime": 0.0, "LastModifiedTime": 3.0}
-    from churn.summary import step_records
+    from churn.summary import RegisteredModel, step_records
 
     (run_dir / "definition.json").write_text(json.dumps(compile_definition("local")))
     summary = build_summary(
         backend="local", execution_id=run_dir.name, describe=describe, steps=step_records(steps, STEPS),
         parameters={"NumRound": 100, "InputData": "file:///data/churn.csv"}, run_dir=run_dir,
-        definition_sha256="0" * 64, registered_model=None if failed else {"group": "churn", "version": 3, "arn": "local:model-package/churn/3"},
+        definition_sha256="0" * 64, registered_model=None if failed else RegisteredModel("churn", 3, "local:model-package/churn/3"),
     )
     write_summary(run_dir, summary)
     return run_dir

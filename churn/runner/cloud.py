@@ -30,7 +30,7 @@ from churn.runner.runs import (
 from churn.files import text_sha256
 from churn.layout import SAMPLE_DATA
 from churn.runner.events import Events, Note, RunFinished, RunStarted, StepFinished, StepStarted
-from churn.summary import ARTIFACT_STEP, ARTIFACTS
+from churn.summary import ARTIFACT_STEP, ARTIFACTS, RegisteredModel
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 COMPLETE_MARKER = ".complete"
@@ -276,14 +276,14 @@ def explain_failed_steps(sm, steps: list[dict]) -> None:
             step["FailureReason"] = message[:MAX_REASON]
 
 
-def _registered_model(steps: list[dict]) -> dict | None:
+def _registered_model(steps: list[dict]) -> RegisteredModel | None:
     """The model package a RegisterModel step created (SageMaker lists it in the step's metadata)."""
     step = next((s for s in steps if "RegisterModel" in (s.get("Metadata") or {})), None)
     arn = (step or {}).get("Metadata", {}).get("RegisterModel", {}).get("Arn")
     if not arn or step is None or step.get("StepStatus") != "Succeeded":
         return None
     group, _, version = arn.split("model-package/", 1)[-1].rpartition("/")
-    return {"group": group, "version": int(version) if version.isdigit() else version, "arn": arn}
+    return RegisteredModel(group, int(version) if version.isdigit() else version, arn)
 
 
 def _recorded_version(sm, s3, backend: CloudBackend, name: str):

@@ -39,7 +39,7 @@ from churn.runner.runs import (
 )
 from churn.runner.scheduling import default_max_parallel_steps
 from churn.runner.step_cache import StepCache
-from churn.summary import SUMMARY_FILE, metric_values, selection_record
+from churn.summary import SUMMARY_FILE, RegisteredModel, metric_values, selection_record
 
 
 #: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
@@ -253,9 +253,7 @@ def _execute_and_summarize(
         input_sha256=input_sha256, report=False,
     )
     package = registration.package
-    registered = None if package is None else {
-        "group": package.group, "version": package.version, "approval_status": package.approval_status, "arn": package.arn,
-    }
+    registered = None if package is None else RegisteredModel(package.group, package.version, package.arn, package.approval_status)
     result = _summary_or_error(
         lambda: finish_run(**finish, describe=describe, list_steps=steps, registered_model=registered), run_dir,
         "; the model was not registered" if package else "",
@@ -358,6 +356,7 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
     summary_file, record_file = run_dir / SUMMARY_FILE, run_dir / RUN_RECORD
     try:
         if summary_file.is_file():
+            # Only what a resume needs is read (summaries of older churn versions lack other keys).
             summary = json.loads(summary_file.read_text())
             if summary["status"] not in ("Failed", "Stopped"):
                 raise RunError(f"execution {execution_id} {summary['status']}: there is nothing to resume")

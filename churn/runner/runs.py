@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 
 from churn.definition import step_names
 from churn.files import file_sha256, file_uri, text_sha256, tree_files, tree_sha256, unsafe_characters, uri_path
-from churn.summary import build_summary, step_records, write_summary
+from churn.summary import RegisteredModel, RunSummary, build_summary, step_records, write_summary
 from churn.tables import write_lines_atomically
 
 
@@ -29,7 +29,12 @@ class RunResult:
     status: str
     failure_reason: str | None
     run_dir: Path
-    summary: dict
+    record: RunSummary
+
+    @property
+    def summary(self) -> dict:
+        """The run's summary.json document."""
+        return self.record.to_json()
 
 
 def local_path(uri: str) -> Path:
@@ -98,7 +103,7 @@ def finish_run(
     list_steps: list[dict],
     parameters: dict,
     definition: str,
-    registered_model: dict | None,
+    registered_model: RegisteredModel | None,
     resumed_from: str | None = None,
     input_sha256: str | None = None,
     report: bool = True,
@@ -122,7 +127,7 @@ def finish_run(
     write_summary(run_dir, summary)
     if report:
         write_run_report(run_dir)
-    return RunResult(run_dir.name, summary["status"], summary["failure_reason"], run_dir, summary)
+    return RunResult(run_dir.name, summary.status, summary.failure_reason, run_dir, summary)
 
 
 def write_run_report(run_dir: Path) -> None:
@@ -134,6 +139,6 @@ def write_run_report(run_dir: Path) -> None:
         print(f"warning: report.html not written ({type(error).__name__}: {error}); retry with: churn report {run_dir}", file=sys.stderr)
 
 
-def failed_step(summary: dict) -> str:
-    failed = [s["name"] for s in summary["steps"] if s["status"] == "Failed"]
-    return failed[0] if failed else "?"
+def failed_step(summary: RunSummary) -> str:
+    failed = summary.failed_steps
+    return failed[0].name if failed else "?"

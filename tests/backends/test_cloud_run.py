@@ -313,7 +313,7 @@ def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
     simulate(outcome="Failed")
     result = run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
     assert result.status == "Failed"
-    assert failed_step(result.summary) == "TrainModel"
+    assert failed_step(result.record) == "TrainModel"
     train = next(s for s in result.summary["steps"] if s["name"] == "TrainModel")
     assert "num_round" in train["failure_reason"]
 

@@ -39,3 +39,23 @@ def project_file(relative: str) -> Path:
 
 #: What a run reads when no input is given.
 SAMPLE_DATA = project_file("data/sample/churn.csv")
+
+#: The steps whose outputs are a run's artifacts (churn.pipeline names them so).
+PREPROCESS_STEP = "PreprocessData"
+SELECT_STEP = "SelectModel"
+#: A run's artifacts: name -> (step, output, file). Each backend copies or writes them to
+#: ``runs/<execution-id>/<step>/<output>/<file>``.
+ARTIFACT_FILES = {
+    "train": (PREPROCESS_STEP, "train", "train.csv"),
+    "validation": (PREPROCESS_STEP, "validation", "validation.csv"),
+    "test": (PREPROCESS_STEP, "test", "test.csv"),
+    "manifest": (PREPROCESS_STEP, "manifest", "manifest.json"),
+    # The winning candidate's model and evaluation, and how it won.
+    "model": (SELECT_STEP, "model", "model.tar.gz"),
+    "evaluation": (SELECT_STEP, "evaluation", "evaluation.json"),
+    "selection": (SELECT_STEP, "selection", "selection.json"),
+}
+#: Where each artifact lives inside ``runs/<execution-id>/``.
+ARTIFACTS = {name: f"{step}/{output}/{file}" for name, (step, output, file) in ARTIFACT_FILES.items()}
+#: The step that writes each artifact: only a succeeded step's artifacts are listed.
+ARTIFACT_STEP = {name: step for name, (step, _, _) in ARTIFACT_FILES.items()}

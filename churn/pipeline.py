@@ -33,6 +33,7 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 from churn import parameters
 from churn.backends import Backend
 from churn.backends.code_bundle import SOURCE_ARCHIVE, bundle_hash
+from churn.layout import PREPROCESS_STEP, SELECT_STEP
 from churn.selection import CANDIDATES
 from churn.split import SPLITS
 from churn.steps import paths
@@ -178,7 +179,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     session = backend.session()
 
     preprocess = ProcessingStep(
-        name="PreprocessData",
+        name=PREPROCESS_STEP,
         **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess"
@@ -187,7 +188,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 ProcessingInput(source=params["InputData"], destination=paths.RAW, input_name="raw"),
                 _code_input(backend),
             ],
-            outputs=_outputs(backend, "PreprocessData", (*SPLITS, "manifest")),
+            outputs=_outputs(backend, PREPROCESS_STEP, (*SPLITS, "manifest")),
             arguments=[
                 "--train-ratio", params["TrainRatio"].to_string(),
                 "--validation-ratio", params["ValidationRatio"].to_string(),
@@ -232,13 +233,13 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
             ),
         ]
     select = ProcessingStep(
-        name="SelectModel",
+        name=SELECT_STEP,
         **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.processing, "churn.steps.select", params["ProcessingInstanceType"], "churn-select"
         ).run(
             inputs=[*candidate_inputs, _code_input(backend)],
-            outputs=_outputs(backend, "SelectModel", ("selection", "evaluation", "model")),
+            outputs=_outputs(backend, SELECT_STEP, ("selection", "evaluation", "model")),
             arguments=[
                 "--metric", params["SelectionMetric"],
                 *(argument for c in candidates for argument in ("--candidate", c.name)),

@@ -8,21 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from churn import __version__
+from churn.layout import ARTIFACT_STEP, ARTIFACTS
 from churn.metrics import report_values
 from churn.tables import write_lines_atomically
 
 SUMMARY_FILE = "summary.json"
-#: Where the artifacts of a run live inside ``runs/<execution-id>/`` (same for every backend).
-ARTIFACTS = {
-    "train": "PreprocessData/train/train.csv",
-    "validation": "PreprocessData/validation/validation.csv",
-    "test": "PreprocessData/test/test.csv",
-    "manifest": "PreprocessData/manifest/manifest.json",
-    # The winning candidate's model and evaluation, and how it won.
-    "model": "SelectModel/model/model.tar.gz",
-    "evaluation": "SelectModel/evaluation/evaluation.json",
-    "selection": "SelectModel/selection/selection.json",
-}
 
 
 #: The keys of every summary.json, whatever the backend.
@@ -31,13 +21,6 @@ SUMMARY_KEYS = (
     "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
     "resumed_from", "selection", "input_sha256",
 )
-
-
-#: The step that writes each artifact: only a succeeded step's artifacts are listed.
-ARTIFACT_STEP = {
-    "train": "PreprocessData", "validation": "PreprocessData", "test": "PreprocessData", "manifest": "PreprocessData",
-    "model": "SelectModel", "evaluation": "SelectModel", "selection": "SelectModel",
-}
 
 
 def iso_time(timestamp) -> str | None:

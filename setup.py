@@ -2,7 +2,7 @@
 the Dockerfiles, the compose file, the lock file), copied under ``churn/_resources/``. The list
 is ``churn.layout.SHIPPED_FILES``; everything else is configured in pyproject.toml."""
 
-import ast
+import runpy
 import shutil
 from pathlib import Path
 
@@ -13,12 +13,8 @@ ROOT = Path(__file__).resolve().parent
 
 
 def shipped_files() -> tuple[str, ...]:
-    """SHIPPED_FILES read from churn/layout.py without importing the package."""
-    tree = ast.parse((ROOT / "churn" / "layout.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "SHIPPED_FILES" for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise RuntimeError("churn/layout.py declares no SHIPPED_FILES")
+    """SHIPPED_FILES of churn/layout.py (run on its own: it imports nothing of the package)."""
+    return runpy.run_path(str(ROOT / "churn" / "layout.py"))["SHIPPED_FILES"]
 
 
 class BuildWithResources(build_py):

@@ -11,18 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-#: Project files a wheel carries inside the package (their paths relative to the checkout).
-SHIPPED_FILES = (
+#: The project files the images are built from (with the package's algorithm code).
+IMAGE_FILES = (
     "constraints.txt",
     "docker-compose.yml",
     "docker/Dockerfile",
     "docker/baseline/train",
     "docker/xgboost/train",
     "docker/xgboost/serve",
-    "docker/build-base-image.sh",
-    "data/sample/churn.csv",
-    "data/sample/README.md",
 )
+#: Project files a wheel carries inside the package (their paths relative to the checkout).
+SHIPPED_FILES = (*IMAGE_FILES, "docker/build-base-image.sh", "data/sample/churn.csv", "data/sample/README.md")
 #: Where an installed wheel keeps them.
 RESOURCES_DIR = PACKAGE_DIR / "_resources"
 #: Where this installation keeps them: inside the package when installed from a wheel, else the

@@ -7,18 +7,11 @@ import shutil
 from pathlib import Path
 
 from churn import __version__
-from churn.layout import PACKAGE_DIR, project_file
+from churn.layout import IMAGE_FILES, PACKAGE_DIR, project_file
 
 #: The project files an image is built from, by their path in the build context (the context is
 #: put together from the installation, so a checkout and an installed wheel build the same).
-CONTEXT_PROJECT_FILES = (
-    "constraints.txt",
-    "docker-compose.yml",
-    "docker/Dockerfile",
-    "docker/baseline/train",
-    "docker/xgboost/train",
-    "docker/xgboost/serve",
-)
+CONTEXT_PROJECT_FILES = IMAGE_FILES
 #: The package's modules an image carries (its algorithms' code), relative to the package.
 CONTEXT_PACKAGE_FILES = ("__init__.py", "model_io.py", "algorithm")
 #: Versions of the official images the project's images stand in for.

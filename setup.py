@@ -22,8 +22,10 @@ class BuildWithResources(build_py):
         super().run()
         if self.editable_mode:  # an editable install reads them from the checkout
             return
+        resources = Path(self.build_lib) / "churn" / "_resources"
+        shutil.rmtree(resources, ignore_errors=True)  # a reused build folder keeps no stale file
         for relative in shipped_files():
-            target = Path(self.build_lib) / "churn" / "_resources" / relative
+            target = resources / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / relative, target)
 

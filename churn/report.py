@@ -105,6 +105,12 @@ def step_graph_plot(run_dir: Path, steps: tuple[StepRecord, ...]) -> str | None:
         return None
     graph = graph_from_definition(json.loads(definition_file.read_text()))
     statuses = {step.name: step for step in steps}
+    # A run of an older churn registered outside its definition's graph: its step is drawn after
+    # the step recorded before it.
+    for before, step in zip(steps, steps[1:]):
+        if step.name not in graph.nodes and step.status != "NotStarted" and before.name in graph.nodes:
+            graph.nodes.append(step.name)
+            graph.edges.append((before.name, step.name, ""))
     return base64.b64encode(render(graph, statuses)).decode()
 
 

@@ -15,6 +15,8 @@ from churn.tables import write_lines_atomically
 SUMMARY_FILE = "summary.json"
 
 
+#: Keys added to summary.json after its first version (older summaries lack them).
+LATER_KEYS = ("resumed_from", "selection", "input_sha256")
 #: The keys of every summary.json, whatever the backend.
 SUMMARY_KEYS = (
     "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
@@ -62,6 +64,8 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, record: dict) -> StepRecord:
+        if not isinstance(record, dict) or not isinstance(record.get("name"), str) or not isinstance(record.get("status"), str):
+            raise TypeError(f"a step must have a name and a status, got {record!r}"[:200])
         return cls(
             name=record["name"], status=record["status"], started_at=record.get("started_at"), finished_at=record.get("finished_at"),
             duration_seconds=record.get("duration_seconds"), cache_hit=bool(record.get("cache_hit")),
@@ -177,27 +181,51 @@ class RunSummary:
 
     @classmethod
     def from_json(cls, record: dict) -> RunSummary:
-        """A summary from its JSON: KeyError, TypeError or ValueError when it is not a whole one
-        (every key of :data:`SUMMARY_KEYS` is required)."""
-        model = record["registered_model"]
+        """A summary from its JSON: KeyError when a key is missing, TypeError when a value has
+        the wrong type. The keys later versions of churn added (:data:`LATER_KEYS`) may be
+        missing: summaries written before them read as None."""
+        def text(key: str) -> str | None:
+            value = record[key] if key not in LATER_KEYS else record.get(key)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{key} must be text or null, got {value!r}"[:200])
+            return value
+
+        def mapping(key: str) -> dict | None:
+            value = record[key] if key not in LATER_KEYS else record.get(key)
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f"{key} must be an object or null, got {value!r}"[:200])
+            return value
+
+        duration = record["duration_seconds"]
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
+            raise TypeError(f"duration_seconds must be a number or null, got {duration!r}"[:200])
+        if not isinstance(record["steps"], list):
+            raise TypeError("steps must be a list")
+        artifacts = mapping("artifacts") or {}
+        if not all(isinstance(path, str) for path in artifacts.values()):
+            raise TypeError("artifacts must map names to paths")
+        metrics = mapping("metrics") or {}
+        if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in metrics.values()):
+            raise TypeError("metrics must map names to numbers")
+        model = mapping("registered_model")
         return cls(
-            execution_id=str(record["execution_id"]),
-            backend=str(record["backend"]),
-            status=str(record["status"]),
-            failure_reason=record["failure_reason"],
-            started_at=record["started_at"],
-            finished_at=record["finished_at"],
-            duration_seconds=record["duration_seconds"],
-            parameters=dict(record["parameters"]),
+            execution_id=str(text("execution_id")),
+            backend=str(text("backend")),
+            status=str(text("status")),
+            failure_reason=text("failure_reason"),
+            started_at=text("started_at"),
+            finished_at=text("finished_at"),
+            duration_seconds=duration,
+            parameters=dict(mapping("parameters") or {}),
             steps=tuple(StepRecord.from_json(step) for step in record["steps"]),
-            metrics=dict(record["metrics"]),
-            artifacts=dict(record["artifacts"]),
+            metrics=metrics,
+            artifacts=artifacts,
             registered_model=RegisteredModel.from_json(model) if model else None,
-            churn_version=str(record["churn_version"]),
-            definition_sha256=record["definition_sha256"],
-            resumed_from=record["resumed_from"],
-            selection=record["selection"],
-            input_sha256=record["input_sha256"],
+            churn_version=str(text("churn_version")),
+            definition_sha256=text("definition_sha256"),
+            resumed_from=text("resumed_from"),
+            selection=mapping("selection"),
+            input_sha256=text("input_sha256"),
         )
 
 

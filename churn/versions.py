@@ -48,18 +48,16 @@ def list_versions(runs_dir: Path) -> list[Version]:
     """The distinct definitions that have run under ``runs_dir``, oldest first."""
     versions: dict[str, Version] = {}
     for summary_file in sorted(Path(runs_dir).glob(f"*/{SUMMARY_FILE}")):
+        definition_file = summary_file.parent / "definition.json"
         try:
             summary = read_summary(summary_file.parent)
-        except (SummaryError, KeyError, TypeError, ValueError):
+            digest = summary.definition_sha256
+            if digest is None or not definition_file.is_file():
+                continue  # no definition recorded: no version
+            if digest not in versions:
+                versions[digest] = Version(digest, code_hash(json.loads(definition_file.read_text())), summary.churn_version)
+        except (SummaryError, KeyError, TypeError, ValueError, OSError):
             continue  # a damaged run folder is no version
-        definition_file = summary_file.parent / "definition.json"
-        if not definition_file.is_file():
-            continue
-        digest = summary.definition_sha256
-        if digest is None:
-            continue  # a summary of a churn that did not record its definition's hash
-        if digest not in versions:
-            versions[digest] = Version(digest, code_hash(json.loads(definition_file.read_text())), summary.churn_version)
         version = versions[digest]
         version.runs.append(summary.execution_id)
         started = summary.started_at or ""

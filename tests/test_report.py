@@ -161,3 +161,23 @@ def test_report_never_unpickles_the_model_and_says_why_the_plot_is_missing(finis
     done = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(finished_run)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert not marker.exists() and "No feature-importance plot" in (finished_run / "report.html").read_text()
+
+
+def test_the_graph_of_an_older_run_still_draws_its_registration(finished_run, monkeypatch):
+    """Runs of an older churn registered locally outside the compiled graph: their definition
+    has no RegisterModel step, their summary has it; the report draws it after CreateModel."""
+    import churn.graph
+    from churn.report import step_graph_plot
+    from churn.summary import read_summary
+
+    definition = json.loads((finished_run / "definition.json").read_text())
+    gate = next(s for s in definition["Steps"] if s["Name"] == "CheckAccuracy")
+    gate["Arguments"]["IfSteps"] = [s for s in gate["Arguments"]["IfSteps"] if s["Type"] != "RegisterModel"]
+    (finished_run / "definition.json").write_text(json.dumps(definition))
+    drawn = {}
+    real = churn.graph.render
+    monkeypatch.setattr(churn.graph, "render", lambda graph, statuses=None, fmt="png": drawn.update(graph=graph) or real(graph, statuses, fmt))
+    assert step_graph_plot(finished_run, read_summary(finished_run).steps)
+    assert "RegisterModel-RegisterModel" in drawn["graph"].nodes
+    assert ("CreateModel-CreateModel", "RegisterModel-RegisterModel", "") in drawn["graph"].edges
+    assert "AccuracyTooLow" in drawn["graph"].nodes  # NotStarted steps of the graph are drawn as before

@@ -68,3 +68,70 @@ def test_what_readers_ask_of_a_summary():
         "TrainBaseline", "Succeeded", "1970-01-01T00:00:01.500+00:00", "1970-01-01T00:00:02.500+00:00", 1.0, True,
     )
     assert summary.step("Nope") is None and summary.winner == "xgboost" and _summary().winner is None
+
+
+def _run_folder(tmp_path, name, **changes):
+    """A run folder holding a summary (with ``changes``) and a definition."""
+    run_dir = tmp_path / "runs" / name
+    run_dir.mkdir(parents=True)
+    document = {**_summary(execution_id=name).to_json(), **changes}
+    (run_dir / "summary.json").write_text(json.dumps(document))
+    (run_dir / "definition.json").write_text(json.dumps({"Steps": []}))
+    return run_dir
+
+
+def test_a_summary_of_an_older_churn_without_the_later_keys_is_read(tmp_path):
+    from churn.summary import LATER_KEYS
+
+    run_dir = _run_folder(tmp_path, "old")
+    document = json.loads((run_dir / "summary.json").read_text())
+    for key in LATER_KEYS:
+        del document[key]
+    (run_dir / "summary.json").write_text(json.dumps(document))
+    summary = read_summary(run_dir)
+    assert (summary.resumed_from, summary.selection, summary.input_sha256) == (None, None, None)
+    assert summary.status == "Failed" and summary.steps == _summary().steps
+
+
+def _one_line_error(result, says):
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert says in result.output
+
+
+@pytest.mark.parametrize(
+    "changes, says",
+    [
+        ({"resumed_from": 5}, "resumed_from must be text or null"),
+        ({"failure_reason": ["x"]}, "failure_reason must be text or null"),
+        ({"artifacts": {"model": 5}}, "artifacts must map names to paths"),
+        ({"steps": [{"name": "x"}]}, "a step must have a name and a status"),
+        ({"metrics": {"auc": "high"}}, "metrics must map names to numbers"),
+    ],
+)
+def test_a_report_of_a_damaged_summary_names_the_problem(tmp_path, changes, says):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    run_dir = _run_folder(tmp_path, "damaged", **changes)
+    _one_line_error(CliRunner().invoke(main, ["report", str(run_dir)]), says)
+
+
+def test_a_diff_with_a_damaged_selection_names_the_problem(tmp_path):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    good, bad = _run_folder(tmp_path, "good"), _run_folder(tmp_path, "bad", selection=["xgboost"])
+    _one_line_error(CliRunner().invoke(main, ["diff", str(bad), str(good)]), "selection must be an object or null")
+
+
+@pytest.mark.parametrize("changes", [{"definition_sha256": ["b" * 64]}, {"started_at": 5}, {"steps": 3}])
+def test_versions_skip_a_damaged_summary(tmp_path, changes):
+    from churn.versions import list_versions
+
+    _run_folder(tmp_path, "good")
+    _run_folder(tmp_path, "bad", **changes)
+    [version] = list_versions(tmp_path / "runs")
+    assert version.runs == ["good"]

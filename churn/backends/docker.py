@@ -11,9 +11,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from churn.backends.images import image_tag, write_context
-from churn.layout import project_file
+from churn.layout import PROJECT_DIR, project_file
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def ca_bundle_candidates() -> list[Path]:
+    """Where the image build finds CA certificates for pip (TLS-intercepting proxies), the first
+    that exists wins: ``$CHURN_CA_BUNDLE``, the host's bundle (Debian/Ubuntu, then
+    Fedora/RHEL), a file a user put beside the Dockerfile in a checkout."""
+    given = os.environ.get("CHURN_CA_BUNDLE")
+    return [
+        *([Path(given)] if given else []),
+        HOST_CA_BUNDLE,
+        Path("/etc/pki/tls/certs/ca-bundle.crt"),
+        PROJECT_DIR / "docker" / "extra-ca-certificates.crt",
+    ]
+
+
 #: Where the build context carries the host's CA bundle (read by the Dockerfile when present).
 CONTEXT_CA_FILE = "docker/extra-ca-certificates.crt"
 MIN_FREE_DISK_GB = 3.0
@@ -158,9 +173,10 @@ def build_images(base_image: str | None = None, parity: bool = False) -> list[st
     profiles = ["--profile", "parity"] if parity else []
     with tempfile.TemporaryDirectory(prefix="churn-images-") as context:
         compose_file = write_context(Path(context))
-        # pip inside the build stage trusts the host's CA bundle too (TLS-intercepting proxies).
-        if HOST_CA_BUNDLE.is_file():
-            shutil.copyfile(HOST_CA_BUNDLE, Path(context) / CONTEXT_CA_FILE)
+        # pip inside the build stage trusts these CA certificates too (TLS-intercepting proxies).
+        bundle = next((path for path in ca_bundle_candidates() if path.is_file()), None)
+        if bundle is not None:
+            shutil.copyfile(bundle, Path(context) / CONTEXT_CA_FILE)
         result = subprocess.run([*command, "-f", str(compose_file), *profiles, "build"], cwd=context, env=env)
     if result.returncode != 0:
         raise DockerError(

@@ -247,9 +247,11 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
 
     def _execute_own_step(self, step, handler: OwnStepHandler) -> None:
         self.execution.mark_step_executing(step.name)
-        arguments = self.evaluate_step_arguments(step)  # an unreadable property file fails the step here
         try:
+            arguments = self.evaluate_step_arguments(step)  # an unreadable property file fails the step here
             handler(step.name, arguments, self.execution.pipeline_execution_name)
+        except StepExecutionException:
+            raise  # the step is already recorded as failed
         except StepFailure as failure:
             self.execution.update_step_failure(step.name, failure.reason)
         except Exception as error:  # noqa: BLE001 - a damaged file, a full disk: this step fails, as a job step would
@@ -366,7 +368,7 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         path = uri_path(output_uri) / property_file.path
         try:
             document = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8 text
             self.execution.update_step_failure(step_name, f"cannot read property file {path}: {error}")
         try:
             return get_using_dot_notation(document, pipeline_variable.json_path)

@@ -63,3 +63,16 @@ def test_a_failed_build_names_the_installed_base_image_script(monkeypatch):
     monkeypatch.setattr(docker, "compose_command", lambda: ["false"])
     with pytest.raises(docker.DockerError, match=r"build the base image first: bash /.+/docker/build-base-image\.sh"):
         docker.build_images()
+
+
+def test_the_build_context_carries_the_ca_bundle_a_user_names(monkeypatch, tmp_path):
+    """pip inside the image build trusts $CHURN_CA_BUNDLE (a host that is not Debian, a proxy)."""
+    import sys
+
+    bundle = tmp_path / "corporate.pem"
+    bundle.write_text("MY CA")
+    monkeypatch.setenv("CHURN_CA_BUNDLE", str(bundle))
+    check = "import sys; sys.exit(0 if open('docker/extra-ca-certificates.crt').read() == 'MY CA' else 3)"
+    monkeypatch.setattr(docker, "compose_command", lambda: [sys.executable, "-c", check])
+    assert docker.build_images() == docker.image_names()
+    assert docker.ca_bundle_candidates()[0] == bundle

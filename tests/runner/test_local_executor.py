@@ -400,3 +400,39 @@ def test_a_listener_error_after_a_step_failure_is_not_lost(compiled):
 
     with pytest.raises(OSError, match="No space left"):
         _execute(compiled, Jobs(seconds=0.01, fail={"TrainModel"}), events=Events(broken))
+
+
+class _DamagedSelection(Jobs):
+    """SelectModel writes a selection.json that is not UTF-8 text (a damaged file)."""
+
+    def factory(self, executor):
+        base = super().factory(executor)
+
+        class Factory(type(base)):
+            def get(self, step):
+                job = base.get(step)
+                if step.name != "SelectModel":
+                    return job
+                original = job.execute
+
+                def execute():
+                    result = original()
+                    folder = uri_path(result["ProcessingOutputConfig"]["Outputs"]["selection"]["S3Output"]["S3Uri"])
+                    (folder / "selection.json").write_bytes(b'{"winner": "\xff\xfe"}')
+                    return result
+
+                job.execute = execute
+                return job
+
+        return Factory(executor)
+
+
+def test_a_damaged_property_file_fails_the_registration_step_not_the_whole_run(compiled):
+    """RegisterModel's arguments read SelectModel's selection.json: a file that is not UTF-8
+    fails that step with a reason naming the file, as a job step's would; the run ends Failed
+    (with a summary), not with a crash."""
+    calls = []
+    execution = _execute(compiled, _DamagedSelection(seconds=0.01), register=_register(calls))
+    assert calls == [] and _statuses(execution)["RegisterModel-RegisterModel"] == "Failed"
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    assert "cannot read property file " in execution.describe()["FailureReason"] and "selection.json" in execution.describe()["FailureReason"]

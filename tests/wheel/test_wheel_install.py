@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -31,10 +32,21 @@ def _run(command, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+def _tracked() -> list[str]:
+    return _run(["git", "ls-files"], cwd=REPO).stdout.split()
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel of the checkout's tracked files, built from a copy of them (a build folder or
+    stray files in the checkout cannot leak into it)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in _tracked():
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)])
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)])
     (found,) = out.glob("churn-*.whl")
     return found
 
@@ -50,7 +62,9 @@ def installed(wheel, tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_the_project_files_and_no_tests(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {f"churn/_resources/{name}" for name in SHIPPED_FILES} <= names
+    package = {name for name in names if name.startswith("churn/")}
+    tracked = {name for name in _tracked() if name.startswith("churn/")}
+    assert package == tracked | {f"churn/_resources/{name}" for name in SHIPPED_FILES}
     for name in SHIPPED_FILES:
         assert zipfile.ZipFile(wheel).read(f"churn/_resources/{name}") == (REPO / name).read_bytes(), name
     assert not [name for name in names if name.startswith(("tests/", "benchmarks/"))]

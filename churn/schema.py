@@ -1,6 +1,8 @@
-"""The raw churn table: its columns, and validation into canonical string tokens.
+"""The raw churn table: validation into canonical string tokens, by a dataset spec.
 
-Pure functions over pandas frames of strings. Values are never parsed by pandas: numbers are
+The layout (columns, vocabularies, label values, missing values) comes from a
+:class:`~churn.dataset.DatasetSpec`; without one, the built-in churn.txt layout
+(:data:`~churn.dataset.DEFAULT_SPEC`). Pure functions over pandas frames of strings. Values are never parsed by pandas: numbers are
 parsed with Python's correctly rounded ``float`` and written back in one canonical spelling,
 so the result does not depend on the pandas/numpy version (see :func:`canonical_number`).
 """
@@ -13,50 +15,22 @@ import re
 import numpy as np
 import pandas as pd
 
-LABEL_COLUMN = "Churn?"
-LABEL_VALUES = {"True.": "1", "False.": "0"}
-OPTIONAL_COLUMNS = ("Phone",)
+from churn.dataset import DEFAULT_SPEC, DatasetSpec
 
+#: The built-in churn.txt layout, by name (see :data:`churn.dataset.DEFAULT_SPEC`).
+LABEL_COLUMN = DEFAULT_SPEC.label
+LABEL_VALUES = DEFAULT_SPEC.label_encoding
+OPTIONAL_COLUMNS = DEFAULT_SPEC.drop
 #: Categorical columns and their fixed, data-independent vocabularies.
-STATES = (
-    "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO MS MT NC ND NE "
-    "NH NJ NM NV NY OH OK OR PA RI SC SD TN TX UT VA VT WA WI WV WY"
-).split()
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "State": tuple(STATES),
-    "Area Code": ("408", "415", "510"),
-    "Int'l Plan": ("no", "yes"),
-    "VMail Plan": ("no", "yes"),
-}
-
-NUMERIC_COLUMNS = (
-    "Account Length",
-    "VMail Message",
-    "Day Mins",
-    "Day Calls",
-    "Day Charge",
-    "Eve Mins",
-    "Eve Calls",
-    "Eve Charge",
-    "Night Mins",
-    "Night Calls",
-    "Night Charge",
-    "Intl Mins",
-    "Intl Calls",
-    "Intl Charge",
-    "CustServ Calls",
-)
-
+CATEGORIES: dict[str, tuple[str, ...]] = {c.name: c.vocabulary or () for c in DEFAULT_SPEC.categorical_columns}
+STATES = list(CATEGORIES["State"])
+NUMERIC_COLUMNS = DEFAULT_SPEC.numeric_columns
 #: The churn.txt layout, in file order, without the optional ``Phone`` column.
-FEATURE_SOURCE_COLUMNS = (
-    "State",
-    "Account Length",
-    "Area Code",
-    "Int'l Plan",
-    "VMail Plan",
-    *NUMERIC_COLUMNS[1:],
-)
-REQUIRED_COLUMNS = (*FEATURE_SOURCE_COLUMNS, LABEL_COLUMN)
+FEATURE_SOURCE_COLUMNS = DEFAULT_SPEC.feature_source_columns
+REQUIRED_COLUMNS = DEFAULT_SPEC.required_columns
+#: The canonical token of a missing value (in a column whose spec allows it): an empty field,
+#: which XGBoost reads as missing and a one-hot block encodes as all zeros.
+MISSING = ""
 
 #: A decimal literal. The digits before and after the point are matched by separate groups, so a
 #: long digit string that is not a number fails in linear time (``\d+\.?\d*`` was quadratic:
@@ -115,17 +89,24 @@ def _examples(column: pd.Series, bad: pd.Series) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _normalise(name: str, column: pd.Series, normal, problem: str) -> pd.Series:
+def _normalise(
+    name: str, column: pd.Series, normal, problem: str, missing: frozenset[str] = frozenset({""}), allow_missing: bool = False,
+) -> pd.Series:
     """Map every value of a column through ``normal(stripped value)`` (``None``: invalid), each
-    distinct value once, so the cost is per distinct value, not per row."""
+    distinct value once, so the cost is per distinct value, not per row. A value written as
+    missing (one of ``missing``, or empty) becomes :data:`MISSING` where ``allow_missing``, else
+    it is an error naming the rows."""
     mapping = {}
     for value in column.unique():
         stripped = str(value).strip()
-        mapping[value] = normal(stripped) if stripped else None
+        if stripped in missing or not stripped:
+            mapping[value] = MISSING if allow_missing and stripped in missing else None
+        else:
+            mapping[value] = normal(stripped)
     tokens = column.map(mapping)
     bad = tokens.isna()
     if bad.any():
-        empty = bad & (column.str.strip() == "")
+        empty = bad & column.str.strip().isin(missing | {""})
         if empty.any():
             raise SchemaError(f"column {name!r} has missing values at {_examples(column, empty)}")
         raise SchemaError(problem.format(name=name, examples=_examples(column, bad)))
@@ -141,7 +122,7 @@ def _number_or_none(text: str) -> str | None:
 
 def _require_float32(name: str, column: pd.Series, tokens: pd.Series) -> None:
     """Numeric tokens must lie within float32's finite range (checked once per distinct value)."""
-    outside = [token for token in tokens.unique() if abs(float(token)) > FLOAT32_MAX]
+    outside = [token for token in tokens.unique() if token != MISSING and abs(float(token)) > FLOAT32_MAX]
     if outside:
         bad = tokens.isin(outside)
         raise SchemaError(
@@ -150,19 +131,22 @@ def _require_float32(name: str, column: pd.Series, tokens: pd.Series) -> None:
         )
 
 
-def canonical_table(frame: pd.DataFrame, *, require_label: bool = True) -> pd.DataFrame:
+def canonical_table(frame: pd.DataFrame, *, require_label: bool = True, spec: DatasetSpec = DEFAULT_SPEC) -> pd.DataFrame:
     """Validate a raw churn frame (all values strings) and return its canonical tokens.
 
-    The result has the required columns in :data:`REQUIRED_COLUMNS` order (the label only if
-    present or required), the frame's index (row positions in the file, which error messages
-    report as 1-based row numbers; a chunk of a large file keeps its offsets), surrounding
-    whitespace stripped, numbers in canonical spelling (within float32's finite range, see
-    :data:`FLOAT32_MAX`) and the label as ``"1"``/``"0"``. ``Phone`` and unknown columns are
-    dropped (see :func:`ignored_columns`). Raises :class:`SchemaError` naming the problem.
+    The result has the spec's columns in file order (the label last, only if present or
+    required), the frame's index (row positions in the file, which error messages report as
+    1-based row numbers; a chunk of a large file keeps its offsets), surrounding whitespace
+    stripped, numbers in canonical spelling (within float32's finite range, see
+    :data:`FLOAT32_MAX`), missing values as :data:`MISSING` where the spec allows them, and the
+    label as ``"1"``/``"0"``. Dropped and unknown columns are left out (see
+    :func:`ignored_columns`). A categorical column whose vocabulary is collected takes any value
+    here (the vocabulary is what the whole input holds). Raises :class:`SchemaError` naming the
+    problem.
     """
     if frame.shape[1] == 0:
         raise SchemaError("input is empty: no header and no rows")
-    wanted = REQUIRED_COLUMNS if require_label or LABEL_COLUMN in frame.columns else FEATURE_SOURCE_COLUMNS
+    wanted = spec.required_columns if require_label or spec.label in frame.columns else spec.feature_source_columns
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         hint = ""
@@ -173,38 +157,47 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True) -> pd.Da
         raise SchemaError("input has a header but no data rows")
 
     raw = frame.loc[:, list(wanted)].astype(str)
+    written_missing = frozenset(spec.missing_values)
     columns = {}
     for name in wanted:
-        if name in CATEGORIES:
-            vocabulary = set(CATEGORIES[name])
-            spell = _number_or_none if name == "Area Code" else (lambda text: text)
+        if name == spec.label:
+            values = " or ".join(map(repr, (*spec.positive, *spec.negative)))
             columns[name] = _normalise(
-                name, raw[name], lambda text, v=vocabulary, f=spell: f(text) if f(text) in v else None,
-                "column {name!r} has values outside its vocabulary at {examples}",
+                name, raw[name], spec.label_encoding.get, f"label {{name!r}} must be {values}; unknown values at {{examples}}",
             )
-        elif name == LABEL_COLUMN:
+            continue
+        column = spec.column(name)
+        if column.kind == "categorical":
+            spell = _number_or_none if column.numbers else (lambda text: text)
+            vocabulary = None if column.vocabulary is None else set(column.vocabulary)
+            problem = (
+                "column {name!r} must be numeric; bad values at {examples}" if vocabulary is None
+                else "column {name!r} has values outside its vocabulary at {examples}"
+            )
             columns[name] = _normalise(
-                name, raw[name], LABEL_VALUES.get,
-                "label {name!r} must be 'True.' or 'False.'; unknown values at {examples}",
+                name, raw[name], lambda text, v=vocabulary, f=spell: f(text) if v is None or f(text) in v else None,
+                problem, written_missing, column.missing,
             )
         else:
-            columns[name] = _normalise(name, raw[name], _number_or_none, "column {name!r} must be numeric; bad values at {examples}")
+            columns[name] = _normalise(
+                name, raw[name], _number_or_none, "column {name!r} must be numeric; bad values at {examples}", written_missing, column.missing,
+            )
             _require_float32(name, raw[name], columns[name])
     return pd.DataFrame(columns, index=raw.index)
 
 
-def ignored_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns of a raw frame that :func:`canonical_table` drops (``Phone`` and unknown ones)."""
-    return [c for c in frame.columns if c not in REQUIRED_COLUMNS]
+def ignored_columns(frame: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> list[str]:
+    """Columns of a raw frame that :func:`canonical_table` leaves out (dropped and unknown ones)."""
+    return [c for c in frame.columns if c not in spec.required_columns]
 
 
-def require_both_classes(table: pd.DataFrame) -> None:
+def require_both_classes(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> None:
     """Training data needs churners and non-churners; raise :class:`SchemaError` otherwise."""
-    require_both_classes_counts(table[LABEL_COLUMN].value_counts().to_dict())
+    require_both_classes_counts(table[spec.label].value_counts().to_dict(), spec)
 
 
-def require_both_classes_counts(counts) -> None:
+def require_both_classes_counts(counts, spec: DatasetSpec = DEFAULT_SPEC) -> None:
     """The same check on label counts (``{"1": n, "0": m}``) gathered chunk by chunk."""
-    for token, name in (("1", "positive ('True.')"), ("0", "negative ('False.')")):
+    for token, kind, values in (("1", "positive", spec.positive), ("0", "negative", spec.negative)):
         if counts.get(token, 0) == 0:
-            raise SchemaError(f"label {LABEL_COLUMN!r} has no {name} rows: both classes are needed")
+            raise SchemaError(f"label {spec.label!r} has no {kind} ({', '.join(map(repr, values))}) rows: both classes are needed")

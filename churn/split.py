@@ -13,8 +13,6 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from churn.schema import REQUIRED_COLUMNS
-
 SPLITS = ("train", "validation", "test")
 _SCALE = float(2**64)
 
@@ -40,8 +38,9 @@ def validate_seed(seed: int) -> None:
 
 
 def row_keys(table: pd.DataFrame) -> list[str]:
-    """The content of each canonical row as one string (required columns, fixed order)."""
-    columns = [table[c].tolist() for c in REQUIRED_COLUMNS if c in table.columns]
+    """The content of each canonical row as one string (the canonical table's columns, in the
+    spec's order)."""
+    columns = [table[c].tolist() for c in table.columns]
     return ["\x1f".join(row) for row in zip(*columns)]
 
 

@@ -6,6 +6,7 @@ import codecs
 import csv
 import hashlib
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -155,3 +156,15 @@ def copy_file_atomically(source: Path, target: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             out.write(block)
     return out.hexdigest()
+
+
+def read_json(path: Path, what: str) -> object:
+    """A small JSON document (a dataset spec), or ``ValueError`` naming the file and the problem."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {path} is not UTF-8 text (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what} {path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None

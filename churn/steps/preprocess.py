@@ -12,12 +12,14 @@ import heapq
 import json
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 
-from churn import features, schema, split, tables
+from churn import dataset, features, schema, split, tables
+from churn.dataset import DEFAULT_SPEC, DatasetSpec
 from churn.steps import entrypoint, paths
 
 INPUT_DIR = Path(paths.RAW)
@@ -26,38 +28,57 @@ OUTPUT_DIR = Path(paths.OUTPUT)
 CHUNK_ROWS = 100_000
 
 
-def split_lines(raw: pd.DataFrame, train_ratio: float, validation_ratio: float, seed: int) -> dict[str, list[str]]:
-    """The CSV lines of each split for a raw frame (pure; what the split files contain)."""
+def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
+    """The vocabulary of each collected categorical column: the sorted distinct values (not
+    missing) of every canonical table given (numbers by value), whatever their row order."""
+    seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
+    for table in tables_:
+        for name, values in seen.items():
+            values.update(table[name].unique())
+    order = {c.name: (lambda v: (float(v), v)) if c.numbers else None for c in spec.categorical_columns if c.collected}
+    return {name: tuple(sorted(values - {schema.MISSING}, key=order[name])) for name, values in seen.items()}
+
+
+def split_lines(
+    raw: pd.DataFrame, train_ratio: float, validation_ratio: float, seed: int, spec: DatasetSpec = DEFAULT_SPEC,
+) -> dict[str, list[str]]:
+    """The CSV lines of each split for a raw frame (pure; what the split files contain): the
+    in-memory form of :func:`write_splits_streaming`, a public API (README)."""
     split.validate_ratios(train_ratio, validation_ratio)
     split.validate_seed(seed)
-    table = schema.canonical_table(raw, require_label=True)
-    schema.require_both_classes(table)
-    return split.split_rows(table, features.labelled_lines(table), train_ratio, validation_ratio, seed)
+    table = schema.canonical_table(raw, require_label=True, spec=spec)
+    schema.require_both_classes(table, spec)
+    spec = spec.with_vocabularies(collected_vocabularies([table], spec))
+    return split.split_rows(table, features.labelled_lines(table, spec), train_ratio, validation_ratio, seed)
 
 
 def write_splits_streaming(
     location: Path, output_dir: Path, train_ratio: float, validation_ratio: float, seed: int,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC,
 ) -> dict:
     """Preprocess a raw CSV file or folder of any size into the split files, in bounded memory.
 
     Each chunk is validated, featurised and split; its rows go, sorted by (hash, line), to one
     temporary run file per split. When every chunk is valid, the runs are merged into the split
     files (an external merge sort), so the bytes equal :func:`split_lines` on the whole table.
-    Nothing is written to ``output_dir`` unless the whole input is valid.
+    Nothing is written to ``output_dir`` unless the whole input is valid. A spec with collected
+    vocabularies costs a first pass over the input, which collects them.
     """
     split.validate_ratios(train_ratio, validation_ratio)
     split.validate_seed(seed)
+    if any(c.collected for c in spec.categorical_columns):
+        chunks = (schema.canonical_table(chunk, require_label=True, spec=spec) for chunk in tables.read_raw_chunks(location, chunk_rows))
+        spec = spec.with_vocabularies(collected_vocabularies(chunks, spec))
     labels: Counter = Counter()
     ignored: list[str] = []
     with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
         runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
         for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
             if number == 0:
-                ignored = schema.ignored_columns(chunk)
-            table = schema.canonical_table(chunk, require_label=True)
-            labels.update(table[schema.LABEL_COLUMN].value_counts().to_dict())
-            keyed = split.keyed_rows(table, features.labelled_lines(table), train_ratio, validation_ratio, seed)
+                ignored = schema.ignored_columns(chunk, spec)
+            table = schema.canonical_table(chunk, require_label=True, spec=spec)
+            labels.update(table[spec.label].value_counts().to_dict())
+            keyed = split.keyed_rows(table, features.labelled_lines(table, spec), train_ratio, validation_ratio, seed)
             buckets: tuple[list[str], ...] = tuple([] for _ in split.SPLITS)
             for value, line, which in keyed:
                 buckets[which].append(f"{value:016x}\t{line}\n")
@@ -65,7 +86,7 @@ def write_splits_streaming(
                 path = Path(scratch) / f"{name}-{number:06d}.txt"
                 path.write_text("".join(bucket))
                 runs[name].append(path)
-        schema.require_both_classes_counts(labels)
+        schema.require_both_classes_counts(labels, spec)
         rows, digests, duplicates = {}, {}, 0
         for name in split.SPLITS:
             with ExitStack() as stack, tables.AtomicTextWriter(output_dir / name / f"{name}.csv") as out:
@@ -81,7 +102,7 @@ def write_splits_streaming(
                 out.write("".join(block))
                 count += len(block)
             rows[name], digests[name] = count, out.hexdigest()
-    return {"rows": rows, "sha256": digests, "ignored_columns": ignored, "duplicate_rows": duplicates}
+    return {"rows": rows, "sha256": digests, "ignored_columns": ignored, "duplicate_rows": duplicates, "dataset": spec.to_json()}
 
 
 def write_manifest(output_dir: Path, manifest: dict) -> None:
@@ -94,15 +115,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-ratio", type=float, default=0.7)
     parser.add_argument("--validation-ratio", type=float, default=0.15)
     parser.add_argument("--split-seed", type=int, default=42)
+    parser.add_argument("--dataset", type=Path, default=None, help="a dataset spec (JSON) [default: the churn.txt layout]")
     parser.add_argument("--input", type=Path, default=INPUT_DIR, help="CSV file or directory of CSV files")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
 
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk (bounds memory)")
     args = parser.parse_args(argv)
 
+    spec = DEFAULT_SPEC if args.dataset is None else dataset.spec_from_json(tables.read_json(args.dataset, "dataset spec"))
     result = write_splits_streaming(
-        args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows
+        args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows, spec,
     )
+    resolved = dataset.spec_from_json(result["dataset"])
     if result["ignored_columns"]:
         print(f"ignored column(s) not used as features: {', '.join(result['ignored_columns'])}")
     if result["duplicate_rows"]:
@@ -110,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     write_manifest(
         args.output,
         {
-            "feature_names": features.feature_names(),
-            "label": {"column": schema.LABEL_COLUMN, "encoding": schema.LABEL_VALUES, "position": 0},
+            "feature_names": features.feature_names(resolved),
+            "label": {"column": resolved.label, "encoding": resolved.label_encoding, "position": 0},
             "format": "text/csv, no header, label in the first column",
             "train_ratio": args.train_ratio,
             "validation_ratio": args.validation_ratio,

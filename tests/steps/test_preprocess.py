@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from churn import tables
 from churn.schema import SchemaError
+from churn.dataset import DEFAULT_SPEC
 from churn.steps import preprocess
 from churn.tables import read_raw
 from tests.conftest import SAMPLE_CSV
@@ -180,6 +181,7 @@ def test_the_manifest_is_pinned_whole(sample_splits):
         "sha256": golden["cases"]["default"]["sha256"],
         "ignored_columns": [],
         "duplicate_rows": 0,
+        "dataset": DEFAULT_SPEC.to_json(),
     }
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
@@ -232,9 +234,10 @@ def test_the_manifest_records_the_arguments_given(tmp_path):
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         "ignored_columns": [],
         "duplicate_rows": 0,
+        "dataset": DEFAULT_SPEC.to_json(),
     }
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    assert text.startswith('{\n  "duplicate_rows": 0,\n  "feature_names": [\n    "Account Length",\n')
+    assert text.startswith('{\n  "dataset": {\n    "columns": [\n      {\n        "name": "State",\n')
 
 
 def _recording_chunk_sizes(monkeypatch) -> list[int]:

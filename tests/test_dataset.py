@@ -1,0 +1,176 @@
+"""Dataset specs: the JSON form, its errors, and preprocessing a table of another layout."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from churn import features, schema
+from churn.dataset import DEFAULT_SPEC, DatasetSpecError, spec_from_json
+from churn.schema import SchemaError
+from churn.steps import preprocess
+from tests.conftest import read_text_frame
+
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "churn" / "schemas" / "dataset.schema.json"
+
+#: A churn table of another layout: an ID to drop, Yes/No labels, blanks in a numeric column,
+#: multi-word categories collected from the data, 0/1 flags compared as numbers.
+TELCO = {
+    "name": "telco",
+    "label": {"column": "Churn", "positive": ["Yes"], "negative": ["No"]},
+    "columns": [
+        {"name": "gender", "type": "categorical", "vocabulary": ["Female", "Male"]},
+        {"name": "SeniorCitizen", "type": "categorical", "vocabulary": "collect", "numbers": True},
+        {"name": "tenure", "type": "numeric"},
+        {"name": "Contract", "type": "categorical", "vocabulary": "collect", "missing": True},
+        {"name": "TotalCharges", "type": "numeric", "missing": True},
+    ],
+    "drop": ["customerID"],
+    "missing_values": ["", "NA"],
+}
+
+
+def telco_text(rows: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    lines = ["customerID,gender,SeniorCitizen,tenure,Contract,TotalCharges,Churn"]
+    for i in range(rows):
+        contract = rng.choice(["Month-to-month", "One year", "Two year", "", "NA"])
+        total = rng.choice(["", " ", "NA", f"{rng.uniform(10, 9000):.2f}", str(rng.randint(0, 80))])
+        churn = "Yes" if rng.random() < 0.3 or i == 0 else "No"
+        lines.append(
+            f"{1000 + i}-ABCD,{rng.choice(['Female', 'Male'])},{rng.choice(['0', '1', '1.0'])},{rng.randint(0, 72)},{contract},{total},{churn if i != 1 else 'No'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_the_default_spec_is_the_churn_txt_layout_and_valid_json():
+    jsonschema = pytest.importorskip("jsonschema")
+    document = DEFAULT_SPEC.to_json()
+    jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+    assert spec_from_json(json.loads(json.dumps(document))) == DEFAULT_SPEC
+    assert DEFAULT_SPEC.required_columns == schema.REQUIRED_COLUMNS and len(features.feature_names()) == 73
+
+
+def test_a_spec_round_trips_and_the_example_is_valid():
+    import jsonschema
+
+    jsonschema.validate(TELCO, json.loads(SCHEMA_FILE.read_text()))
+    spec = spec_from_json(TELCO)
+    assert spec_from_json(spec.to_json()) == spec
+    assert [c.name for c in spec.categorical_columns if c.collected] == ["SeniorCitizen", "Contract"]
+    assert spec.required_columns == ("gender", "SeniorCitizen", "tenure", "Contract", "TotalCharges", "Churn")
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"label": {"column": "Churn", "positive": ["Yes"], "negative": ["Yes"]}}, "label value(s) 'Yes' cannot mean both churned and stayed"),
+        ({"label": {"column": "Churn", "positive": [], "negative": ["No"]}}, "label.positive must not be empty"),
+        ({"columns": []}, "columns must be a non-empty list"),
+        ({"columns": [{"name": "x", "type": "text"}]}, "columns[0] ('x').type must be 'numeric' or 'categorical', got 'text'"),
+        ({"columns": [{"name": "x", "type": "categorical"}]}, "columns[0] ('x') is categorical: give its vocabulary"),
+        ({"columns": [{"name": "x", "type": "numeric", "vocabulary": ["a"]}]}, "columns[0] ('x') is numeric: it has no vocabulary"),
+        ({"columns": [{"name": "x", "type": "numeric"}, {"name": "x", "type": "numeric"}]}, "column(s) 'x' appear more than once"),
+        ({"columns": [{"name": "Churn", "type": "numeric"}]}, "'Churn' is both a feature column and the label column"),
+        ({"drop": ["tenure"]}, "'tenure' is both a feature column and drop"),
+        ({"drop": ["Churn"]}, "the label column 'Churn' cannot be dropped"),
+        ({"colums": []}, "the dataset spec has unknown field(s) 'colums'"),
+        ({"columns": [{"name": " x", "type": "numeric"}]}, "columns[0].name must be a non-empty name without surrounding spaces"),
+        ({"columns": [{"name": "c", "type": "categorical", "vocabulary": ["a", "NA"]}]}, "column 'c': 'NA' is in its vocabulary and in missing_values"),
+        ({"columns": [{"name": "c", "type": "categorical", "vocabulary": ["a", "a"]}]}, "columns[0] ('c').vocabulary repeats 'a'"),
+        ({"columns": [{"name": "c", "type": "numeric", "missing": "yes"}]}, "columns[0] ('c').missing must be true or false"),
+    ],
+)
+def test_a_bad_spec_is_refused_naming_the_field(change, says):
+    with pytest.raises(DatasetSpecError) as error:
+        spec_from_json({**TELCO, **change})
+    assert says in str(error.value)
+
+
+def test_a_table_of_another_layout_is_preprocessed():
+    spec = spec_from_json(TELCO)
+    raw = read_text_frame(telco_text(200))
+    splits = preprocess.split_lines(raw, 0.7, 0.15, 42, spec)
+    lines = [line for name in ("train", "validation", "test") for line in splits[name]]
+    assert len(lines) == 200
+    resolved = spec.with_vocabularies(preprocess.collected_vocabularies([schema.canonical_table(raw, spec=spec)], spec))
+    assert resolved.column("Contract").vocabulary == ("Month-to-month", "One year", "Two year")
+    assert resolved.column("SeniorCitizen").vocabulary == ("0", "1")  # "1.0" is the number 1
+    names = features.feature_names(resolved)
+    assert names == ["tenure", "TotalCharges", "gender=Female", "gender=Male", "SeniorCitizen=0", "SeniorCitizen=1",
+                     "Contract=Month-to-month", "Contract=One year", "Contract=Two year"]
+    widths = {len(line.split(",")) for line in lines}
+    assert widths == {1 + len(names)}
+    # A missing total is an empty field (XGBoost's missing); a missing contract is all zeros.
+    assert any(line.split(",")[2] == "" for line in lines)
+    assert any(line.split(",")[7:10] == ["0", "0", "0"] for line in lines)
+
+
+def test_streaming_equals_in_memory_for_another_layout(tmp_path):
+    spec = spec_from_json(TELCO)
+    text = telco_text(300, seed=3)
+    (tmp_path / "raw.csv").write_text(text)
+    expected = preprocess.split_lines(read_text_frame(text), 0.6, 0.2, 5, spec)
+    result = preprocess.write_splits_streaming(tmp_path / "raw.csv", tmp_path / "out", 0.6, 0.2, 5, chunk_rows=37, spec=spec)
+    for name in ("train", "validation", "test"):
+        assert (tmp_path / "out" / name / f"{name}.csv").read_text().splitlines() == expected[name]
+    assert result["ignored_columns"] == ["customerID"]
+    assert spec_from_json(result["dataset"]).column("Contract").vocabulary == ("Month-to-month", "One year", "Two year")
+
+
+@settings(max_examples=25)
+@given(seed=st.integers(0, 10**6), rows=st.integers(20, 120), chunk_rows=st.integers(1, 50))
+def test_splits_do_not_depend_on_row_order_or_chunking(tmp_path_factory, seed, rows, chunk_rows):
+    spec = spec_from_json(TELCO)
+    header, *body = telco_text(rows, seed).splitlines()
+    shuffled = body[:]
+    random.Random(seed + 1).shuffle(shuffled)
+    folder = tmp_path_factory.mktemp("shuffled")
+    (folder / "raw.csv").write_text("\n".join([header, *shuffled]) + "\n")
+    expected = preprocess.split_lines(read_text_frame("\n".join([header, *body]) + "\n"), 0.7, 0.15, 42, spec)
+    preprocess.write_splits_streaming(folder / "raw.csv", folder / "out", 0.7, 0.15, 42, chunk_rows=chunk_rows, spec=spec)
+    for name in ("train", "validation", "test"):
+        assert (folder / "out" / name / f"{name}.csv").read_text().splitlines() == expected[name]
+    assert sum(len(v) for v in expected.values()) == rows
+
+
+@pytest.mark.parametrize(
+    "cell, column, says",
+    [
+        ("", "tenure", "column 'tenure' has missing values at row 3: ''"),
+        ("NA", "gender", "column 'gender' has missing values at row 3: 'NA'"),
+        ("Other", "gender", "column 'gender' has values outside its vocabulary at row 3: 'Other'"),
+        ("abc", "TotalCharges", "column 'TotalCharges' must be numeric; bad values at row 3: 'abc'"),
+        ("maybe", "Churn", "label 'Churn' must be 'Yes' or 'No'; unknown values at row 3: 'maybe'"),
+    ],
+)
+def test_bad_values_are_named_by_column_row_and_value(cell, column, says):
+    frame = read_text_frame(telco_text(10))
+    frame.loc[2, column] = cell
+    with pytest.raises(SchemaError) as error:
+        schema.canonical_table(frame, spec=spec_from_json(TELCO))
+    assert says in str(error.value)
+
+
+def test_a_table_with_one_class_names_the_spec_values():
+    text = telco_text(10).replace(",Yes\n", ",No\n")
+    with pytest.raises(SchemaError, match=r"label 'Churn' has no positive \('Yes'\) rows"):
+        preprocess.split_lines(read_text_frame(text), 0.7, 0.15, 42, spec_from_json(TELCO))
+
+
+def test_the_preprocessing_step_reads_a_spec_file(tmp_path):
+    (tmp_path / "raw.csv").write_text(telco_text(50))
+    (tmp_path / "spec.json").write_text(json.dumps(TELCO))
+    preprocess.main(["--input", str(tmp_path / "raw.csv"), "--output", str(tmp_path / "out"), "--dataset", str(tmp_path / "spec.json")])
+    manifest = json.loads((tmp_path / "out" / "manifest" / "manifest.json").read_text())
+    assert manifest["label"] == {"column": "Churn", "encoding": {"Yes": "1", "No": "0"}, "position": 0}
+    assert manifest["dataset"]["columns"][3]["vocabulary"] == ["Month-to-month", "One year", "Two year"]
+    assert manifest["feature_names"][:2] == ["tenure", "TotalCharges"]
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"dataset spec .*bad.json is not valid JSON"):
+        preprocess.main(["--input", str(tmp_path / "raw.csv"), "--output", str(tmp_path / "out2"), "--dataset", str(tmp_path / "bad.json")])

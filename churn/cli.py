@@ -441,3 +441,68 @@ def models_reject(group, version, runs_dir) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def dataset() -> None:
+    """Your own churn table: infer a dataset spec from it, check a table against a spec."""
+
+
+def _read_spec(path: str):
+    from pathlib import Path
+
+    from churn.dataset import DatasetSpecError, spec_from_json
+    from churn.tables import read_json
+
+    try:
+        return spec_from_json(read_json(Path(path), "dataset spec"))
+    except (DatasetSpecError, ValueError, FileNotFoundError) as error:
+        message = str(error)
+        _fail(message if message.startswith("dataset spec") else f"dataset spec {path}: {message}", 2)
+
+
+@dataset.command("infer")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="A CSV file (or folder of CSV files) of customers.")
+@click.option("--label", required=True, help="The column that says whether a customer churned.")
+@click.option("--positive", default=None, help="The label value that means churned [default: guessed from Yes/True/1/...].")
+@click.option("--name", default=None, help="The spec's name [default: the input's file name].")
+@click.option("--output", "output_path", default=None, help="Write the spec here [default: print it].")
+def dataset_infer(input_path, label, positive, name, output_path) -> None:
+    """Write a dataset spec to start from, saying what was decided for each column and why."""
+    from pathlib import Path
+
+    from churn.dataset import DatasetSpecError
+    from churn.dataset_infer import infer_spec
+    from churn.schema import SchemaError
+    from churn.tables import read_raw_chunks, write_lines_atomically
+
+    try:
+        found = infer_spec(read_raw_chunks(Path(input_path), 100_000), label, positive, name or Path(input_path).stem)
+    except (DatasetSpecError, SchemaError) as error:
+        _fail(str(error), 2)
+    text = json.dumps(found.spec.to_json(), indent=2)
+    for reason in found.reasons:
+        click.echo(f"  {reason}", err=output_path is None)
+    if output_path:
+        write_lines_atomically(Path(output_path), [text])
+        click.echo(f"wrote {output_path}: edit it, then: churn dataset check --input {input_path} --dataset {output_path}")
+    else:
+        click.echo(text)
+
+
+@dataset.command("check")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="A CSV file (or folder of CSV files).")
+@click.option("--dataset", "spec_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The dataset spec (JSON).")
+def dataset_check(input_path, spec_path) -> None:
+    """Check a table against a dataset spec, with the errors a run would give (column, row, value)."""
+    from pathlib import Path
+
+    from churn.schema import SchemaError
+    from churn.steps.preprocess import check_table
+
+    spec = _read_spec(spec_path)
+    try:
+        report = check_table(Path(input_path), spec)
+    except SchemaError as error:
+        _fail(str(error), 2)
+    click.echo(report)

@@ -107,7 +107,7 @@ def test_the_cycle_check_finds_a_cycle():
 #: "run": running it; "interface": the command line.
 LAYERS = {
     "core": ("schema", "features", "split", "metrics", "selection", "tables", "model_io", "parameters", "files",
-             "layout", "steps", "algorithm", "predict", "summary", "registry"),
+             "layout", "steps", "algorithm", "predict", "summary", "registry", "dataset", "dataset_infer"),
     "compile": ("backends", "pipeline", "definition", "versions", "graph", "report", "diff"),
     "run": ("runner",),
     "interface": ("cli",),

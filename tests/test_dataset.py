@@ -174,3 +174,80 @@ def test_the_preprocessing_step_reads_a_spec_file(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"dataset spec .*bad.json is not valid JSON"):
         preprocess.main(["--input", str(tmp_path / "raw.csv"), "--output", str(tmp_path / "out2"), "--dataset", str(tmp_path / "bad.json")])
+
+
+def test_the_spec_inferred_from_the_sample_writes_the_golden_splits():
+    from churn.dataset_infer import infer_spec
+    from churn.tables import read_raw_chunks
+    from tests.conftest import SAMPLE_CSV
+    from tests.parity import goldens
+
+    found = infer_spec(read_raw_chunks(SAMPLE_CSV, 1000), "Churn?")
+    assert found.spec.columns == DEFAULT_SPEC.columns and found.spec.label_encoding == DEFAULT_SPEC.label_encoding
+    assert "Area Code: categorical codes 408, 415, 510 (integers with at most 3 values)" in found.reasons
+    import hashlib
+
+    from churn.tables import read_raw
+
+    lines = preprocess.split_lines(read_raw(SAMPLE_CSV), 0.7, 0.15, 42, found.spec)
+    digests = {name: hashlib.sha256("".join(line + "\n" for line in lines[name]).encode()).hexdigest() for name in lines}
+    assert digests == goldens.load()["default"]["sha256"]
+
+
+def test_a_spec_is_inferred_for_another_layout(tmp_path):
+    from churn.dataset_infer import infer_spec
+
+    found = infer_spec([read_text_frame(telco_text(300))], "Churn")
+    spec = found.spec
+    assert (spec.label, spec.positive, spec.negative) == ("Churn", ("Yes",), ("No",))
+    assert spec.drop == ("customerID",)
+    assert {c.name: (c.kind, c.vocabulary, c.missing) for c in spec.columns} == {
+        "gender": ("categorical", ("Female", "Male"), False),
+        "SeniorCitizen": ("categorical", ("0", "1"), False),
+        "tenure": ("numeric", None, False),
+        "Contract": ("categorical", ("Month-to-month", "One year", "Two year"), True),
+        "TotalCharges": ("numeric", None, True),
+    }
+    assert spec.missing_values == ("", "NA")
+    assert "customerID: dropped (its name says it identifies a customer)" in found.reasons
+    # What it inferred reads the table it was inferred from.
+    assert sum(len(v) for v in preprocess.split_lines(read_text_frame(telco_text(300)), 0.7, 0.15, 42, spec).values()) == 300
+
+
+@pytest.mark.parametrize(
+    "label, positive, says",
+    [
+        ("Nope", None, "the label column 'Nope' is not in the table"),
+        ("gender", None, "which label value means churned, 'Female' or 'Male'? give --positive VALUE"),
+        ("Churn", "Maybe", "--positive 'Maybe' is not a value of 'Churn'"),
+        ("tenure", None, "the label column 'tenure' must hold two values"),
+    ],
+)
+def test_inference_says_what_it_needs(label, positive, says):
+    from churn.dataset_infer import infer_spec
+
+    with pytest.raises(DatasetSpecError) as error:
+        infer_spec([read_text_frame(telco_text(50))], label, positive)
+    assert says in str(error.value)
+
+
+def test_the_dataset_commands(tmp_path):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    (tmp_path / "customers.csv").write_text(telco_text(120))
+    spec_file = tmp_path / "spec.json"
+    inferred = CliRunner().invoke(main, ["dataset", "infer", "--input", str(tmp_path / "customers.csv"), "--label", "Churn", "--output", str(spec_file)])
+    assert inferred.exit_code == 0, inferred.output
+    assert "TotalCharges: numeric; missing as '', 'NA'" in inferred.output and spec_from_json(json.loads(spec_file.read_text())).name == "customers"
+    checked = CliRunner().invoke(main, ["dataset", "check", "--input", str(tmp_path / "customers.csv"), "--dataset", str(spec_file)])
+    assert checked.exit_code == 0 and checked.output.startswith("ok: 120 rows match 'customers'; churned ")
+    assert "left out: customerID" in checked.output and "missing values: Contract " in checked.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text(telco_text(20).replace(",Male,", ",Other,", 1))
+    refused = CliRunner().invoke(main, ["dataset", "check", "--input", str(bad), "--dataset", str(spec_file)])
+    assert refused.exit_code == 2 and refused.output.startswith("error: column 'gender' has values outside its vocabulary at row ")
+    spec_file.write_text(json.dumps({**TELCO, "columns": []}))
+    damaged = CliRunner().invoke(main, ["dataset", "check", "--input", str(bad), "--dataset", str(spec_file)])
+    assert damaged.exit_code == 2 and damaged.output.strip() == f"error: dataset spec {spec_file}: columns must be a non-empty list of feature columns"

@@ -52,6 +52,30 @@ def split_lines(
     return split.split_rows(table, features.labelled_lines(table, spec), train_ratio, validation_ratio, seed)
 
 
+def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS) -> str:
+    """Validate a raw table against a spec as a run would (chunk by chunk, both classes needed);
+    return a one-line account (rows, class balance, columns left out), or raise the run's
+    :class:`~churn.schema.SchemaError`."""
+    labels: Counter = Counter()
+    ignored: list[str] = []
+    missing: Counter = Counter()
+    for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
+        if number == 0:
+            ignored = schema.ignored_columns(chunk, spec)
+        table = schema.canonical_table(chunk, require_label=True, spec=spec)
+        labels.update(table[spec.label].value_counts().to_dict())
+        missing.update({name: int((table[name] == schema.MISSING).sum()) for name in spec.feature_source_columns})
+    schema.require_both_classes_counts(labels, spec)
+    rows = labels["1"] + labels["0"]
+    text = f"ok: {rows} rows match {spec.name!r}; churned {labels['1']} ({labels['1'] / rows:.1%}), stayed {labels['0']}"
+    gaps = [f"{name} {count}" for name, count in missing.items() if count]
+    if gaps:
+        text += f"; missing values: {', '.join(gaps)}"
+    if ignored:
+        text += f"; left out: {', '.join(ignored)}"
+    return text
+
+
 def write_splits_streaming(
     location: Path, output_dir: Path, train_ratio: float, validation_ratio: float, seed: int,
     chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC,

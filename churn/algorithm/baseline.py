@@ -69,6 +69,9 @@ def fit(features: np.ndarray, labels: np.ndarray, c: float, max_iter: int) -> tu
 
     if len(np.unique(labels)) != 2:
         raise ChannelError("the train channel must hold both classes (0 and 1)")
+    # A missing value is fitted as 0: exactly what a gblinear model does with a missing value when
+    # it scores (its feature contributes nothing), so training and scoring agree.
+    features = np.nan_to_num(features, nan=0.0)
     scaler = StandardScaler().fit(features)
     model = LogisticRegression(C=c, max_iter=max_iter).fit(scaler.transform(features), labels)
     coefficients = model.coef_[0] / scaler.scale_
@@ -77,7 +80,8 @@ def fit(features: np.ndarray, labels: np.ndarray, c: float, max_iter: int) -> tu
 
 
 def linear_margin(weights: np.ndarray, bias: float, features: np.ndarray) -> np.ndarray:
-    return features @ weights + bias
+    """The model's margin; a missing feature contributes nothing (as gblinear scores it)."""
+    return np.nan_to_num(features, nan=0.0) @ weights + bias
 
 
 def gblinear_model(weights: np.ndarray, bias: float) -> dict:
@@ -130,6 +134,8 @@ def train(prefix: Path = PREFIX) -> Path:
         raise ChannelError("the required 'train' channel is missing")
     labels, features = load_csv_channel(data_dir / "train", "train", channel_content_type(data_config, "train"))
     print(f"training logistic regression on {len(labels)} rows x {features.shape[1]} features, C={settings['C']:g}", flush=True)
+    if np.isnan(features).any():
+        print(f"{int(np.isnan(features).sum())} missing value(s) fitted as 0, as the model scores them", flush=True)
     weights, bias = fit(features, labels, settings["C"], settings["max_iter"])
     line = f"train-auc:{_auc(labels, expit(linear_margin(weights, bias, features))):.5f}"
     if (data_dir / "validation").is_dir():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from churn.algorithm.train import missing_or_float
 from churn.model_io import ENV_OPT_IN, MODEL_FILE, ModelArtifactError, booster_from_bytes, pickle_allowed_by_environment
 
 MODEL_DIR = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
@@ -34,8 +35,12 @@ def parse_csv_rows(body: bytes) -> np.ndarray:
     rows = [line for line in text.splitlines() if line.strip()]
     if not rows:
         raise ValueError("the request has no rows")
+    text = "\n".join(rows)
     try:
-        return np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", ndmin=2)  # float64
+        try:
+            return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)  # float64
+        except ValueError:  # empty fields are missing values, as in training
+            return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, converters=missing_or_float)
     except ValueError as error:
         raise ValueError(f"rows must be numeric CSV features: {error}") from None
 

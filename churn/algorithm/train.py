@@ -11,6 +11,7 @@ FailureReason) and exits 1.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import warnings
@@ -38,8 +39,25 @@ def channel_content_type(config: dict, channel: str) -> str:
     return str(config.get(channel, {}).get("ContentType") or "text/csv")
 
 
+def missing_or_float(text: str) -> float:
+    """A CSV field: an empty one is a missing value (NaN), as XGBoost reads it."""
+    return float(text) if text.strip() else math.nan
+
+
+def _read_csv_block(path: Path) -> np.ndarray:
+    """A headerless numeric CSV file as float64; empty fields are missing values (NaN). The fast
+    reader first; the per-field one only for a file with empty fields."""
+    with warnings.catch_warnings():  # an empty file: no rows, counted by the caller, not a warning
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return np.loadtxt(path, delimiter=",", ndmin=2)  # float64
+        except ValueError:
+            return np.loadtxt(path, delimiter=",", ndmin=2, converters=missing_or_float)
+
+
 def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Label and features of every file in a channel directory (headerless CSV, label first)."""
+    """Label and features of every file in a channel directory (headerless CSV, label first;
+    an empty feature field is a missing value)."""
     media_type = content_type.split(";")[0].strip().lower()
     if media_type not in CSV_TYPES:
         raise ChannelError(f"channel {channel!r} has content type {content_type!r}; this image supports text/csv only")
@@ -49,9 +67,7 @@ def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[
     blocks = []
     for path in files:
         try:
-            with warnings.catch_warnings():  # an empty file: no rows, counted below, not a warning
-                warnings.simplefilter("ignore", UserWarning)
-                block = np.loadtxt(path, delimiter=",", ndmin=2)  # float64
+            block = _read_csv_block(path)
         except ValueError as error:
             raise ChannelError(f"channel {channel!r}: {path.name} is not numeric label-first CSV: {error}") from None
         if block.size:
@@ -64,6 +80,8 @@ def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[
     data = np.vstack(blocks)
     if data.shape[1] < 2:
         raise ChannelError(f"channel {channel!r} needs a label column and at least one feature column")
+    if np.isnan(data[:, 0]).any():
+        raise ChannelError(f"channel {channel!r}: the label (first column) is missing on {int(np.isnan(data[:, 0]).sum())} row(s)")
     return data[:, 0], data[:, 1:]
 
 

@@ -248,3 +248,17 @@ def test_the_model_file_is_laid_out_as_xgboost_writes_a_gblinear_model():
     assert ours["learner"]["gradient_booster"]["name"] == "gblinear"
     assert ours["learner"]["gradient_booster"]["model"] == {"boosted_rounds": 1, "weights": [0.5, -1.0, 2.0, 0.25]}
     assert ours["version"] == [1, 7, 6]
+
+
+def test_a_missing_value_is_fitted_and_scored_as_a_zero_contribution():
+    """gblinear scores a missing feature as contributing nothing; the baseline fits it so."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 3))
+    y = (x[:, 0] - x[:, 2] > 0).astype(int)
+    holes = x.copy()
+    holes[rng.random(x.shape) < 0.15] = np.nan
+    weights, bias = baseline.fit(holes, y, 1.0, 1000)
+    assert np.allclose((weights, bias)[0], baseline.fit(np.nan_to_num(holes), y, 1.0, 1000)[0])
+    booster = booster_from_bytes(json.dumps(baseline.gblinear_model(weights, bias)).encode())
+    scored = booster.predict(xgboost.DMatrix(holes), output_margin=True)
+    assert np.allclose(scored, baseline.linear_margin(weights, bias, holes), atol=1e-4)

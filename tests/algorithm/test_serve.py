@@ -236,3 +236,10 @@ def test_a_model_folder_that_is_missing_or_a_file_is_named(tmp_path):
     (tmp_path / "model.tar.gz").write_bytes(b"not a folder")
     with pytest.raises(FileNotFoundError, match=rf"^no xgboost-model in {tmp_path / 'model.tar.gz'}$"):
         serve.load_model(tmp_path / "model.tar.gz")
+
+
+def test_an_empty_field_of_a_request_is_a_missing_value():
+    rows = serve.parse_csv_rows(b"1,,3\n4,5,\n")
+    assert np.isnan(rows[0, 1]) and np.isnan(rows[1, 2]) and rows[1, :2].tolist() == [4, 5]
+    with pytest.raises(ValueError, match=r"^rows must be numeric CSV features: "):
+        serve.parse_csv_rows(b"1,,3\n4,x,\n")

@@ -184,3 +184,40 @@ def test_a_missing_content_type_means_csv():
     assert train.channel_content_type({}, "train") == "text/csv"
     assert train.channel_content_type({"train": {}}, "train") == "text/csv"
     assert train.channel_content_type({"train": {"ContentType": "application/x-parquet"}}, "train") == "application/x-parquet"
+
+
+def _channel_with_missing(tmp_path, rows):
+    folder = tmp_path / "train"
+    folder.mkdir(parents=True)
+    (folder / "train.csv").write_text("".join(row + "\n" for row in rows))
+    return folder
+
+
+def test_an_empty_field_is_a_missing_value(tmp_path):
+    labels, features = train.load_csv_channel(_channel_with_missing(tmp_path, ["1,2.5,", "0,,1", "1,3,0"]), "train", "text/csv")
+    assert labels.tolist() == [1, 0, 1]
+    assert np.isnan(features[0, 1]) and np.isnan(features[1, 0]) and features[2].tolist() == [3, 0]
+    with pytest.raises(train.ChannelError, match="not numeric label-first CSV"):
+        train.load_csv_channel(_channel_with_missing(tmp_path / "x", ["1,2,", "0,a,1"]), "train", "text/csv")
+    with pytest.raises(train.ChannelError, match=r"the label \(first column\) is missing on 1 row"):
+        train.load_csv_channel(_channel_with_missing(tmp_path / "y", ["1,2,3", ",1,1"]), "train", "text/csv")
+
+
+def test_xgboost_trains_on_missing_values_and_scores_them_as_missing(tmp_path):
+    """XGBoost's native handling: a missing value takes each split's learned default branch."""
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    rows = [",".join([str(label), *("" if np.isnan(v) else repr(float(v)) for v in row)]) for label, row in zip(y, x)]
+    folder = tmp_path / "job"
+    (folder / "input" / "config").mkdir(parents=True)
+    (folder / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"num_round": "5", "objective": "binary:logistic"}))
+    (folder / "input" / "config" / "inputdataconfig.json").write_text(json.dumps({"train": {"ContentType": "text/csv"}}))
+    (folder / "input" / "data" / "train").mkdir(parents=True)
+    (folder / "input" / "data" / "train" / "train.csv").write_text("\n".join(rows) + "\n")
+    booster = booster_from_bytes(train.train(folder).read_bytes())
+    scores = booster.predict(xgboost.DMatrix(x))
+    assert np.isfinite(scores).all() and not np.allclose(scores, scores[0])

@@ -122,6 +122,7 @@ def _fail(message: str, code: int = 1):
 @main.command()
 @click.option("--backend", type=click.Choice(["local", "cloud"]), default="local", show_default=True)
 @click.option("--input", "input_", default=None, metavar="PATH_OR_URI", help="Raw churn CSV file or folder, or s3:// (cloud) [default: data/sample/churn.csv].")
+@click.option("--dataset", "dataset_spec", default=None, metavar="SPEC", help="The input's layout, a dataset spec (see churn dataset infer) [default: the churn.txt layout].")
 @click.option("--runs-dir", default=None, help="Where runs are kept [default: $CHURN_RUNS_DIR or ./runs].")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a pipeline parameter (repeatable).")
 @click.option("--aws-images", is_flag=True, help="local: use the official AWS images (needs access to their registry).")
@@ -137,7 +138,7 @@ def _fail(message: str, code: int = 1):
 @click.option("--poll-seconds", default=None, type=float, help="cloud: how often to ask SageMaker for the status [default: 30].")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
 def run(
-    backend, input_, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
+    backend, input_, dataset_spec, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
     region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds,
 ) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
@@ -157,7 +158,7 @@ def run(
         overrides["InputData"] = input_
     request = RunRequest(
         backend=backend, parameters=overrides, runs_dir=Path(runs_dir) if runs_dir else None, version=version_name,
-        resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
+        dataset=Path(dataset_spec) if dataset_spec else None, resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
         aws_images=aws_images, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
     )
@@ -199,12 +200,16 @@ def run(
     "only for models you trained yourself with SageMaker XGBoost < 1.3-1.",
 )
 def predict(model_path, input_path, output_path, allow_pickle) -> None:
-    """Score customers: one churn probability per input row."""
+    """Score customers: one churn probability per input row.
+
+    The rows must have the layout the model was trained on: the dataset spec recorded in its
+    run folder's manifest (the churn.txt layout for a model found elsewhere)."""
     from pathlib import Path
 
+    from churn.dataset import DEFAULT_SPEC, DatasetSpecError
     from churn.files import same_file
     from churn.model_io import ModelArtifactError
-    from churn.predict import churn_probabilities, format_probabilities
+    from churn.predict import churn_probabilities, format_probabilities, run_dataset
     from churn.schema import SchemaError
     from churn.tables import raw_csv_files, write_lines_atomically
 
@@ -220,9 +225,12 @@ def predict(model_path, input_path, output_path, allow_pickle) -> None:
             if same_file(output, source):
                 _fail(f"--output {output_path} is the input file {source}: churn will not overwrite it", 2)
     try:
-        lines = format_probabilities(churn_probabilities(model_path, input_path, allow_pickle=allow_pickle))
-    except (SchemaError, ModelArtifactError) as error:
+        spec = run_dataset(model_path) or DEFAULT_SPEC
+        lines = format_probabilities(churn_probabilities(model_path, input_path, allow_pickle=allow_pickle, spec=spec))
+    except (SchemaError, ModelArtifactError, DatasetSpecError) as error:
         _fail(str(error), 2)
+    except ValueError as error:  # the run's manifest is damaged
+        _fail(f"cannot read the dataset spec the model was trained with: {error}", 2)
     if output_path:
         try:
             write_lines_atomically(Path(output_path), lines)

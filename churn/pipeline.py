@@ -32,7 +32,7 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from churn import parameters
 from churn.backends import Backend
-from churn.backends.code_bundle import SOURCE_ARCHIVE, bundle_hash
+from churn.backends.code_bundle import DATASET_FILE, SOURCE_ARCHIVE, bundle_hash
 from churn.layout import PREPROCESS_STEP, SELECT_STEP
 from churn.selection import CANDIDATES
 from churn.split import SPLITS
@@ -91,7 +91,7 @@ def _outputs(backend: Backend, step_name: str, names) -> list[ProcessingOutput]:
 
 
 def _code_uri(backend: Backend, *parts: str) -> Join:
-    return Join(on="/", values=[backend.code_root, backend.code_version or bundle_hash(), *parts])
+    return Join(on="/", values=[backend.code_root, backend.code_version or bundle_hash(backend.dataset), *parts])
 
 
 def _code_input(backend: Backend) -> ProcessingInput:
@@ -193,6 +193,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 "--train-ratio", params["TrainRatio"].to_string(),
                 "--validation-ratio", params["ValidationRatio"].to_string(),
                 "--split-seed", params["SplitSeed"].to_string(),
+                "--dataset", f"{paths.CODE}/{DATASET_FILE}",
             ],
         ),
     )

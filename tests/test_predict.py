@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import pytest
@@ -50,3 +51,23 @@ def test_a_pickled_model_is_refused_unless_allowed(tmp_path, trained_booster, ar
     with pytest.raises(PickledModelError):
         churn_probabilities(pickled, SAMPLE_CSV)
     assert (churn_probabilities(pickled, SAMPLE_CSV, allow_pickle=True) == churn_probabilities(archive, SAMPLE_CSV)).all()
+
+
+def test_a_model_in_its_run_folder_brings_the_spec_it_was_trained_with(tmp_path):
+    from churn.dataset import spec_from_json
+    from churn.layout import ARTIFACTS
+    from churn.predict import run_dataset
+    from tests.test_dataset import TELCO
+
+    run_dir = tmp_path / "runs" / "abc"
+    model = run_dir / ARTIFACTS["model"]
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"x")
+    assert run_dataset(model) is None  # no manifest
+    manifest = run_dir / ARTIFACTS["manifest"]
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"dataset": TELCO}))
+    assert run_dataset(model) == spec_from_json(TELCO)
+    elsewhere = tmp_path / "model.tar.gz"
+    elsewhere.write_bytes(b"x")
+    assert run_dataset(elsewhere) is None

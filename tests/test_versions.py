@@ -27,7 +27,7 @@ def _changed_split_script(monkeypatch):
         for name, content in original
     )
     assert edited != original
-    monkeypatch.setattr(code_bundle, "bundle_files", lambda: edited)
+    monkeypatch.setattr(code_bundle, "bundle_files", lambda spec=None: edited)
 
 
 def test_versions_are_listed_and_an_old_one_runs_again(tmp_path, monkeypatch):

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from churn.dataset import DEFAULT_SPEC, DatasetSpec
+
 if TYPE_CHECKING:  # the SDK is imported only when a pipeline is built
     from sagemaker.workflow.entities import PipelineVariable
 
@@ -55,6 +57,8 @@ class Backend:
     code_version: str | None = None
     #: The model package group RegisterModel registers into (SageMaker's, or the local registry's).
     model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP
+    #: The layout of the input table (travels in the code bundle; see ``churn.dataset``).
+    dataset: DatasetSpec = DEFAULT_SPEC
 
     def session(self):
         """The SDK session the pipeline is compiled with (built on first use)."""

@@ -2,7 +2,9 @@
 
 Steps run ``python3 -m churn.steps.<name>`` with ``PYTHONPATH`` pointing at this bundle, so the
 same code runs in the project's images and in the official AWS images. Only the step-side
-modules are bundled: orchestration code (backends, pipeline, CLI) never changes the hash.
+modules are bundled: orchestration code (backends, pipeline, CLI) never changes the hash. The
+run's dataset spec travels in the bundle too (``dataset.json``, read by PreprocessData), so the
+bundle's hash, and with it the pipeline version and every step's cache key, covers it.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import shutil
 import tarfile
 from functools import lru_cache
 from pathlib import Path
 
 import churn
+from churn.dataset import DEFAULT_SPEC, DatasetSpec
 from churn.files import new_folder
 
 PACKAGE_DIR = Path(churn.__file__).parent
@@ -42,6 +46,8 @@ STEP_SIDE_FILES = (
     "algorithm/train.py",
     "algorithm/baseline.py",
 )
+#: The run's dataset spec inside the bundle.
+DATASET_FILE = "dataset.json"
 #: The bundle as one archive (script mode's ``sagemaker_submit_directory``), inside the bundle.
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 #: The baseline's training script inside the archive (script mode's ``sagemaker_program``).
@@ -60,11 +66,21 @@ def _archive(files: tuple[tuple[str, bytes], ...]) -> bytes:
     return buffer.getvalue()
 
 
-@lru_cache(maxsize=1)
-def bundle_files() -> tuple[tuple[str, bytes], ...]:
-    """(path inside the bundle, content) for every bundled file, in a fixed order; the last is
-    the same files as one archive."""
+def dataset_bytes(spec: DatasetSpec) -> bytes:
+    """A spec as the bundle carries it (sorted, indented JSON)."""
+    return (json.dumps(spec.to_json(), indent=2, sort_keys=True) + "\n").encode()
+
+
+def bundle_files(spec: DatasetSpec = DEFAULT_SPEC) -> tuple[tuple[str, bytes], ...]:
+    """(path inside the bundle, content) for every bundled file, in a fixed order: the step code,
+    the dataset spec, and last the same files as one archive."""
+    return _bundle_files(dataset_bytes(spec))
+
+
+@lru_cache(maxsize=8)
+def _bundle_files(dataset: bytes) -> tuple[tuple[str, bytes], ...]:
     files = tuple((f"churn/{name}", (PACKAGE_DIR / name).read_bytes()) for name in STEP_SIDE_FILES)
+    files = (*files, (DATASET_FILE, dataset))
     return (*files, (SOURCE_ARCHIVE, _archive(files)))
 
 
@@ -75,9 +91,9 @@ def _hash(files) -> str:
     return digest.hexdigest()[:16]
 
 
-def bundle_hash() -> str:
+def bundle_hash(spec: DatasetSpec = DEFAULT_SPEC) -> str:
     """sha256 over the bundled paths and contents (first 16 hex digits)."""
-    return _hash(bundle_files())
+    return _hash(bundle_files(spec))
 
 
 def written_bundle_hash(folder: Path) -> str | None:
@@ -97,18 +113,18 @@ def written_bundle_hash(folder: Path) -> str | None:
     return _hash([*files, (SOURCE_ARCHIVE, archive)])
 
 
-def write_bundle(directory: Path) -> Path:
+def write_bundle(directory: Path, spec: DatasetSpec = DEFAULT_SPEC) -> Path:
     """Write the bundle under ``directory/<hash>/`` unless it is already there; return that path.
 
     Written to a temporary sibling and renamed, so a reader never sees half a bundle.
     """
-    target = directory / bundle_hash()
+    target = directory / bundle_hash(spec)
     if target.is_dir():
         if written_bundle_hash(target) == target.name:
             return target
         shutil.rmtree(target)  # changed on disk (a step wrote into its mounted code): written again
     with new_folder(target) as partial:  # another run may publish the same bundle meanwhile
-        for name, content in bundle_files():
+        for name, content in bundle_files(spec):
             path = partial / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)

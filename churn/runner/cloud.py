@@ -113,11 +113,11 @@ def code_is_staged(s3, backend: CloudBackend, code_hash: str) -> bool:
 
 def stage_code(s3, backend: CloudBackend) -> list[str]:
     """Upload the step code bundle unless this content is already staged; return new keys."""
-    if code_is_staged(s3, backend, bundle_hash()):
+    if code_is_staged(s3, backend, bundle_hash(backend.dataset)):
         return []
-    bucket, prefix = _split(f"{backend.code_root}/{bundle_hash()}")
+    bucket, prefix = _split(f"{backend.code_root}/{bundle_hash(backend.dataset)}")
     keys = []
-    for name, content in bundle_files():
+    for name, content in bundle_files(backend.dataset):
         s3.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=content)
         keys.append(f"{prefix}/{name}")
     # Written last: a bundle without it is incomplete and is uploaded again.

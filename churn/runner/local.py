@@ -162,7 +162,7 @@ def run_local(
     overrides["InputData"] = staged.uri
 
     if backend.code_version is None:
-        write_bundle(runs_dir / ".code")
+        write_bundle(runs_dir / ".code", backend.dataset)
     else:
         recorded = runs_dir / ".code" / backend.code_version
         if not recorded.is_dir():
@@ -197,7 +197,7 @@ def run_local(
                     "execution_id": event.execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
                     "resumed_from": resumed_from, "definition_sha256": definition_sha256,
-                    "code_version": backend.code_version or bundle_hash(),
+                    "code_version": backend.code_version or bundle_hash(backend.dataset),
                 },
             )
 

@@ -23,6 +23,21 @@ def run(request: RunRequest, events: Events | None = None) -> RunResult:
     return _run_cloud(request, events)
 
 
+def _dataset(request: RunRequest):
+    """The request's dataset spec (the churn.txt layout when it names none)."""
+    from churn.dataset import DEFAULT_SPEC, DatasetSpecError, spec_from_json
+    from churn.tables import read_json
+
+    if request.dataset is None:
+        return DEFAULT_SPEC
+    try:
+        return spec_from_json(read_json(request.dataset, "dataset spec"))
+    except DatasetSpecError as error:
+        raise RunError(f"dataset spec {request.dataset}: {error}") from None
+    except (ValueError, FileNotFoundError) as error:
+        raise RunError(str(error)) from None
+
+
 def _run_local(request: RunRequest, events: Events) -> RunResult:
     from churn.backends.local import local_backend
     from churn.runner.local import resume_parameters, run_local
@@ -30,6 +45,7 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     from churn.versions import VersionError, find_version
 
     backend = local_backend(request.runs_dir, aws_images_=request.aws_images)
+    backend.dataset = _dataset(request)
     try:
         max_parallel = request.max_parallel_steps or default_max_parallel_steps()
     except ValueError as error:
@@ -65,6 +81,7 @@ def _run_cloud(request: RunRequest, events: Events) -> RunResult:
         )
     except CloudSettingsError as error:
         raise RunError(str(error)) from None
+    backend.dataset = _dataset(request)
     return run_cloud(
         backend, dict(request.parameters), request.runs_dir or DEFAULT_RUNS_DIR, events=events,
         poll_seconds=30.0 if request.poll_seconds is None else request.poll_seconds,

@@ -63,3 +63,24 @@ def test_a_bundle_changed_on_disk_is_written_again(tmp_path):
     assert write_bundle(tmp_path) == target
     assert schema.read_bytes() == original and not (target / "churn" / "extra.py").exists()
     assert written_bundle_hash(target) == target.name
+
+
+def test_the_bundle_carries_the_runs_dataset_spec():
+    """A spec travels in the bundle: its hash (the pipeline version, the cache keys) covers it."""
+    from churn.dataset import DEFAULT_SPEC, spec_from_json
+    from tests.test_dataset import TELCO
+
+    telco = spec_from_json(TELCO)
+    files = dict(code_bundle.bundle_files(telco))
+    assert json.loads(files[code_bundle.DATASET_FILE]) == telco.to_json()
+    assert code_bundle.bundle_hash(telco) != code_bundle.bundle_hash(DEFAULT_SPEC) == code_bundle.bundle_hash()
+    assert dict(code_bundle.bundle_files())[code_bundle.DATASET_FILE] == code_bundle.dataset_bytes(DEFAULT_SPEC)
+
+
+def test_preprocessing_reads_the_spec_from_the_mounted_bundle():
+    from churn.definition import compile_definition
+    from churn.steps import paths
+
+    preprocess = next(s for s in compile_definition("local")["Steps"] if s["Name"] == "PreprocessData")
+    arguments = preprocess["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--dataset") + 1] == f"{paths.CODE}/{code_bundle.DATASET_FILE}"

@@ -3,6 +3,8 @@ backend is an error naming it, never silently ignored."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,25 @@ def test_an_unknown_backend_and_bad_numbers_are_refused():
         check_request(RunRequest(backend="cloud", poll_seconds=0.0))
     with pytest.raises(RunError, match=r"^--timeout must be positive, got -1.0$"):
         check_request(RunRequest(backend="cloud", timeout_seconds=-1.0))
+
+
+@pytest.mark.parametrize(
+    "request_, says",
+    [
+        (dict(resume="abc", dataset=Path("spec.json")), "--resume runs the failed execution as it was: it takes no --dataset"),
+        (dict(version="abc", dataset=Path("spec.json")), "--version runs a recorded version with the dataset spec it ran with: it takes no --dataset"),
+    ],
+)
+def test_a_dataset_spec_cannot_change_a_recorded_run(request_, says):
+    with pytest.raises(RunError, match=re.escape(says)):
+        check_request(RunRequest(**request_))
+
+
+def test_a_bad_dataset_spec_is_refused_before_anything_starts(tmp_path):
+    from churn.runner.run import run
+
+    (tmp_path / "spec.json").write_text(json.dumps({"name": "x", "label": {"column": "y", "positive": ["1"], "negative": ["0"]}, "columns": []}))
+    with pytest.raises(RunError, match=r"^dataset spec .*spec.json: columns must be a non-empty list of feature columns$"):
+        run(RunRequest(dataset=tmp_path / "spec.json", runs_dir=tmp_path / "runs"))
+    with pytest.raises(RunError, match=r"^dataset spec not found: .*missing.json$"):
+        run(RunRequest(dataset=tmp_path / "missing.json", runs_dir=tmp_path / "runs"))

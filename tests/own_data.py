@@ -28,3 +28,11 @@ def customers_csv(rows: int = 1500, seed: int = 7) -> str:
             f"{tenure},{contract},{pay},{monthly},{total},{churn}"
         )
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m tests.own_data customers.csv [ROWS]
+    import sys
+
+    from pathlib import Path
+
+    Path(sys.argv[1]).write_text(customers_csv(int(sys.argv[2]) if len(sys.argv) > 2 else 1500))

@@ -100,3 +100,34 @@ def test_training_lines_and_the_scoring_matrix_agree_column_by_column(raw):
             else:
                 expected = float(source[column])
             assert matrix[row, j] == expected, (name, source[column] if not sep else source[column])
+
+
+def _small_spec(vocabulary=("a b", "c")):
+    from churn.dataset import CATEGORICAL, NUMERIC, Column, DatasetSpec
+
+    return DatasetSpec(
+        "small", "y", ("Y",), ("N",),
+        (Column("kind", CATEGORICAL, vocabulary, missing=True), Column("n", NUMERIC, missing=True)),
+    )
+
+
+def test_a_spec_decides_the_features_and_a_missing_value_stays_missing():
+    spec = _small_spec()
+    table = pd.DataFrame({"kind": ["a b", "", "c"], "n": ["1", "2.5", ""], "y": ["1", "0", "1"]})
+    assert feature_names(spec) == ["n", "kind=a b", "kind=c"]
+    assert labelled_lines(table, spec) == ["1,1,1,0", "0,2.5,0,0", "1,,0,1"]
+    assert feature_tokens(table, spec).values.tolist() == [["1", "1", "0"], ["2.5", "0", "0"], ["", "0", "1"]]
+    matrix = feature_matrix(table, spec)
+    assert np.isnan(matrix[2, 0]) and matrix[1].tolist() == [2.5, 0, 0]
+
+
+def test_a_collected_vocabulary_must_be_resolved_before_encoding():
+    import pytest
+
+    spec = _small_spec(vocabulary=None)
+    with pytest.raises(ValueError, match=r"^the vocabulary of 'kind' is collected from the data: resolve it first$"):
+        feature_names(spec)
+    with pytest.raises(ValueError, match="collected from the data"):
+        labelled_lines(pd.DataFrame({"kind": ["c"], "n": ["1"], "y": ["1"]}), spec)
+    resolved = spec.with_vocabularies({"kind": ("c", "d")})
+    assert feature_names(resolved) == ["n", "kind=c", "kind=d"]

@@ -199,17 +199,22 @@ def run(
     help="Load a pickled model too. Risky: a pickled model can run arbitrary code when loaded; "
     "only for models you trained yourself with SageMaker XGBoost < 1.3-1.",
 )
-def predict(model_path, input_path, output_path, allow_pickle) -> None:
+@click.option(
+    "--dataset", "spec_path", default=None, type=click.Path(exists=True, dir_okay=False),
+    help="The layout the model was trained on: a dataset spec, or the run's manifest.json "
+    "[default: the spec recorded in the model's run folder, else the churn.txt layout].",
+)
+def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> None:
     """Score customers: one churn probability per input row.
 
-    The rows must have the layout the model was trained on: the dataset spec recorded in its
-    run folder's manifest (the churn.txt layout for a model found elsewhere)."""
+    The rows must have the layout the model was trained on: --dataset, else the dataset spec
+    recorded in the model's run folder, else the churn.txt layout."""
     from pathlib import Path
 
     from churn.dataset import DEFAULT_SPEC, DatasetSpecError
     from churn.files import same_file
     from churn.model_io import ModelArtifactError
-    from churn.predict import churn_probabilities, format_probabilities, run_dataset
+    from churn.predict import churn_probabilities, dataset_for_scoring, format_probabilities, run_dataset
     from churn.schema import SchemaError
     from churn.tables import raw_csv_files, write_lines_atomically
 
@@ -225,12 +230,16 @@ def predict(model_path, input_path, output_path, allow_pickle) -> None:
             if same_file(output, source):
                 _fail(f"--output {output_path} is the input file {source}: churn will not overwrite it", 2)
     try:
-        spec = run_dataset(model_path) or DEFAULT_SPEC
-        lines = format_probabilities(churn_probabilities(model_path, input_path, allow_pickle=allow_pickle, spec=spec))
-    except (SchemaError, ModelArtifactError, DatasetSpecError) as error:
-        _fail(str(error), 2)
-    except ValueError as error:  # the run's manifest is damaged
+        found = dataset_for_scoring(Path(spec_path)) if spec_path else run_dataset(model_path)
+    except (DatasetSpecError, ValueError) as error:  # a bad spec, a damaged manifest
         _fail(f"cannot read the dataset spec the model was trained with: {error}", 2)
+    try:
+        lines = format_probabilities(churn_probabilities(model_path, input_path, allow_pickle=allow_pickle, spec=found or DEFAULT_SPEC))
+    except SchemaError as error:
+        hint = "" if found else " (read as the churn.txt layout: for a model trained on another layout, give --dataset)"
+        _fail(f"{error}{hint}", 2)
+    except ModelArtifactError as error:
+        _fail(str(error), 2)
     if output_path:
         try:
             write_lines_atomically(Path(output_path), lines)
@@ -447,10 +456,6 @@ def models_reject(group, version, runs_dir) -> None:
     _set_status(group, version, runs_dir, "Rejected")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group()
 def dataset() -> None:
     """Your own churn table: infer a dataset spec from it, check a table against a spec."""
@@ -514,3 +519,7 @@ def dataset_check(input_path, spec_path) -> None:
     except SchemaError as error:
         _fail(str(error), 2)
     click.echo(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,9 @@ CATEGORICAL = "categorical"
 #: A categorical column's vocabulary taken from the data: the sorted distinct values of the
 #: whole input (independent of row order), recorded in the manifest.
 COLLECT = "collect"
+#: A collected vocabulary may hold at most this many values (one feature each): more is an ID or
+#: free text, not a category (drop the column, or bin it before).
+MAX_COLLECTED_VALUES = 1000
 #: How a missing value is written when the spec does not say: an empty cell.
 DEFAULT_MISSING_VALUES: tuple[str, ...] = ("",)
 
@@ -104,8 +107,8 @@ class DatasetSpec:
             "name": self.name,
             "label": {"column": self.label, "positive": list(self.positive), "negative": list(self.negative)},
             "columns": [column(c) for c in self.columns],
-            "drop": list(self.drop),
-            "missing_values": list(self.missing_values),
+            "drop": sorted(self.drop),
+            "missing_values": sorted(self.missing_values),
         }
 
 
@@ -156,9 +159,31 @@ def _column(value: object, where: str) -> Column:
     if "vocabulary" not in record:
         raise DatasetSpecError(f"{where} ({name!r}) is categorical: give its vocabulary (a list of values, or {COLLECT!r})")
     vocabulary = record["vocabulary"]
+    numbers = record.get("numbers", False)
     if vocabulary != COLLECT:
         vocabulary = _strings(vocabulary, f"{where} ({name!r}).vocabulary")
-    return Column(name, CATEGORICAL, None if vocabulary == COLLECT else vocabulary, record.get("numbers", False), record.get("missing", False))
+        spaced = [v for v in vocabulary if v != v.strip()]
+        if spaced:
+            raise DatasetSpecError(f"{where} ({name!r}).vocabulary: {spaced[0]!r} has surrounding spaces (values are compared stripped)")
+        if numbers:
+            vocabulary = _number_vocabulary(vocabulary, f"{where} ({name!r}).vocabulary")
+    return Column(name, CATEGORICAL, None if vocabulary == COLLECT else vocabulary, numbers, record.get("missing", False))
+
+
+def _number_vocabulary(values: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """A ``numbers`` vocabulary in canonical spelling (``1.0`` is ``1``), each number once."""
+    from churn.schema import canonical_number
+
+    spelled = []
+    for value in values:
+        try:
+            spelled.append(canonical_number(value))
+        except ValueError:
+            raise DatasetSpecError(f"{where}: {value!r} is not a number (the column compares its values as numbers)") from None
+    repeated = sorted({v for v in spelled if spelled.count(v) > 1})
+    if repeated:
+        raise DatasetSpecError(f"{where} repeats the number(s) {', '.join(repeated)}")
+    return tuple(spelled)
 
 
 def spec_from_json(document: object) -> DatasetSpec:
@@ -175,8 +200,8 @@ def spec_from_json(document: object) -> DatasetSpec:
     if not isinstance(record["columns"], list) or not record["columns"]:
         raise DatasetSpecError("columns must be a non-empty list of feature columns")
     columns = tuple(_column(c, f"columns[{i}]") for i, c in enumerate(record["columns"]))
-    drop = _strings(record.get("drop", []), "drop", allow_empty=True)
-    missing_values = _strings(record.get("missing_values", list(DEFAULT_MISSING_VALUES)), "missing_values", allow_empty_items=True)
+    drop = tuple(sorted(_strings(record.get("drop", []), "drop", allow_empty=True)))
+    missing_values = tuple(sorted(_strings(record.get("missing_values", list(DEFAULT_MISSING_VALUES)), "missing_values", allow_empty_items=True)))
     if any(v != v.strip() for v in missing_values):
         raise DatasetSpecError("missing_values are compared after surrounding spaces are stripped: write them without")
     names = [c.name for c in columns]
@@ -191,10 +216,20 @@ def spec_from_json(document: object) -> DatasetSpec:
         raise DatasetSpecError(f"the label column {label_column!r} cannot be dropped")
     for column in columns:
         if column.vocabulary is not None:
-            spelled_missing = sorted(set(column.vocabulary) & set(missing_values))
+            written = set(missing_values) | ({_canonical_or_none(v) for v in missing_values} if column.numbers else set())
+            spelled_missing = sorted(set(column.vocabulary) & written)
             if spelled_missing:
                 raise DatasetSpecError(f"column {column.name!r}: {', '.join(map(repr, spelled_missing))} is in its vocabulary and in missing_values")
     return DatasetSpec(name, label_column, positive, negative, columns, drop, missing_values)
+
+
+def _canonical_or_none(text: str) -> str | None:
+    from churn.schema import canonical_number
+
+    try:
+        return canonical_number(text)
+    except ValueError:
+        return None
 
 
 _STATES = (

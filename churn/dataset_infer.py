@@ -14,7 +14,8 @@ import re
 import pandas as pd
 
 from churn.dataset import CATEGORICAL, NUMERIC, Column, DatasetSpec, DatasetSpecError
-from churn.schema import canonical_number
+from churn.dataset import spec_from_json
+from churn.schema import FLOAT32_MAX, canonical_number
 
 #: Spellings of a missing value that are recognised when seen (compared after stripping).
 MISSING_SPELLINGS = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "?", "-")
@@ -39,8 +40,14 @@ class _Seen:
     all_integers: bool = True
     missing: set[str] = field(default_factory=set)
     rows: int = 0
+    #: Rows written as missing (the label may have none).
+    missing_rows: int = 0
+    #: Integers strictly increasing down the file, so far (a row number, an index).
+    increasing: bool = True
+    _last: float | None = None
 
     def add(self, column: pd.Series) -> None:
+        self._follow_order(column)
         for raw in column.unique():
             text = str(raw).strip()
             if text in MISSING_SPELLINGS:
@@ -52,11 +59,29 @@ class _Seen:
             if self.all_numbers:
                 try:
                     spelled = canonical_number(text)
+                    if abs(float(spelled)) > FLOAT32_MAX:  # a run refuses it: not a number XGBoost holds
+                        raise ValueError(spelled)
                 except ValueError:
                     self.all_numbers = self.all_integers = False
                 else:
                     self.all_integers = self.all_integers and "." not in spelled and "e" not in spelled
-        self.rows += int((~column.str.strip().isin(MISSING_SPELLINGS)).sum())
+        present = ~column.str.strip().isin(MISSING_SPELLINGS)
+        self.rows += int(present.sum())
+        self.missing_rows += int((~present).sum())
+
+    def _follow_order(self, column: pd.Series) -> None:
+        if not self.increasing:
+            return
+        for raw in column:
+            try:
+                value = float(canonical_number(str(raw).strip()))
+            except ValueError:
+                self.increasing = False
+                return
+            if not value.is_integer() or (self._last is not None and value <= self._last):
+                self.increasing = False
+                return
+            self._last = value
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,11 @@ def _summaries(chunks: Iterable[pd.DataFrame], label: str) -> dict[str, _Seen]:
 def _label_values(label: str, summary: _Seen, positive: str | None) -> tuple[str, str, str]:
     """(positive, negative, the reason)."""
     values = sorted(summary.values)
+    if summary.missing_rows:
+        raise DatasetSpecError(
+            f"the label column {label!r} is missing on {summary.missing_rows} row(s) (written as "
+            f"{', '.join(map(repr, sorted(summary.missing)))}): every row needs a label; remove those rows first"
+        )
     if summary.overflow or len(values) != 2:
         more = "+" if summary.overflow else ""
         raise DatasetSpecError(f"the label column {label!r} must hold two values (churned, stayed); it holds {len(values)}{more}")
@@ -108,6 +138,8 @@ def _decide(column: str, summary: _Seen) -> tuple[Column | None, str]:
         return None, f"{column}: dropped (no value, only missing ones)"
     if _ID_NAME.search(column):
         return None, f"{column}: dropped (its name says it identifies a customer)"
+    if summary.increasing and summary.rows > MAX_CODES and not summary.missing:
+        return None, f"{column}: dropped (integers increasing down the file: a row number)"
     if summary.all_numbers and summary.all_integers and not summary.overflow and len(summary.values) <= MAX_CODES:
         codes = tuple(sorted({canonical_number(v) for v in summary.values}, key=float))
         why = f"{column}: categorical codes {', '.join(codes)} (integers with at most {MAX_CODES} values){missing_note}"
@@ -144,5 +176,5 @@ def infer_spec(chunks: Iterable[pd.DataFrame], label: str, positive: str | None 
             missing_spellings |= summary.missing
     if not columns:
         raise DatasetSpecError("no column is usable as a feature")
-    spec = DatasetSpec(name, label, (positive,), (negative,), tuple(columns), tuple(drop), tuple(sorted(missing_spellings)))
-    return Inference(spec, reasons)
+    spec = DatasetSpec(name.strip() or "my-churn-table", label, (positive,), (negative,), tuple(columns), tuple(sorted(drop)), tuple(sorted(missing_spellings)))
+    return Inference(spec_from_json(spec.to_json()), reasons)  # what is written must read back

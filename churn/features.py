@@ -4,10 +4,12 @@ The one-hot vocabularies are fixed by the spec (or collected from the whole inpu
 row is encoded), so every split, run and backend has the same columns in the same order,
 whatever categories a part of the data happens to contain. A missing value (the empty token)
 stays empty in a numeric column (XGBoost reads it as missing) and is all zeros in a one-hot
-block, as is a category outside the vocabulary where :func:`feature_tokens` is asked to allow it.
+block.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,7 @@ def feature_matrix(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> np.
     return tokens.replace("", np.nan).to_numpy(dtype=np.float64)
 
 
+@lru_cache(maxsize=64)  # built once per vocabulary, not once per chunk
 def _one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
     """Each category value's whole one-hot block as text, e.g. ``"no"`` -> ``"1,0"``; a missing
     value's block is all zeros."""

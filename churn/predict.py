@@ -26,6 +26,22 @@ def run_dataset(model_archive: Path | str) -> DatasetSpec | None:
     return spec_from_json(recorded) if recorded is not None else None
 
 
+def dataset_for_scoring(path: Path) -> DatasetSpec:
+    """The spec in a dataset spec file or in a run's manifest.json (which records the resolved
+    spec); a spec that still collects a vocabulary cannot score (which values, in which order?)."""
+    document = tables.read_json(path, "dataset spec")
+    if isinstance(document, dict) and "feature_names" in document and "dataset" in document:
+        document = document["dataset"]
+    spec = spec_from_json(document)
+    collected = [c.name for c in spec.categorical_columns if c.collected]
+    if collected:
+        raise ValueError(
+            f"dataset spec {path} collects the vocabulary of {', '.join(map(repr, collected))} from the data: "
+            "give the manifest of the run that trained the model (runs/<id>/PreprocessData/manifest/manifest.json)"
+        )
+    return spec
+
+
 def churn_probabilities(
     model_archive: Path | str, raw_input: Path | str, allow_pickle: bool = False, spec: DatasetSpec = DEFAULT_SPEC,
 ) -> np.ndarray:

@@ -251,3 +251,93 @@ def test_the_dataset_commands(tmp_path):
     spec_file.write_text(json.dumps({**TELCO, "columns": []}))
     damaged = CliRunner().invoke(main, ["dataset", "check", "--input", str(bad), "--dataset", str(spec_file)])
     assert damaged.exit_code == 2 and damaged.output.strip() == f"error: dataset spec {spec_file}: columns must be a non-empty list of feature columns"
+
+
+@pytest.mark.parametrize(
+    "column, says",
+    [
+        ({"name": "c", "type": "categorical", "vocabulary": ["a ", "b"]}, "columns[0] ('c').vocabulary: 'a ' has surrounding spaces"),
+        ({"name": "c", "type": "categorical", "vocabulary": ["1", "x"], "numbers": True}, "columns[0] ('c').vocabulary: 'x' is not a number"),
+        ({"name": "c", "type": "categorical", "vocabulary": ["1", "1.0"], "numbers": True}, "columns[0] ('c').vocabulary repeats the number(s) 1"),
+        ({"name": "c", "type": "categorical", "vocabulary": ["0", "1"], "numbers": True}, "column 'c': '0' is in its vocabulary and in missing_values"),
+    ],
+)
+def test_a_vocabulary_that_could_never_match_is_refused(column, says):
+    with pytest.raises(DatasetSpecError) as error:
+        spec_from_json({**TELCO, "columns": [column], "missing_values": ["", "0.0"]})
+    assert says in str(error.value)
+
+
+def test_a_numbers_vocabulary_is_read_in_canonical_spelling():
+    spec = spec_from_json({**TELCO, "columns": [{"name": "code", "type": "categorical", "vocabulary": ["01", "2.0"], "numbers": True}]})
+    assert spec.column("code").vocabulary == ("1", "2")
+
+
+def test_the_order_of_drop_and_missing_values_does_not_change_the_spec():
+    from churn.backends.code_bundle import bundle_hash
+
+    reordered = spec_from_json({**TELCO, "missing_values": ["NA", ""], "drop": ["zz", "customerID"]})
+    assert reordered == spec_from_json({**TELCO, "drop": ["customerID", "zz"]})
+    assert bundle_hash(reordered) == bundle_hash(spec_from_json({**TELCO, "drop": ["customerID", "zz"]}))
+
+
+def test_a_collected_column_without_values_is_named_by_check_and_run(tmp_path):
+    text = telco_text(40).replace(",Month-to-month,", ",NA,").replace(",One year,", ",,").replace(",Two year,", ",NA,")
+    (tmp_path / "raw.csv").write_text(text)
+    says = r"^column 'Contract' has no value, only missing ones: drop it in the dataset spec$"
+    with pytest.raises(SchemaError, match=says):
+        preprocess.check_table(tmp_path / "raw.csv", spec_from_json(TELCO))
+    with pytest.raises(SchemaError, match=says):
+        preprocess.write_splits_streaming(tmp_path / "raw.csv", tmp_path / "out", 0.7, 0.15, 42, spec=spec_from_json(TELCO))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_collected_vocabulary_is_bounded(monkeypatch):
+    from churn import dataset
+
+    monkeypatch.setattr(dataset, "MAX_COLLECTED_VALUES", 2)
+    with pytest.raises(SchemaError, match=r"^column 'Contract' has more than 2 distinct values: too many for a collected vocabulary"):
+        preprocess.split_lines(read_text_frame(telco_text(60)), 0.7, 0.15, 42, spec_from_json(TELCO))
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("x,Churn\n1,Yes\n2,\n3,No\n4,NA\n", "the label column 'Churn' is missing on 2 row(s) (written as '', 'NA'): every row needs a label"),
+    ],
+)
+def test_inference_refuses_a_table_it_could_not_run(text, says):
+    from churn.dataset_infer import infer_spec
+
+    with pytest.raises(DatasetSpecError) as error:
+        infer_spec([read_text_frame(text)], "Churn")
+    assert says in str(error.value)
+
+
+def test_inference_drops_row_numbers_and_numbers_beyond_float32():
+    from churn.dataset_infer import infer_spec
+
+    rows = ["RowNumber,big,score,Churn"] + [f"{i + 1},{i}e38,{i % 7},{'Yes' if i % 3 else 'No'}" for i in range(1, 30)]
+    found = infer_spec([read_text_frame("\n".join(rows) + "\n")], "Churn", name=" spaced name ")
+    assert found.spec.drop == ("RowNumber", "big") and found.spec.name == "spaced name"
+    assert "RowNumber: dropped (integers increasing down the file: a row number)" in found.reasons
+    assert [c.name for c in found.spec.columns] == ["score"]
+
+
+def test_predict_takes_the_spec_or_the_runs_manifest(tmp_path):
+    from churn.predict import dataset_for_scoring
+
+    (tmp_path / "spec.json").write_text(json.dumps(TELCO))
+    with pytest.raises(ValueError, match=r"collects the vocabulary of 'SeniorCitizen', 'Contract' from the data: give the manifest"):
+        dataset_for_scoring(tmp_path / "spec.json")
+    resolved = spec_from_json(TELCO).with_vocabularies({"SeniorCitizen": ("0", "1"), "Contract": ("One year",)})
+    (tmp_path / "manifest.json").write_text(json.dumps({"feature_names": [], "dataset": resolved.to_json()}))
+    assert dataset_for_scoring(tmp_path / "manifest.json") == resolved
+
+
+def test_the_dataset_commands_run_as_a_module(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "churn.cli", "dataset", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "infer" in done.stdout and "check" in done.stdout

@@ -30,13 +30,24 @@ CHUNK_ROWS = 100_000
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
     """The vocabulary of each collected categorical column: the sorted distinct values (not
-    missing) of every canonical table given (numbers by value), whatever their row order."""
+    missing) of every canonical table given (numbers by value), whatever their row order. A
+    column with no value, or with more than :data:`~churn.dataset.MAX_COLLECTED_VALUES`, is a
+    :class:`~churn.schema.SchemaError` naming it."""
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
     for table in tables_:
         for name, values in seen.items():
             values.update(table[name].unique())
+            values.discard(schema.MISSING)
+            if len(values) > dataset.MAX_COLLECTED_VALUES:
+                raise schema.SchemaError(
+                    f"column {name!r} has more than {dataset.MAX_COLLECTED_VALUES} distinct values: too many for a "
+                    "collected vocabulary (an ID or free text?); drop it in the dataset spec, or bin its values first"
+                )
+    for name, values in seen.items():
+        if not values:
+            raise schema.SchemaError(f"column {name!r} has no value, only missing ones: drop it in the dataset spec")
     order = {c.name: (lambda v: (float(v), v)) if c.numbers else None for c in spec.categorical_columns if c.collected}
-    return {name: tuple(sorted(values - {schema.MISSING}, key=order[name])) for name, values in seen.items()}
+    return {name: tuple(sorted(values, key=order[name])) for name, values in seen.items()}
 
 
 def split_lines(
@@ -53,18 +64,24 @@ def split_lines(
 
 
 def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS) -> str:
-    """Validate a raw table against a spec as a run would (chunk by chunk, both classes needed);
-    return a one-line account (rows, class balance, columns left out), or raise the run's
-    :class:`~churn.schema.SchemaError`."""
+    """Validate a raw table against a spec as a run would (chunk by chunk, collected
+    vocabularies, both classes needed); return a one-line account (rows, class balance, missing
+    values, columns left out), or raise the run's :class:`~churn.schema.SchemaError`."""
     labels: Counter = Counter()
     ignored: list[str] = []
     missing: Counter = Counter()
-    for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
-        if number == 0:
-            ignored = schema.ignored_columns(chunk, spec)
-        table = schema.canonical_table(chunk, require_label=True, spec=spec)
-        labels.update(table[spec.label].value_counts().to_dict())
-        missing.update({name: int((table[name] == schema.MISSING).sum()) for name in spec.feature_source_columns})
+
+    def canonical_chunks():
+        nonlocal ignored
+        for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
+            if number == 0:
+                ignored = schema.ignored_columns(chunk, spec)
+            table = schema.canonical_table(chunk, require_label=True, spec=spec)
+            labels.update(table[spec.label].value_counts().to_dict())
+            missing.update({name: int((table[name] == schema.MISSING).sum()) for name in spec.feature_source_columns})
+            yield table
+
+    collected_vocabularies(canonical_chunks(), spec)
     schema.require_both_classes_counts(labels, spec)
     rows = labels["1"] + labels["0"]
     text = f"ok: {rows} rows match {spec.name!r}; churned {labels['1']} ({labels['1'] / rows:.1%}), stayed {labels['0']}"

@@ -153,6 +153,29 @@ def _memoised(run_dir: Path, kind: str, inputs: list[Path], make) -> str:
     return data
 
 
+def _data_section(manifest_file: Path) -> list[str]:
+    """The input's layout (its dataset spec) and class balance, from the run's manifest."""
+    if not manifest_file.is_file():
+        return []
+    manifest = json.loads(manifest_file.read_text())
+    spec, counts, rows = manifest.get("dataset"), manifest.get("label_counts"), manifest.get("rows", {})
+    lines = []
+    if spec:
+        label = spec["label"]
+        lines.append(
+            f"Dataset spec <b>{html.escape(str(spec['name']))}</b>: label <code>{html.escape(str(label['column']))}</code> "
+            f"({html.escape(', '.join(map(str, label['positive'])))} = churned), {len(spec['columns'])} feature columns, "
+            f"{len(manifest.get('feature_names', []))} model features"
+            + (f"; left out: {html.escape(', '.join(map(str, manifest['ignored_columns'])))}" if manifest.get("ignored_columns") else "")
+        )
+    if counts:
+        total = counts["1"] + counts["0"]
+        lines.append(f"Class balance: {counts['1']} churned, {counts['0']} stayed ({counts['1'] / total:.1%} churned) of {total} rows")
+    if rows:
+        lines.append("Split: " + ", ".join(f"{html.escape(str(name))} {count}" for name, count in rows.items()) + " rows")
+    return ["<h2>Data</h2>", *(f"<p>{line}</p>" for line in lines)] if lines else []
+
+
 def build_report(run_dir: Path) -> str:
     """The report page of a finished run, as HTML text."""
     summary = read_summary(run_dir)
@@ -173,6 +196,7 @@ def build_report(run_dir: Path) -> str:
     ]
     if summary.failure_reason:
         parts.append(f"<div class=\"failure\">{html.escape(summary.failure_reason)}</div>")
+    parts += _data_section(manifest_file)
     parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary.steps), "Step graph with each step's status and duration")]
     parts.append(
         _table(

@@ -181,3 +181,11 @@ def test_the_graph_of_an_older_run_still_draws_its_registration(finished_run, mo
     assert "RegisterModel-RegisterModel" in drawn["graph"].nodes
     assert ("CreateModel-CreateModel", "RegisterModel-RegisterModel", "") in drawn["graph"].edges
     assert "AccuracyTooLow" in drawn["graph"].nodes  # NotStarted steps of the graph are drawn as before
+
+
+def test_the_report_names_the_dataset_spec_and_the_class_balance(finished_run):
+    page = build_report(finished_run)
+    assert "<h2>Data</h2>" in page and "Dataset spec <b>churn.txt</b>: label <code>Churn?</code> (True. = churned)" in page
+    assert "19 feature columns, 73 model features" in page
+    assert "Class balance: 483 churned, 2850 stayed (14.5% churned) of 3333 rows" in page
+    assert "Split: " in page and "train 2310" in page

@@ -143,7 +143,11 @@ def write_splits_streaming(
                 out.write("".join(block))
                 count += len(block)
             rows[name], digests[name] = count, out.hexdigest()
-    return {"rows": rows, "sha256": digests, "ignored_columns": ignored, "duplicate_rows": duplicates, "dataset": spec.to_json()}
+    return {
+        "rows": rows, "sha256": digests, "ignored_columns": ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
+        # Churned ("1") and stayed ("0") rows of the whole input: the class balance.
+        "label_counts": {"1": labels["1"], "0": labels["0"]},
+    }
 
 
 def write_manifest(output_dir: Path, manifest: dict) -> None:

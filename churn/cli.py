@@ -214,7 +214,7 @@ def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> Non
     from churn.dataset import DEFAULT_SPEC, DatasetSpecError
     from churn.files import same_file
     from churn.model_io import ModelArtifactError
-    from churn.predict import churn_probabilities, dataset_for_scoring, format_probabilities, run_dataset
+    from churn.predict import dataset_for_scoring, format_probabilities, run_dataset, score
     from churn.schema import SchemaError
     from churn.tables import raw_csv_files, write_lines_atomically
 
@@ -234,12 +234,16 @@ def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> Non
     except (DatasetSpecError, ValueError) as error:  # a bad spec, a damaged manifest
         _fail(f"cannot read the dataset spec the model was trained with: {error}", 2)
     try:
-        lines = format_probabilities(churn_probabilities(model_path, input_path, allow_pickle=allow_pickle, spec=found or DEFAULT_SPEC))
+        scores = score(model_path, input_path, allow_pickle=allow_pickle, spec=found or DEFAULT_SPEC)
+        lines = format_probabilities(scores.probabilities)
     except SchemaError as error:
         hint = "" if found else " (read as the churn.txt layout: for a model trained on another layout, give --dataset)"
         _fail(f"{error}{hint}", 2)
     except ModelArtifactError as error:
         _fail(str(error), 2)
+    if scores.unseen:
+        counted = ", ".join(f"{name} {count}" for name, count in scores.unseen.items())
+        click.echo(f"note: categories the model never saw, encoded as all zeros (rows per column): {counted}", err=True)
     if output_path:
         try:
             write_lines_atomically(Path(output_path), lines)

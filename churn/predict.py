@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from churn import features, model_io, schema, tables
-from churn.dataset import DEFAULT_SPEC, DatasetSpec, spec_from_json
+from churn.dataset import CATEGORICAL, DEFAULT_SPEC, DatasetSpec, spec_from_json
 from churn.layout import ARTIFACTS
 
 
@@ -42,25 +44,69 @@ def dataset_for_scoring(path: Path) -> DatasetSpec:
     return spec
 
 
-def churn_probabilities(
-    model_archive: Path | str, raw_input: Path | str, allow_pickle: bool = False, spec: DatasetSpec = DEFAULT_SPEC,
-) -> np.ndarray:
+def unseen_as_missing(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, DatasetSpec, dict[str, int]]:
+    """Categories the model never saw, written as missing (so encoded as all zeros), with how many
+    rows had one, per column. Everything else is validated as in a run."""
+    written_missing = spec.missing_values[0] if spec.missing_values else ""
+    frame, counts, columns = raw.copy(), {}, []
+    for column in spec.columns:
+        if column.kind != CATEGORICAL or column.vocabulary is None or column.name not in frame.columns:
+            columns.append(column)
+            continue
+        known = set(column.vocabulary) | set(spec.missing_values)
+
+        def seen(text: str, numbers: bool = column.numbers, known: set[str] = known) -> bool:
+            stripped = text.strip()
+            if not stripped or stripped in known:
+                return True
+            if numbers:
+                try:
+                    return schema.canonical_number(stripped) in known
+                except ValueError:
+                    return True  # not a number: the run's own error names it
+            return False
+
+        unseen = ~frame[column.name].astype(str).map(seen)
+        if unseen.any():
+            counts[column.name] = int(unseen.sum())
+            frame.loc[unseen, column.name] = written_missing
+            column = replace(column, missing=True)
+        columns.append(column)
+    return frame, replace(spec, columns=tuple(columns), missing_values=tuple(sorted({*spec.missing_values, written_missing}))), counts
+
+
+@dataclass(frozen=True)
+class Scores:
+    probabilities: np.ndarray
+    #: Rows with a category the model never saw (encoded as all zeros), per column.
+    unseen: dict[str, int]
+
+
+def score(model_archive: Path | str, raw_input: Path | str, allow_pickle: bool = False, spec: DatasetSpec = DEFAULT_SPEC) -> Scores:
     """Churn probability of every row of a raw churn CSV of the ``spec`` layout (the label column
-    is optional).
+    is optional); a category the model never saw is encoded as all zeros and counted.
 
     The model must be in one of XGBoost's own formats; a pickled model is loaded only with
     ``allow_pickle`` (loading a pickle can run arbitrary code: see ``model_io``)."""
     import xgboost
 
     booster = model_io.load_booster(model_archive, allow_pickle)
-    table = schema.canonical_table(tables.read_raw(raw_input), require_label=False, spec=spec)
-    matrix = features.feature_matrix(table, spec)
+    raw, scoring_spec, unseen = unseen_as_missing(tables.read_raw(raw_input), spec)
+    table = schema.canonical_table(raw, require_label=False, spec=scoring_spec)
+    matrix = features.feature_matrix(table, scoring_spec)
     if booster.num_features() != matrix.shape[1]:
         raise model_io.ModelArtifactError(
             f"the model expects {booster.num_features()} features but churn makes {matrix.shape[1]}: "
             "was it trained by another version of this pipeline?"
         )
-    return booster.predict(xgboost.DMatrix(matrix))
+    return Scores(booster.predict(xgboost.DMatrix(matrix)), unseen)
+
+
+def churn_probabilities(
+    model_archive: Path | str, raw_input: Path | str, allow_pickle: bool = False, spec: DatasetSpec = DEFAULT_SPEC,
+) -> np.ndarray:
+    """The probabilities of :func:`score`."""
+    return score(model_archive, raw_input, allow_pickle, spec).probabilities
 
 
 def format_probabilities(scores: np.ndarray) -> list[str]:

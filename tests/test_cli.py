@@ -165,3 +165,16 @@ def test_predict_writes_its_output_atomically(tmp_path, native_archive):
     failed = _predict(tmp_path, "--model", garbage, "--input", SAMPLE_CSV, "--output", output)
     _one_error_line(failed, "cannot read model archive")
     assert len(output.read_text().splitlines()) == 3333  # a failed run leaves the earlier output as it was
+
+
+def test_predict_says_how_many_rows_had_an_unseen_category(tmp_path, trained_booster):
+    from tests.conftest import SAMPLE_CSV, write_model_archive
+
+    archive = write_model_archive(tmp_path / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
+    header, *rows = SAMPLE_CSV.read_text().splitlines()[:4]
+    rows = [",".join(["XX", *row.split(",")[1:]]) for row in rows[:2]] + rows[2:]
+    (tmp_path / "new.csv").write_text("\n".join([header, *rows]) + "\n")
+    result = _predict(tmp_path, "--model", archive, "--input", tmp_path / "new.csv")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3
+    assert result.stderr.strip() == "note: categories the model never saw, encoded as all zeros (rows per column): State 2"

@@ -71,3 +71,43 @@ def test_a_model_in_its_run_folder_brings_the_spec_it_was_trained_with(tmp_path)
     elsewhere = tmp_path / "model.tar.gz"
     elsewhere.write_bytes(b"x")
     assert run_dataset(elsewhere) is None
+
+
+def test_an_unseen_category_is_encoded_as_all_zeros_and_counted(tmp_path, archive):
+    """A state the model never saw (a new market), an area code spelled 415.0, and a known row:
+    the unseen category scores as its one-hot block of zeros, the rest as usual."""
+    import numpy as np
+    import xgboost
+
+    from churn import features
+    from churn.predict import score
+    from churn.schema import canonical_table
+    from churn.tables import read_raw
+
+    header, first, second = SAMPLE_CSV.read_text().splitlines()[:3]
+    cells = first.split(",")
+    cells[0] = "XX"
+    cells[2] = "415.0"
+    (tmp_path / "new.csv").write_text("\n".join([header, ",".join(cells), second]) + "\n")
+    scored = score(archive, tmp_path / "new.csv")
+    assert scored.unseen == {"State": 1}
+    known = canonical_table(read_raw(SAMPLE_CSV).head(1), require_label=False)
+    matrix = features.feature_matrix(known)
+    state_columns = [i for i, name in enumerate(features.feature_names()) if name.startswith("State=")]
+    matrix[:, state_columns] = 0
+    booster = xgboost.Booster()
+    booster.load_model(archive_bytes(archive))
+    assert np.isclose(scored.probabilities[0], booster.predict(xgboost.DMatrix(matrix))[0])
+    assert score(archive, SAMPLE_CSV).unseen == {}
+    bad = tmp_path / "bad.csv"
+    cells[0], cells[2] = "KS", "41x"
+    bad.write_text("\n".join([header, ",".join(cells)]) + "\n")
+    with pytest.raises(SchemaError, match=r"column 'Area Code' has values outside its vocabulary at row 1: '41x'"):
+        score(archive, bad)
+
+
+def archive_bytes(path):
+    import tarfile
+
+    with tarfile.open(path) as tar:
+        return bytearray(tar.extractfile("xgboost-model").read())

@@ -71,7 +71,7 @@ def fit(features: np.ndarray, labels: np.ndarray, c: float, max_iter: int) -> tu
         raise ChannelError("the train channel must hold both classes (0 and 1)")
     # A missing value is fitted as 0: exactly what a gblinear model does with a missing value when
     # it scores (its feature contributes nothing), so training and scoring agree.
-    features = np.nan_to_num(features, nan=0.0)
+    features = _missing_as_zero(features)
     scaler = StandardScaler().fit(features)
     model = LogisticRegression(C=c, max_iter=max_iter).fit(scaler.transform(features), labels)
     coefficients = model.coef_[0] / scaler.scale_
@@ -79,9 +79,20 @@ def fit(features: np.ndarray, labels: np.ndarray, c: float, max_iter: int) -> tu
     return coefficients, bias
 
 
+def has_missing(features: np.ndarray) -> bool:
+    """Whether any value is missing (NaN), without a second array of the matrix's size: the
+    split files of a large input make matrices of several GB."""
+    return bool(np.isnan(np.sum(features)))
+
+
+def _missing_as_zero(features: np.ndarray) -> np.ndarray:
+    """The matrix with missing values as 0 (a copy only when one is missing)."""
+    return np.nan_to_num(features, nan=0.0) if has_missing(features) else features
+
+
 def linear_margin(weights: np.ndarray, bias: float, features: np.ndarray) -> np.ndarray:
     """The model's margin; a missing feature contributes nothing (as gblinear scores it)."""
-    return np.nan_to_num(features, nan=0.0) @ weights + bias
+    return _missing_as_zero(features) @ weights + bias
 
 
 def gblinear_model(weights: np.ndarray, bias: float) -> dict:
@@ -134,7 +145,7 @@ def train(prefix: Path = PREFIX) -> Path:
         raise ChannelError("the required 'train' channel is missing")
     labels, features = load_csv_channel(data_dir / "train", "train", channel_content_type(data_config, "train"))
     print(f"training logistic regression on {len(labels)} rows x {features.shape[1]} features, C={settings['C']:g}", flush=True)
-    if np.isnan(features).any():
+    if has_missing(features):
         print(f"{int(np.isnan(features).sum())} missing value(s) fitted as 0, as the model scores them", flush=True)
     weights, bias = fit(features, labels, settings["C"], settings["max_iter"])
     line = f"train-auc:{_auc(labels, expit(linear_margin(weights, bias, features))):.5f}"

@@ -262,3 +262,16 @@ def test_a_missing_value_is_fitted_and_scored_as_a_zero_contribution():
     booster = booster_from_bytes(json.dumps(baseline.gblinear_model(weights, bias)).encode())
     scored = booster.predict(xgboost.DMatrix(holes), output_margin=True)
     assert np.allclose(scored, baseline.linear_margin(weights, bias, holes), atol=1e-4)
+
+
+def test_complete_data_is_not_copied_to_replace_missing_values():
+    """The 1 GB input's train split is a matrix of several GB: a copy of it per check ran the
+    baseline out of memory (the large-input test of tox -e local-pipeline). Only a matrix with
+    a missing value is copied."""
+    complete = np.arange(12.0).reshape(4, 3)
+    assert not baseline.has_missing(complete) and baseline._missing_as_zero(complete) is complete
+    holes = complete.copy()
+    holes[1, 2] = np.nan
+    assert baseline.has_missing(holes)
+    filled = baseline._missing_as_zero(holes)
+    assert filled is not holes and filled[1, 2] == 0 and np.isnan(holes[1, 2])

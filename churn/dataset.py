@@ -214,22 +214,15 @@ def spec_from_json(document: object) -> DatasetSpec:
             raise DatasetSpecError(f"{', '.join(map(repr, overlap))} is both a feature column and {what}")
     if label_column in drop:
         raise DatasetSpecError(f"the label column {label_column!r} cannot be dropped")
+    from churn.schema import _number_or_none  # (schema imports this module)
+
     for column in columns:
         if column.vocabulary is not None:
-            written = set(missing_values) | ({_canonical_or_none(v) for v in missing_values} if column.numbers else set())
+            written = set(missing_values) | ({_number_or_none(v) for v in missing_values} if column.numbers else set())
             spelled_missing = sorted(set(column.vocabulary) & written)
             if spelled_missing:
                 raise DatasetSpecError(f"column {column.name!r}: {', '.join(map(repr, spelled_missing))} is in its vocabulary and in missing_values")
     return DatasetSpec(name, label_column, positive, negative, columns, drop, missing_values)
-
-
-def _canonical_or_none(text: str) -> str | None:
-    from churn.schema import canonical_number
-
-    try:
-        return canonical_number(text)
-    except ValueError:
-        return None
 
 
 _STATES = (

@@ -10,6 +10,7 @@ import pandas as pd
 
 from churn import features, model_io, schema, tables
 from churn.dataset import CATEGORICAL, DEFAULT_SPEC, DatasetSpec, spec_from_json
+from churn.schema import _number_or_none
 from churn.layout import ARTIFACTS
 
 
@@ -60,10 +61,8 @@ def unseen_as_missing(raw: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFram
             if not stripped or stripped in known:
                 return True
             if numbers:
-                try:
-                    return schema.canonical_number(stripped) in known
-                except ValueError:
-                    return True  # not a number: the run's own error names it
+                spelled = _number_or_none(stripped)
+                return spelled is None or spelled in known  # not a number: the run's own error names it
             return False
 
         unseen = ~frame[column.name].astype(str).map(seen)

@@ -201,20 +201,22 @@ def run(
 )
 @click.option(
     "--dataset", "spec_path", default=None, type=click.Path(exists=True, dir_okay=False),
-    help="The layout the model was trained on: a dataset spec, or the run's manifest.json "
-    "[default: the spec recorded in the model's run folder, else the churn.txt layout].",
+    help="The layout the model was trained on, for a model.tar.gz that does not carry it (one a training job wrote, "
+    "or by an older churn): a dataset spec, or the run's manifest.json "
+    "[default: the spec the archive carries, else the one recorded in its run folder, else the churn.txt layout].",
 )
 def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> None:
     """Score customers: one churn probability per input row.
 
-    The rows must have the layout the model was trained on: --dataset, else the dataset spec
-    recorded in the model's run folder, else the churn.txt layout."""
+    The rows must have the layout the model was trained on: the dataset spec the model archive
+    carries (every model a run selects does), else --dataset, else the spec recorded in the
+    model's run folder, else the churn.txt layout."""
     from pathlib import Path
 
     from churn.dataset import DEFAULT_SPEC, DatasetSpecError
     from churn.files import same_file
     from churn.model_io import ModelArtifactError
-    from churn.predict import dataset_for_scoring, format_probabilities, run_dataset, score
+    from churn.predict import LayoutMismatchError, dataset_of, format_probabilities, score
     from churn.schema import SchemaError
     from churn.tables import raw_csv_files, write_lines_atomically
 
@@ -230,7 +232,9 @@ def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> Non
             if same_file(output, source):
                 _fail(f"--output {output_path} is the input file {source}: churn will not overwrite it", 2)
     try:
-        found = dataset_for_scoring(Path(spec_path)) if spec_path else run_dataset(model_path)
+        found = dataset_of(model_path, Path(spec_path) if spec_path else None)
+    except (LayoutMismatchError, ModelArtifactError) as error:  # another layout; a damaged archive
+        _fail(str(error), 2)
     except (DatasetSpecError, ValueError) as error:  # a bad spec, a damaged manifest
         _fail(f"cannot read the dataset spec the model was trained with: {error}", 2)
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import lzma
 import os
 import pickle
@@ -23,13 +24,18 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import xgboost
 
 MODEL_FILE = "xgboost-model"
+#: The member of the deployable model.tar.gz (SelectModel's) that says which table layout the
+#: model scores: the resolved dataset spec and the feature names. In a folder, because the
+#: official SageMaker XGBoost container loads *every* regular file at the top of /opt/ml/model
+#: as a model (serve_utils.get_loaded_booster, checked on 1.7-1) and skips folders.
+FEATURES_MEMBER = "churn/features.json"
 #: What a training job turned off by a parameter writes instead of a model.
 DISABLED_FILE = "DISABLED"
 #: The first byte of a pickle of protocol 2 or later (the PROTO opcode).
@@ -197,7 +203,7 @@ def read_model_bytes(archive: Path | str) -> bytes:
     """
     with _archive_members(archive) as (tar, members):
         named = [m for m in members if Path(m.name).name == MODEL_FILE]
-        files = [m for m in members if m.isfile()]
+        files = [m for m in members if m.isfile() and not _is_features(m)]
         if named:
             member = named[0]
             if not member.isfile():
@@ -208,6 +214,63 @@ def read_model_bytes(archive: Path | str) -> bytes:
             names = ", ".join(m.name for m in members) or "nothing"
             raise ModelArtifactError(f"{archive} has no {MODEL_FILE!r} file (it holds {names})")
         return tar.extractfile(member).read()
+
+
+def _is_features(member: tarfile.TarInfo) -> bool:
+    return str(PurePosixPath(member.name)) == FEATURES_MEMBER  # also ./churn/features.json
+
+
+def read_features(archive: Path | str) -> dict | None:
+    """The features document the deployable archive carries (``{"dataset": ..., "feature_names":
+    [...]}``), or None for an archive without one (a training job's, or one made before churn
+    shipped it)."""
+    with _archive_members(archive) as (tar, members):
+        found = [m for m in members if _is_features(m)]
+        if not found:
+            return None
+        if not found[0].isfile():
+            raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} is {_kind(found[0])}, not a regular file")
+        data = tar.extractfile(found[0]).read()
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} is not JSON: {error}") from None
+    if not (isinstance(document, dict) and isinstance(document.get("dataset"), dict) and isinstance(document.get("feature_names"), list)):
+        raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} lacks its 'dataset' object or 'feature_names' list")
+    return document
+
+
+def _normalized(name: str, size: int) -> tarfile.TarInfo:
+    """A member header that depends on nothing but the name and size (no time, owner or mode of
+    the machine that wrote it), so the same content always makes the same archive bytes."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, 0
+    return info
+
+
+def write_with_features(source: Path | str, features: dict, target: Path) -> None:
+    """Write ``target``: the model archive ``source`` (its regular files, read within the bounds)
+    plus :data:`FEATURES_MEMBER` holding ``features``, deterministically (members sorted, fixed
+    headers, gzip without a time stamp), atomically. Links and devices are refused; a features
+    member already in ``source`` is replaced."""
+    from churn.tables import AtomicTextWriter
+
+    contents: dict[str, bytes] = {}
+    with _archive_members(source) as (tar, members):
+        for member in members:
+            if member.isdir() or _is_features(member):
+                continue
+            if not member.isfile():
+                raise ModelArtifactError(f"{member.name!r} in {source} is {_kind(member)}, not a regular file")
+            contents[member.name] = tar.extractfile(member).read()
+    if not contents:
+        raise ModelArtifactError(f"model archive {source} holds no file")
+    contents[FEATURES_MEMBER] = (json.dumps(features, indent=2, sort_keys=True) + "\n").encode()
+    with AtomicTextWriter(target) as out:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out.handle, mtime=0) as compressed:
+            with tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:
+                for name in sorted(contents):
+                    archive.addfile(_normalized(name, len(contents[name])), io.BytesIO(contents[name]))
 
 
 def find_archive(location: Path) -> Path:

@@ -233,13 +233,17 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 source=candidate.model_data, destination=paths.candidate_input(candidate.name, "model"), input_name=f"{candidate.name}-model",
             ),
         ]
+    manifest_input = ProcessingInput(
+        source=preprocess.properties.ProcessingOutputConfig.Outputs["manifest"].S3Output.S3Uri,
+        destination=paths.MANIFEST, input_name="manifest",
+    )
     select = ProcessingStep(
         name=SELECT_STEP,
         **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.processing, "churn.steps.select", params["ProcessingInstanceType"], "churn-select"
         ).run(
-            inputs=[*candidate_inputs, _code_input(backend)],
+            inputs=[*candidate_inputs, manifest_input, _code_input(backend)],
             outputs=_outputs(backend, SELECT_STEP, ("selection", "evaluation", "model")),
             arguments=[
                 "--metric", params["SelectionMetric"],

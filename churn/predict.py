@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from churn import features, model_io, schema, tables
-from churn.dataset import CATEGORICAL, DEFAULT_SPEC, DatasetSpec, spec_from_json
+from churn.dataset import CATEGORICAL, DEFAULT_SPEC, DatasetSpec, DatasetSpecError, spec_from_json
 from churn.schema import _number_or_none
 from churn.layout import ARTIFACTS
 
@@ -27,6 +27,46 @@ def run_dataset(model_archive: Path | str) -> DatasetSpec | None:
     document = tables.read_json(manifest, "manifest")
     recorded = document.get("dataset") if isinstance(document, dict) else None
     return spec_from_json(recorded) if recorded is not None else None
+
+
+def model_dataset(model_archive: Path | str) -> DatasetSpec | None:
+    """The dataset spec the deployable archive carries (``churn/features.json``, written by
+    SelectModel), checked against the feature names it records; None for an archive without one."""
+    document = model_io.read_features(model_archive)
+    if document is None:
+        return None
+    try:
+        spec = spec_from_json(document["dataset"])
+    except DatasetSpecError as error:
+        raise model_io.ModelArtifactError(f"{model_archive}: {model_io.FEATURES_MEMBER}: {error}") from None
+    if features.feature_names(spec) != document["feature_names"]:
+        raise model_io.ModelArtifactError(
+            f"{model_archive}: {model_io.FEATURES_MEMBER} names other features than churn makes from its dataset spec: "
+            "was it written by another version of this pipeline?"
+        )
+    return spec
+
+
+class LayoutMismatchError(ValueError):
+    """A --dataset given for a model that carries another layout."""
+
+
+def dataset_of(model_archive: Path | str, spec_path: Path | None = None) -> DatasetSpec | None:
+    """The layout a model scores: the spec its archive carries; else ``spec_path`` (a spec or a
+    run's manifest); else the spec recorded in the model's run folder; None: the churn.txt layout.
+
+    A ``spec_path`` that differs from the spec the archive carries is refused: the model's own
+    record is the truth, and scoring another layout would give numbers without meaning."""
+    carried = model_dataset(model_archive)
+    given = dataset_for_scoring(spec_path) if spec_path is not None else None
+    if carried is None:
+        return given or run_dataset(model_archive)
+    if given is not None and replace(given, name=carried.name) != carried:
+        raise LayoutMismatchError(
+            f"--dataset {spec_path} is not the layout the model was trained on (it carries its own dataset spec, "
+            f"{carried.name!r}): leave --dataset out"
+        )
+    return carried
 
 
 def dataset_for_scoring(path: Path) -> DatasetSpec:

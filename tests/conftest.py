@@ -115,7 +115,8 @@ def candidate_outputs(sample_splits, trained_booster, baseline_model, tmp_path_f
         write_model_archive(root / name / "model" / "model.tar.gz", model)
         evaluate.main(["--model", str(root / name / "model"), "--test", str(sample_splits / "test"), "--output", str(root / name / "evaluation")])
     select.main(["--metric", "auc", *(a for name in CANDIDATES for a in ("--candidate", name)),
-                 "--candidates-dir", str(root), "--output", str(root / "selected")])
+                 "--candidates-dir", str(root), "--manifest", str(sample_splits / "manifest" / "manifest.json"),
+                 "--output", str(root / "selected")])
     return root
 
 

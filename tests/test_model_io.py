@@ -421,3 +421,26 @@ def test_a_pickled_scikit_learn_style_model_gives_its_booster():
     assert isinstance(booster, xgboost.Booster) and booster.num_boosted_rounds() == 3
     matrix = xgboost.DMatrix(features)
     assert np.allclose(booster.predict(matrix), model.get_booster().predict(matrix))
+
+
+def test_the_features_document_is_read_or_refused_with_its_reason(tmp_path):
+    from churn.model_io import read_features
+
+    assert read_features(write_model_archive(tmp_path / "plain.tar.gz", b"model")) is None
+
+    def archive(name, member, data=b"", kind=tarfile.REGTYPE):
+        with tarfile.open(tmp_path / name, "w:gz") as tar:
+            info = tarfile.TarInfo(member)
+            info.type, info.size = kind, len(data) if kind == tarfile.REGTYPE else 0
+            if kind == tarfile.SYMTYPE:
+                info.linkname = "/etc/passwd"
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+        return tmp_path / name
+
+    with pytest.raises(ModelArtifactError, match="'churn/features.json' in .* is a symbolic link, not a regular file"):
+        read_features(archive("link.tar.gz", "churn/features.json", kind=tarfile.SYMTYPE))
+    with pytest.raises(ModelArtifactError, match="'churn/features.json' in .*text.tar.gz is not JSON"):
+        read_features(archive("text.tar.gz", "./churn/features.json", b"{oops"))
+    with pytest.raises(ModelArtifactError, match="lacks its 'dataset' object or 'feature_names' list"):
+        read_features(archive("list.tar.gz", "churn/features.json", b"[]"))
+    assert read_features(archive("ok.tar.gz", "churn/features.json", b'{"dataset": {}, "feature_names": []}')) == {"dataset": {}, "feature_names": []}

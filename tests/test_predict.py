@@ -111,3 +111,78 @@ def archive_bytes(path):
 
     with tarfile.open(path) as tar:
         return bytearray(tar.extractfile("xgboost-model").read())
+
+
+@pytest.fixture(scope="module")
+def telco_models(tmp_path_factory):
+    """A model of another layout (tests.test_dataset's telco spec, collected vocabularies):
+    ``plain`` as a training job writes it, ``deployable`` as SelectModel ships it (with the
+    spec and feature names), outside any run folder; and the table it was trained on."""
+    import numpy as np
+    import xgboost
+
+    from churn import model_io
+    from churn.steps import preprocess
+    from churn.steps.select import features_document
+    from tests.test_dataset import TELCO, telco_text
+
+    root = tmp_path_factory.mktemp("telco")
+    (root / "telco.csv").write_text(telco_text(300))
+    (root / "spec.json").write_text(json.dumps(TELCO))
+    preprocess.main(["--input", str(root / "telco.csv"), "--dataset", str(root / "spec.json"), "--output", str(root / "out")])
+    data = np.genfromtxt(root / "out" / "train" / "train.csv", delimiter=",", missing_values="", filling_values=np.nan)
+    booster = xgboost.train({"objective": "binary:logistic"}, xgboost.DMatrix(data[:, 1:], label=data[:, 0]), num_boost_round=5)
+    plain = write_model_archive(root / "plain.tar.gz", bytes(booster.save_raw("json")))
+    manifest = root / "out" / "manifest" / "manifest.json"
+    model_io.write_with_features(plain, features_document(manifest), root / "deployable.tar.gz")
+    return {"plain": plain, "deployable": root / "deployable.tar.gz", "table": root / "telco.csv", "manifest": manifest, "root": root}
+
+
+def test_the_deployable_model_carries_its_layout(telco_models):
+    """The model alone says which rows it scores: no --dataset, no run folder."""
+    from click.testing import CliRunner
+
+    from churn.cli import main
+    from churn.dataset import spec_from_json
+    from churn.predict import dataset_of, score
+
+    resolved = spec_from_json(json.loads(telco_models["manifest"].read_text())["dataset"])
+    assert dataset_of(telco_models["deployable"]) == resolved
+    assert dataset_of(telco_models["plain"]) is None
+    done = CliRunner().invoke(main, ["predict", "--model", str(telco_models["deployable"]), "--input", str(telco_models["table"])])
+    assert done.exit_code == 0, done.output
+    expected = score(telco_models["plain"], telco_models["table"], spec=resolved).probabilities
+    assert [float(x) for x in done.output.split()] == [float(x) for x in expected]
+    # the archive without the spec reads the rows as the churn.txt layout and says how to fix it
+    done = CliRunner().invoke(main, ["predict", "--model", str(telco_models["plain"]), "--input", str(telco_models["table"])])
+    assert done.exit_code == 2 and "give --dataset" in done.output
+
+
+def test_a_dataset_that_is_not_the_models_layout_is_refused(telco_models, tmp_path):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+    from churn.dataset import DEFAULT_SPEC
+    from churn.predict import LayoutMismatchError, dataset_of
+
+    (tmp_path / "default.json").write_text(json.dumps(DEFAULT_SPEC.to_json()))
+    with pytest.raises(LayoutMismatchError, match=r"--dataset .*default.json is not the layout the model was trained on .*'telco'\): leave --dataset out"):
+        dataset_of(telco_models["deployable"], tmp_path / "default.json")
+    done = CliRunner().invoke(main, ["predict", "--model", str(telco_models["deployable"]), "--input", str(SAMPLE_CSV),
+                                     "--dataset", str(tmp_path / "default.json")])
+    assert done.exit_code == 2 and "leave --dataset out" in done.output and "Traceback" not in done.output
+    # the run's own manifest (the same layout under its own name) is accepted
+    assert dataset_of(telco_models["deployable"], telco_models["manifest"]) is not None
+
+
+def test_a_features_document_that_does_not_match_its_spec_is_refused(telco_models, tmp_path):
+    from churn import model_io
+    from churn.predict import dataset_of
+
+    document = model_io.read_features(telco_models["deployable"])
+    model_io.write_with_features(telco_models["plain"], {**document, "feature_names": document["feature_names"][:-1]}, tmp_path / "m.tar.gz")
+    with pytest.raises(ModelArtifactError, match="names other features than churn makes from its dataset spec"):
+        dataset_of(tmp_path / "m.tar.gz")
+    model_io.write_with_features(telco_models["plain"], {**document, "dataset": {"name": "x"}}, tmp_path / "n.tar.gz")
+    with pytest.raises(ModelArtifactError, match=r"n.tar.gz: churn/features.json: "):
+        dataset_of(tmp_path / "n.tar.gz")

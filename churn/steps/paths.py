@@ -16,6 +16,9 @@ MODEL = f"{PROCESSING}/input/model"
 TEST = f"{PROCESSING}/input/test"
 #: SelectModel: one folder per candidate, each with ``evaluation/`` and ``model/``.
 CANDIDATES = f"{PROCESSING}/input/candidates"
+#: SelectModel: PreprocessData's manifest (the resolved dataset spec and the feature names the
+#: deployable model archive carries).
+MANIFEST = f"{PROCESSING}/input/manifest"
 #: Every step's outputs: one folder per output name.
 OUTPUT = f"{PROCESSING}/output"
 

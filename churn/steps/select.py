@@ -2,10 +2,13 @@
 
 Container paths, for each candidate NAME: ``/opt/ml/processing/input/candidates/NAME/evaluation/``
 (its ``evaluation.json``, or the ``DISABLED`` marker of a candidate turned off) and
-``.../NAME/model/`` (its ``model.tar.gz``) -> ``/opt/ml/processing/output/``
+``.../NAME/model/`` (its ``model.tar.gz``), and PreprocessData's ``manifest.json`` at
+``/opt/ml/processing/input/manifest/`` -> ``/opt/ml/processing/output/``
 ``selection/selection.json`` (metric, winner, every candidate's metrics),
 ``evaluation/evaluation.json`` (the winner's report, byte for byte: the gate reads it and the
-registered model carries it) and ``model/model.tar.gz`` (the winner's model, byte for byte).
+registered model carries it) and ``model/model.tar.gz``: the deployable model, the winner's
+model file(s) plus ``churn/features.json`` (the resolved dataset spec and the feature names, so
+the model alone says which rows it scores; see ``model_io.FEATURES_MEMBER``).
 No URI is passed in, so the step's request is the same in every execution (and cacheable).
 """
 
@@ -23,6 +26,16 @@ OUTPUT_DIR = Path(paths.OUTPUT)
 REPORT_FILE = "evaluation.json"
 SELECTION_FILE = "selection.json"
 MODEL_ARCHIVE = "model.tar.gz"
+MANIFEST_FILE = Path(paths.MANIFEST) / "manifest.json"
+
+
+def features_document(manifest: Path) -> dict:
+    """What the deployable archive carries from PreprocessData's manifest: the resolved dataset
+    spec and the feature names (the column order of the split files)."""
+    document = tables.read_json(manifest, "preprocessing manifest")
+    if not (isinstance(document, dict) and isinstance(document.get("dataset"), dict) and isinstance(document.get("feature_names"), list)):
+        raise ValueError(f"preprocessing manifest {manifest} lacks its 'dataset' object or 'feature_names' list")
+    return {"dataset": document["dataset"], "feature_names": document["feature_names"]}
 
 
 def read_candidate(directory: Path, name: str) -> selection.Candidate:
@@ -44,14 +57,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", required=True, help="metric to maximise: " + ", ".join(selection.METRIC_NAMES))
     parser.add_argument("--candidate", action="append", required=True, help="a candidate's name, in tie-break order")
     parser.add_argument("--candidates-dir", type=Path, default=CANDIDATES_DIR)
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_FILE, help="PreprocessData's manifest.json")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
     args = parser.parse_args(argv)
 
+    shipped = features_document(args.manifest)
     candidates = [read_candidate(args.candidates_dir / name / "evaluation", name) for name in args.candidate]
     document = selection.select(candidates, args.metric)
     winner = args.candidates_dir / document["winner"]
     tables.copy_file_atomically(winner / "evaluation" / REPORT_FILE, args.output / "evaluation" / REPORT_FILE)
-    tables.copy_file_atomically(model_io.find_archive(winner / "model"), args.output / "model" / MODEL_ARCHIVE)
+    model_io.write_with_features(model_io.find_archive(winner / "model"), shipped, args.output / "model" / MODEL_ARCHIVE)
     tables.write_lines_atomically(args.output / "selection" / SELECTION_FILE, [json.dumps(document, indent=2)])
     print(f"selection: {document['summary']}")
 

@@ -192,12 +192,57 @@ def test_both_candidates_evaluate_on_the_xgboost_stack(evaluations):
         assert report["binary_classification_metrics"]["auc"]["value"] > 0.7, name
 
 
-def test_selection_on_the_scikit_learn_stack_copies_the_winner(sklearn_stack, bundle, evaluations, tmp_path):
+def test_selection_on_the_scikit_learn_stack_ships_the_winner_with_its_features(sklearn_stack, bundle, evaluations, splits, tmp_path):
+    from churn import model_io
+
     _step(sklearn_stack, bundle, "churn.steps.select", "--metric", "auc", "--candidate", "xgboost",
-          "--candidate", "logistic-regression", "--candidates-dir", evaluations, "--output", tmp_path)
+          "--candidate", "logistic-regression", "--candidates-dir", evaluations,
+          "--manifest", splits / "manifest" / "manifest.json", "--output", tmp_path)
     selection = json.loads((tmp_path / "selection" / "selection.json").read_text())
     assert selection["winner"] == "xgboost" and " / " in selection["summary"]
-    assert (tmp_path / "model" / "model.tar.gz").read_bytes() == (evaluations / "xgboost" / "model" / "model.tar.gz").read_bytes()
+    shipped = tmp_path / "model" / "model.tar.gz"
+    assert model_io.read_model_bytes(shipped) == model_io.read_model_bytes(evaluations / "xgboost" / "model" / "model.tar.gz")
+    assert model_io.read_features(shipped)["feature_names"] == json.loads((splits / "manifest" / "manifest.json").read_text())["feature_names"]
+
+
+def test_the_official_xgboost_reader_takes_an_empty_field_as_missing(sklearn_stack, xgboost_stack, bundle, tmp_path):
+    """A split file of a table with blank cells, written on the scikit-learn stack, read as the
+    official XGBoost 1.7-1 image reads a CSV channel in file mode (XGBoost's own parser,
+    ``<dir>?format=csv&label_column=0``: sagemaker-xgboost-container's data_utils) and as churn's
+    images read it (churn.algorithm.train): the same values, and every empty field missing."""
+    from churn.dataset_infer import infer_spec
+    from churn.tables import read_raw_chunks
+    from tests.own_data import customers_csv
+
+    (tmp_path / "customers.csv").write_text(customers_csv(400))
+    inferred = infer_spec(read_raw_chunks(tmp_path / "customers.csv", 10_000), "Churn")
+    (tmp_path / "spec.json").write_text(json.dumps(inferred.spec.to_json()))
+    _step(sklearn_stack, bundle, "churn.steps.preprocess", "--input", tmp_path / "customers.csv", "--dataset", tmp_path / "spec.json",
+          "--output", tmp_path / "out")
+    train = tmp_path / "out" / "train"
+    empty = sum(line.split(",").count("") for line in (train / "train.csv").read_text().splitlines())
+    assert empty > 0
+    code = (
+        "import sys, numpy as np, xgboost as xgb\n"
+        "from pathlib import Path\n"
+        "from churn.algorithm.train import load_csv_channel\n"
+        "d = xgb.DMatrix(sys.argv[1] + '?format=csv&label_column=0&delimiter=,')\n"
+        "m = d.get_data()\n"
+        "dense = np.full(m.shape, np.nan)\n"
+        "for row in range(m.shape[0]):\n"
+        "    cells = slice(m.indptr[row], m.indptr[row + 1])\n"
+        "    dense[row, m.indices[cells]] = m.data[cells]\n"
+        "labels, features = load_csv_channel(Path(sys.argv[1]), 'train', 'text/csv')\n"
+        "assert (labels == d.get_label()).all()\n"
+        "np.testing.assert_array_equal(dense, features.astype(np.float32))\n"
+        "print(int(np.isnan(dense).sum()))\n"
+    )
+    done = subprocess.run(
+        [str(xgboost_stack), "-c", code, str(train)], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(bundle), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.split()[-1]) == empty
 
 
 def test_the_official_containers_model_scores_with_the_hosts_churn(xgboost_model, xgboost_stack, splits):

@@ -1,26 +1,43 @@
-"""SelectModel's entrypoint: the winner's report and model, byte for byte, and selection.json."""
+"""SelectModel's entrypoint: the winner's report byte for byte, the winner's model with the
+features it scores, and selection.json."""
 
+import io
 import json
 import shutil
+import tarfile
 
 import pytest
 
+from churn import features, model_io
+from churn.dataset import DEFAULT_SPEC
 from churn.selection import CANDIDATES
 from churn.steps import select
 from tests.conftest import write_model_archive
 
 
+def _manifest(folder):
+    """A PreprocessData manifest of the default spec (what SelectModel reads of it)."""
+    path = folder / "manifest.json"
+    if not path.exists():
+        path.write_text(json.dumps({"rows": 3, "dataset": DEFAULT_SPEC.to_json(), "feature_names": features.feature_names(DEFAULT_SPEC)}))
+    return path
+
+
 def _arguments(root, output, metric="auc"):
-    return ["--metric", metric, *(a for name in CANDIDATES for a in ("--candidate", name)), "--candidates-dir", str(root), "--output", str(output)]
+    return ["--metric", metric, *(a for name in CANDIDATES for a in ("--candidate", name)), "--candidates-dir", str(root),
+            "--manifest", str(_manifest(root.parent)), "--output", str(output)]
 
 
-def test_copies_the_winners_report_and_model(candidate_outputs):
+def test_copies_the_winners_report_and_model(candidate_outputs, sample_splits):
     selected = candidate_outputs / "selected"
     document = json.loads((selected / "selection/selection.json").read_text())
     winner = candidate_outputs / document["winner"]
     assert document["metric"] == "auc" and set(document["candidates"]) == set(CANDIDATES)
     assert (selected / "evaluation/evaluation.json").read_bytes() == (winner / "evaluation/evaluation.json").read_bytes()
-    assert (selected / "model/model.tar.gz").read_bytes() == (winner / "model/model.tar.gz").read_bytes()
+    shipped = selected / "model/model.tar.gz"
+    assert model_io.read_model_bytes(shipped) == model_io.read_model_bytes(winner / "model/model.tar.gz")
+    manifest = json.loads((sample_splits / "manifest" / "manifest.json").read_text())
+    assert model_io.read_features(shipped) == {"dataset": manifest["dataset"], "feature_names": manifest["feature_names"]}
     scores = {name: r["metrics"]["auc"] for name, r in document["candidates"].items()}
     assert scores[document["winner"]] == max(scores.values())
 
@@ -39,10 +56,12 @@ def _candidate(root, name, model_bytes, **values):
 def _assert_shipped(output, root, winner, loser):
     document = json.loads((output / "selection/selection.json").read_text())
     assert document["winner"] == winner
-    for path in ("evaluation/evaluation.json", "model/model.tar.gz"):
-        shipped = (output / path).read_bytes()
-        assert shipped == (root / winner / path).read_bytes(), path
-        assert shipped != (root / loser / path).read_bytes(), path
+    shipped = (output / "evaluation/evaluation.json").read_bytes()
+    assert shipped == (root / winner / "evaluation/evaluation.json").read_bytes()
+    assert shipped != (root / loser / "evaluation/evaluation.json").read_bytes()
+    model = model_io.read_model_bytes(output / "model/model.tar.gz")
+    assert model == model_io.read_model_bytes(root / winner / "model/model.tar.gz")
+    assert model != model_io.read_model_bytes(root / loser / "model/model.tar.gz")
 
 
 def test_the_second_candidate_wins_and_its_files_are_shipped(candidate_outputs, tmp_path):
@@ -99,6 +118,7 @@ def test_the_container_contract_defaults_output_and_log_line(candidate_outputs, 
     shutil.copytree(candidate_outputs / "xgboost", root / "input" / "candidates" / "xgboost")
     monkeypatch.setattr(select, "CANDIDATES_DIR", root / "input" / "candidates")
     monkeypatch.setattr(select, "OUTPUT_DIR", root / "output")
+    monkeypatch.setattr(select, "MANIFEST_FILE", _manifest(tmp_path))
     select.main(["--metric", "auc", "--candidate", "xgboost"])
     text = (root / "output" / "selection" / "selection.json").read_text()
     document = json.loads(text)
@@ -115,4 +135,58 @@ def test_the_container_contract_defaults_output_and_log_line(candidate_outputs, 
     assert usage.startswith("usage: churn.steps.select ") and "SelectModel: pick the candidate" in usage
     assert usage.endswith("--metric METRIC metric to maximise: accuracy, precision, recall, f1, auc "
                           "--candidate CANDIDATE a candidate's name, in tie-break order "
-                          "--candidates-dir CANDIDATES_DIR --output OUTPUT")
+                          "--candidates-dir CANDIDATES_DIR --manifest MANIFEST PreprocessData's manifest.json --output OUTPUT")
+
+
+def _two_candidates(root):
+    first, second = CANDIDATES
+    _candidate(root, first, b"first model", auc=0.9)
+    _candidate(root, second, b"second model", auc=0.8)
+
+
+def test_the_deployable_archive_is_the_same_bytes_every_time(tmp_path):
+    """A re-run (another time stamp on the winner's archive) writes the same archive: the cache
+    and the registry's same-bytes check rely on it."""
+    _two_candidates(tmp_path / "candidates")
+    select.main(_arguments(tmp_path / "candidates", tmp_path / "first"))
+    write_model_archive(tmp_path / "candidates" / CANDIDATES[0] / "model" / "model.tar.gz", b"first model")  # rewritten: new mtime
+    select.main(_arguments(tmp_path / "candidates", tmp_path / "second"))
+    assert (tmp_path / "first/model/model.tar.gz").read_bytes() == (tmp_path / "second/model/model.tar.gz").read_bytes()
+    with tarfile.open(tmp_path / "first/model/model.tar.gz") as tar:
+        assert [(m.name, m.mtime, m.uid, m.mode) for m in tar.getmembers()] == [
+            ("churn/features.json", 0, 0, 0o644), ("xgboost-model", 0, 0, 0o644)]
+
+
+def test_only_the_model_is_a_top_level_file(candidate_outputs, tmp_path):
+    """The official XGBoost container loads every regular file at the top of /opt/ml/model as a
+    model: the features document must sit in a folder, and every top-level file must load."""
+    xgboost = pytest.importorskip("xgboost")
+    with tarfile.open(candidate_outputs / "selected" / "model" / "model.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    top = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert top == ["xgboost-model"] and (tmp_path / "churn" / "features.json").is_file()
+    for name in top:
+        xgboost.Booster().load_model(str(tmp_path / name))
+
+
+def test_a_manifest_without_the_features_is_refused(tmp_path):
+    _two_candidates(tmp_path / "candidates")
+    (tmp_path / "manifest.json").write_text(json.dumps({"rows": 3}))
+    with pytest.raises(ValueError, match=r"manifest .*manifest.json lacks its 'dataset' object or 'feature_names' list"):
+        select.main(_arguments(tmp_path / "candidates", tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_features_member_in_the_winners_archive_is_replaced(tmp_path):
+    _two_candidates(tmp_path / "candidates")
+    archive = tmp_path / "candidates" / CANDIDATES[0] / "model" / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in (("xgboost-model", b"first model"), ("./churn/features.json", b"stale")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    select.main(_arguments(tmp_path / "candidates", tmp_path / "out"))
+    shipped = tmp_path / "out/model/model.tar.gz"
+    assert model_io.read_features(shipped)["feature_names"] == features.feature_names(DEFAULT_SPEC)
+    with tarfile.open(shipped) as tar:
+        assert tar.getnames() == ["churn/features.json", "xgboost-model"]

@@ -31,3 +31,86 @@ def raw_tables(draw, min_rows: int = 1, max_rows: int = 60, both_classes: bool =
         rows[0][LABEL_COLUMN] = "True."
         rows.append({**rows[-1], LABEL_COLUMN: "False."})
     return pd.DataFrame(rows, columns=list(REQUIRED_COLUMNS))
+
+
+# --- generated dataset specs and tables of their layout (issue: your own churn table) ---
+
+#: Cell text: letters, digits, spaces inside, a comma and a quote now and then (the CSV writer
+#: quotes them), never surrounding spaces (a spec refuses those in a vocabulary).
+_word = st.text(alphabet="abcXYZ019 -,'", min_size=1, max_size=8).map(str.strip).filter(bool)
+_MISSING_TOKENS = ("", "NA", "?", "null")
+
+
+@st.composite
+def _numeric_cell(draw) -> str:
+    return draw(st.one_of(
+        st.integers(min_value=-500, max_value=5000).map(str),
+        st.decimals(min_value=-100, max_value=1000, places=3, allow_nan=False, allow_infinity=False).map(str),
+        st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False).map(repr),
+    ))
+
+
+@st.composite
+def dataset_specs(draw) -> dict:
+    """A valid dataset spec document: 1-5 feature columns (numeric; categorical with a fixed
+    vocabulary, of words or of numbers, or a collected one), maybe missing values, a dropped ID."""
+    missing_values = draw(st.lists(st.sampled_from(_MISSING_TOKENS), min_size=1, max_size=3, unique=True))
+    names = draw(st.lists(_word.filter(lambda w: "," not in w), min_size=3, max_size=7, unique=True))
+    label, drop, *features = names
+    labels = draw(st.lists(_word.filter(lambda w: w not in missing_values), min_size=2, max_size=3, unique=True))
+    columns = []
+    for name in features[:5]:
+        kind = draw(st.sampled_from(["numeric", "words", "numbers", "collect", "collect-numbers"]))
+        column: dict = {"name": name, "type": "numeric" if kind == "numeric" else "categorical"}
+        if kind == "words":
+            column["vocabulary"] = draw(st.lists(_word.filter(lambda w: w not in missing_values), min_size=1, max_size=4, unique=True))
+        elif kind == "numbers":
+            column["vocabulary"] = [str(v) for v in draw(st.lists(st.integers(1, 999), min_size=1, max_size=4, unique=True))]
+            column["numbers"] = True
+        elif kind.startswith("collect"):
+            column["vocabulary"] = "collect"
+            if kind == "collect-numbers":
+                column["numbers"] = True
+        if draw(st.booleans()):
+            column["missing"] = True
+        columns.append(column)
+    return {
+        "name": "generated", "label": {"column": label, "positive": labels[:1], "negative": labels[1:]},
+        "columns": columns, "drop": [drop], "missing_values": missing_values,
+    }
+
+
+def _cell(draw, column: dict, missing_values: list[str]) -> str:
+    if column.get("missing") and draw(st.integers(0, 4)) == 0:
+        return draw(st.sampled_from(missing_values))
+    if column["type"] == "numeric":
+        return draw(_numeric_cell())
+    vocabulary = column["vocabulary"]
+    if vocabulary == "collect" and column.get("numbers"):
+        return draw(st.sampled_from(["1", "2", "2.0", "10", "-3", "0.5"]))
+    if vocabulary == "collect":
+        return draw(_word.filter(lambda w: w not in missing_values))
+    value = draw(st.sampled_from(vocabulary))
+    if column.get("numbers"):  # another spelling of the same number
+        value = draw(st.sampled_from([value, f"{value}.0", f" {value} "]))
+    return value
+
+
+@st.composite
+def spec_tables(draw, min_rows: int = 2, max_rows: int = 40) -> tuple[dict, pd.DataFrame]:
+    """A generated spec and a valid raw table of its layout (both classes, every collected
+    column with a value, the ID column first, unique IDs)."""
+    spec = draw(dataset_specs())
+    label, missing = spec["label"], spec["missing_values"]
+    rows = []
+    for number in range(draw(st.integers(min_rows, max_rows))):
+        row = {spec["drop"][0]: f"id-{number}"}
+        for column in spec["columns"]:
+            first = number == 0 and column.get("vocabulary") == "collect"
+            row[column["name"]] = _cell(draw, {**column, "missing": column.get("missing") and not first}, missing)
+        row[label["column"]] = draw(st.sampled_from(label["positive"] + label["negative"]))
+        rows.append(row)
+    rows[0][label["column"]] = label["positive"][0]
+    rows[-1][label["column"]] = draw(st.sampled_from(label["negative"]))
+    header = [spec["drop"][0], *(c["name"] for c in spec["columns"]), label["column"]]
+    return spec, pd.DataFrame(rows, columns=header, dtype=str)

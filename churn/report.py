@@ -171,6 +171,11 @@ def _data_section(manifest_file: Path) -> list[str]:
     if counts:
         total = counts["1"] + counts["0"]
         lines.append(f"Class balance: {counts['1']} churned, {counts['0']} stayed ({counts['1'] / total:.1%} churned) of {total} rows")
+    if manifest.get("missing_counts"):
+        lines.append(
+            "Missing values: " + ", ".join(f"{html.escape(str(name))} {count}" for name, count in manifest["missing_counts"].items())
+            + " (a missing number reaches XGBoost as missing and the logistic regression as 0; a missing category is all zeros)"
+        )
     if rows:
         lines.append("Split: " + ", ".join(f"{html.escape(str(name))} {count}" for name, count in rows.items()) + " rows")
     return ["<h2>Data</h2>", *(f"<p>{line}</p>" for line in lines)] if lines else []

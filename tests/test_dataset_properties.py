@@ -50,6 +50,9 @@ def test_the_splits_partition_the_rows_in_any_order_and_chunking(tmp_path_factor
     for name, expected in lines.items():
         assert (folder / "out" / name / f"{name}.csv").read_text().splitlines() == expected
     assert spec_from_json(result["dataset"]) == resolved
+    written = set(spec.missing_values)
+    missing = {c.name: int(raw[c.name].str.strip().isin(written).sum()) for c in spec.columns}
+    assert result["missing_counts"] == {name: count for name, count in missing.items() if count}
 
 
 @PROPERTY

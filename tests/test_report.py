@@ -189,3 +189,17 @@ def test_the_report_names_the_dataset_spec_and_the_class_balance(finished_run):
     assert "19 feature columns, 73 model features" in page
     assert "Class balance: 483 churned, 2850 stayed (14.5% churned) of 3333 rows" in page
     assert "Split: " in page and "train 2310" in page
+    assert "Missing values" not in page  # the sample has none
+
+
+def test_the_report_counts_missing_values_per_column(finished_run, tmp_path):
+    import shutil
+
+    from churn.layout import ARTIFACTS
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    manifest = json.loads((run / ARTIFACTS["manifest"]).read_text())
+    (run / ARTIFACTS["manifest"]).write_text(json.dumps({**manifest, "missing_counts": {"TotalCharges": 45, "Partner <x>": 3}}))
+    page = build_report(run)
+    assert "Missing values: TotalCharges 45, Partner &lt;x&gt; 3 (a missing number reaches XGBoost as missing" in page

@@ -12,8 +12,9 @@ import heapq
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -63,33 +64,43 @@ def split_lines(
     return split.split_rows(table, features.labelled_lines(table, spec), train_ratio, validation_ratio, seed)
 
 
+@dataclass
+class _Account:
+    """What a pass over the raw chunks saw: the columns left out, churned ("1") and stayed ("0")
+    rows, and missing values per feature column."""
+
+    ignored: list[str] = field(default_factory=list)
+    labels: Counter = field(default_factory=Counter)
+    missing: Counter = field(default_factory=Counter)
+
+
+def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, account: _Account) -> Iterator[pd.DataFrame]:
+    """The canonical table of each raw chunk (validated: the first bad chunk raises the run's
+    :class:`~churn.schema.SchemaError`), counted into ``account`` on the way."""
+    for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
+        if number == 0:
+            account.ignored = schema.ignored_columns(chunk, spec)
+        table = schema.canonical_table(chunk, require_label=True, spec=spec)
+        account.labels.update(table[spec.label].value_counts().to_dict())
+        account.missing.update({name: int((table[name] == schema.MISSING).sum()) for name in spec.feature_source_columns})
+        yield table
+
+
 def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS) -> str:
     """Validate a raw table against a spec as a run would (chunk by chunk, collected
     vocabularies, both classes needed); return a one-line account (rows, class balance, missing
     values, columns left out), or raise the run's :class:`~churn.schema.SchemaError`."""
-    labels: Counter = Counter()
-    ignored: list[str] = []
-    missing: Counter = Counter()
-
-    def canonical_chunks():
-        nonlocal ignored
-        for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
-            if number == 0:
-                ignored = schema.ignored_columns(chunk, spec)
-            table = schema.canonical_table(chunk, require_label=True, spec=spec)
-            labels.update(table[spec.label].value_counts().to_dict())
-            missing.update({name: int((table[name] == schema.MISSING).sum()) for name in spec.feature_source_columns})
-            yield table
-
-    collected_vocabularies(canonical_chunks(), spec)
+    account = _Account()
+    collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, account), spec)
+    labels = account.labels
     schema.require_both_classes_counts(labels, spec)
     rows = labels["1"] + labels["0"]
     text = f"ok: {rows} rows match {spec.name!r}; churned {labels['1']} ({labels['1'] / rows:.1%}), stayed {labels['0']}"
-    gaps = [f"{name} {count}" for name, count in missing.items() if count]
+    gaps = [f"{name} {count}" for name, count in account.missing.items() if count]
     if gaps:
         text += f"; missing values: {', '.join(gaps)}"
-    if ignored:
-        text += f"; left out: {', '.join(ignored)}"
+    if account.ignored:
+        text += f"; left out: {', '.join(account.ignored)}"
     return text
 
 
@@ -108,17 +119,11 @@ def write_splits_streaming(
     split.validate_ratios(train_ratio, validation_ratio)
     split.validate_seed(seed)
     if any(c.collected for c in spec.categorical_columns):
-        chunks = (schema.canonical_table(chunk, require_label=True, spec=spec) for chunk in tables.read_raw_chunks(location, chunk_rows))
-        spec = spec.with_vocabularies(collected_vocabularies(chunks, spec))
-    labels: Counter = Counter()
-    ignored: list[str] = []
+        spec = spec.with_vocabularies(collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, _Account()), spec))
+    account = _Account()
     with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
         runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
-        for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
-            if number == 0:
-                ignored = schema.ignored_columns(chunk, spec)
-            table = schema.canonical_table(chunk, require_label=True, spec=spec)
-            labels.update(table[spec.label].value_counts().to_dict())
+        for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
             keyed = split.keyed_rows(table, features.labelled_lines(table, spec), train_ratio, validation_ratio, seed)
             buckets: tuple[list[str], ...] = tuple([] for _ in split.SPLITS)
             for value, line, which in keyed:
@@ -127,6 +132,7 @@ def write_splits_streaming(
                 path = Path(scratch) / f"{name}-{number:06d}.txt"
                 path.write_text("".join(bucket))
                 runs[name].append(path)
+        labels = account.labels
         schema.require_both_classes_counts(labels, spec)
         rows, digests, duplicates = {}, {}, 0
         for name in split.SPLITS:
@@ -144,9 +150,11 @@ def write_splits_streaming(
                 count += len(block)
             rows[name], digests[name] = count, out.hexdigest()
     return {
-        "rows": rows, "sha256": digests, "ignored_columns": ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
+        "rows": rows, "sha256": digests, "ignored_columns": account.ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
         # Churned ("1") and stayed ("0") rows of the whole input: the class balance.
         "label_counts": {"1": labels["1"], "0": labels["0"]},
+        # Missing values per feature column (only columns with some), of the whole input.
+        "missing_counts": {name: count for name, count in account.missing.items() if count},
     }
 
 

@@ -183,6 +183,7 @@ def test_the_manifest_is_pinned_whole(sample_splits):
         "duplicate_rows": 0,
         "dataset": DEFAULT_SPEC.to_json(),
         "label_counts": {"1": 483, "0": 2850},
+        "missing_counts": {},
     }
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
@@ -237,6 +238,7 @@ def test_the_manifest_records_the_arguments_given(tmp_path):
         "duplicate_rows": 0,
         "dataset": DEFAULT_SPEC.to_json(),
         "label_counts": {"1": 483, "0": 2850},
+        "missing_counts": {},
     }
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     assert text.startswith('{\n  "dataset": {\n    "columns": [\n      {\n        "name": "State",\n')

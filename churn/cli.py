@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -241,7 +242,10 @@ def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> Non
         scores = score(model_path, input_path, allow_pickle=allow_pickle, spec=found or DEFAULT_SPEC)
         lines = format_probabilities(scores.probabilities)
     except SchemaError as error:
-        hint = "" if found else " (read as the churn.txt layout: for a model trained on another layout, give --dataset)"
+        hint = (
+            f" (the layout the model was trained on: dataset spec {found.name!r})" if found
+            else " (read as the churn.txt layout: for a model trained on another layout, give --dataset)"
+        )
         _fail(f"{error}{hint}", 2)
     except ModelArtifactError as error:
         _fail(str(error), 2)
@@ -501,12 +505,12 @@ def dataset_infer(input_path, label, positive, name, output_path) -> None:
         found = infer_spec(read_raw_chunks(Path(input_path), 100_000), label, positive, name or Path(input_path).stem)
     except (DatasetSpecError, SchemaError) as error:
         _fail(str(error), 2)
-    text = json.dumps(found.spec.to_json(), indent=2)
+    text = json.dumps(found.spec.to_json(), indent=2, ensure_ascii=False)  # "García", not "Garc\\u00eda": a file people edit
     for reason in found.reasons:
         click.echo(f"  {reason}", err=output_path is None)
     if output_path:
         write_lines_atomically(Path(output_path), [text])
-        click.echo(f"wrote {output_path}: edit it, then: churn dataset check --input {input_path} --dataset {output_path}")
+        click.echo(f"wrote {output_path}: edit it, then: churn dataset check --input {shlex.quote(input_path)} --dataset {shlex.quote(output_path)}")
     else:
         click.echo(text)
 

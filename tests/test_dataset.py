@@ -341,3 +341,17 @@ def test_the_dataset_commands_run_as_a_module(tmp_path):
 
     done = subprocess.run([sys.executable, "-m", "churn.cli", "dataset", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "infer" in done.stdout and "check" in done.stdout
+
+
+def test_an_inferred_spec_is_written_as_readable_utf8_and_the_hint_quotes_paths(tmp_path):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("city,Churn\n" + "".join(f"{n},{c}\n" for n, c in [("García", "Yes"), ("Müller", "No")] * 5))
+    done = CliRunner().invoke(main, ["dataset", "infer", "--input", str(folder / "customers.csv"), "--label", "Churn", "--output", str(folder / "spec.json")])
+    assert done.exit_code == 0, done.output
+    assert '"García"' in (folder / "spec.json").read_text(encoding="utf-8")
+    assert f"churn dataset check --input '{folder}/customers.csv' --dataset '{folder}/spec.json'" in done.output

@@ -186,3 +186,14 @@ def test_a_features_document_that_does_not_match_its_spec_is_refused(telco_model
     model_io.write_with_features(telco_models["plain"], {**document, "dataset": {"name": "x"}}, tmp_path / "n.tar.gz")
     with pytest.raises(ModelArtifactError, match=r"n.tar.gz: churn/features.json: "):
         dataset_of(tmp_path / "n.tar.gz")
+
+
+def test_rows_of_another_layout_name_the_models_layout(telco_models):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    done = CliRunner().invoke(main, ["predict", "--model", str(telco_models["deployable"]), "--input", str(SAMPLE_CSV)])
+    assert done.exit_code == 2
+    assert done.output.startswith("error: missing required column(s): 'gender', ")
+    assert done.output.rstrip().endswith("(the layout the model was trained on: dataset spec 'telco')")

@@ -52,7 +52,7 @@ def _write_traceback() -> str:
     return str(path)
 
 
-@click.group(cls=_Churn)
+@click.group(cls=_Churn, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="churn")
 def main() -> None:
     """churn: a local-first customer-churn pipeline on SageMaker Pipelines."""
@@ -120,17 +120,49 @@ def _fail(message: str, code: int = 1):
     sys.exit(code)
 
 
+def parameter_table() -> list[list[str]]:
+    """One row per pipeline parameter: name, type, default, allowed values, what it does."""
+    from churn.parameters import SPECS
+
+    return [[spec.name, spec.type_name, spec.default_text, spec.allowed, spec.help] for spec in SPECS]
+
+
+def _parameters_epilog() -> str:
+    """The parameter table for ``churn run --help`` (``\b``: click keeps the lines as they are)."""
+    lines = ["\b", "Pipeline parameters (--param NAME=VALUE; NAME=default shown):"]
+    for name, kind, default, allowed, text in parameter_table():
+        lines.append(f"  {name}={default}")
+        lines.append(f"      {kind}, {allowed}: {text}")
+    return "\n".join(lines)
+
+
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the parameters as JSON.")
+def params(as_json) -> None:
+    """The pipeline's parameters: name, type, default, allowed values and what each does
+    (override one with churn run --param NAME=VALUE)."""
+    rows = parameter_table()
+    if as_json:
+        keys = ("name", "type", "default", "allowed", "help")
+        click.echo(json.dumps([dict(zip(keys, row)) for row in rows], indent=2))
+        return
+    header = ["name", "type", "default", "allowed", "what it does"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+
+
+@main.command(epilog=_parameters_epilog())
 @click.option("--backend", type=click.Choice(["local", "cloud"]), default="local", show_default=True)
 @click.option("--input", "input_", default=None, metavar="PATH_OR_URI", help="Raw churn CSV file or folder, or s3:// (cloud) [default: data/sample/churn.csv].")
 @click.option("--dataset", "dataset_spec", default=None, metavar="SPEC", help="The input's layout, a dataset spec (see churn dataset infer) [default: the churn.txt layout].")
 @click.option("--runs-dir", default=None, help="Where runs are kept [default: $CHURN_RUNS_DIR or ./runs].")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a pipeline parameter (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a pipeline parameter (repeatable; the parameters are listed below and by churn params).")
 @click.option("--aws-images", is_flag=True, help="local: use the official AWS images (needs access to their registry).")
 @click.option("--build/--no-build", default=True, show_default=True, help="local: build the project's images if missing.")
 @click.option("--no-cache", is_flag=True, help="local: run every step, reusing nothing from the step cache.")
 @click.option("--resume", "resume_id", default=None, metavar="EXECUTION_ID", help="local: run a failed execution again from its failed step.")
-@click.option("--version", "version_name", default=None, metavar="VERSION", help="Run a recorded pipeline version again (see churn versions).")
+@click.option("--pipeline-version", "version_name", default=None, metavar="VERSION", help="Run a recorded pipeline version again (see churn versions).")
 @click.option(
     "--max-parallel-steps", type=click.IntRange(min=1), default=None,
     help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
@@ -192,7 +224,12 @@ def run(
 
 
 @main.command()
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False), help="A model.tar.gz, e.g. runs/<id>/SelectModel/model/model.tar.gz (the winner).")
+@click.option(
+    "--model", "model_ref", required=True, metavar="MODEL",
+    help="A model.tar.gz (e.g. runs/<id>/SelectModel/model/model.tar.gz, the winner) or a registered model: "
+    "GROUP:VERSION, GROUP:latest or GROUP:latest-approved (e.g. churn:3).",
+)
+@click.option("--runs-dir", default=None, help="Where the registry of a GROUP:VERSION model is [default: $CHURN_RUNS_DIR or ./runs].")
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="Raw customer rows (churn.txt layout; label optional).")
 @click.option("--output", "output_path", default=None, type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout; never the model or an input file.")
 @click.option(
@@ -206,7 +243,7 @@ def run(
     "or by an older churn): a dataset spec, or the run's manifest.json "
     "[default: the spec the archive carries, else the one recorded in its run folder, else the churn.txt layout].",
 )
-def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> None:
+def predict(model_ref, runs_dir, input_path, output_path, allow_pickle, spec_path) -> None:
     """Score customers: one churn probability per input row.
 
     The rows must have the layout the model was trained on: the dataset spec the model archive
@@ -221,6 +258,7 @@ def predict(model_path, input_path, output_path, allow_pickle, spec_path) -> Non
     from churn.schema import SchemaError
     from churn.tables import raw_csv_files, write_lines_atomically
 
+    model_path = str(_model_file(model_ref, runs_dir))
     if output_path:
         output = Path(output_path)
         if same_file(output, Path(model_path)):
@@ -404,6 +442,32 @@ def images_build(if_missing, base_image, with_parity) -> None:
         click.echo("built: " + ", ".join(docker.build_images(base_image, with_parity)))
     except docker.DockerError as error:
         _fail(str(error))
+
+
+def _model_file(reference: str, runs_dir):
+    """The model.tar.gz a --model names: a file, or a registered version (GROUP:VERSION,
+    GROUP:latest, GROUP:latest-approved) whose model data is on this machine."""
+    from pathlib import Path
+
+    from churn.files import uri_path
+    from churn.registry import REFERENCE, RegistryError
+
+    if Path(reference).is_file() or REFERENCE.fullmatch(reference) is None:
+        if not Path(reference).is_file():
+            _fail(f"--model {reference}: no such model file (or registered model GROUP:VERSION, GROUP:latest, GROUP:latest-approved)", 2)
+        return Path(reference)
+    try:
+        package = _registry(runs_dir).resolve(reference)
+    except RegistryError as error:
+        _fail(f"--model {reference}: {error}", 2)
+    try:
+        path = uri_path(package.model_data)
+    except ValueError:
+        path = None
+    if path is None or not path.is_file():
+        _fail(f"--model {reference}: {package.group} version {package.version}'s model data is not on this machine: {package.model_data}", 2)
+    click.echo(f"note: {package.group} version {package.version} ({package.approval_status}, run {package.execution_id}): {path}", err=True)
+    return path
 
 
 @main.group()

@@ -6,6 +6,7 @@ compiled or any container starts.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,9 +25,24 @@ class ParameterError(ValueError):
 class ParameterSpec:
     name: str
     kind: type  # str, int or float
-    default: object  # None: the backend decides the default
+    default: object  # None: the backend decides the default (``backend_default`` says how)
     help: str
     check: Callable[[object], str | None] = lambda value: None
+    #: What the backend takes when ``default`` is None.
+    backend_default: str = ""
+
+    @property
+    def type_name(self) -> str:
+        return {str: "text", int: "integer", float: "number"}[self.kind]
+
+    @property
+    def allowed(self) -> str:
+        """The values ``check`` accepts, in words (for ``churn params``)."""
+        return _ALLOWED.get(self.check, "any")
+
+    @property
+    def default_text(self) -> str:
+        return self.backend_default if self.default is None else str(self.default)
 
 
 def _unit_open(value) -> str | None:
@@ -65,8 +81,24 @@ def _not_empty(value) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
+_ALLOWED: dict[Callable, str] = {
+    _unit_open: "0 < x < 1",
+    _unit_closed: "0 <= x <= 1",
+    _positive: "x > 0",
+    _non_negative: "x >= 0",
+    _true_or_false: "true | false",
+    _metric_name: " | ".join(METRIC_NAMES),
+    _approval_status: " | ".join(APPROVAL_STATUSES),
+    _not_empty: "not empty",
+}
+#: What the backends take when a parameter has no default of its own (churn.backends.local and .cloud).
+_INSTANCE_DEFAULT = "local (cloud: ml.m5.large)"
+
 SPECS: tuple[ParameterSpec, ...] = (
-    ParameterSpec("InputData", str, None, "URI of the raw churn CSV (file or folder)", _not_empty),
+    ParameterSpec(
+        "InputData", str, None, "URI of the raw churn CSV (file or folder)", _not_empty,
+        "data/sample/churn.csv (cloud: staged to S3)",
+    ),
     ParameterSpec("TrainRatio", float, 0.7, "share of rows in the train split", _unit_open),
     ParameterSpec("ValidationRatio", float, 0.15, "share of rows in the validation split", _unit_open),
     ParameterSpec("SplitSeed", int, 42, "seed of the content-hash split", _non_negative),
@@ -77,8 +109,8 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("BaselineC", float, 1.0, "inverse regularisation strength of the baseline", _positive),
     ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _metric_name),
     ParameterSpec("AccuracyThreshold", float, 0.8, "test accuracy the winning model must reach", _unit_closed),
-    ParameterSpec("ProcessingInstanceType", str, None, "instance type of processing steps", _not_empty),
-    ParameterSpec("TrainingInstanceType", str, None, "instance type of the training step", _not_empty),
+    ParameterSpec("ProcessingInstanceType", str, None, "instance type of processing steps", _not_empty, _INSTANCE_DEFAULT),
+    ParameterSpec("TrainingInstanceType", str, None, "instance type of the training step", _not_empty, _INSTANCE_DEFAULT),
     ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval_status),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}
@@ -88,6 +120,11 @@ def convert(name: str, text: str) -> object:
     """Parse one override; raise :class:`ParameterError` naming the parameter and the problem."""
     spec = BY_NAME.get(name)
     if spec is None:
+        lowered = {known.lower(): known for known in BY_NAME}
+        close = difflib.get_close_matches(name.lower(), lowered, n=1, cutoff=0.7)
+        if close:
+            suggestion = lowered[close[0]]
+            raise ParameterError(f"unknown parameter {name!r}; did you mean {suggestion!r}? (churn params lists them all)")
         raise ParameterError(f"unknown parameter {name!r}; known parameters: {', '.join(BY_NAME)}")
     try:
         value = spec.kind(text)

@@ -9,6 +9,7 @@ and an approval status (PendingManualApproval, Approved or Rejected) that can be
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ CREATE TABLE IF NOT EXISTS model_packages (
 _COLUMNS = (
     "group_name, version, approval_status, model_data, image, metrics, execution_id, created_at, updated_at, selection"
 )
+
+
+#: A registered model by name: ``GROUP:VERSION``, ``GROUP:latest`` or ``GROUP:latest-approved``
+#: (a group name as SageMaker allows it).
+REFERENCE = re.compile(r"(?P<group>[A-Za-z0-9](?:-*[A-Za-z0-9]){0,62}):(?P<which>[0-9]+|latest|latest-approved)")
 
 
 class RegistryError(ValueError):
@@ -164,6 +170,21 @@ class Registry:
         if row is None:
             raise RegistryError(f"no model package {group} version {version}")
         return _package(row)
+
+    def resolve(self, reference: str) -> ModelPackage:
+        """The version a :data:`REFERENCE` names: ``churn:3``, ``churn:latest`` (the highest
+        version) or ``churn:latest-approved`` (the highest Approved one)."""
+        match = REFERENCE.fullmatch(reference)
+        if match is None:
+            raise RegistryError(f"{reference!r} is not a model reference: GROUP:VERSION, GROUP:latest or GROUP:latest-approved")
+        group, which = match["group"], match["which"]
+        if which.isdigit():
+            return self.get(group, int(which))
+        found = [p for p in self.list(group) if which == "latest" or p.approval_status == "Approved"]
+        if not found:
+            kind = "approved version" if which == "latest-approved" else "version"
+            raise RegistryError(f"no {kind} of model group {group!r} in {self.path}")
+        return found[-1]
 
     def list(self, group: str | None = None) -> list[ModelPackage]:
         query = f"SELECT {_COLUMNS} FROM model_packages"

@@ -1,8 +1,8 @@
 """Pipeline versions: a version is one distinct definition (so also the hash of the step code
 it runs). Local: every run records its definition; ``churn versions`` lists the distinct ones
-and ``churn run --version V`` runs a recorded version again with the step code it ran then.
+and ``churn run --pipeline-version V`` runs a recorded version again with the step code it ran then.
 Cloud: SageMaker keeps a pipeline version per upsert; :func:`list_cloud_versions` groups them
-by definition, and ``churn run --backend cloud --version V`` starts that pipeline version."""
+by definition, and ``churn run --backend cloud --pipeline-version V`` starts that pipeline version."""
 
 from __future__ import annotations
 

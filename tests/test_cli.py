@@ -178,3 +178,66 @@ def test_predict_says_how_many_rows_had_an_unseen_category(tmp_path, trained_boo
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
     assert result.stderr.strip() == "note: categories the model never saw, encoded as all zeros (rows per column): State 2"
+
+
+def test_the_parameters_are_discoverable():
+    """churn params (table and JSON) and churn run --help list every parameter with its type,
+    default and allowed values; -h is --help; --version is churn's, --pipeline-version a run's."""
+    from click.testing import CliRunner
+
+    from churn import __version__
+    from churn.cli import main
+    from churn.parameters import SPECS
+
+    table = CliRunner().invoke(main, ["params"])
+    assert table.exit_code == 0
+    lines = table.output.splitlines()
+    assert lines[0].split() == ["name", "type", "default", "allowed", "what", "it", "does"] and len(lines) == 1 + len(SPECS)
+    assert lines[5].split()[:4] == ["MaxDepth", "integer", "5", "x"]
+    document = json.loads(CliRunner().invoke(main, ["params", "--json"]).output)
+    assert [d["name"] for d in document] == [s.name for s in SPECS]
+    assert document[1] == {"name": "TrainRatio", "type": "number", "default": "0.7", "allowed": "0 < x < 1", "help": "share of rows in the train split"}
+    help_text = CliRunner().invoke(main, ["run", "-h"]).output
+    assert "    NumRound=100\n        integer, x > 0: XGBoost boosting rounds\n" in help_text
+    assert all(f"  {s.name}=" in help_text for s in SPECS) and "--pipeline-version VERSION" in help_text
+    assert CliRunner().invoke(main, ["-h"]).exit_code == 0
+    assert CliRunner().invoke(main, ["--version"]).output == f"churn, version {__version__}\n"
+    misspelled = CliRunner().invoke(main, ["run", "--param", "NumRounds=5"])
+    assert misspelled.exit_code == 2 and "did you mean 'NumRound'?" in misspelled.output
+    assert CliRunner().invoke(main, ["run", "--version", "abc"]).exit_code == 2  # not a run option any more
+
+
+def test_predict_takes_a_registered_model_by_name(tmp_path, native_archive):
+    """--model churn:1, churn:latest, churn:latest-approved: the registry's model data, with a
+    note naming the version; what cannot be found is one error line."""
+    from click.testing import CliRunner
+
+    from churn.cli import main
+    from churn.files import file_uri
+    from churn.registry import Registry
+    from tests.conftest import SAMPLE_CSV
+
+    registry = Registry(tmp_path / "runs")
+    registry.register("churn", file_uri(native_archive), "img", {"auc": 0.9}, "run-one", "PendingManualApproval")
+    registry.register("churn", file_uri(tmp_path / "gone.tar.gz"), "img", {"auc": 0.9}, "run-two", "PendingManualApproval")
+    runner = CliRunner()  # click 8.2+: stdout and stderr apart
+
+    def predict(reference):
+        return runner.invoke(main, ["predict", "--model", reference, "--runs-dir", str(tmp_path / "runs"), "--input", str(SAMPLE_CSV)])
+
+    by_file = CliRunner().invoke(main, ["predict", "--model", str(native_archive), "--input", str(SAMPLE_CSV)])
+    done = predict("churn:1")
+    assert done.exit_code == 0, done.output
+    assert f"note: churn version 1 (PendingManualApproval, run run-one): {native_archive}" in done.stderr
+    assert done.stdout == by_file.stdout and len(done.stdout.split()) == 3333
+    for reference, says in [
+        ("churn:latest", f"churn version 2's model data is not on this machine: file://{tmp_path}/gone.tar.gz"),
+        ("churn:latest-approved", "no approved version of model group 'churn' in"),
+        ("churn:7", "no model package churn version 7"),
+        ("other:latest", "no version of model group 'other'"),
+        ("nothing-here.tar.gz", "--model nothing-here.tar.gz: no such model file (or registered model GROUP:VERSION"),
+    ]:
+        refused = predict(reference)
+        assert refused.exit_code == 2 and says in refused.stderr and "Traceback" not in refused.stderr, (reference, refused.stderr)
+    registry.set_status("churn", 1, "Approved")
+    assert predict("churn:latest-approved").stdout == by_file.stdout

@@ -1,5 +1,6 @@
 import pytest
 
+from churn import parameters
 from churn.parameters import BY_NAME, ParameterError, parse_overrides
 
 
@@ -129,3 +130,23 @@ def test_a_choice_parameter_lists_its_choices_in_order():
     with pytest.raises(ParameterError, match=r"^ModelApprovalStatus must be one of PendingManualApproval, Approved, Rejected, got 'ok'$"):
         convert("ModelApprovalStatus", "ok")
     assert [convert("ModelApprovalStatus", s) for s in ("Approved", "Rejected")] == ["Approved", "Rejected"]
+
+
+@pytest.mark.parametrize(
+    "name, suggestion",
+    [("NumRounds", "NumRound"), ("numround", "NumRound"), ("Trainratio", "TrainRatio"), ("MaxDeptn", "MaxDepth"), ("eta", "Eta")],
+)
+def test_a_misspelled_name_gets_the_close_match(name, suggestion):
+    with pytest.raises(ParameterError) as error:
+        parameters.convert(name, "1")
+    assert str(error.value) == f"unknown parameter {name!r}; did you mean {suggestion!r}? (churn params lists them all)"
+
+
+def test_every_parameter_says_its_type_default_and_allowed_values():
+    from churn.backends import cloud
+
+    for spec in parameters.SPECS:
+        assert spec.type_name in ("text", "integer", "number") and spec.default_text and spec.allowed != "any", spec.name
+    assert parameters.BY_NAME["TrainingInstanceType"].default_text == f"local (cloud: {cloud.DEFAULT_TRAINING_INSTANCE})"
+    assert parameters.BY_NAME["ProcessingInstanceType"].default_text == f"local (cloud: {cloud.DEFAULT_PROCESSING_INSTANCE})"
+    assert parameters.BY_NAME["SelectionMetric"].allowed == "accuracy | precision | recall | f1 | auc"

@@ -1,5 +1,5 @@
 """Pipeline versions on the local backend (Docker): two versions after a change to a step
-script, and `--version` of the first reproduces its split files byte for byte."""
+script, and `--pipeline-version` of the first reproduces its split files byte for byte."""
 
 from __future__ import annotations
 

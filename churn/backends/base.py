@@ -53,7 +53,7 @@ class Backend:
     #: Settings that were not given and hold a placeholder (fine for printing a definition).
     placeholders: list[str] = field(default_factory=list)
     #: Content hash of the step code bundle to run; None: the code as it is now. Set to run a
-    #: recorded pipeline version again (``churn run --version``).
+    #: recorded pipeline version again (``churn run --pipeline-version``).
     code_version: str | None = None
     #: The model package group RegisterModel registers into (SageMaker's, or the local registry's).
     model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP

@@ -339,7 +339,7 @@ def find_run_dir(runs_dir: Path, execution_id: str) -> Path:
 @dataclass(frozen=True)
 class Resume:
     """What a resumed execution runs again: the parameters, and the input, definition and step
-    code it ran (a run of a recorded ``--version`` resumes with that version's code)."""
+    code it ran (a run of a recorded ``--pipeline-version`` resumes with that version's code)."""
 
     parameters: dict[str, object]
     input_sha256: str | None

@@ -87,14 +87,14 @@ def check_request(request: RunRequest) -> None:
                 (any(name != "InputData" for name in request.parameters), "--param"),
                 ("InputData" in request.parameters, "--input"),
                 (not request.use_cache, "--no-cache"),
-                (request.version is not None, "--version"),
+                (request.version is not None, "--pipeline-version"),
                 (request.dataset is not None, "--dataset"),
             ) if given
         ]
         if conflicts:
             raise RunError(f"--resume runs the failed execution as it was: it takes no {', '.join(conflicts)}")
     if request.version is not None and request.dataset is not None:
-        raise RunError("--version runs a recorded version with the dataset spec it ran with: it takes no --dataset")
+        raise RunError("--pipeline-version runs a recorded version with the dataset spec it ran with: it takes no --dataset")
     if request.max_parallel_steps is not None and request.max_parallel_steps < 1:
         raise RunError(f"--max-parallel-steps must be a positive integer, got {request.max_parallel_steps}")
     if request.poll_seconds is not None and not request.poll_seconds > 0:

@@ -54,7 +54,7 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     if request.resume:
         resume = resume_parameters(backend.runs_dir, request.resume)
         overrides, expected_input = resume.parameters, resume.input_sha256
-        if resume.code_version:  # the step code and definition the execution ran (a --version run's too)
+        if resume.code_version:  # the step code and definition the execution ran (a --pipeline-version run's too)
             backend.code_version, expected_definition = resume.code_version, resume.definition_sha256
     if request.version:
         try:

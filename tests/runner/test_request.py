@@ -68,7 +68,7 @@ def test_shared_settings_are_accepted_on_both_backends(backend):
         ({"parameters": {"NumRound": 5}}, "--param"),
         ({"parameters": {"InputData": "x.csv"}}, "--input"),
         ({"parameters": {"InputData": "x.csv", "Eta": 0.1}, "use_cache": False}, "--param, --input, --no-cache"),
-        ({"version": "abc"}, "--version"),
+        ({"version": "abc"}, "--pipeline-version"),
     ],
 )
 def test_a_resume_takes_nothing_that_would_change_the_run(settings, conflicts):
@@ -92,7 +92,7 @@ def test_an_unknown_backend_and_bad_numbers_are_refused():
     "request_, says",
     [
         (dict(resume="abc", dataset=Path("spec.json")), "--resume runs the failed execution as it was: it takes no --dataset"),
-        (dict(version="abc", dataset=Path("spec.json")), "--version runs a recorded version with the dataset spec it ran with: it takes no --dataset"),
+        (dict(version="abc", dataset=Path("spec.json")), "--pipeline-version runs a recorded version with the dataset spec it ran with: it takes no --dataset"),
     ],
 )
 def test_a_dataset_spec_cannot_change_a_recorded_run(request_, says):

@@ -176,7 +176,8 @@ def in_process_floor(work: Path) -> dict:
             with tarfile.open(out / name / "model" / "model.tar.gz", "w:gz") as tar:
                 tar.add(model, arcname="xgboost-model")
             evaluate.main(["--model", str(out / name / "model"), "--test", str(out / "pre" / "test"), "--output", str(out / name / "evaluation")])
-        select.main(["--metric", "auc", *(a for n in CANDIDATES for a in ("--candidate", n)), "--candidates-dir", str(out), "--output", str(out / "selected")])
+        select.main(["--metric", "auc", *(a for n in CANDIDATES for a in ("--candidate", n)), "--candidates-dir", str(out),
+                     "--manifest", str(out / "pre" / "manifest" / "manifest.json"), "--output", str(out / "selected")])
         times.append(time.perf_counter() - start)
     return {"floor": _median(times), "samples": times}
 

@@ -10,6 +10,7 @@ of any problem. Pure: no I/O.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 NUMERIC = "numeric"
@@ -119,7 +120,7 @@ def _strings(value: object, where: str, *, allow_empty_items: bool = False, allo
         raise DatasetSpecError(f"{where} must not be empty")
     if not allow_empty_items and any(not v.strip() for v in value):
         raise DatasetSpecError(f"{where} holds an empty value")
-    duplicates = sorted({v for v in value if value.count(v) > 1})
+    duplicates = sorted(v for v, count in Counter(value).items() if count > 1)  # linear: a vocabulary may be long
     if duplicates:
         raise DatasetSpecError(f"{where} repeats {', '.join(map(repr, duplicates))}")
     return tuple(value)
@@ -180,7 +181,7 @@ def _number_vocabulary(values: tuple[str, ...], where: str) -> tuple[str, ...]:
             spelled.append(canonical_number(value))
         except ValueError:
             raise DatasetSpecError(f"{where}: {value!r} is not a number (the column compares its values as numbers)") from None
-    repeated = sorted({v for v in spelled if spelled.count(v) > 1})
+    repeated = sorted(v for v, count in Counter(spelled).items() if count > 1)
     if repeated:
         raise DatasetSpecError(f"{where} repeats the number(s) {', '.join(repeated)}")
     return tuple(spelled)
@@ -205,7 +206,7 @@ def spec_from_json(document: object) -> DatasetSpec:
     if any(v != v.strip() for v in missing_values):
         raise DatasetSpecError("missing_values are compared after surrounding spaces are stripped: write them without")
     names = [c.name for c in columns]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise DatasetSpecError(f"column(s) {', '.join(map(repr, repeated))} appear more than once in columns")
     for what, clash in (("the label column", [label_column]), ("drop", list(drop))):

@@ -235,6 +235,8 @@ def read_features(archive: Path | str) -> dict | None:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} is not JSON: {error}") from None
+    except RecursionError:
+        raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} is nested too deeply to be a features document") from None
     if not (isinstance(document, dict) and isinstance(document.get("dataset"), dict) and isinstance(document.get("feature_names"), list)):
         raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} lacks its 'dataset' object or 'feature_names' list")
     return document
@@ -249,23 +251,17 @@ def _normalized(name: str, size: int) -> tarfile.TarInfo:
 
 
 def write_with_features(source: Path | str, features: dict, target: Path) -> None:
-    """Write ``target``: the model archive ``source`` (its regular files, read within the bounds)
-    plus :data:`FEATURES_MEMBER` holding ``features``, deterministically (members sorted, fixed
-    headers, gzip without a time stamp), atomically. Links and devices are refused; a features
-    member already in ``source`` is replaced."""
+    """Write ``target``, the deployable archive: the model file of ``source`` (the member
+    :func:`read_model_bytes` picks, so what was evaluated is what ships) as ``xgboost-model``,
+    plus :data:`FEATURES_MEMBER` holding ``features``; nothing else (any other member of
+    ``source`` is left out: the official XGBoost container would try to load it as a model).
+    Deterministic (fixed headers, gzip without a time stamp) and atomic."""
     from churn.tables import AtomicTextWriter
 
-    contents: dict[str, bytes] = {}
-    with _archive_members(source) as (tar, members):
-        for member in members:
-            if member.isdir() or _is_features(member):
-                continue
-            if not member.isfile():
-                raise ModelArtifactError(f"{member.name!r} in {source} is {_kind(member)}, not a regular file")
-            contents[member.name] = tar.extractfile(member).read()
-    if not contents:
-        raise ModelArtifactError(f"model archive {source} holds no file")
-    contents[FEATURES_MEMBER] = (json.dumps(features, indent=2, sort_keys=True) + "\n").encode()
+    contents = {
+        MODEL_FILE: read_model_bytes(source),
+        FEATURES_MEMBER: (json.dumps(features, indent=2, sort_keys=True) + "\n").encode(),
+    }
     with AtomicTextWriter(target) as out:
         with gzip.GzipFile(filename="", mode="wb", fileobj=out.handle, mtime=0) as compressed:
             with tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:

@@ -51,17 +51,30 @@ class LayoutMismatchError(ValueError):
     """A --dataset given for a model that carries another layout."""
 
 
+def same_layout(given: DatasetSpec, carried: DatasetSpec) -> bool:
+    """Whether ``given`` describes the rows ``carried`` scores: the same feature columns (name,
+    type, numbers, may be missing; the same vocabulary where ``given`` fixes one, any where it
+    collects one), the same label column and the same missing-value spellings. Its name, the
+    order of its label values and its dropped columns do not matter for scoring."""
+    if (given.label, set(given.missing_values), len(given.columns)) != (carried.label, set(carried.missing_values), len(carried.columns)):
+        return False
+    return all(
+        (g.name, g.kind, g.numbers, g.missing) == (c.name, c.kind, c.numbers, c.missing) and (g.vocabulary is None or g.vocabulary == c.vocabulary)
+        for g, c in zip(given.columns, carried.columns)
+    )
+
+
 def dataset_of(model_archive: Path | str, spec_path: Path | None = None) -> DatasetSpec | None:
     """The layout a model scores: the spec its archive carries; else ``spec_path`` (a spec or a
     run's manifest); else the spec recorded in the model's run folder; None: the churn.txt layout.
 
-    A ``spec_path`` that differs from the spec the archive carries is refused: the model's own
-    record is the truth, and scoring another layout would give numbers without meaning."""
+    A ``spec_path`` that is not the layout the archive carries (:func:`same_layout`) is refused:
+    the model's own record is the truth, and scoring another layout would give numbers without
+    meaning."""
     carried = model_dataset(model_archive)
-    given = dataset_for_scoring(spec_path) if spec_path is not None else None
     if carried is None:
-        return given or run_dataset(model_archive)
-    if given is not None and replace(given, name=carried.name) != carried:
+        return (dataset_for_scoring(spec_path) if spec_path is not None else None) or run_dataset(model_archive)
+    if spec_path is not None and not same_layout(_spec_in(spec_path), carried):
         raise LayoutMismatchError(
             f"--dataset {spec_path} is not the layout the model was trained on (it carries its own dataset spec, "
             f"{carried.name!r}): leave --dataset out"
@@ -69,13 +82,18 @@ def dataset_of(model_archive: Path | str, spec_path: Path | None = None) -> Data
     return carried
 
 
-def dataset_for_scoring(path: Path) -> DatasetSpec:
-    """The spec in a dataset spec file or in a run's manifest.json (which records the resolved
-    spec); a spec that still collects a vocabulary cannot score (which values, in which order?)."""
+def _spec_in(path: Path) -> DatasetSpec:
+    """The spec in a dataset spec file or in a run's manifest.json (which records the resolved spec)."""
     document = tables.read_json(path, "dataset spec")
     if isinstance(document, dict) and "feature_names" in document and "dataset" in document:
         document = document["dataset"]
-    spec = spec_from_json(document)
+    return spec_from_json(document)
+
+
+def dataset_for_scoring(path: Path) -> DatasetSpec:
+    """The spec in a dataset spec file or in a run's manifest.json (which records the resolved
+    spec); a spec that still collects a vocabulary cannot score (which values, in which order?)."""
+    spec = _spec_in(path)
     collected = [c.name for c in spec.categorical_columns if c.collected]
     if collected:
         raise ValueError(

@@ -158,7 +158,14 @@ def _data_section(manifest_file: Path) -> list[str]:
     if not manifest_file.is_file():
         return []
     manifest = json.loads(manifest_file.read_text())
-    spec, counts, rows = manifest.get("dataset"), manifest.get("label_counts"), manifest.get("rows", {})
+    if not isinstance(manifest, dict):
+        return []
+
+    def part(key: str, kind: type):
+        value = manifest.get(key)
+        return value if isinstance(value, kind) else None  # a damaged manifest loses a line, not the report
+
+    spec, counts, rows = part("dataset", dict), part("label_counts", dict), part("rows", dict)
     lines = []
     if spec:
         label = spec["label"]
@@ -171,13 +178,14 @@ def _data_section(manifest_file: Path) -> list[str]:
     if counts:
         total = counts["1"] + counts["0"]
         lines.append(f"Class balance: {counts['1']} churned, {counts['0']} stayed ({counts['1'] / total:.1%} churned) of {total} rows")
-    if manifest.get("missing_counts"):
+    missing = part("missing_counts", dict)
+    if missing:
         lines.append(
-            "Missing values: " + ", ".join(f"{html.escape(str(name))} {count}" for name, count in manifest["missing_counts"].items())
+            "Missing values: " + ", ".join(f"{html.escape(str(name))} {html.escape(str(count))}" for name, count in missing.items())
             + " (a missing number reaches XGBoost as missing and the logistic regression as 0; a missing category is all zeros)"
         )
     if rows:
-        lines.append("Split: " + ", ".join(f"{html.escape(str(name))} {count}" for name, count in rows.items()) + " rows")
+        lines.append("Split: " + ", ".join(f"{html.escape(str(name))} {html.escape(str(count))}" for name, count in rows.items()) + " rows")
     return ["<h2>Data</h2>", *(f"<p>{line}</p>" for line in lines)] if lines else []
 
 

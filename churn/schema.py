@@ -91,22 +91,25 @@ def _examples(column: pd.Series, bad: pd.Series) -> str:
 
 def _normalise(
     name: str, column: pd.Series, normal, problem: str, missing: frozenset[str] = frozenset({""}), allow_missing: bool = False,
+    missing_numbers: frozenset[str] = frozenset(),
 ) -> pd.Series:
     """Map every value of a column through ``normal(stripped value)`` (``None``: invalid), each
     distinct value once, so the cost is per distinct value, not per row. A value written as
-    missing (one of ``missing``, or empty) becomes :data:`MISSING` where ``allow_missing``, else
-    it is an error naming the rows."""
-    mapping = {}
+    missing (one of ``missing``, empty, or in a column of numbers a number equal to one of
+    ``missing_numbers``: ``-1.0`` when ``-1`` means missing) becomes :data:`MISSING` where
+    ``allow_missing``, else it is an error naming the rows."""
+    mapping, written_missing = {}, set()
     for value in column.unique():
         stripped = str(value).strip()
-        if stripped in missing or not stripped:
-            mapping[value] = MISSING if allow_missing and stripped in missing else None
+        if stripped in missing or not stripped or (missing_numbers and _number_or_none(stripped) in missing_numbers):
+            written_missing.add(value)
+            mapping[value] = MISSING if allow_missing else None
         else:
             mapping[value] = normal(stripped)
     tokens = column.map(mapping)
     bad = tokens.isna()
     if bad.any():
-        empty = bad & column.str.strip().isin(missing | {""})
+        empty = bad & column.isin(written_missing)
         if empty.any():
             raise SchemaError(f"column {name!r} has missing values at {_examples(column, empty)}")
         raise SchemaError(problem.format(name=name, examples=_examples(column, bad)))
@@ -158,6 +161,8 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True, spec: Da
 
     raw = frame.loc[:, list(wanted)].astype(str)
     written_missing = frozenset(spec.missing_values)
+    # In a column of numbers a missing value written as a number matches by value (-1.0 is -1).
+    missing_numbers = frozenset(n for n in map(_number_or_none, spec.missing_values) if n is not None)
     columns = {}
     for name in wanted:
         if name == spec.label:
@@ -176,11 +181,12 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True, spec: Da
             )
             columns[name] = _normalise(
                 name, raw[name], lambda text, v=vocabulary, f=spell: f(text) if v is None or f(text) in v else None,
-                problem, written_missing, column.missing,
+                problem, written_missing, column.missing, missing_numbers if column.numbers else frozenset(),
             )
         else:
             columns[name] = _normalise(
                 name, raw[name], _number_or_none, "column {name!r} must be numeric; bad values at {examples}", written_missing, column.missing,
+                missing_numbers,
             )
             _require_float32(name, raw[name], columns[name])
     return pd.DataFrame(columns, index=raw.index)

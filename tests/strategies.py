@@ -38,7 +38,9 @@ def raw_tables(draw, min_rows: int = 1, max_rows: int = 60, both_classes: bool =
 #: Cell text: letters, digits, spaces inside, a comma and a quote now and then (the CSV writer
 #: quotes them), never surrounding spaces (a spec refuses those in a vocabulary).
 _word = st.text(alphabet="abcXYZ019 -,'", min_size=1, max_size=8).map(str.strip).filter(bool)
-_MISSING_TOKENS = ("", "NA", "?", "null")
+#: How a generated spec writes a missing value; "-1" is a number, so in a column of numbers
+#: "-1.0" and " -1 " are missing too.
+_MISSING_TOKENS = ("", "NA", "?", "null", "-1")
 
 
 @st.composite
@@ -57,7 +59,8 @@ def dataset_specs(draw) -> dict:
     missing_values = draw(st.lists(st.sampled_from(_MISSING_TOKENS), min_size=1, max_size=3, unique=True))
     names = draw(st.lists(_word.filter(lambda w: "," not in w), min_size=3, max_size=7, unique=True))
     label, drop, *features = names
-    labels = draw(st.lists(_word.filter(lambda w: w not in missing_values), min_size=2, max_size=3, unique=True))
+    labels = draw(st.lists(_word.filter(lambda w: w not in missing_values), min_size=2, max_size=4, unique=True))
+    positives = draw(st.integers(1, len(labels) - 1))
     columns = []
     for name in features[:5]:
         kind = draw(st.sampled_from(["numeric", "words", "numbers", "collect", "collect-numbers"]))
@@ -75,16 +78,18 @@ def dataset_specs(draw) -> dict:
             column["missing"] = True
         columns.append(column)
     return {
-        "name": "generated", "label": {"column": label, "positive": labels[:1], "negative": labels[1:]},
+        "name": "generated", "label": {"column": label, "positive": labels[:positives], "negative": labels[positives:]},
         "columns": columns, "drop": [drop], "missing_values": missing_values,
     }
 
 
 def _cell(draw, column: dict, missing_values: list[str]) -> str:
     if column.get("missing") and draw(st.integers(0, 4)) == 0:
-        return draw(st.sampled_from(missing_values))
+        token = draw(st.sampled_from(missing_values))
+        numeric = column["type"] == "numeric" or column.get("numbers")
+        return draw(st.sampled_from([token, f"{token}.0", f" {token} "])) if numeric and token == "-1" else token
     if column["type"] == "numeric":
-        return draw(_numeric_cell())
+        return draw(_numeric_cell().filter(lambda text: "-1" not in missing_values or float(text) != -1))
     vocabulary = column["vocabulary"]
     if vocabulary == "collect" and column.get("numbers"):
         return draw(st.sampled_from(["1", "2", "2.0", "10", "-3", "0.5"]))
@@ -99,9 +104,12 @@ def _cell(draw, column: dict, missing_values: list[str]) -> str:
 @st.composite
 def spec_tables(draw, min_rows: int = 2, max_rows: int = 40) -> tuple[dict, pd.DataFrame]:
     """A generated spec and a valid raw table of its layout (both classes, every collected
-    column with a value, the ID column first, unique IDs)."""
+    column with a value, the ID column first, unique IDs, maybe a column the spec does not name)."""
     spec = draw(dataset_specs())
     label, missing = spec["label"], spec["missing_values"]
+    named = {label["column"], *spec["drop"], *(c["name"] for c in spec["columns"])}
+    # sometimes a column the spec does not name: ignored, and reported
+    extra = draw(st.one_of(st.none(), _word.filter(lambda w: "," not in w and w not in named)))
     rows = []
     for number in range(draw(st.integers(min_rows, max_rows))):
         row = {spec["drop"][0]: f"id-{number}"}
@@ -109,8 +117,10 @@ def spec_tables(draw, min_rows: int = 2, max_rows: int = 40) -> tuple[dict, pd.D
             first = number == 0 and column.get("vocabulary") == "collect"
             row[column["name"]] = _cell(draw, {**column, "missing": column.get("missing") and not first}, missing)
         row[label["column"]] = draw(st.sampled_from(label["positive"] + label["negative"]))
+        if extra:
+            row[extra] = draw(_word)
         rows.append(row)
     rows[0][label["column"]] = label["positive"][0]
     rows[-1][label["column"]] = draw(st.sampled_from(label["negative"]))
-    header = [spec["drop"][0], *(c["name"] for c in spec["columns"]), label["column"]]
+    header = [spec["drop"][0], *(c["name"] for c in spec["columns"]), label["column"], *([extra] if extra else [])]
     return spec, pd.DataFrame(rows, columns=header, dtype=str)

@@ -355,3 +355,39 @@ def test_an_inferred_spec_is_written_as_readable_utf8_and_the_hint_quotes_paths(
     assert done.exit_code == 0, done.output
     assert '"García"' in (folder / "spec.json").read_text(encoding="utf-8")
     assert f"churn dataset check --input '{folder}/customers.csv' --dataset '{folder}/spec.json'" in done.output
+
+
+def test_a_missing_value_written_as_a_number_matches_by_value(tmp_path):
+    """missing_values ["-1"]: in a column of numbers -1.0 is -1, so missing too (it was once a
+    value of a collected vocabulary that then clashed with missing_values after the splits were
+    written, and a real value in a numeric column)."""
+    document = {
+        "name": "codes", "label": {"column": "Churn", "positive": ["Yes"], "negative": ["No"]},
+        "columns": [
+            {"name": "Plan", "type": "categorical", "vocabulary": "collect", "numbers": True, "missing": True},
+            {"name": "Score", "type": "numeric", "missing": True},
+            {"name": "Tag", "type": "categorical", "vocabulary": ["-1", "a"], "missing": True},
+        ],
+        "missing_values": ["-1"],
+    }
+    with pytest.raises(DatasetSpecError, match="'-1' is in its vocabulary and in missing_values"):
+        spec_from_json(document)  # a vocabulary of words may not hold the missing token either
+    document["columns"][2]["vocabulary"] = ["-1.0", "a"]  # a word, not a number: "-1.0" is not "-1"
+    spec = spec_from_json(document)
+    text = "Plan,Score,Tag,Churn\n-1,-1.0,-1.0,Yes\n-1.0,-1,a,No\n2,5,a,Yes\n3.0,-1.00,-1,No\n"
+    (tmp_path / "raw.csv").write_text(text)
+    assert preprocess.check_table(tmp_path / "raw.csv", spec).endswith("missing values: Plan 2, Score 3, Tag 1")
+    result = preprocess.write_splits_streaming(tmp_path / "raw.csv", tmp_path / "out", 0.7, 0.15, 42, spec=spec)
+    assert spec_from_json(result["dataset"]).column("Plan").vocabulary == ("2", "3")
+    assert result["missing_counts"] == {"Plan": 2, "Score": 3, "Tag": 1}
+
+
+def test_an_inferred_spec_printed_to_a_stdout_that_is_not_utf8_is_escaped(tmp_path):
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    (tmp_path / "c.csv").write_text("city,Churn\n" + "".join(f"{n},{c}\n" for n, c in [("García", "Yes"), ("Müller", "No")] * 5))
+    done = CliRunner(charset="ascii").invoke(main, ["dataset", "infer", "--input", str(tmp_path / "c.csv"), "--label", "Churn"])
+    assert done.exit_code == 0, done.output
+    assert '"Garc\\u00eda"' in done.stdout and json.loads(done.stdout)["columns"][0]["vocabulary"] == ["García", "Müller"]

@@ -27,6 +27,31 @@ def _resolved(spec, raw):
     return table, spec.with_vocabularies(preprocess.collected_vocabularies([table], spec))
 
 
+def missing_cells(raw: pd.DataFrame, spec) -> dict[str, int]:
+    """How many cells of each feature column are written as missing (the test's own reading:
+    one of the spec's spellings, or in a column of numbers the same number as one)."""
+    written = set(spec.missing_values)
+    numbers = set()
+    for token in written:
+        try:
+            numbers.add(float(token))
+        except ValueError:
+            pass
+
+    def is_missing(text: str, numeric: bool) -> bool:
+        text = text.strip()
+        if text in written or not text:
+            return True
+        try:
+            return numeric and float(text) in numbers
+        except ValueError:
+            return False
+
+    return {
+        c.name: int(raw[c.name].map(lambda t, n=c.kind == NUMERIC or c.numbers: is_missing(t, n)).sum()) for c in spec.columns
+    }
+
+
 def _csv(raw: pd.DataFrame) -> str:
     out = io.StringIO()
     raw.to_csv(out, index=False)
@@ -50,9 +75,9 @@ def test_the_splits_partition_the_rows_in_any_order_and_chunking(tmp_path_factor
     for name, expected in lines.items():
         assert (folder / "out" / name / f"{name}.csv").read_text().splitlines() == expected
     assert spec_from_json(result["dataset"]) == resolved
-    written = set(spec.missing_values)
-    missing = {c.name: int(raw[c.name].str.strip().isin(written).sum()) for c in spec.columns}
+    missing = missing_cells(raw, spec)
     assert result["missing_counts"] == {name: count for name, count in missing.items() if count}
+    assert result["ignored_columns"] == [name for name in raw.columns if name not in spec.required_columns]
 
 
 @PROPERTY
@@ -67,15 +92,15 @@ def test_missing_values_survive_the_trip_to_the_split_files(generated):
     text = "".join(line + "\n" for split in lines.values() for line in split)
     matrix = pd.read_csv(io.StringIO(text), header=None, dtype=float, keep_default_na=False, na_values=[""]).to_numpy()[:, 1:]
     names = features.feature_names(resolved)
-    written = set(spec.missing_values)
+    missing = missing_cells(raw, spec)
     for column in resolved.columns:
-        missing_cells = int(raw[column.name].str.strip().isin(written).sum())
+        count = missing[column.name]
         if column.kind == NUMERIC:
-            assert int(np.isnan(matrix[:, names.index(column.name)]).sum()) == missing_cells, column.name
+            assert int(np.isnan(matrix[:, names.index(column.name)]).sum()) == count, column.name
         else:
             block = [i for i, name in enumerate(names) if name.startswith(f"{column.name}=")]
             assert len(block) == len(column.vocabulary)
-            assert int((matrix[:, block].sum(axis=1) == 0).sum()) == missing_cells, column.name
+            assert int((matrix[:, block].sum(axis=1) == 0).sum()) == count, column.name
             assert not np.isnan(matrix[:, block]).any()
 
 

@@ -441,6 +441,8 @@ def test_the_features_document_is_read_or_refused_with_its_reason(tmp_path):
         read_features(archive("link.tar.gz", "churn/features.json", kind=tarfile.SYMTYPE))
     with pytest.raises(ModelArtifactError, match="'churn/features.json' in .*text.tar.gz is not JSON"):
         read_features(archive("text.tar.gz", "./churn/features.json", b"{oops"))
+    with pytest.raises(ModelArtifactError, match="is nested too deeply"):
+        read_features(archive("deep.tar.gz", "churn/features.json", b"[" * 100_000 + b"]" * 100_000))
     with pytest.raises(ModelArtifactError, match="lacks its 'dataset' object or 'feature_names' list"):
         read_features(archive("list.tar.gz", "churn/features.json", b"[]"))
     assert read_features(archive("ok.tar.gz", "churn/features.json", b'{"dataset": {}, "feature_names": []}')) == {"dataset": {}, "feature_names": []}

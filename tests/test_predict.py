@@ -197,3 +197,28 @@ def test_rows_of_another_layout_name_the_models_layout(telco_models):
     assert done.exit_code == 2
     assert done.output.startswith("error: missing required column(s): 'gender', ")
     assert done.output.rstrip().endswith("(the layout the model was trained on: dataset spec 'telco')")
+
+
+def test_a_dataset_of_the_same_layout_is_accepted_however_it_is_written(telco_models, tmp_path):
+    """The spec file the model was trained with (vocabularies still collected), label values in
+    another order, other dropped columns, another name: the same rows, so accepted; another
+    column type or vocabulary is refused."""
+    from churn.predict import LayoutMismatchError, dataset_of
+    from tests.test_dataset import TELCO
+
+    variants = {
+        "as-trained.json": TELCO,
+        "reordered.json": {**TELCO, "name": "other", "label": {**TELCO["label"], "positive": ["Yes"], "negative": ["No"]}, "drop": []},
+    }
+    for name, document in variants.items():
+        (tmp_path / name).write_text(json.dumps(document))
+        assert dataset_of(telco_models["deployable"], tmp_path / name).name == "telco", name
+    refused = {
+        "numeric.json": {**TELCO, "columns": [*TELCO["columns"][:2], {"name": "tenure", "type": "categorical", "vocabulary": "collect"}, *TELCO["columns"][3:]]},
+        "vocabulary.json": {**TELCO, "columns": [{"name": "gender", "type": "categorical", "vocabulary": ["F", "M"]}, *TELCO["columns"][1:]]},
+        "missing.json": {**TELCO, "missing_values": [""]},
+    }
+    for name, document in refused.items():
+        (tmp_path / name).write_text(json.dumps(document))
+        with pytest.raises(LayoutMismatchError):
+            dataset_of(telco_models["deployable"], tmp_path / name)

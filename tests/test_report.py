@@ -203,3 +203,8 @@ def test_the_report_counts_missing_values_per_column(finished_run, tmp_path):
     (run / ARTIFACTS["manifest"]).write_text(json.dumps({**manifest, "missing_counts": {"TotalCharges": 45, "Partner <x>": 3}}))
     page = build_report(run)
     assert "Missing values: TotalCharges 45, Partner &lt;x&gt; 3 (a missing number reaches XGBoost as missing" in page
+    (run / ARTIFACTS["manifest"]).write_text(json.dumps({**manifest, "missing_counts": {"Contract": "<img src=x onerror=alert(1)>"}}))
+    assert "<img src=x onerror" not in build_report(run) and "&lt;img src=x onerror=alert(1)&gt;" in build_report(run)
+    (run / ARTIFACTS["manifest"]).write_text(json.dumps({**manifest, "missing_counts": ["Contract"], "rows": [1, 2]}))
+    page = build_report(run)
+    assert "Missing values" not in page and "Split: " not in page and "Class balance" in page

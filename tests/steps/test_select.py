@@ -177,16 +177,25 @@ def test_a_manifest_without_the_features_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_features_member_in_the_winners_archive_is_replaced(tmp_path):
+def test_only_the_evaluated_model_and_the_features_are_shipped(tmp_path):
+    """Whatever else the winner's archive holds (a second model file deeper down, a stale
+    features file, notes, names reaching out of the folder), the deployable archive holds the
+    model file the evaluation read, as xgboost-model, and the features: the official XGBoost
+    container loads every top-level file as a model, and tar must be able to extract it."""
     _two_candidates(tmp_path / "candidates")
     archive = tmp_path / "candidates" / CANDIDATES[0] / "model" / "model.tar.gz"
+    members = [("./xgboost-model", b"evaluated model"), ("backup/xgboost-model", b"older model"), ("xgboost-model", b"later copy"),
+               ("./churn/features.json", b"stale"), ("notes.txt", b"hi"), ("../escape", b"x"), ("churn", b"a file named churn")]
     with tarfile.open(archive, "w:gz") as tar:
-        for name, data in (("xgboost-model", b"first model"), ("./churn/features.json", b"stale")):
+        for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    assert model_io.read_model_bytes(archive) == b"evaluated model"
     select.main(_arguments(tmp_path / "candidates", tmp_path / "out"))
     shipped = tmp_path / "out/model/model.tar.gz"
+    assert model_io.read_model_bytes(shipped) == b"evaluated model"
     assert model_io.read_features(shipped)["feature_names"] == features.feature_names(DEFAULT_SPEC)
     with tarfile.open(shipped) as tar:
         assert tar.getnames() == ["churn/features.json", "xgboost-model"]
+        tar.extractall(tmp_path / "extracted", filter="data")

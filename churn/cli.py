@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -56,6 +57,22 @@ def _write_traceback() -> str:
 @click.version_option(__version__, prog_name="churn")
 def main() -> None:
     """churn: a local-first customer-churn pipeline on SageMaker Pipelines."""
+    _quiet_logging()
+
+
+def _quiet_logging() -> None:
+    """Only warnings and errors of the libraries reach the terminal (as ``warning: …``), whatever
+    level a library sets: a library calling ``logging.basicConfig(level=INFO)`` later finds the
+    root logger configured and changes nothing (matplotlib's font cache note leaked so)."""
+    import logging
+
+    root = logging.getLogger()
+    if not any(getattr(h, "churn", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        handler.churn = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
 
 
 def cloud_options(command):
@@ -170,9 +187,12 @@ def params(as_json) -> None:
 @cloud_options
 @click.option("--poll-seconds", default=None, type=float, help="cloud: how often to ask SageMaker for the status [default: 30].")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
+@click.option("-v", "--verbose", is_flag=True, help="Also stream every container's output, prefixed by its step (the whole log is kept in the run folder anyway).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final line.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the run's summary, as JSON (summary.json's content).")
 def run(
     backend, input_, dataset_spec, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
-    region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds,
+    region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds, verbose, quiet, as_json,
 ) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
 
@@ -181,11 +201,14 @@ def run(
     An option of the other backend is an error, not ignored."""
     from pathlib import Path
 
-    from churn.runner.events import Events, progress_lines
+    from churn.progress import JSON, LINES, LIVE, QUIET, LineProgress, LiveProgress, choose_mode, console_for
+    from churn.runner.events import Events
     from churn.runner.request import RunRequest
     from churn.runner.run import run as run_pipeline
     from churn.runner.runs import RunError, RunInterrupted
 
+    if sum((verbose, quiet, as_json)) > 1:
+        raise click.UsageError("choose one of --verbose, --quiet and --json")
     overrides = _parameter_overrides(params)
     if input_:
         overrides["InputData"] = input_
@@ -195,30 +218,38 @@ def run(
         aws_images=aws_images, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
     )
+    mode = choose_mode(sys.stdout, verbose=verbose, quiet=quiet, as_json=as_json)
+    stdout = sys.stdout  # the progress display writes here, whatever the run does to sys.stdout
+    shown: contextlib.AbstractContextManager = contextlib.nullcontext()
+    listeners: list = []
+    if mode == LIVE:
+        shown = live = LiveProgress(console_for(stdout))
+        listeners.append(live)
+    elif mode == LINES:
+        listeners.append(LineProgress(lambda line: print(line, file=stdout, flush=True), verbose=verbose))
     try:
-        result = run_pipeline(request, Events(progress_lines(click.echo)))
+        with shown:
+            result = run_pipeline(request, Events(*listeners))
     except RunInterrupted as error:
         _fail(str(error), 130)
     except RunError as error:
         _fail(str(error), 2)
     summary = result.record
-    click.echo("")
     resumed = f" (resumed {summary.resumed_from})" if summary.resumed_from else ""
-    click.echo(f"execution {result.execution_id}: {result.status} in {summary.duration_seconds} s{resumed}")
-    for step in summary.steps:
-        if step.status != "NotStarted":
-            duration = step.duration_seconds
-            cached = "  cached" if step.cache_hit else ""
-            click.echo(f"  {step.name:<28} {step.status:<10} {'' if duration is None else f'{duration:6.1f} s'}{cached}")
-    if summary.metrics:
-        if summary.selection:
-            click.echo(f"  candidates (by {summary.selection['metric']}): {summary.selection['summary']}")
-        click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
-    if summary.registered_model:
-        model = summary.registered_model
-        status = f" ({model.approval_status})" if model.approval_status else ""
-        click.echo(f"  registered: {model.group} version {model.version}{status}")
-    click.echo(f"  artifacts: {result.run_dir}")
+    if mode == JSON:
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        click.echo(f"execution {result.execution_id}: {result.status} in {summary.duration_seconds:.1f} s{resumed}")
+    if mode not in (JSON, QUIET):
+        if summary.metrics:
+            if summary.selection:
+                click.echo(f"  candidates (by {summary.selection['metric']}): {summary.selection['summary']}")
+            click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
+        if summary.registered_model:
+            model = summary.registered_model
+            status = f" ({model.approval_status})" if model.approval_status else ""
+            click.echo(f"  registered: {model.group} version {model.version}{status}")
+        click.echo(f"  artifacts: {result.run_dir}")
     if result.status != "Succeeded":
         _fail(failure_line(summary.failed_steps, result.failure_reason))
 
@@ -569,7 +600,9 @@ def dataset_infer(input_path, label, positive, name, output_path) -> None:
         found = infer_spec(read_raw_chunks(Path(input_path), 100_000), label, positive, name or Path(input_path).stem)
     except (DatasetSpecError, SchemaError) as error:
         _fail(str(error), 2)
-    text = json.dumps(found.spec.to_json(), indent=2, ensure_ascii=False)  # "García", not "Garc\\u00eda": a file people edit
+    # "García", not "Garc\\u00eda": a file people edit; escaped only for a stdout that cannot say it
+    readable = output_path is not None or (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
+    text = json.dumps(found.spec.to_json(), indent=2, ensure_ascii=not readable)
     for reason in found.reasons:
         click.echo(f"  {reason}", err=output_path is None)
     if output_path:

@@ -85,9 +85,9 @@ def dataset_specs(draw) -> dict:
 
 def _cell(draw, column: dict, missing_values: list[str]) -> str:
     if column.get("missing") and draw(st.integers(0, 4)) == 0:
-        token = draw(st.sampled_from(missing_values))
+        written = draw(st.sampled_from(missing_values))
         numeric = column["type"] == "numeric" or column.get("numbers")
-        return draw(st.sampled_from([token, f"{token}.0", f" {token} "])) if numeric and token == "-1" else token
+        return draw(st.sampled_from([written, f"{written}.0", f" {written} "])) if numeric and written == "-1" else written
     if column["type"] == "numeric":
         return draw(_numeric_cell().filter(lambda text: "-1" not in missing_values or float(text) != -1))
     vocabulary = column["vocabulary"]

@@ -104,13 +104,13 @@ def test_the_cycle_check_finds_a_cycle():
 #: (at any depth, so a function-level import counts too). "core": the step logic that runs in the
 #: containers and the records and files it reads and writes; "compile": the step graph and what
 #: differs between the backends, and what reads a compiled definition or a finished run;
-#: "run": running it; "interface": the command line.
+#: "run": running it; "interface": the command line and what it shows while a run runs.
 LAYERS = {
     "core": ("schema", "features", "split", "metrics", "selection", "tables", "model_io", "parameters", "files",
              "layout", "steps", "algorithm", "predict", "summary", "registry", "dataset", "dataset_infer"),
     "compile": ("backends", "pipeline", "definition", "versions", "graph", "report", "diff"),
     "run": ("runner",),
-    "interface": ("cli",),
+    "interface": ("cli", "progress"),
 }
 
 

@@ -41,10 +41,20 @@ class StepFinished:
     #: Its outputs were reused from an earlier run (the step cache; SageMaker's CacheHitResult).
     cached: bool = False
     failure_reason: str | None = None
+    #: What the step decided, in words, when it is a condition (``accuracy 0.9580 >= AccuracyThreshold 0.8: true``).
+    detail: str | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.status == "Succeeded"
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """One line a running job step's container wrote (colour codes and Compose's prefix gone)."""
+
+    step: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class RunFinished:
     failure_reason: str | None = None
 
 
-Event = Union[RunStarted, Note, StepStarted, StepFinished, RunFinished]
+Event = Union[RunStarted, Note, StepStarted, StepFinished, StepOutput, RunFinished]
 Listener = Callable[[Event], None]
 
 
@@ -70,23 +80,3 @@ class Events:
     def emit(self, event: Event) -> None:
         for listener in list(self._listeners):
             listener(event)
-
-
-def progress_lines(print_line: Callable[[str], None]) -> Listener:
-    """A listener printing one line per note and step event: ``==> staged: ...``, ``==> Step: started``,
-    ``==> Step: Succeeded in 1.2 s (cached)``, ``==> Step: Failed in 3.4 s: reason``."""
-
-    def listen(event: Event) -> None:
-        if isinstance(event, Note):
-            print_line(f"==> {event.text}")
-        elif isinstance(event, StepStarted):
-            print_line(f"==> {event.step}: started")
-        elif isinstance(event, StepFinished):
-            took = f" in {event.seconds:.1f} s" if event.seconds is not None else ""
-            if event.succeeded:
-                print_line(f"==> {event.step}: Succeeded{took}{' (cached)' if event.cached else ''}")
-            else:
-                reason = f": {event.failure_reason}" if event.failure_reason else ""
-                print_line(f"==> {event.step}: {event.status}{took}{reason}")
-
-    return listen

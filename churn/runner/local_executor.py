@@ -63,7 +63,8 @@ from churn.backends import sdk_adapters  # first: quiets the SDK before it is im
 from churn.runner.local_jobs import LocalRun, bounded, run_job
 from churn.runner.scheduling import failure_message, predecessors, ready_steps
 from churn.files import file_uri, uri_path
-from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
+from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepOutput, StepStarted
+from churn.runner.step_output import StepOutputRouter, routed_stdout
 from sagemaker.local import pipeline as sdk_pipeline
 from sagemaker.local.entities import _LocalPipelineExecution, _LocalPipelineExecutionStep
 from sagemaker.local.exceptions import StepExecutionException
@@ -135,7 +136,7 @@ class _GuardedJob:
             args = executor.evaluate_step_arguments(self.step)
             return run_job(
                 executor.run, step, self.kind, args,
-                start=super().execute, fail=_fail(self),
+                start=executor.captured(step, super().execute), fail=_fail(self),
                 replay=lambda stored, name, outputs: self.replay(stored, args, name, outputs),
                 execution_id=execution.pipeline_execution_name,
             )
@@ -215,6 +216,19 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         self.stop_jobs = stop_jobs
         self.own_steps = dict(own_steps or {})
         self._step_executor_factory = (step_executors or GuardedStepExecutors)(self)
+        #: Set by :func:`execute` while the run executes: job output becomes StepOutput events.
+        self.router: StepOutputRouter | None = None
+
+    def captured(self, step: str, job: Callable[[], object]) -> Callable[[], object]:
+        """``job``, with what it writes to ``sys.stdout`` (local mode's Compose stream) taken as
+        container lines of ``step``."""
+        def run():
+            if self.router is None:
+                return job()
+            with self.router.capture(step):
+                return job()
+
+        return run
 
     def _own_handler(self, name: str) -> OwnStepHandler | None:
         return self.own_steps.get(self.pipeline_dag.step_map[name].step_type.value)
@@ -239,11 +253,32 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
         if record is not None and record.status in ("Succeeded", "Failed"):
             cached = bool(self.run and self.run.cache and name in self.run.cache.hits)
             reason = bounded(record.failure_reason) if record.failure_reason else None
+            detail = self._condition_detail(name) if record.status == "Succeeded" else None
             try:
-                self.events.emit(StepFinished(name, record.status, time.monotonic() - started, cached, reason))
+                self.events.emit(StepFinished(name, record.status, time.monotonic() - started, cached, reason, detail))
             except BaseException as error:  # noqa: BLE001 - a listener's error ends the run, even after a step failure
                 raised = error if raised is None or isinstance(raised, StepExecutionException) else raised
         return raised
+
+    def _condition_detail(self, name: str) -> str | None:
+        """A condition step's comparisons with the values it compared and its outcome, e.g.
+        ``accuracy 0.9580 >= AccuracyThreshold 0.8: true``; None for any other step, or a
+        condition it cannot put so (never an error: it only describes what already ran).
+        Uses ``ConditionStep.step_only_arguments`` and ``LocalPipelineExecutor._parse_arguments``,
+        as the SDK's own condition executor does (sagemaker 2.257.1)."""
+        step = self.pipeline_dag.step_map[name]
+        if getattr(step.step_type, "value", None) != "Condition":
+            return None
+        try:
+            expressions = step.step_only_arguments["Conditions"]
+            resolved = self._parse_arguments(step.step_only_arguments, name)["Conditions"]
+            parts = [_comparison(expression, condition) for expression, condition in zip(expressions, resolved)]
+            outcome = (self.execution.step_execution[name].properties or {}).get("Outcome")
+        except Exception:  # noqa: BLE001 - a description only
+            return None
+        if not parts or None in parts:
+            return None
+        return "; ".join(p for p in parts if p) + ("" if outcome is None else f": {str(outcome).lower()}")
 
     def _execute_own_step(self, step, handler: OwnStepHandler) -> None:
         self.execution.mark_step_executing(step.name)
@@ -376,6 +411,32 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
             self.execution.update_step_failure(step_name, f"json path '{pipeline_variable.json_path}' not found in {path}")
 
 
+_OPERATORS = {
+    "Equals": "==", "GreaterThan": ">", "GreaterThanOrEqualTo": ">=", "LessThan": "<", "LessThanOrEqualTo": "<=",
+}
+
+
+def _operand(expression, value) -> str:
+    """An operand as a person reads it: the metric a JsonGet reads, or the parameter, and its value."""
+    path = getattr(expression, "json_path", None)
+    name = None
+    if isinstance(path, str):
+        segments = path.split(".")
+        name = segments[-2] if segments[-1] == "value" and len(segments) > 1 else segments[-1]
+    elif isinstance(getattr(expression, "name", None), str):
+        name = expression.name
+    shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{name} {shown}" if name else shown
+
+
+def _comparison(expression: dict, condition: dict) -> str | None:
+    """One condition of a ConditionStep in words, or None for a kind it does not put so."""
+    operator = _OPERATORS.get(str(condition.get("Type")))
+    if operator is None:
+        return None
+    return f"{_operand(expression['LeftValue'], condition['LeftValue'])} {operator} {_operand(expression['RightValue'], condition['RightValue'])}"
+
+
 @contextmanager
 def _interrupts_deferred():
     """On the main thread, hold a Ctrl-C (SIGINT) that arrives inside the block until it ends,
@@ -434,6 +495,7 @@ def execute(
             execution, session, run=run, max_parallel=max_parallel, events=events,
             stop_jobs=run.stop_jobs if run is not None else None, own_steps=own_steps, step_executors=step_executors,
         )
-        return executor.execute()
+        with routed_stdout(lambda step, text: events.emit(StepOutput(step, text))) as executor.router:
+            return executor.execute()
     finally:
         session.config = previous

@@ -26,7 +26,8 @@ from churn.backends.code_bundle import bundle_files, bundle_hash
 from churn.runner.runs import RunError, failed_step
 from churn.pipeline import build_pipeline
 from churn.summary import ARTIFACTS
-from churn.runner.events import Events, progress_lines
+from churn.progress import LineProgress
+from churn.runner.events import Events
 from tests.conftest import SAMPLE_CSV
 
 moto_server = pytest.importorskip("moto.server")
@@ -290,13 +291,13 @@ def simulate(aws, monkeypatch, step_results, property_files):
 def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
     simulator = simulate(polls_until_done=3)
     lines = []
-    result = run_cloud(_backend(), {"NumRound": 10}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
+    result = run_cloud(_backend(), {"NumRound": 10}, tmp_path, events=Events(LineProgress(lines.append, verbose=True)), poll_seconds=0.01)
     assert simulator.polls == 4  # the status is read before the steps: one more poll sees Succeeded
     assert result.status == "Succeeded"
     # The same progress lines as a local run's: each step's start, then its end with its seconds.
-    assert "==> PreprocessData: started" in lines and "==> PreprocessData: Succeeded in 5.0 s" in lines
-    assert lines.index("==> PreprocessData: started") < lines.index("==> PreprocessData: Succeeded in 5.0 s")
-    assert lines.index("==> TrainModel: Succeeded in 5.0 s") < lines.index("==> RegisterModel-RegisterModel: Succeeded in 5.0 s")
+    assert "  PreprocessData   started" in lines and "  PreprocessData   Succeeded    5.0 s" in lines
+    assert lines.index("  PreprocessData   started") < lines.index("  PreprocessData   Succeeded    5.0 s")
+    assert lines.index("  TrainModel       Succeeded    5.0 s") < lines.index("  RegisterModel    Succeeded    5.0 s")
     run_dir = tmp_path / result.execution_id
     for relative in ARTIFACTS.values():
         assert (run_dir / relative).read_bytes() == step_results[relative], relative
@@ -341,7 +342,7 @@ def test_cli_run_against_the_emulator_never_reports_success(aws, tmp_path):
         "--runs-dir", str(tmp_path), "--poll-seconds", "0.1", "--param", "NumRound=5",
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "==> staged:" in done.stdout and "==> execution" in done.stdout
+    assert "note: staged:" in done.stdout and "note: execution" in done.stdout
     assert "error: cannot list the steps of execution" in done.stderr
     assert "Succeeded" not in done.stdout
 
@@ -358,7 +359,7 @@ def test_no_credential_reaches_outputs_definition_or_tags(aws, simulate, tmp_pat
     monkeypatch.setenv("AWS_SESSION_TOKEN", token)
     simulate()
     lines: list[str] = []
-    result = run_cloud(_backend(), {}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
+    result = run_cloud(_backend(), {}, tmp_path, events=Events(LineProgress(lines.append, verbose=True)), poll_seconds=0.01)
     assert result.status == "Succeeded"
     pipeline = aws["sm"].describe_pipeline(PipelineName="churn")
     tags = aws["sm"].list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]
@@ -545,11 +546,11 @@ def test_every_request_of_a_run_was_validated(aws, simulate, tmp_path):
 def test_the_model_package_group_is_created_once(aws, simulate, tmp_path):
     simulate()
     lines: list[str] = []
-    run_cloud(_backend(), {}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
-    assert "==> created model package group churn" in lines
+    run_cloud(_backend(), {}, tmp_path, events=Events(LineProgress(lines.append, verbose=True)), poll_seconds=0.01)
+    assert "note: created model package group churn" in lines
     assert aws["sm"].describe_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupName"] == "churn"
     lines.clear()
-    run_cloud(_backend(), {}, tmp_path, events=Events(progress_lines(lines.append)), poll_seconds=0.01)
+    run_cloud(_backend(), {}, tmp_path, events=Events(LineProgress(lines.append, verbose=True)), poll_seconds=0.01)
     assert not [line for line in lines if "created model package group" in line]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -174,9 +175,38 @@ def test_cli_run_offline_in_a_namespace_without_network(tmp_path):
         pytest.fail("unshare -n is unavailable: the offline guarantee cannot be checked here")
     done = _churn("run", "--runs-dir", str(tmp_path), "--param", "NumRound=5", env_extra={"HOME": str(tmp_path)}, prefix=("unshare", "-n"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "==> PreprocessData: started" in done.stdout
+    assert done.stdout.startswith("  PreprocessData   Succeeded ")
     assert "registered: churn version 1 (PendingManualApproval)" in done.stdout
-    assert "Succeeded" in done.stdout
+    # A first run to a non-terminal: a line per step and a short summary; no container output,
+    # no Compose chatter, no escape codes, nothing on stderr.
+    lines = done.stdout.splitlines()
+    assert len(lines) <= 25 and "\x1b" not in done.stdout and done.stderr == "", done.stdout + done.stderr
+    assert "  CheckAccuracy    Succeeded           accuracy " in done.stdout and ">= AccuracyThreshold 0.8: true" in done.stdout
+    assert not [line for line in lines if "train-auc" in line or "Creating" in line or "Attaching" in line or "|" in line]
+    assert [line for line in lines if "RegisterModel" in line] and "CreateModel-CreateModel" not in done.stdout
+
+
+def test_cli_run_json_quiet_and_verbose(tmp_path):
+    """--json prints the summary (valid against its schema) and nothing else; --quiet one line;
+    --verbose every container's lines prefixed by their step, but not Compose's chatter."""
+    import jsonschema
+
+    import churn
+
+    schema = json.loads((Path(churn.__file__).parent / "schemas" / "summary.schema.json").read_text())
+    verbose = _churn("run", "--runs-dir", str(tmp_path), "--param", "NumRound=3", "-v")
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "TrainModel | [2]\ttrain-auc:" in verbose.stdout and "SelectModel | selection: " in verbose.stdout
+    assert "Creating" not in verbose.stdout and "Attaching" not in verbose.stdout and "exited with code" not in verbose.stdout
+    as_json = _churn("run", "--runs-dir", str(tmp_path), "--param", "NumRound=3", "--json")
+    assert as_json.returncode == 0 and as_json.stderr == ""
+    document = json.loads(as_json.stdout)
+    jsonschema.validate(document, schema)
+    assert document["status"] == "Succeeded" and all(step["cache_hit"] for step in document["steps"] if step["name"] == "TrainModel")
+    quiet = _churn("run", "--runs-dir", str(tmp_path), "--param", "NumRound=3", "--quiet")
+    assert quiet.returncode == 0 and re.fullmatch(r"execution \S+: Succeeded in \d+\.\d s\n", quiet.stdout), quiet.stdout
+    both = _churn("run", "--runs-dir", str(tmp_path), "--quiet", "--json")
+    assert both.returncode == 2 and "choose one of --verbose, --quiet and --json" in both.stderr
 
 
 def test_cli_run_exits_non_zero_with_failing_step(tmp_path):

@@ -20,13 +20,14 @@ def run_pipeline(backend_name, e2e_runs_dir):
     """Runs the pipeline on the chosen backend: ``run_pipeline(overrides) -> RunResult``."""
 
     def run(overrides: dict | None = None):
-        from churn.runner.events import Events, progress_lines
+        from churn.progress import LineProgress
+        from churn.runner.events import Events
         from churn.runner.request import RunRequest
         from churn.runner.run import run as run_pipeline
 
         cloud = {"poll_seconds": 20, "timeout_seconds": 3600} if backend_name == "cloud" else {}
         request = RunRequest(backend=backend_name, parameters=dict(overrides or {}), runs_dir=e2e_runs_dir, **cloud)
-        return run_pipeline(request, Events(progress_lines(print)))
+        return run_pipeline(request, Events(LineProgress(print)))
 
     return run
 

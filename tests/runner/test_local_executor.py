@@ -9,6 +9,8 @@ import json
 import threading
 import time
 
+import re
+
 import pytest
 
 from churn.backends import docker
@@ -18,7 +20,8 @@ from churn.runner.scheduling import predecessors
 from churn.files import uri_path
 from churn.pipeline import build_pipeline
 from churn.runner import local_executor
-from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted, progress_lines
+from churn.progress import LineProgress
+from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.runner.local_executor import GuardedStepExecutors, StepFailure
 
 CANDIDATE_STEPS = ("TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline")
@@ -165,8 +168,13 @@ def test_two_failing_branches_are_each_named_with_their_reason(compiled):
 
 
 def test_the_gate_reads_the_local_property_file_and_blocks_the_branch_it_does_not_take(compiled):
-    """The SDK's own condition step, reading SelectModel's file:// property file."""
-    execution = _execute(compiled, Jobs(seconds=0.01, accuracy=0.2))
+    """The SDK's own condition step, reading SelectModel's file:// property file; its finish
+    event says what it compared and how it came out."""
+    seen = []
+    execution = _execute(compiled, Jobs(seconds=0.01, accuracy=0.2), events=Events(seen.append))
+    [gate] = [e for e in seen if isinstance(e, StepFinished) and e.step == "CheckAccuracy"]
+    assert gate.detail == "accuracy 0.2 >= AccuracyThreshold 0.8: false"
+    assert all(e.detail is None for e in seen if isinstance(e, StepFinished) and e.step != "CheckAccuracy")
     statuses = _statuses(execution)
     assert statuses["CheckAccuracy"] == "Succeeded" and statuses["AccuracyTooLow"] == "Failed"
     assert "CreateModel-CreateModel" not in statuses
@@ -194,7 +202,7 @@ def test_a_missing_property_file_fails_the_gate_naming_the_file(compiled, monkey
 def test_every_step_emits_started_and_finished_events_in_order(compiled):
     seen = []
     lines = []
-    execution = _execute(compiled, Jobs(seconds=0.01, fail={"EvaluateBaseline"}), events=Events(seen.append, progress_lines(lines.append)))
+    execution = _execute(compiled, Jobs(seconds=0.01, fail={"EvaluateBaseline"}), events=Events(seen.append, LineProgress(lines.append, verbose=True)))
     assert seen[0] == RunStarted(execution.pipeline_execution_name)
     finished = {e.step: e for e in seen if isinstance(e, StepFinished)}
     assert {e.step for e in seen if isinstance(e, StepStarted)} == set(finished)
@@ -202,8 +210,8 @@ def test_every_step_emits_started_and_finished_events_in_order(compiled):
     assert finished["PreprocessData"].succeeded and finished["PreprocessData"].seconds >= 0.01
     for step in finished:  # each step's finish comes after its start
         assert seen.index(StepStarted(step)) < seen.index(finished[step])
-    assert "==> PreprocessData: started" in lines
-    assert any(line.startswith("==> EvaluateBaseline: Failed in ") and line.endswith(": EvaluateBaseline broke") for line in lines)
+    assert "  PreprocessData   started" in lines
+    assert any(re.fullmatch(r"  EvaluateBaseline +Failed +\d+\.\d s  EvaluateBaseline broke", line) for line in lines), lines
 
 
 def _register(calls, fail=None):

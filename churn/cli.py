@@ -178,7 +178,7 @@ def params(as_json) -> None:
 @click.option("--aws-images", is_flag=True, help="local: use the official AWS images (needs access to their registry).")
 @click.option("--build/--no-build", default=True, show_default=True, help="local: build the project's images if missing.")
 @click.option("--no-cache", is_flag=True, help="local: run every step, reusing nothing from the step cache.")
-@click.option("--resume", "resume_id", default=None, metavar="EXECUTION_ID", help="local: run a failed execution again from its failed step.")
+@click.option("--resume", "resume_id", default=None, metavar="RUN", help="local: run a failed, interrupted or killed execution again from where it stopped (an execution id, its folder, or latest).")
 @click.option("--pipeline-version", "version_name", default=None, metavar="VERSION", help="Run a recorded pipeline version again (see churn versions).")
 @click.option(
     "--max-parallel-steps", type=click.IntRange(min=1), default=None,
@@ -209,6 +209,10 @@ def run(
 
     if sum((verbose, quiet, as_json)) > 1:
         raise click.UsageError("choose one of --verbose, --quiet and --json")
+    if resume_id is not None and backend == "local":  # latest, a folder or an id: the execution id
+        from churn.layout import INTERRUPTED_SUFFIX
+
+        resume_id = _run_folder(resume_id, runs_dir).name.removesuffix(INTERRUPTED_SUFFIX)
     overrides = _parameter_overrides(params)
     if input_:
         overrides["InputData"] = input_
@@ -331,17 +335,34 @@ def predict(model_ref, runs_dir, input_path, output_path, allow_pickle, spec_pat
         click.echo("\n".join(lines))
 
 
-@main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-def report(run_dir) -> None:
-    """(Re)build RUN_DIR/report.html: step graph, parameters, metrics and plots."""
+def _run_folder(reference: str, runs_dir):
+    """The folder a run reference names (a path, an execution id, ``latest``), or exit 2."""
+    from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.history import RunReferenceError, resolve_run
+
     from pathlib import Path
 
+    try:
+        return resolve_run(reference, Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+    except RunReferenceError as error:
+        _fail(str(error), 2)
+
+
+_RUN_REFERENCE_HELP = "a run folder, an execution id, or latest"
+
+
+@main.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--runs-dir", default=None, help="Where execution ids are looked up [default: $CHURN_RUNS_DIR or ./runs].")
+def report(run_ref, runs_dir) -> None:
+    """(Re)build the report.html of RUN (a run folder, an execution id, or latest): step graph,
+    parameters, metrics and plots."""
     from churn.report import write_report
     from churn.summary import SummaryError
 
+    run_dir = _run_folder(run_ref, runs_dir)
     try:
-        click.echo(str(write_report(Path(run_dir))))
+        click.echo(str(write_report(run_dir)))
     except SummaryError as error:
         _fail(str(error), 2)
     except (KeyError, TypeError, ValueError) as error:  # a summary.json, evaluation.json or manifest edited by hand
@@ -408,18 +429,18 @@ def versions(backend, runs_dir, region, role_arn, bucket, prefix, cache_expiry) 
 
 
 @main.command("diff")
-@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
-@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
 @click.option("--check", is_flag=True, help="Exit 1 unless the split files are identical and the parameters equal.")
-def diff_command(run_a, run_b, check) -> None:
-    """Compare two finished runs (e.g. a local and a cloud one): splits, metrics, parameters."""
-    from pathlib import Path
-
+@click.option("--runs-dir", default=None, help="Where execution ids are looked up [default: $CHURN_RUNS_DIR or ./runs].")
+def diff_command(run_a, run_b, check, runs_dir) -> None:
+    """Compare two finished runs (e.g. a local and a cloud one): splits, metrics, parameters.
+    Each run is a run folder, an execution id, or latest."""
     from churn.diff import diff_runs
     from churn.summary import SummaryError
 
     try:
-        result = diff_runs(Path(run_a), Path(run_b))
+        result = diff_runs(_run_folder(run_a, runs_dir), _run_folder(run_b, runs_dir))
     except (FileNotFoundError, SummaryError) as error:
         _fail(str(error), 2)
     except (KeyError, TypeError, ValueError) as error:  # a summary.json edited by hand
@@ -499,6 +520,44 @@ def _model_file(reference: str, runs_dir):
         _fail(f"--model {reference}: {package.group} version {package.version}'s model data is not on this machine: {package.model_data}", 2)
     click.echo(f"note: {package.group} version {package.version} ({package.approval_status}, run {package.execution_id}): {path}", err=True)
     return path
+
+
+@main.group()
+def runs() -> None:
+    """The runs of a runs folder."""
+
+
+@runs.command("list")
+@click.option("--runs-dir", default=None, help="The runs folder [default: $CHURN_RUNS_DIR or ./runs].")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="Only runs of this status (repeatable): Succeeded, Failed, Stopped, Running, Killed, Interrupted, Damaged.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
+def runs_list(runs_dir, statuses, limit, as_json) -> None:
+    """Every run, newest first: id, start, status, duration, pipeline version, input, winner and its metrics."""
+    from pathlib import Path
+
+    from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.history import list_runs
+
+    wanted = {s.lower() for s in statuses}
+    entries = [e for e in list_runs(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR) if not wanted or e.status.lower() in wanted]
+    entries = entries[:limit] if limit else entries
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in entries], indent=2))
+        return
+    if not entries:
+        click.echo("no runs")
+        return
+    click.echo(f"{'execution':<23} {'started':<25} {'status':<11} {'seconds':>7}  {'version':<12}  {'input':<12}  winner")
+    for e in entries:
+        seconds = "" if e.duration_seconds is None else f"{e.duration_seconds:.1f}"
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in e.metrics.items() if k in ("auc", "accuracy"))
+        winner = f"{e.winner} ({metrics})" if e.winner else metrics
+        click.echo(
+            f"{e.execution_id:<23} {e.started_at or '-':<25} {e.status:<11} {seconds:>7}  {e.pipeline_version or '-':<12}  "
+            f"{(e.input_sha256 or '-')[:12]:<12}  {winner}".rstrip()
+        )
 
 
 @main.group()

@@ -39,6 +39,12 @@ def project_file(relative: str) -> Path:
 #: What a run reads when no input is given.
 SAMPLE_DATA = project_file("data/sample/churn.csv")
 
+#: In ``runs/<execution-id>/``: what a run started with (written first, so a run killed before
+#: its summary is still known and can be resumed) ...
+RUN_RECORD = "run.json"
+#: ... and the folder's suffix once Ctrl-C stopped the run (``runs/<id>.interrupted``).
+INTERRUPTED_SUFFIX = ".interrupted"
+
 #: The steps whose outputs are a run's artifacts (churn.pipeline names them so).
 PREPROCESS_STEP = "PreprocessData"
 SELECT_STEP = "SelectModel"

@@ -20,6 +20,7 @@ from churn.backends import docker
 from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
+from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD
 from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
 from churn.runner.local_executor import StepFailure
@@ -44,8 +45,6 @@ from churn.summary import SUMMARY_FILE, RegisteredModel, metric_values, selectio
 
 #: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
 INPUTS_DIR = ".inputs"
-RUN_RECORD = "run.json"
-INTERRUPTED_SUFFIX = ".interrupted"
 
 
 @dataclass(frozen=True)

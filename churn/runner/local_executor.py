@@ -55,7 +55,6 @@ import json
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 
@@ -63,6 +62,7 @@ from churn.backends import sdk_adapters  # first: quiets the SDK before it is im
 from churn.runner.local_jobs import LocalRun, bounded, run_job
 from churn.runner.scheduling import failure_message, predecessors, ready_steps
 from churn.files import file_uri, uri_path
+from churn.history import new_execution_id
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepOutput, StepStarted
 from churn.runner.step_output import StepOutputRouter, routed_stdout
 from sagemaker.local import pipeline as sdk_pipeline
@@ -484,7 +484,7 @@ def execute(
     folder of its own (the session's ``local.container_root``, per thread, for this call only)."""
     sdk_adapters.unwrap_telemetry(LocalSagemakerClient, _TELEMETRY_WRAPPED)  # idempotent
     execution = _ChurnExecution(
-        execution_id=uuid.uuid4().hex[:12], pipeline=pipeline, PipelineParameters=parameters, local_session=session,
+        execution_id=new_execution_id(), pipeline=pipeline, PipelineParameters=parameters, local_session=session,
         own_step_types=own_steps or {},
     )
     previous = session.config

@@ -314,6 +314,7 @@ def run_job(
 def write_run_record(run_dir: Path, record: dict) -> None:
     """``runs/<id>/run.json``: what a run was started with, written as soon as its id is known,
     so a run killed before its summary can still be resumed."""
+    from churn.layout import RUN_RECORD
     from churn.tables import write_lines_atomically
 
-    write_lines_atomically(run_dir / "run.json", [json.dumps(record, indent=2, default=str)])
+    write_lines_atomically(run_dir / RUN_RECORD, [json.dumps(record, indent=2, default=str)])

@@ -1,0 +1,130 @@
+"""The runs of a runs folder: what ``churn runs list`` shows, and which folder a run reference names.
+
+A run is a folder ``runs/<execution-id>`` with a ``summary.json`` (it finished: Succeeded,
+Failed or Stopped), or only a ``run.json`` (it is running, or it was killed before its summary:
+told apart by whether the process that started it still lives), or ``runs/<id>.interrupted``
+(Ctrl-C stopped it). Local execution ids start with their UTC start time
+(``20261128-090346-3fa2c1``), so they sort by time; a cloud execution's id is SageMaker's and the
+list sorts by start time, whatever the id.
+
+A run reference (``churn report``, ``diff``, ``run --resume``) is a run folder's path, an
+execution id, or ``latest`` (the run started last).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD
+from churn.summary import SUMMARY_FILE, SummaryError, read_summary
+
+LATEST = "latest"
+#: Statuses of runs without a summary.
+RUNNING, KILLED, INTERRUPTED, DAMAGED = "Running", "Killed", "Interrupted", "Damaged"
+
+
+def new_execution_id(now: datetime | None = None) -> str:
+    """A local execution id that sorts by start time: ``YYYYMMDD-HHMMSS-`` and 6 random hex digits."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    execution_id: str
+    run_dir: Path
+    status: str
+    started_at: str | None = None
+    duration_seconds: float | None = None
+    backend: str | None = None
+    input_sha256: str | None = None
+    #: The first 12 hex digits of the definition's sha256: the pipeline version (churn versions).
+    pipeline_version: str | None = None
+    winner: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    failure_reason: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "execution_id": self.execution_id, "run_dir": str(self.run_dir), "status": self.status, "started_at": self.started_at,
+            "duration_seconds": self.duration_seconds, "backend": self.backend, "input_sha256": self.input_sha256,
+            "pipeline_version": self.pipeline_version, "winner": self.winner, "metrics": self.metrics,
+            "failure_reason": self.failure_reason,
+        }
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _entry(run_dir: Path) -> RunEntry | None:
+    interrupted = run_dir.name.endswith(INTERRUPTED_SUFFIX)
+    execution_id = run_dir.name.removesuffix(INTERRUPTED_SUFFIX)
+    if (run_dir / SUMMARY_FILE).is_file():
+        try:
+            summary = read_summary(run_dir)
+        except (SummaryError, KeyError, TypeError, ValueError) as error:
+            return RunEntry(execution_id, run_dir, DAMAGED, failure_reason=str(error)[:200])
+        return RunEntry(
+            execution_id, run_dir, summary.status, summary.started_at, summary.duration_seconds, summary.backend,
+            summary.input_sha256, (summary.definition_sha256 or "")[:12] or None, (summary.selection or {}).get("winner"),
+            dict(summary.metrics), summary.failure_reason,
+        )
+    record_file = run_dir / RUN_RECORD
+    if not record_file.is_file():
+        return None  # not a run folder
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as error:
+        return RunEntry(execution_id, run_dir, DAMAGED, failure_reason=f"{record_file}: {error}"[:200])
+    status = INTERRUPTED if interrupted else RUNNING if _alive(record.get("pid")) else KILLED
+    definition = record.get("definition_sha256")
+    return RunEntry(
+        execution_id, run_dir, status, record.get("started_at"), None, "local", record.get("input_sha256"),
+        definition[:12] if isinstance(definition, str) else None,
+    )
+
+
+def list_runs(runs_dir: Path) -> list[RunEntry]:
+    """Every run of ``runs_dir``, newest first (by start time, then id)."""
+    if not runs_dir.is_dir():
+        return []
+    entries = [e for e in (_entry(p) for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if e is not None]
+    return sorted(entries, key=lambda e: (e.started_at or "", e.execution_id), reverse=True)
+
+
+class RunReferenceError(ValueError):
+    """A run reference names no run; the message says what was looked for."""
+
+
+def resolve_run(reference: str, runs_dir: Path) -> Path:
+    """The folder a run reference names: an existing folder's path, ``latest``, or an execution
+    id under ``runs_dir`` (``<id>`` or ``<id>.interrupted``)."""
+    if reference == LATEST:
+        runs = list_runs(runs_dir)
+        if not runs:
+            raise RunReferenceError(f"no run in {runs_dir} yet")
+        return runs[0].run_dir
+    path = Path(reference)
+    if path.is_dir():
+        return path
+    if "/" not in reference:
+        for name in (reference, reference + INTERRUPTED_SUFFIX):
+            if (runs_dir / name).is_dir():
+                return runs_dir / name
+    raise RunReferenceError(f"no run {reference!r}: neither a run folder nor an execution id in {runs_dir} (churn runs list shows them)")

@@ -1,0 +1,113 @@
+"""churn runs list and run references (churn.history): every run of a runs folder, finished or
+not, newest first; ``latest``, ids and folders wherever a run is expected."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from churn.cli import main
+from churn.history import DAMAGED, INTERRUPTED, KILLED, RUNNING, RunReferenceError, list_runs, new_execution_id, resolve_run
+from churn.layout import RUN_RECORD
+from churn.summary import write_summary
+from tests.test_summary import _summary
+
+
+def _finished(runs, execution_id, started, status="Succeeded", **changes):
+    folder = runs / execution_id
+    folder.mkdir(parents=True)
+    write_summary(folder, _summary(execution_id=execution_id, status=status, started_at=started, **changes))
+    return folder
+
+
+def _record(folder, started, pid):
+    folder.mkdir(parents=True)
+    (folder / RUN_RECORD).write_text(json.dumps({"execution_id": folder.name, "started_at": started, "pid": pid,
+                                                 "input_sha256": "a" * 64, "definition_sha256": "b" * 64, "parameters": {}}))
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    """A runs folder with one run of every kind (and things that are not runs)."""
+    runs = tmp_path / "runs"
+    _finished(runs, "20261128-080000-aaaaaa", "2026-11-28T08:00:00+00:00",
+              selection={"winner": "xgboost", "metric": "auc", "summary": "s", "candidates": {}}, metrics={"auc": 0.91, "accuracy": 0.95})
+    _finished(runs, "20261128-081000-bbbbbb", "2026-11-28T08:10:00+00:00", status="Failed")
+    _record(runs / "20261128-082000-cccccc.interrupted", "2026-11-28T08:20:00+00:00", os.getpid())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    _record(runs / "20261128-083000-dddddd", "2026-11-28T08:30:00+00:00", int(dead))
+    _record(runs / "20261128-084000-eeeeee", "2026-11-28T08:40:00+00:00", os.getpid())
+    (runs / "20261128-085000-ffffff").mkdir()
+    (runs / "20261128-085000-ffffff" / "summary.json").write_text("{not json")
+    (runs / ".cache").mkdir()
+    (runs / "not-a-run").mkdir()
+    (runs / "registry.sqlite").write_text("")
+    return runs
+
+
+def test_every_run_is_listed_newest_first_with_its_state(runs):
+    entries = list_runs(runs)
+    assert [(e.execution_id, e.status) for e in entries] == [
+        ("20261128-084000-eeeeee", RUNNING),
+        ("20261128-083000-dddddd", KILLED),
+        ("20261128-082000-cccccc", INTERRUPTED),
+        ("20261128-081000-bbbbbb", "Failed"),
+        ("20261128-080000-aaaaaa", "Succeeded"),
+        ("20261128-085000-ffffff", DAMAGED),  # no start time known: last
+    ]
+    first = entries[-2]
+    assert first.winner == "xgboost" and first.metrics == {"auc": 0.91, "accuracy": 0.95} and first.pipeline_version == "e" * 12
+    assert entries[1].input_sha256 == "a" * 64 and entries[1].pipeline_version == "b" * 12
+
+
+def test_runs_list_command_table_json_status_and_limit(runs):
+    table = CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs)])
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert lines[0].split()[:3] == ["execution", "started", "status"] and len(lines) == 7
+    assert re.match(r"20261128-080000-aaaaaa +2026-11-28T08:00:00\+00:00 +Succeeded +2\.5 +eeeeeeeeeeee +ffffffffffff +xgboost \(auc=0\.9100, accuracy=0\.9500\)$", lines[-2])
+    document = json.loads(CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs), "--json"]).output)
+    assert [d["status"] for d in document] == [RUNNING, KILLED, INTERRUPTED, "Failed", "Succeeded", DAMAGED]
+    failed = json.loads(CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs), "--json", "--status", "failed", "--status", "Killed"]).output)
+    assert [d["execution_id"] for d in failed] == ["20261128-083000-dddddd", "20261128-081000-bbbbbb"]
+    assert len(json.loads(CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs), "--json", "--limit", "2"]).output)) == 2
+    assert CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs / "none")]).output == "no runs\n"
+
+
+def test_a_run_is_named_by_folder_id_or_latest(runs):
+    assert resolve_run("latest", runs) == runs / "20261128-084000-eeeeee"
+    assert resolve_run("20261128-082000-cccccc", runs) == runs / "20261128-082000-cccccc.interrupted"
+    assert resolve_run(str(runs / "20261128-080000-aaaaaa"), runs) == runs / "20261128-080000-aaaaaa"
+    with pytest.raises(RunReferenceError, match=r"no run 'nope': neither a run folder nor an execution id in .*runs \(churn runs list"):
+        resolve_run("nope", runs)
+    with pytest.raises(RunReferenceError, match="no run in .* yet"):
+        resolve_run("latest", runs / "empty")
+
+
+def test_report_and_diff_take_ids(runs):
+    done = CliRunner().invoke(main, ["diff", "20261128-080000-aaaaaa", "20261128-081000-bbbbbb", "--runs-dir", str(runs)])
+    assert "Traceback" not in done.output and "no run" not in done.output
+    missing = CliRunner().invoke(main, ["report", "nope", "--runs-dir", str(runs)])
+    assert missing.exit_code == 2 and "error: no run 'nope'" in missing.output
+
+
+def test_execution_ids_sort_by_time():
+    early = new_execution_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    late = new_execution_id(datetime(2026, 11, 2, 3, 4, 5, tzinfo=timezone.utc))
+    assert re.fullmatch(r"20260102-030405-[0-9a-f]{6}", early) and early < late
+    assert new_execution_id() != new_execution_id()
+
+
+def test_resume_takes_latest_or_an_id_or_a_folder(runs):
+    """Resolved to the execution id before anything starts: a succeeded latest run has nothing to resume."""
+    missing = CliRunner().invoke(main, ["run", "--runs-dir", str(runs), "--resume", "nope", "--no-build"])
+    assert missing.exit_code == 2 and "no run 'nope'" in missing.output
+    done = CliRunner().invoke(main, ["run", "--runs-dir", str(runs), "--resume", str(runs / "20261128-080000-aaaaaa"), "--no-build"])
+    assert done.exit_code == 2 and "execution 20261128-080000-aaaaaa Succeeded: there is nothing to resume" in done.output

@@ -150,3 +150,28 @@ def test_every_parameter_says_its_type_default_and_allowed_values():
     assert parameters.BY_NAME["TrainingInstanceType"].default_text == f"local (cloud: {cloud.DEFAULT_TRAINING_INSTANCE})"
     assert parameters.BY_NAME["ProcessingInstanceType"].default_text == f"local (cloud: {cloud.DEFAULT_PROCESSING_INSTANCE})"
     assert parameters.BY_NAME["SelectionMetric"].allowed == "accuracy | precision | recall | f1 | auc"
+
+
+def test_the_parameter_table_as_churn_params_shows_it():
+    assert [(s.name, s.type_name, s.default_text, s.allowed) for s in parameters.SPECS] == [
+        ("InputData", "text", "data/sample/churn.csv (cloud: staged to S3)", "not empty"),
+        ("TrainRatio", "number", "0.7", "0 < x < 1"),
+        ("ValidationRatio", "number", "0.15", "0 < x < 1"),
+        ("SplitSeed", "integer", "42", "x >= 0"),
+        ("MaxDepth", "integer", "5", "x > 0"),
+        ("NumRound", "integer", "100", "x > 0"),
+        ("Eta", "number", "0.2", "0 <= x <= 1"),
+        ("BaselineEnabled", "text", "true", "true | false"),
+        ("BaselineC", "number", "1.0", "x > 0"),
+        ("SelectionMetric", "text", "auc", "accuracy | precision | recall | f1 | auc"),
+        ("AccuracyThreshold", "number", "0.8", "0 <= x <= 1"),
+        ("ProcessingInstanceType", "text", "local (cloud: ml.m5.large)", "not empty"),
+        ("TrainingInstanceType", "text", "local (cloud: ml.m5.large)", "not empty"),
+        ("ModelApprovalStatus", "text", "PendingManualApproval", "PendingManualApproval | Approved | Rejected"),
+    ]
+
+
+def test_a_name_far_from_every_parameter_lists_them_all():
+    with pytest.raises(ParameterError) as error:
+        parameters.convert("Zzz", "1")
+    assert str(error.value) == f"unknown parameter 'Zzz'; known parameters: {', '.join(BY_NAME)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shlex
 import sys
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from churn import __version__
+from churn.history import RUN_STATUSES
 
 if TYPE_CHECKING:
     from churn.summary import StepRecord
@@ -60,18 +62,33 @@ def main() -> None:
     _quiet_logging()
 
 
-def _quiet_logging() -> None:
-    """Only warnings and errors of the libraries reach the terminal (as ``warning: …``), whatever
-    level a library sets: a library calling ``logging.basicConfig(level=INFO)`` later finds the
-    root logger configured and changes nothing (matplotlib's font cache note leaked so)."""
-    import logging
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (the live display redirects it
+    to print above itself; a test runner replaces it per call), not to the one of the first call."""
 
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _LowercaseLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace(record.levelname, record.levelname.lower(), 1)
+
+
+def _quiet_logging() -> None:
+    """Only warnings and errors reach the terminal (``warning: <logger>: …``), whatever level a
+    library sets: a library calling ``logging.basicConfig(level=INFO)`` later finds the root
+    logger configured and changes nothing (matplotlib's font cache note leaked so)."""
     root = logging.getLogger()
-    if not any(getattr(h, "churn", False) for h in root.handlers):
-        handler = logging.StreamHandler()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
         handler.setLevel(logging.WARNING)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
-        handler.churn = True  # type: ignore[attr-defined]
+        handler.setFormatter(_LowercaseLevel("%(levelname)s: %(name)s: %(message)s"))
         root.addHandler(handler)
 
 
@@ -135,6 +152,39 @@ def failure_line(failed: list[StepRecord], execution_reason: str | None) -> str:
 def _fail(message: str, code: int = 1):
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def _resume_target(reference: str, runs_dir):
+    """``--resume``'s execution id and runs folder: ``latest`` (the newest failed, stopped,
+    killed or interrupted run), a run folder (of this or another runs folder) or an id."""
+    from pathlib import Path
+
+    from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.history import LATEST, RunReferenceError, latest_resumable
+    from churn.layout import INTERRUPTED_SUFFIX
+
+    try:
+        folder = latest_resumable(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR) if reference == LATEST else _run_folder(reference, runs_dir)
+    except RunReferenceError as error:
+        _fail(str(error), 2)
+    if runs_dir is None:
+        runs_dir = str(folder.parent)  # a folder of another runs folder resumes there
+    elif folder.parent.resolve() != Path(runs_dir).resolve():
+        _fail(f"--resume {reference} is not a run of --runs-dir {runs_dir}", 2)
+    return folder.name.removesuffix(INTERRUPTED_SUFFIX), runs_dir
+
+
+def _progress_display(mode: str, verbose: bool):
+    """The display context (the live list runs inside it) and the listeners of ``mode``."""
+    from churn.progress import LINES, LIVE, LineProgress, LiveProgress, console_for
+
+    stdout = sys.stdout  # the display writes here, whatever the run does to sys.stdout
+    if mode == LIVE:
+        live = LiveProgress(console_for(stdout))
+        return live, [live]
+    if mode == LINES:
+        return contextlib.nullcontext(), [LineProgress(lambda line: print(line, file=stdout, flush=True), verbose=verbose)]
+    return contextlib.nullcontext(), []
 
 
 def parameter_table() -> list[list[str]]:
@@ -201,7 +251,7 @@ def run(
     An option of the other backend is an error, not ignored."""
     from pathlib import Path
 
-    from churn.progress import JSON, LINES, LIVE, QUIET, LineProgress, LiveProgress, choose_mode, console_for
+    from churn.progress import JSON, QUIET, choose_mode
     from churn.runner.events import Events
     from churn.runner.request import RunRequest
     from churn.runner.run import run as run_pipeline
@@ -209,10 +259,8 @@ def run(
 
     if sum((verbose, quiet, as_json)) > 1:
         raise click.UsageError("choose one of --verbose, --quiet and --json")
-    if resume_id is not None and backend == "local":  # latest, a folder or an id: the execution id
-        from churn.layout import INTERRUPTED_SUFFIX
-
-        resume_id = _run_folder(resume_id, runs_dir).name.removesuffix(INTERRUPTED_SUFFIX)
+    if resume_id is not None and backend == "local":
+        resume_id, runs_dir = _resume_target(resume_id, runs_dir)
     overrides = _parameter_overrides(params)
     if input_:
         overrides["InputData"] = input_
@@ -223,14 +271,7 @@ def run(
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
     )
     mode = choose_mode(sys.stdout, verbose=verbose, quiet=quiet, as_json=as_json)
-    stdout = sys.stdout  # the progress display writes here, whatever the run does to sys.stdout
-    shown: contextlib.AbstractContextManager = contextlib.nullcontext()
-    listeners: list = []
-    if mode == LIVE:
-        shown = live = LiveProgress(console_for(stdout))
-        listeners.append(live)
-    elif mode == LINES:
-        listeners.append(LineProgress(lambda line: print(line, file=stdout, flush=True), verbose=verbose))
+    shown, listeners = _progress_display(mode, verbose)
     try:
         with shown:
             result = run_pipeline(request, Events(*listeners))
@@ -529,8 +570,8 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--runs-dir", default=None, help="The runs folder [default: $CHURN_RUNS_DIR or ./runs].")
-@click.option("--status", "statuses", multiple=True, metavar="STATUS",
-              help="Only runs of this status (repeatable): Succeeded, Failed, Stopped, Running, Killed, Interrupted, Damaged.")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(RUN_STATUSES, case_sensitive=False),
+              help="Only runs of this status (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
 def runs_list(runs_dir, statuses, limit, as_json) -> None:

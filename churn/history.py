@@ -24,8 +24,12 @@ from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD
 from churn.summary import SUMMARY_FILE, SummaryError, read_summary
 
 LATEST = "latest"
+#: What ``churn run --resume`` can run again.
+RESUMABLE = ("Failed", "Stopped", "Killed", "Interrupted")
 #: Statuses of runs without a summary.
 RUNNING, KILLED, INTERRUPTED, DAMAGED = "Running", "Killed", "Interrupted", "Damaged"
+#: Every status ``churn runs list`` shows: SageMaker's three of a finished execution, and these.
+RUN_STATUSES = ("Succeeded", "Failed", "Stopped", RUNNING, KILLED, INTERRUPTED, DAMAGED)
 
 
 def new_execution_id(now: datetime | None = None) -> str:
@@ -58,16 +62,30 @@ class RunEntry:
         }
 
 
-def _alive(pid: object) -> bool:
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat), or None where
+    that cannot be read: with the pid it tells a process from a later one given the same pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def is_running(record: dict) -> bool:
+    """Whether the process a run record names (``pid``, ``process_start``) still runs: the pid
+    exists and, where the record says when its process started, it is that same process."""
+    pid = record.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
+    except PermissionError:  # someone else's process: it exists
+        pass
+    recorded = record.get("process_start")
+    return recorded is None or recorded == process_start(pid)
 
 
 def _entry(run_dir: Path) -> RunEntry | None:
@@ -92,7 +110,7 @@ def _entry(run_dir: Path) -> RunEntry | None:
             raise ValueError("not an object")
     except (OSError, ValueError) as error:
         return RunEntry(execution_id, run_dir, DAMAGED, failure_reason=f"{record_file}: {error}"[:200])
-    status = INTERRUPTED if interrupted else RUNNING if _alive(record.get("pid")) else KILLED
+    status = INTERRUPTED if interrupted else RUNNING if is_running(record) else KILLED
     definition = record.get("definition_sha256")
     return RunEntry(
         execution_id, run_dir, status, record.get("started_at"), None, "local", record.get("input_sha256"),
@@ -112,9 +130,19 @@ class RunReferenceError(ValueError):
     """A run reference names no run; the message says what was looked for."""
 
 
+def latest_resumable(runs_dir: Path) -> Path:
+    """The newest run that ``--resume`` can run again (failed, stopped, killed or interrupted)."""
+    found = next((e for e in list_runs(runs_dir) if e.status in RESUMABLE), None)
+    if found is None:
+        raise RunReferenceError(f"no failed, stopped, killed or interrupted run in {runs_dir} to resume")
+    return found.run_dir
+
+
 def resolve_run(reference: str, runs_dir: Path) -> Path:
     """The folder a run reference names: an existing folder's path, ``latest``, or an execution
     id under ``runs_dir`` (``<id>`` or ``<id>.interrupted``)."""
+    if not reference.strip():
+        raise RunReferenceError("an empty run reference: give a run folder, an execution id or latest")
     if reference == LATEST:
         runs = list_runs(runs_dir)
         if not runs:

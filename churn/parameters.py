@@ -121,10 +121,10 @@ def convert(name: str, text: str) -> object:
     spec = BY_NAME.get(name)
     if spec is None:
         lowered = {known.lower(): known for known in BY_NAME}
-        close = difflib.get_close_matches(name.lower(), lowered, n=1, cutoff=0.7)
+        close = [lowered[match] for match in difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.7)]
         if close:
-            suggestion = lowered[close[0]]
-            raise ParameterError(f"unknown parameter {name!r}; did you mean {suggestion!r}? (churn params lists them all)")
+            suggestions = " or ".join(map(repr, close))
+            raise ParameterError(f"unknown parameter {name!r}; did you mean {suggestions}? (churn params lists them all)")
         raise ParameterError(f"unknown parameter {name!r}; known parameters: {', '.join(BY_NAME)}")
     try:
         value = spec.kind(text)

@@ -23,6 +23,9 @@ from typing import TextIO
 from churn.runner.events import Event, Note, RunFinished, StepFinished, StepOutput, StepStarted
 
 LIVE, LINES, QUIET, JSON = "live", "lines", "quiet", "json"
+#: A container line starting so is meant for the user (an ignored column, duplicate rows): shown
+#: in every mode but --quiet and --json, not only with --verbose.
+STEP_NOTE = "note: "
 
 
 def display_name(step: str) -> str:
@@ -81,8 +84,10 @@ class LineProgress:
                 seconds = "" if event.detail else _seconds(event.seconds)  # a condition takes no time worth showing
                 line = f"  {display_name(event.step):<16} {_status_text(event):<10} {seconds:>7}"
                 self.write_line((line + (f"  {after}" if after else "")).rstrip())
-            elif self.verbose and isinstance(event, StepOutput):
+            elif isinstance(event, StepOutput) and self.verbose:
                 self.write_line(f"{display_name(event.step)} | {event.text}")
+            elif isinstance(event, StepOutput) and event.text.startswith(STEP_NOTE):
+                self.write_line(f"note: {display_name(event.step)}: {event.text[len(STEP_NOTE):]}")
             elif self.verbose and isinstance(event, StepStarted):
                 self.write_line(f"  {display_name(event.step):<16} started")
             elif isinstance(event, Note):
@@ -119,6 +124,8 @@ class LiveProgress:
                 self._rows.setdefault(event.step, {"started": time.monotonic()})["finished"] = event
         elif isinstance(event, Note):
             self._live.console.print(f"note: {event.text}", markup=False, highlight=False)
+        elif isinstance(event, StepOutput) and event.text.startswith(STEP_NOTE):
+            self._live.console.print(f"note: {display_name(event.step)}: {event.text[len(STEP_NOTE):]}", markup=False, highlight=False)
         elif isinstance(event, RunFinished):
             self._live.refresh()
 

@@ -163,6 +163,8 @@ class Registry:
         return self.begin_registration(*args, **kwargs).commit()
 
     def get(self, group: str, version: int) -> ModelPackage:
+        if not self.path.exists():  # reading never creates a registry
+            raise RegistryError(f"no model package {group} version {version}: no model registry at {self.path}")
         with closing(self._connect()) as db:
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM model_packages WHERE group_name = ? AND version = ?", (group, version)

@@ -111,3 +111,26 @@ def test_resume_takes_latest_or_an_id_or_a_folder(runs):
     assert missing.exit_code == 2 and "no run 'nope'" in missing.output
     done = CliRunner().invoke(main, ["run", "--runs-dir", str(runs), "--resume", str(runs / "20261128-080000-aaaaaa"), "--no-build"])
     assert done.exit_code == 2 and "execution 20261128-080000-aaaaaa Succeeded: there is nothing to resume" in done.output
+
+
+def test_a_reused_pid_is_not_taken_for_the_run(tmp_path):
+    from churn.history import is_running, process_start
+
+    me = os.getpid()
+    assert is_running({"pid": me, "process_start": process_start(me)})
+    assert not is_running({"pid": me, "process_start": (process_start(me) or 0) + 1})  # another process now has the pid
+    assert is_running({"pid": me}) and not is_running({}) and not is_running({"pid": "x"})
+
+
+def test_resume_latest_is_the_newest_resumable_run_and_never_a_running_one(runs, tmp_path):
+    from churn.history import latest_resumable
+    from churn.runner.local import resume_parameters
+    from churn.runner.runs import RunError
+
+    assert latest_resumable(runs) == runs / "20261128-083000-dddddd"  # killed; the newer one still runs
+    with pytest.raises(RunError, match="is still running"):
+        resume_parameters(runs, "20261128-084000-eeeeee")
+    bad = CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs), "--status", "Succeded"])
+    assert bad.exit_code == 2 and "'Succeded' is not one of 'succeeded', 'failed'" in bad.output
+    other = CliRunner().invoke(main, ["run", "--runs-dir", str(tmp_path / "elsewhere"), "--resume", str(runs / "20261128-080000-aaaaaa")])
+    assert other.exit_code == 2 and "is not a run of --runs-dir" in other.output

@@ -175,3 +175,10 @@ def test_a_name_far_from_every_parameter_lists_them_all():
     with pytest.raises(ParameterError) as error:
         parameters.convert("Zzz", "1")
     assert str(error.value) == f"unknown parameter 'Zzz'; known parameters: {', '.join(BY_NAME)}"
+
+
+def test_every_close_name_is_suggested():
+    with pytest.raises(ParameterError) as error:
+        parameters.convert("InstanceType", "x")
+    assert "did you mean 'TrainingInstanceType' or 'ProcessingInstanceType'?" in str(error.value) or \
+        "did you mean 'ProcessingInstanceType' or 'TrainingInstanceType'?" in str(error.value)

@@ -149,3 +149,60 @@ def test_what_the_callback_prints_is_not_taken_for_container_output(capsys):
             print("Creating abc-algo-1-x ... done")
     assert sys.stdout is not router
     assert capsys.readouterr().out == "SelectModel: selection: xgboost\n"
+
+
+def test_a_listener_error_is_raised_when_the_capture_ends_not_inside_the_stream():
+    """A closed pipe (run -v | head) must not break local mode's streaming loop, which would leave
+    the job's container running: the lines stop, and the error comes when the job is done."""
+    def broken(step: str, text: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    router = StepOutputRouter(io.StringIO(), broken)
+    with pytest.raises(BrokenPipeError):
+        with router.capture("TrainModel"):
+            router.write("x-1 | [0] train-auc\nx-1 | [1] train-auc\n")  # returns normally
+            written = True
+    assert written
+
+
+def test_captures_nest_and_a_replaced_stdout_is_left_alone():
+    got: list[tuple[str, str]] = []
+    router = StepOutputRouter(io.StringIO(), lambda step, text: got.append((step, text)))
+    with router.capture("Outer"):
+        router.write("a-1 | one\n")
+        with router.capture("Inner"):
+            router.write("b-1 | two\n")
+        router.write("a-1 | three\n")
+    assert got == [("Outer", "one"), ("Inner", "two"), ("Outer", "three")]
+    other = io.StringIO()
+    with routed_stdout(lambda step, text: None):
+        sys.stdout = other  # something else took stdout during the run
+    assert sys.stdout is other
+    sys.stdout = sys.__stdout__
+
+
+def test_progress_bars_and_other_escapes_are_cleaned():
+    assert container_line("a-1 | 10%\r50%\r100%\n") == "100%"
+    assert container_line("a-1 | \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \x1b(Bdone\n") == "link done"
+
+
+def test_a_step_note_is_shown_without_verbose():
+    lines: list[str] = []
+    listener = LineProgress(lines.append)
+    listener(StepOutput("PreprocessData", "note: ignored column(s) not used as features: Notes"))
+    listener(StepOutput("PreprocessData", "wrote splits: {}"))
+    assert lines == ["note: PreprocessData: ignored column(s) not used as features: Notes"]
+
+
+def test_warnings_go_to_the_stderr_of_the_moment(capsys):
+    import logging
+
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    CliRunner().invoke(main, ["params"])
+    CliRunner().invoke(main, ["params"])  # the handler is added once and keeps no stream of its own
+    logging.getLogger("churn.runner.local_jobs").warning("TrainModel: not cached (disk full)")
+    assert capsys.readouterr().err == "warning: churn.runner.local_jobs: TrainModel: not cached (disk full)\n"
+    assert sum(type(h).__name__ == "_StderrHandler" for h in logging.getLogger().handlers) == 1

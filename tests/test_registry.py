@@ -78,3 +78,11 @@ def test_a_rolled_back_registration_leaves_nothing_and_frees_its_version(tmp_pat
     pending.rollback()  # a second rollback is harmless (the run's clean-up may repeat it)
     assert registry.list() == []
     assert _begin(registry, "run-2").commit().version == 1
+
+
+def test_reading_a_registry_that_does_not_exist_creates_nothing(tmp_path):
+    from churn.registry import Registry, RegistryError
+
+    with pytest.raises(RegistryError, match="no model registry at"):
+        Registry(tmp_path / "typo").resolve("churn:3")
+    assert Registry(tmp_path / "typo").list() == [] and not (tmp_path / "typo").exists()

@@ -146,7 +146,7 @@ def train(prefix: Path = PREFIX) -> Path:
     labels, features = load_csv_channel(data_dir / "train", "train", channel_content_type(data_config, "train"))
     print(f"training logistic regression on {len(labels)} rows x {features.shape[1]} features, C={settings['C']:g}", flush=True)
     if has_missing(features):
-        print(f"{int(np.isnan(features).sum())} missing value(s) fitted as 0, as the model scores them", flush=True)
+        print(f"note: {int(np.isnan(features).sum())} missing value(s) fitted as 0, as the model scores them", flush=True)
     weights, bias = fit(features, labels, settings["C"], settings["max_iter"])
     line = f"train-auc:{_auc(labels, expit(linear_margin(weights, bias, features))):.5f}"
     if (data_dir / "validation").is_dir():

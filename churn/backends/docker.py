@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,12 +163,29 @@ def require_ready(runs_dir: Path, build_missing: bool = True) -> None:
     ensure_local_mode_network()
 
 
+def build_log_file() -> Path:
+    """Where an image build's whole output goes (the terminal gets one line): one file per tag."""
+    return Path(tempfile.gettempdir()) / f"churn-images-{image_tag()}.log"
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def build_images(base_image: str | None = None, parity: bool = False) -> list[str]:
     """Build the project's images with Compose (tags from :func:`image_tag`); return their names.
-    ``parity`` adds the Debian-stack image of the cross-stack check."""
+    ``parity`` adds the Debian-stack image of the cross-stack check. The build's output goes to
+    :func:`build_log_file`, not the terminal (stdout stays the command's: ``run --json``); one
+    line on stderr says what is built and where the log is, and a failure shows the log's end."""
     command = compose_command()
     if command is None:
         raise DockerError(compose_available().detail + "; " + compose_available().fix)
+    log_file = build_log_file()
+    print(f"building the images {', '.join(image_names(parity))} (once per churn version; log: {log_file})", file=sys.stderr, flush=True)
+    started = time.monotonic()
     env = {**os.environ, "CHURN_IMAGE_TAG": image_tag(), "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
     if base_image:
         env["BASE_IMAGE"] = base_image
@@ -177,12 +196,14 @@ def build_images(base_image: str | None = None, parity: bool = False) -> list[st
         bundle = next((path for path in ca_bundle_candidates() if path.is_file()), None)
         if bundle is not None:
             shutil.copyfile(bundle, Path(context) / CONTEXT_CA_FILE)
-        result = subprocess.run([*command, "-f", str(compose_file), *profiles, "build"], cwd=context, env=env)
+        with log_file.open("w") as log:
+            result = subprocess.run([*command, "-f", str(compose_file), *profiles, "build"], cwd=context, env=env, stdout=log, stderr=subprocess.STDOUT)
     if result.returncode != 0:
         raise DockerError(
-            f"building the images failed (exit {result.returncode}); without a registry, build the base image "
-            f"first: bash {project_file('docker/build-base-image.sh')}"
+            f"building the images failed (exit {result.returncode}; the whole log: {log_file}); without a registry, build the base "
+            f"image first: bash {project_file('docker/build-base-image.sh')}\n{_tail(log_file)}"
         )
+    print(f"built the images in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return image_names(parity)
 
 

@@ -20,6 +20,7 @@ from churn.backends import docker
 from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
+from churn.history import is_running, process_start
 from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD
 from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
@@ -195,6 +196,7 @@ def run_local(
                 {
                     "execution_id": event.execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+                    "process_start": process_start(os.getpid()),
                     "resumed_from": resumed_from, "definition_sha256": definition_sha256,
                     "code_version": backend.code_version or bundle_hash(backend.dataset),
                 },
@@ -362,8 +364,10 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
             definition_file = run_dir / "definition.json"
             code = code_hash(json.loads(definition_file.read_text())) if definition_file.is_file() else None
             return Resume(dict(summary["parameters"]), summary.get("input_sha256"), summary.get("definition_sha256"), code)
-        if record_file.is_file():  # killed or interrupted before its summary
+        if record_file.is_file():  # killed or interrupted before its summary, or still running
             record = json.loads(record_file.read_text())
+            if not run_dir.name.endswith(INTERRUPTED_SUFFIX) and is_running(record):
+                raise RunError(f"execution {execution_id} is still running (process {record['pid']}): there is nothing to resume yet")
             return Resume(dict(record["parameters"]), record.get("input_sha256"), record.get("definition_sha256"), record.get("code_version"))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         damaged = summary_file if summary_file.is_file() else record_file

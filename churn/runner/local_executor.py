@@ -425,8 +425,17 @@ def _operand(expression, value) -> str:
         name = segments[-2] if segments[-1] == "value" and len(segments) > 1 else segments[-1]
     elif isinstance(getattr(expression, "name", None), str):
         name = expression.name
-    shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return f"{name} {shown}" if name else shown
+    return f"{name} {value}" if name else str(value)
+
+
+def _shown(left, right) -> tuple[str, str]:
+    """Both values of a comparison, rounded unless rounding makes them look equal (0.79996 is
+    not shown as 0.8 next to a threshold of 0.8 and a false outcome)."""
+    def rounded(value) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    short = rounded(left), rounded(right)
+    return short if short[0] != short[1] or left == right else (repr(left), repr(right))
 
 
 def _comparison(expression: dict, condition: dict) -> str | None:
@@ -434,7 +443,8 @@ def _comparison(expression: dict, condition: dict) -> str | None:
     operator = _OPERATORS.get(str(condition.get("Type")))
     if operator is None:
         return None
-    return f"{_operand(expression['LeftValue'], condition['LeftValue'])} {operator} {_operand(expression['RightValue'], condition['RightValue'])}"
+    left, right = _shown(condition["LeftValue"], condition["RightValue"])
+    return f"{_operand(expression['LeftValue'], left)} {operator} {_operand(expression['RightValue'], right)}"
 
 
 @contextmanager

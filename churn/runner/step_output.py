@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-#: Terminal colour and cursor codes (Compose colours the container name).
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: Terminal escape sequences: colour and cursor (CSI), links and titles (OSC), character sets.
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 #: A container's line as Compose prints it: ``<container name> | <text>``.
 _CONTAINER_LINE = re.compile(r"^(?P<container>[A-Za-z0-9][A-Za-z0-9_.-]*)\s+\| ?(?P<text>.*)$")
 
@@ -29,12 +29,16 @@ def container_line(raw: str) -> str | None:
     """The container's own text of one line of Compose output, without colour codes; None for
     Compose's own lines (creating, attaching, exit codes)."""
     match = _CONTAINER_LINE.match(_ESCAPES.sub("", raw).rstrip("\r\n"))
-    return match["text"] if match else None
+    # a progress bar redrawn with carriage returns: what the line ends showing
+    return match["text"].rsplit("\r", 1)[-1] if match else None
 
 
 class StepOutputRouter(io.TextIOBase):
     """A text stream that hands what captured threads write to ``on_line(step, text)``, one
-    container line at a time, and passes everything else to ``passthrough``."""
+    container line at a time, and passes everything else to ``passthrough``. An error of
+    ``on_line`` (a closed pipe) is not raised into local mode's streaming loop, which would leave
+    the job's container running: lines stop being handed on, and the error is raised when the
+    capture ends."""
 
     def __init__(self, passthrough, on_line: Callable[[str, str], None]):
         super().__init__()
@@ -44,22 +48,30 @@ class StepOutputRouter(io.TextIOBase):
 
     @contextmanager
     def capture(self, step: str) -> Iterator[None]:
-        """Inside the block, this thread's writes are lines of ``step``."""
-        self._local.step, self._local.pending = step, ""
+        """Inside the block, this thread's writes are lines of ``step`` (a capture inside
+        another is its own; the outer one goes on after it)."""
+        outer = (getattr(self._local, "step", None), getattr(self._local, "pending", ""), getattr(self._local, "error", None))
+        self._local.step, self._local.pending, self._local.error = step, "", None
         try:
             yield
         finally:
-            rest, self._local.step, self._local.pending = self._local.pending, None, ""
+            rest, self._local.pending = self._local.pending, ""
             if rest:
                 self._line(step, rest)
+            error = self._local.error
+            self._local.step, self._local.pending, self._local.error = outer
+            if error is not None:
+                raise error
 
     def _line(self, step: str, raw: str) -> None:
         text = container_line(raw)
-        if text is None:
+        if text is None or self._local.error is not None:
             return
         self._local.step = None  # what the callback prints is not the container's
         try:
             self.on_line(step, text)
+        except Exception as error:  # noqa: BLE001 - raised when the capture ends, not inside local mode
+            self._local.error = error
         finally:
             self._local.step = step
 
@@ -98,4 +110,5 @@ def routed_stdout(on_line: Callable[[str, str], None]) -> Iterator[StepOutputRou
     try:
         yield router
     finally:
-        sys.stdout = previous
+        if sys.stdout is router:  # what replaced it meanwhile is left alone
+            sys.stdout = previous

@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     resolved = dataset.spec_from_json(result["dataset"])
     if result["ignored_columns"]:
-        print(f"ignored column(s) not used as features: {', '.join(result['ignored_columns'])}")
+        print(f"note: ignored column(s) not used as features: {', '.join(result['ignored_columns'])}")
     if result["duplicate_rows"]:
         print(f"note: {result['duplicate_rows']} row(s) repeat an earlier row; they are kept, always in the same split")
     write_manifest(

@@ -76,3 +76,19 @@ def test_the_build_context_carries_the_ca_bundle_a_user_names(monkeypatch, tmp_p
     monkeypatch.setattr(docker, "compose_command", lambda: [sys.executable, "-c", check])
     assert docker.build_images() == docker.image_names()
     assert docker.ca_bundle_candidates()[0] == bundle
+
+
+def test_a_build_writes_its_output_to_a_log_and_one_line_to_stderr(monkeypatch, capsys):
+    """stdout stays the command's own (churn run --json on a first run is pure JSON); the build's
+    hundreds of lines go to a log file named on stderr; a failure shows the log's end."""
+    import sys
+
+    monkeypatch.setattr(docker, "compose_command", lambda: [sys.executable, "-c", "print('Step 1/9 : FROM debian'); print('Successfully built 3f2a')"])
+    assert docker.build_images() == docker.image_names()
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("building the images ") and str(docker.build_log_file()) in err and "built the images in" in err
+    assert "Step 1/9 : FROM debian" in docker.build_log_file().read_text()
+    monkeypatch.setattr(docker, "compose_command", lambda: [sys.executable, "-c", "print('Step 3/9 : RUN pip install'); print('boom: no network'); raise SystemExit(1)"])
+    with pytest.raises(docker.DockerError, match=r"(?s)the whole log: .*churn-images-.*\.log.*boom: no network"):
+        docker.build_images()
+    assert capsys.readouterr().out == ""

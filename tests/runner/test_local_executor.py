@@ -444,3 +444,19 @@ def test_a_damaged_property_file_fails_the_registration_step_not_the_whole_run(c
     assert calls == [] and _statuses(execution)["RegisterModel-RegisterModel"] == "Failed"
     assert execution.describe()["PipelineExecutionStatus"] == "Failed"
     assert "cannot read property file " in execution.describe()["FailureReason"] and "selection.json" in execution.describe()["FailureReason"]
+
+
+def test_a_gate_value_that_rounds_to_its_threshold_is_shown_in_full():
+    from churn.runner.local_executor import _comparison
+
+    class Metric:
+        json_path = "binary_classification_metrics.accuracy.value"
+
+    class Threshold:
+        name = "AccuracyThreshold"
+
+    condition = {"Type": "GreaterThanOrEqualTo", "LeftValue": 0.79996, "RightValue": 0.8}
+    expression = {"LeftValue": Metric(), "RightValue": Threshold()}
+    assert _comparison(expression, condition) == "accuracy 0.79996 >= AccuracyThreshold 0.8"
+    assert _comparison(expression, {**condition, "LeftValue": 0.957957}) == "accuracy 0.958 >= AccuracyThreshold 0.8"
+    assert _comparison(expression, {**condition, "Type": "In"}) is None

@@ -199,7 +199,7 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, ca
     monkeypatch.setattr(preprocess, "OUTPUT_DIR", root / "output")
     preprocess.main(["--chunk-rows", "1000"])
     assert capsys.readouterr().out.splitlines() == [
-        "ignored column(s) not used as features: Notes, Remark",
+        "note: ignored column(s) not used as features: Notes, Remark",
         'wrote splits: {"train": 2310, "validation": 524, "test": 499}',
     ]
     assert sorted(p.name for p in (root / "output").iterdir()) == ["manifest", "test", "train", "validation"]
@@ -272,7 +272,7 @@ def test_a_single_chunk_input_reports_its_ignored_columns(tmp_path, capsys):
     extra = tmp_path / "extra.csv"
     extra.write_text("\n".join([header + ",Phone,Notes", *(r + ",382-4657,x" for r in rows)]) + "\n")
     preprocess.main(["--input", str(extra), "--output", str(tmp_path / "out")])  # the default chunk holds every row
-    assert capsys.readouterr().out.splitlines()[0] == "ignored column(s) not used as features: Phone, Notes"
+    assert capsys.readouterr().out.splitlines()[0] == "note: ignored column(s) not used as features: Phone, Notes"
     manifest = json.loads((tmp_path / "out" / "manifest" / "manifest.json").read_text())
     assert manifest["ignored_columns"] == ["Phone", "Notes"]
 

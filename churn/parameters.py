@@ -121,7 +121,7 @@ def convert(name: str, text: str) -> object:
     spec = BY_NAME.get(name)
     if spec is None:
         lowered = {known.lower(): known for known in BY_NAME}
-        close = [lowered[match] for match in difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.7)]
+        close = [lowered[match] for match in difflib.get_close_matches(name.lower(), lowered, cutoff=0.7)]  # at most 3
         if close:
             suggestions = " or ".join(map(repr, close))
             raise ParameterError(f"unknown parameter {name!r}; did you mean {suggestions}? (churn params lists them all)")

@@ -129,5 +129,12 @@ def test_a_collected_vocabulary_must_be_resolved_before_encoding():
         feature_names(spec)
     with pytest.raises(ValueError, match="collected from the data"):
         labelled_lines(pd.DataFrame({"kind": ["c"], "n": ["1"], "y": ["1"]}), spec)
+    from dataclasses import replace
+
+    from churn.dataset import CATEGORICAL, Column
+
+    two = replace(spec, columns=(*spec.columns, Column("plan", CATEGORICAL, None)))
+    with pytest.raises(ValueError, match=r"^the vocabulary of 'kind', 'plan' is collected from the data: resolve it first$"):
+        feature_names(two)
     resolved = spec.with_vocabularies({"kind": ("c", "d")})
     assert feature_names(resolved) == ["n", "kind=c", "kind=d"]

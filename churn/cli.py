@@ -545,10 +545,10 @@ def _model_file(reference: str, runs_dir):
     from churn.files import uri_path
     from churn.registry import REFERENCE, RegistryError
 
-    if Path(reference).is_file() or REFERENCE.fullmatch(reference) is None:
-        if not Path(reference).is_file():
-            _fail(f"--model {reference}: no such model file (or registered model GROUP:VERSION, GROUP:latest, GROUP:latest-approved)", 2)
+    if Path(reference).is_file():
         return Path(reference)
+    if REFERENCE.fullmatch(reference) is None:
+        _fail(f"--model {reference}: no such model file (or registered model GROUP:VERSION, GROUP:latest, GROUP:latest-approved)", 2)
     try:
         package = _registry(runs_dir).resolve(reference)
     except RegistryError as error:

@@ -237,9 +237,18 @@ def read_features(archive: Path | str) -> dict | None:
         raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} is not JSON: {error}") from None
     except RecursionError:
         raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} is nested too deeply to be a features document") from None
-    if not (isinstance(document, dict) and isinstance(document.get("dataset"), dict) and isinstance(document.get("feature_names"), list)):
+    features = features_in(document)
+    if features is None:
         raise ModelArtifactError(f"{FEATURES_MEMBER!r} in {archive} lacks its 'dataset' object or 'feature_names' list")
-    return document
+    return features
+
+
+def features_in(document: object) -> dict | None:
+    """The features document a JSON document holds (a features document, or the preprocessing
+    manifest it is taken from): its ``dataset`` object and ``feature_names`` list, else None."""
+    if isinstance(document, dict) and isinstance(document.get("dataset"), dict) and isinstance(document.get("feature_names"), list):
+        return {"dataset": document["dataset"], "feature_names": document["feature_names"]}
+    return None
 
 
 def _normalized(name: str, size: int) -> tarfile.TarInfo:

@@ -33,9 +33,10 @@ def features_document(manifest: Path) -> dict:
     """What the deployable archive carries from PreprocessData's manifest: the resolved dataset
     spec and the feature names (the column order of the split files)."""
     document = tables.read_json(manifest, "preprocessing manifest")
-    if not (isinstance(document, dict) and isinstance(document.get("dataset"), dict) and isinstance(document.get("feature_names"), list)):
+    features = model_io.features_in(document)
+    if features is None:
         raise ValueError(f"preprocessing manifest {manifest} lacks its 'dataset' object or 'feature_names' list")
-    return {"dataset": document["dataset"], "feature_names": document["feature_names"]}
+    return features
 
 
 def read_candidate(directory: Path, name: str) -> selection.Candidate:

@@ -2,23 +2,52 @@
 # Build the Debian 12 base image (debian:bookworm-slim equivalent) from Debian packages, for
 # machines that reach no image registry. Usage: docker/build-base-image.sh [IMAGE_NAME]
 # Does nothing when the image already exists (set CHURN_REBUILD_BASE=1 to force).
+# Each stage (debootstrap, docker import) prints one line when it ends, with its time; their whole
+# output goes to a log: ${TMPDIR:-/tmp}/churn-setup.log, named once, or, where CHURN_SETUP_LOG is
+# set (ensure-docker.sh sets it), that file, appended to. A failed stage prints its name, its exit
+# code, the log's path and the log's last lines.
 set -euo pipefail
 image="${1:-debian:bookworm-slim}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
+say() { echo "build-base-image: $*"; }
+
 if [ -z "${CHURN_REBUILD_BASE:-}" ] && docker image inspect "$image" >/dev/null 2>&1; then
-    echo "base image $image already present"
+    say "base image $image already present"
     exit 0
 fi
-command -v debootstrap >/dev/null || { echo "debootstrap is missing: apt-get install -y debootstrap" >&2; exit 1; }
+command -v debootstrap >/dev/null || { say "debootstrap is missing: apt-get install -y debootstrap" >&2; exit 1; }
+
+if [ -n "${CHURN_SETUP_LOG:-}" ]; then
+    log="$CHURN_SETUP_LOG"
+else
+    log="${TMPDIR:-/tmp}/churn-setup.log"
+    : >"$log"
+    say "building $image from Debian packages (about a minute); the whole output goes to $log"
+fi
+
+# stage DOING DONE COMMAND...: as in ensure-docker.sh.
+stage() {
+    local doing=$1 finished=$2 started=$SECONDS rc
+    shift 2
+    echo "### $doing: $*" >>"$log"
+    set +e
+    (set -e; "$@") </dev/null >>"$log" 2>&1
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ]; then
+        say "$doing failed (exit $rc); the whole log: $log" >&2
+        tail -n 20 "$log" >&2
+        exit "$rc"
+    fi
+    say "$finished ($((SECONDS - started)) s)"
+}
+
+import_rootfs() { tar -C "$rootfs" -c . | docker import - "$image"; }
 
 rootfs="$(mktemp -d /tmp/churn-rootfs.XXXXXX)"
 trap 'rm -rf "$rootfs"' EXIT
-echo "debootstrap bookworm into $rootfs (about a minute)"
-debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
-    || { tail -20 "$rootfs.log" >&2; exit 1; }
+stage "debootstrap of bookworm" "debootstrapped bookworm" debootstrap --variant=minbase bookworm "$rootfs" "$mirror"
 # Keep images lean, like the official slim image.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-tar -C "$rootfs" -c . | docker import - "$image" >/dev/null
-rm -f "$rootfs.log"
-echo "imported $image"
+stage "importing $image" "imported $image" import_rootfs

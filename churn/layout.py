@@ -45,6 +45,10 @@ RUN_RECORD = "run.json"
 #: ... and the folder's suffix once Ctrl-C stopped the run (``runs/<id>.interrupted``).
 INTERRUPTED_SUFFIX = ".interrupted"
 
+#: In ``runs/<execution-id>/<Step>/``: the step's container output (bounded), and the full text of
+#: its failure reason when it failed.
+STEP_LOG = "logs.txt"
+
 #: The steps whose outputs are a run's artifacts (churn.pipeline names them so).
 PREPROCESS_STEP = "PreprocessData"
 SELECT_STEP = "SelectModel"

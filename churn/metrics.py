@@ -78,8 +78,13 @@ def bootstrap_standard_deviations(
     return {name: float(np.std(values)) if len(values) > 1 else 0.0 for name, values in samples.items()}
 
 
+#: The score at or above which a row counts as churn: accuracy, precision, recall, F1 and the
+#: confusion matrix are taken at it (AUC and the curves are not).
+DECISION_THRESHOLD = 0.5
+
+
 def evaluation_report(
-    y_true, y_score, *, threshold: float = 0.5, bootstrap_rounds: int = 200, seed: int = 0
+    y_true, y_score, *, threshold: float = DECISION_THRESHOLD, bootstrap_rounds: int = 200, seed: int = 0
 ) -> dict:
     """The model-quality report of scores ``y_score`` (probabilities) against 0/1 labels."""
     y_true = np.asarray(y_true)  # not dtype=int: that would turn a 0.7 into a 0

@@ -37,6 +37,7 @@ from churn.layout import PREPROCESS_STEP, SELECT_STEP
 from churn.selection import CANDIDATES
 from churn.split import SPLITS
 from churn.steps import paths
+from churn.training_metrics import METRIC_DEFINITIONS
 
 PIPELINE_NAME = "churn"
 ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
@@ -141,6 +142,8 @@ def _candidate(
         disable_profiler=True,
         debugger_hook_config=False,
         hyperparameters=hyperparameters,
+        # Per-round metrics read from the training log (SageMaker's algorithm image has its own).
+        metric_definitions=None if image == backend.images.training and backend.images.training_builtin else list(METRIC_DEFINITIONS),
         sagemaker_session=backend.session(),
     )
     train = TrainingStep(

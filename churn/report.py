@@ -1,9 +1,12 @@
 """``report.html``: one self-contained page that shows how a run went, without reading logs.
 
-The step graph with each step's status and duration, the parameters, the metrics, and plots
-(ROC curve, precision-recall curve, confusion matrix, feature importance) embedded as PNG.
-Built from the run folder alone (summary.json, definition.json, evaluation.json, the manifest
-and the model), so `churn report RUN` can rebuild it any time, for local and cloud runs alike.
+The step graph with each step's status, duration and log, the data (split sizes, class balance),
+the parameters, the metrics at the stated decision threshold, and plots embedded as PNG: every
+candidate's ROC and precision-recall curves overlaid, the training curves (per-round metrics read
+from the training logs), the confusion matrix and the feature importance. Built from the run
+folder alone (summary.json, definition.json, the evaluation.json files, each step's logs.txt and
+metrics.json, the manifest and the model), so `churn report RUN` can rebuild it any time, for
+local and cloud runs alike. Readable at phone width.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ import hashlib
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 from churn.files import file_sha256
-
-from churn.metrics import METRIC_NAMES
+from churn.layout import SELECT_STEP, STEP_LOG
+from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
 from churn.summary import ARTIFACTS, StepRecord, read_summary
 from churn.tables import write_lines_atomically
+from churn.training_metrics import METRICS_FILE, read_series
 
 REPORT_FILE = "report.html"
 TOP_FEATURES = 15
+#: The candidates' colours, in the selection's order (the winner is drawn thicker).
+_COLOURS = ("#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457")
+#: How SelectModel's inputs name the step output each candidate's evaluation comes from.
+_EVALUATION_SOURCE = re.compile(r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri")
 
 
 def _png(figure) -> str:
@@ -44,21 +53,40 @@ def _figure(width: float = 4.6, height: float = 3.6):
     return plt.subplots(figsize=(width, height))
 
 
-def roc_plot(metrics: dict) -> str:
-    curve = metrics["receiver_operating_characteristic_curve"]
+def roc_plot(curves: dict[str, dict], winner: str | None = None) -> str:
+    """The ROC curves of ``curves`` (name -> binary_classification_metrics), overlaid."""
     figure, axes = _figure()
-    axes.plot(curve["false_positive_rates"], curve["true_positive_rates"], color="#1565c0", label=f"AUC {metrics['auc']['value']:.3f}")
+    for (name, metrics), colour in zip(curves.items(), _COLOURS):
+        curve = metrics["receiver_operating_characteristic_curve"]
+        axes.plot(curve["false_positive_rates"], curve["true_positive_rates"], color=colour, linewidth=2.4 if name == winner else 1.4,
+                  label=f"{name}: AUC {metrics['auc']['value']:.3f}")
     axes.plot([0, 1], [0, 1], linestyle="--", color="#9e9e9e", linewidth=1)
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.01))
-    axes.legend(loc="lower right")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curves (test split)", xlim=(0, 1), ylim=(0, 1.01))
+    axes.legend(loc="lower right", fontsize=8)
     return _png(figure)
 
 
-def precision_recall_plot(metrics: dict) -> str:
-    curve = metrics["precision_recall_curve"]
+def precision_recall_plot(curves: dict[str, dict], winner: str | None = None) -> str:
+    """The precision-recall curves of ``curves``, overlaid, each with its point at the decision
+    threshold."""
     figure, axes = _figure()
-    axes.plot(curve["recalls"], curve["precisions"], color="#2e7d32")
-    axes.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", xlim=(0, 1), ylim=(0, 1.01))
+    for (name, metrics), colour in zip(curves.items(), _COLOURS):
+        curve = metrics["precision_recall_curve"]
+        axes.plot(curve["recalls"], curve["precisions"], color=colour, linewidth=2.4 if name == winner else 1.4, label=name)
+        axes.plot([metrics["recall"]["value"]], [metrics["precision"]["value"]], marker="o", color=colour)
+    axes.set(xlabel="recall", ylabel="precision", title=f"Precision-recall curves (dot: threshold {DECISION_THRESHOLD:g})",
+             xlim=(0, 1), ylim=(0, 1.01))
+    axes.legend(loc="lower left", fontsize=8)
+    return _png(figure)
+
+
+def training_curves_plot(step: str, series: dict[str, list[float]]) -> str:
+    """One training step's metrics per round (``train:auc``, ``validation:auc``)."""
+    figure, axes = _figure(5.2, 3.4)
+    for (name, values), colour in zip(sorted(series.items()), _COLOURS):
+        axes.plot(range(len(values)), values, color=colour, label=name)
+    axes.set(xlabel="round", ylabel="value", title=f"{step}: metrics per round (from its log)")
+    axes.legend(loc="lower right", fontsize=8)
     return _png(figure)
 
 
@@ -117,7 +145,7 @@ def step_graph_plot(run_dir: Path, steps: tuple[StepRecord, ...]) -> str | None:
 def _table(rows: list[tuple], header: tuple) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _image(data: str | None, alt: str) -> str:
@@ -125,14 +153,15 @@ def _image(data: str | None, alt: str) -> str:
 
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;color:#212121;padding:0 1rem}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;color:#212121;padding:0 1rem;overflow-wrap:break-word}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-.status{display:inline-block;padding:.15rem .6rem;border-radius:.8rem;font-weight:600}
+.status{display:inline-block;padding:.15rem .6rem;border-radius:.8rem;font-weight:600;white-space:nowrap}
 .Succeeded{background:#c8e6c9}.Failed{background:#ffcdd2}.Stopped,.Executing{background:#fff9c4}
 table{border-collapse:collapse;margin:.5rem 0} td,th{border:1px solid #ddd;padding:.3rem .7rem;text-align:left}
 th{background:#f5f5f5} figure{display:inline-block;margin:.5rem 1rem .5rem 0} figcaption{font-size:.8rem;color:#757575}
 img{max-width:100%} .failure{background:#ffebee;border-left:4px solid #c62828;padding:.6rem 1rem;white-space:pre-wrap}
-.muted{color:#757575;font-size:.9rem}
+.muted{color:#757575;font-size:.9rem} .wide{overflow-x:auto;max-width:100%}
+@media (max-width:40rem){body{margin:1rem auto;padding:0 .5rem} figure{display:block;margin:.5rem 0} td,th{padding:.25rem .4rem}}
 """
 
 
@@ -189,6 +218,51 @@ def _data_section(manifest_file: Path) -> list[str]:
     return ["<h2>Data</h2>", *(f"<p>{line}</p>" for line in lines)] if lines else []
 
 
+def candidate_evaluations(run_dir: Path) -> dict[str, Path]:
+    """Candidate name -> its evaluation.json in the run folder, in the selection's order. The
+    compiled definition says where each comes from (SelectModel's input ``<name>-evaluation``
+    reads a step's output); a candidate turned off or not run has none."""
+    try:
+        definition = json.loads((run_dir / "definition.json").read_text())
+        steps = [step for step in definition["Steps"] if step.get("Name") == SELECT_STEP]
+        inputs = steps[0]["Arguments"]["ProcessingInputs"] if steps else []
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return {}
+    found = {}
+    for item in inputs:
+        name, source = str(item.get("InputName", "")), item.get("S3Input", {}).get("S3Uri")
+        matched = _EVALUATION_SOURCE.fullmatch(str(source.get("Get", ""))) if isinstance(source, dict) else None
+        if name.endswith("-evaluation") and matched:
+            path = run_dir / matched[1] / matched[2] / "evaluation.json"
+            if path.is_file():
+                found[name.removesuffix("-evaluation")] = path
+    return found
+
+
+def _training_section(run_dir: Path, steps: tuple[StepRecord, ...]) -> list[str]:
+    """Each training step's metrics per round, drawn when there are several, else stated."""
+    parts, stated = [], []
+    for step in steps:
+        path = run_dir / step.name / METRICS_FILE
+        series = {name: values for name, values in read_series(path).items() if values}
+        if not series:
+            continue
+        if max(map(len, series.values())) > 1:
+            plot = _memoised(run_dir, f"training:{step.name}", [path], lambda name=step.name, drawn=series: training_curves_plot(name, drawn))
+            parts.append(_image(plot, f"{step.name}: training curves"))
+        else:
+            stated.append(f"{html.escape(step.name)}: " + ", ".join(f"{html.escape(n)} {v[-1]:.4f}" for n, v in sorted(series.items())))
+    if stated:
+        parts.append("<p>" + "; ".join(stated) + " (one value: no rounds)</p>")
+    return ["<h2>Training</h2>", "<p class=\"muted\">Read from each training log by the estimator's metric definitions, as "
+            "SageMaker reads them.</p>", *parts] if parts else []
+
+
+def _log_link(run_dir: Path, step: str) -> str:
+    relative = f"{step}/{STEP_LOG}"
+    return f'<a href="{html.escape(relative)}">log</a>' if (run_dir / relative).is_file() else ""
+
+
 def build_report(run_dir: Path) -> str:
     """The report page of a finished run, as HTML text."""
     summary = read_summary(run_dir)
@@ -200,6 +274,7 @@ def build_report(run_dir: Path) -> str:
     status = html.escape(str(summary.status))
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>churn run {html.escape(summary.execution_id)}: {status}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>churn run {html.escape(summary.execution_id)} <span class=\"status {status}\">{status}</span></h1>",
@@ -216,12 +291,13 @@ def build_report(run_dir: Path) -> str:
             [
                 (html.escape(s.name), f"<span class=\"status {html.escape(s.status)}\">{html.escape(s.status)}</span>",
                  "" if s.duration_seconds is None else f"{s.duration_seconds:.2f} s",
-                 "yes" if s.cache_hit else "", html.escape(s.failure_reason or ""))
+                 "yes" if s.cache_hit else "", _log_link(run_dir, s.name), html.escape(s.failure_reason or ""))
                 for s in summary.steps
             ],
-            ("step", "status", "duration", "cached", "failure reason"),
+            ("step", "status", "duration", "cached", "log", "failure reason"),
         )
     )
+    parts += _training_section(run_dir, summary.steps)
     selection = summary.selection
     if selection:
         metric = selection["metric"]
@@ -239,15 +315,26 @@ def build_report(run_dir: Path) -> str:
             _table(rows, ("candidate", *METRIC_NAMES, "")),
         ]
     if metrics:
+        winner = selection["winner"] if selection else None
+        evaluations = candidate_evaluations(run_dir) or {winner or "model": evaluation_file}
+        curves = {name: json.loads(path.read_text())["binary_classification_metrics"] for name, path in evaluations.items()}
+        gate = summary.parameters.get("AccuracyThreshold")
         parts += [
             "<h2>Metrics of the winning model (test split)</h2>" if selection else "<h2>Metrics (test split)</h2>",
+            f"<p>Decision threshold: a customer whose churn probability is at least <b>{DECISION_THRESHOLD:g}</b> is predicted to "
+            "churn; accuracy, precision, recall, F1 and the confusion matrix are taken there (AUC and the curves are over every "
+            "threshold)."
+            + (f" The gate registers the winner when its accuracy is at least AccuracyThreshold <b>{html.escape(str(gate))}</b>."
+               if gate is not None else "") + "</p>",
             _table(
                 [(name, f"{metrics[name]['value']:.4f}", f"{metrics[name]['standard_deviation']:.4f}")
                  for name in METRIC_NAMES],
                 ("metric", "value", "bootstrap standard deviation"),
             ),
-            _image(_memoised(run_dir, "roc", [evaluation_file], lambda: roc_plot(metrics)), "ROC curve"),
-            _image(_memoised(run_dir, "pr", [evaluation_file], lambda: precision_recall_plot(metrics)), "Precision-recall curve"),
+            _image(_memoised(run_dir, f"roc-overlaid:{winner}", list(evaluations.values()), lambda: roc_plot(curves, winner)),
+                   "ROC curves" + (" of the candidates" if len(curves) > 1 else "")),
+            _image(_memoised(run_dir, f"pr-overlaid:{winner}", list(evaluations.values()), lambda: precision_recall_plot(curves, winner)),
+                   "Precision-recall curves" + (" of the candidates" if len(curves) > 1 else "")),
             _image(_memoised(run_dir, "confusion", [evaluation_file], lambda: confusion_plot(metrics)), "Confusion matrix"),
         ]
     if model_file.is_file() and manifest_file.is_file():

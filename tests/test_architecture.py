@@ -107,7 +107,8 @@ def test_the_cycle_check_finds_a_cycle():
 #: "run": running it; "interface": the command line and what it shows while a run runs.
 LAYERS = {
     "core": ("schema", "features", "split", "metrics", "selection", "tables", "model_io", "parameters", "files",
-             "layout", "steps", "algorithm", "predict", "summary", "registry", "dataset", "dataset_infer"),
+             "layout", "steps", "algorithm", "predict", "summary", "registry", "dataset", "dataset_infer",
+             "training_metrics"),
     "compile": ("backends", "pipeline", "definition", "versions", "graph", "report", "diff", "history"),
     "run": ("runner",),
     "interface": ("cli", "progress"),

@@ -33,6 +33,8 @@ def _make_run(run_dir: Path, sample_splits: Path, candidates: Path, failed: bool
                     "CreationTime": 0.0, "LastModifiedTime": 2.0}
     else:
         shutil.copytree(candidates / "selected", run_dir / "SelectModel")
+        for step, name in (("EvaluateModel", "xgboost"), ("EvaluateBaseline", "logistic-regression")):
+            shutil.copytree(candidates / name / "evaluation", run_dir / step / "evaluation")
         steps += [{"StepName": name, "StepStatus": "Succeeded", "StartTime": 2.0, "EndTime": 3.0} for name in STEPS[1:-1]]
         describe = {"PipelineExecutionStatus": "Succeeded", "CreationTime": 0.0, "LastModifiedTime": 3.0}
     from churn.summary import RegisteredModel, step_records
@@ -141,11 +143,14 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     stored = sorted((finished_run.parent / ".cache" / "plots").iterdir())
     assert len(stored) == 4  # ROC, PR, confusion matrix, feature importance (the graph changes per run)
     assert build_report(finished_run) == first
-    (finished_run / "SelectModel" / "evaluation" / "evaluation.json").write_text(
-        (finished_run / "SelectModel" / "evaluation" / "evaluation.json").read_text().replace('"auc"', '"auc" ', 1)
-    )
+    winner = finished_run / "SelectModel" / "evaluation" / "evaluation.json"
+    winner.write_text(winner.read_text().replace('"auc"', '"auc" ', 1))
     build_report(finished_run)
-    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # new evaluation: 3 new plots
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 5  # the winner's: a new confusion matrix
+    candidate = finished_run / "EvaluateBaseline" / "evaluation" / "evaluation.json"
+    candidate.write_text(candidate.read_text().replace('"auc"', '"auc" ', 1))
+    build_report(finished_run)
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # a candidate's: new ROC and PR curves
 
 
 def test_report_never_unpickles_the_model_and_says_why_the_plot_is_missing(finished_run):
@@ -208,3 +213,65 @@ def test_the_report_counts_missing_values_per_column(finished_run, tmp_path):
     (run / ARTIFACTS["manifest"]).write_text(json.dumps({**manifest, "missing_counts": ["Contract"], "rows": [1, 2]}))
     page = build_report(run)
     assert "Missing values" not in page and "Split: " not in page and "Class balance" in page
+
+
+def test_both_candidates_curves_are_overlaid_and_the_threshold_stated(finished_run):
+    from churn.report import candidate_evaluations
+
+    assert candidate_evaluations(finished_run) == {
+        "xgboost": finished_run / "EvaluateModel/evaluation/evaluation.json",
+        "logistic-regression": finished_run / "EvaluateBaseline/evaluation/evaluation.json",
+    }
+    page = build_report(finished_run)
+    assert 'alt="ROC curves of the candidates"' in page and 'alt="Precision-recall curves of the candidates"' in page
+    assert "at least <b>0.5</b> is predicted to churn" in page
+    summary = json.loads((finished_run / "summary.json").read_text())
+    summary["parameters"]["AccuracyThreshold"] = 0.83
+    (finished_run / "summary.json").write_text(json.dumps(summary))
+    assert "at least AccuracyThreshold <b>0.83</b>" in build_report(finished_run)
+
+
+def test_a_candidate_without_an_evaluation_is_left_out_of_the_curves(finished_run):
+    from churn.report import candidate_evaluations
+
+    shutil.rmtree(finished_run / "EvaluateBaseline")
+    assert list(candidate_evaluations(finished_run)) == ["xgboost"]
+    page = build_report(finished_run)
+    assert 'alt="ROC curves"' in page and "of the candidates" not in page
+
+
+def test_training_curves_are_drawn_from_each_steps_metrics_and_logs_linked(finished_run):
+    from churn.training_metrics import METRIC_DEFINITIONS, write_series
+
+    write_series(finished_run / "TrainModel" / "metrics.json", METRIC_DEFINITIONS,
+                 {"train:auc": [0.8, 0.9, 0.95], "validation:auc": [0.78, 0.85, 0.86]})
+    write_series(finished_run / "TrainBaseline" / "metrics.json", METRIC_DEFINITIONS, {"train:auc": [0.82], "validation:auc": [0.8]})
+    (finished_run / "TrainModel" / "logs.txt").write_text("[0]\ttrain-auc:0.8\n")
+    page = build_report(finished_run)
+    assert "<h2>Training</h2>" in page and 'alt="TrainModel: training curves"' in page
+    assert "TrainBaseline: train:auc 0.8200, validation:auc 0.8000 (one value: no rounds)" in page
+    assert page.count('<img alt="') == 6
+    assert '<a href="TrainModel/logs.txt">log</a>' in page and 'href="TrainBaseline/logs.txt"' not in page
+
+
+def test_a_run_without_training_metrics_has_no_training_section(finished_run):
+    assert "<h2>Training</h2>" not in build_report(finished_run)
+
+
+def test_the_report_fits_a_phone_screen(finished_run):
+    """At 360 CSS pixels nothing but a wide table's own box scrolls sideways."""
+    from playwright.sync_api import sync_playwright
+
+    page_file = write_report(finished_run)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS[1:], headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+            page.goto(page_file.as_uri())
+            page.wait_for_load_state("load")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.getBoundingClientRect().right)")
+        finally:
+            browser.close()
+    assert width <= 360, width
+    assert images and max(images) <= 360, images

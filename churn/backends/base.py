@@ -33,6 +33,10 @@ class Images:
     #: (``sagemaker_program`` in a ``sagemaker_submit_directory`` archive); the project's image
     #: has the baseline's ``train`` built in.
     baseline_script_mode: bool = False
+    #: True for SageMaker's XGBoost algorithm image: it publishes its ``train:auc`` and
+    #: ``validation:auc`` metrics itself, and CreateTrainingJob refuses metric definitions for
+    #: SageMaker's own algorithms; the project's image gets churn's (the same names and lines).
+    training_builtin: bool = False
 
 
 @dataclass

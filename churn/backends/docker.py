@@ -236,6 +236,10 @@ def job_containers(scratch: Path | None = None) -> set[str]:
     return found
 
 
+#: A failure line longer than this is cut (a 50 MB field once made one).
+MAX_REASON_LINE = 64 << 10
+
+
 @dataclass
 class FailedContainer:
     name: str
@@ -244,11 +248,9 @@ class FailedContainer:
 
     def reason(self) -> str:
         """The container's own account of the failure: its last ``ERROR`` line, else its last
-        line (long lines cut: the whole log is in the step's log file)."""
+        line (whole up to :data:`MAX_REASON_LINE`; the step's record bounds it, its log does not)."""
         errors = [line for line in self.log_tail if line.startswith("ERROR ")]
         last = errors[-1][len("ERROR "):] if errors else (self.log_tail[-1] if self.log_tail else "no output")
-        if len(last) > 900:
-            last = last[:880] + f"… ({len(last)} characters)"
         return f"{last} (container exit code {self.exit_code})"
 
 
@@ -286,7 +288,7 @@ def finish_job_containers(job_dir: Path, log_file: Path) -> tuple[FailedContaine
         except OSError:  # a full disk loses the log, never the verdict
             pass
         if code and failed is None:
-            lines = [line.strip()[:1000] for line in log.decode("utf-8", "replace").splitlines() if line.strip()]
+            lines = [line.strip()[:MAX_REASON_LINE] for line in log.decode("utf-8", "replace").splitlines() if line.strip()]
             failed = FailedContainer(container.name, code, lines[-40:] if code != -1 else ["still running when its job ended"])
     return failed, count
 

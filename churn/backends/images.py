@@ -64,4 +64,5 @@ def aws_images(region: str):
 
     sklearn = image_uris.retrieve("sklearn", region=region, version=AWS_SKLEARN_VERSION)
     xgboost = image_uris.retrieve("xgboost", region=region, version=AWS_XGBOOST_VERSION)
-    return Images(processing=sklearn, training=xgboost, evaluation=xgboost, baseline=sklearn, baseline_script_mode=True)
+    return Images(processing=sklearn, training=xgboost, evaluation=xgboost, baseline=sklearn, baseline_script_mode=True,
+                  training_builtin=True)

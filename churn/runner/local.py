@@ -21,12 +21,12 @@ from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
 from churn.history import is_running, process_start
-from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD
+from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD, STEP_LOG
 from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
 from churn.runner.local_executor import StepFailure
 from churn.runner.local_executor import execute as execute_locally
-from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, locked, remove_dead_runs, write_run_record
+from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, keep_log, locked, remove_dead_runs, write_run_record
 from churn.runner.runs import (
     RunError,
     RunInterrupted,
@@ -237,17 +237,22 @@ def _execute_and_summarize(
     run_dir = runs_dir / describe["PipelineExecutionArn"]
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = execution.list_steps()["PipelineExecutionSteps"]
+    failed_logs = []
     for step in steps:
         if step.get("StepStatus") == "Failed":
+            log_file = run_dir / step["StepName"] / STEP_LOG
             # Whatever a failed job step left (local mode copies outputs even on failure, and a
-            # full disk can cut a file short) is not a result: it is removed.
-            shutil.rmtree(run_dir / step["StepName"], ignore_errors=True)
+            # full disk can cut a file short) is not a result: it is removed; its log stays.
+            _remove_all_but(run_dir / step["StepName"], log_file)
             if step.get("FailureReason"):
-                step["FailureReason"] = bounded(step["FailureReason"], str(run_dir / "logs"))
+                if not log_file.exists():  # a step without a container (the gate's FailStep, say)
+                    keep_log(b"", log_file, failure=step["FailureReason"])
+                step["FailureReason"] = bounded(step["FailureReason"], str(log_file))
+            failed_logs.append(str(log_file))
         if cache and step["StepName"] in cache.hits:
             step["CacheHitResult"] = {"SourcePipelineExecutionArn": cache.hits[step["StepName"]]}
     if describe.get("FailureReason"):
-        describe["FailureReason"] = bounded(describe["FailureReason"], str(run_dir / "logs"))
+        describe["FailureReason"] = bounded(describe["FailureReason"], failed_logs[0] if failed_logs else str(run_dir))
     finish = dict(
         backend="local", run_dir=run_dir, definition=definition,
         parameters={**execution.pipeline_parameters, "InputData": requested_input}, resumed_from=resumed_from,
@@ -373,3 +378,16 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
         damaged = summary_file if summary_file.is_file() else record_file
         raise RunError(f"cannot resume {execution_id}: {damaged} is damaged ({type(error).__name__}: {error})") from None
     raise RunError(f"cannot resume {execution_id}: {run_dir} has neither {SUMMARY_FILE} nor {RUN_RECORD} (it stopped before its first step)")
+
+
+def _remove_all_but(folder: Path, keep: Path) -> None:
+    """Remove everything in ``folder`` except the file ``keep``."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

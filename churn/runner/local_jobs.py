@@ -8,7 +8,9 @@ churn run goes through :func:`run_job`, so that
 - its containers run from a folder of its own (``<scratch>/<step>/``: local mode's
   ``container_root``, per thread), and after the job their exit codes decide: any non-zero exit
   fails the step with that container's own last error line (bounded; paths inside the container
-  named as the user's), and the whole log is kept in ``runs/<id>/logs/<step>.log``;
+  named as the user's), and the log is kept in ``runs/<id>/<Step>/logs.txt`` (bounded, ending
+  with the failure reason's whole text), with the metrics its estimator's metric definitions
+  find in it (``metrics.json``, :mod:`churn.training_metrics`);
 - a step whose declared outputs are missing or empty fails;
 - the step cache (:class:`~churn.runner.step_cache.StepCache`) is consulted before, and
   written after, only for a step that passed both checks;
@@ -36,14 +38,20 @@ from pathlib import Path
 from typing import TextIO
 
 from churn.backends import docker
-from churn.runner.step_cache import StepCache
 from churn.files import content_sha256, has_content, uri_path
+from churn.layout import STEP_LOG
+from churn.runner.step_cache import StepCache
 from churn.steps.paths import TRAINING_DATA
+from churn.tables import AtomicTextWriter
+from churn.training_metrics import METRICS_FILE, job_metric_definitions, metric_series, write_series
 
 #: Failure reasons are bounded like SageMaker's (its FailureReason holds 1,024 characters);
 #: the whole text is in the step's log file.
 MAX_REASON = 1024
-LOGS_DIR = "logs"
+#: A kept step log holds at most this much of the container output: its first
+#: :data:`LOG_HEAD_BYTES` and its end, with a line saying how much was left out between.
+MAX_LOG_BYTES = 4 << 20
+LOG_HEAD_BYTES = 256 << 10
 #: How local mode reports any failed ``docker compose`` run, whatever the container said.
 COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 #: Where the runs' job folders live; each run holds a lock on its own while it lives.
@@ -176,8 +184,11 @@ class LocalRun:
     def stop_jobs(self) -> None:
         docker.remove_job_containers(self.jobs.path)
 
+    def step_folder(self, step: str) -> Path:
+        return self.runs_dir / str(self.execution_id) / step
+
     def log_file(self, step: str) -> Path:
-        return self.runs_dir / str(self.execution_id) / LOGS_DIR / f"{step}.log"
+        return self.step_folder(step) / STEP_LOG
 
     def user_path(self, text: str, container_paths: dict[str, str]) -> str:
         """``text`` with paths inside the container replaced by the host paths the user knows."""
@@ -238,6 +249,60 @@ def _missing_model(outputs: dict[str, Path]) -> list[str]:
     return ["model"]
 
 
+# --- the kept log ---------------------------------------------------------------------------
+
+
+def bounded_log(data: bytes, limit: int = MAX_LOG_BYTES, head: int = LOG_HEAD_BYTES) -> bytes:
+    """``data`` whole when it fits ``limit``, else its first ``head`` bytes and its end."""
+    if len(data) <= limit:
+        return data
+    marker = f"\n[churn: {len(data) - limit} bytes of this step's output left out here]\n".encode()
+    return data[:head] + marker + data[len(data) - (limit - head):]
+
+
+def keep_log(output: bytes, target: Path, *, header: str = "", failure: str | None = None) -> None:
+    """Write a step's ``logs.txt``: ``header``, the container ``output`` (bounded) and, for a
+    failed step, the failure reason's whole text. A full disk loses the log, never the verdict."""
+    parts = [header.encode(), bounded_log(output)]
+    if failure is not None:
+        parts.append(("\n" if output and not output.endswith(b"\n") else "") .encode() + f"churn: the step failed: {failure}\n".encode())
+    try:
+        with AtomicTextWriter(target) as out:
+            out.write(b"".join(parts))
+    except OSError:
+        pass
+
+
+def _keep_metrics(run: LocalRun, step: str, args: dict, output: bytes) -> None:
+    """The training step's metric series, read from its whole log by its metric definitions."""
+    definitions = job_metric_definitions(args.get("AlgorithmSpecification", {}))
+    if not definitions:
+        return
+    try:
+        write_series(run.step_folder(step) / METRICS_FILE, definitions, metric_series(output.decode("utf-8", "replace"), definitions))
+    except OSError:
+        pass
+
+
+def _keep_cached_log(run: LocalRun, cache: StepCache, step: str, kind: str, args: dict, key: str) -> None:
+    """A cache hit's log: the producing job's, under a line naming its execution."""
+    output = _read_bytes(cache.log_of(key))
+    producer = cache.hits.get(step, "an earlier run")
+    keep_log(output, run.log_file(step), header=(
+        f"[churn: cached: this step reused the outputs of execution {producer}; its log follows]\n" if output
+        else f"[churn: cached: this step reused the outputs of execution {producer}, whose log was not kept]\n"
+    ))
+    if kind == "training":
+        _keep_metrics(run, step, args, output)
+
+
+def _read_bytes(path: Path | None) -> bytes:
+    try:
+        return path.read_bytes() if path is not None else b""
+    except OSError:
+        return b""
+
+
 # --- one guarded job -----------------------------------------------------------------------
 
 #: What differs between the two kinds of job step: declared outputs, inputs, cache key, check.
@@ -267,17 +332,23 @@ def run_job(
     outputs_of, inputs_of, key_of, check_outputs = _KINDS[kind]
     outputs, inputs = outputs_of(args), inputs_of(args)
     paths = _container_paths(inputs, outputs, args)
-    for uri in inputs.values():
-        if uri in run.verified_inputs:
-            path, expected = run.verified_inputs[uri]
-            if not path.exists() or content_sha256(path) != expected:
-                fail(f"the staged copy of the input {run.user_path(str(path), {})} changed after staging (sha256 differs); run again")
+    log_file = run.log_file(step)
+    job_dir = run.jobs.path / step
+    job_log = job_dir / STEP_LOG  # the containers' output, until the step's verdict
+
+    def failed(reason: str):
+        keep_log(_read_bytes(job_log), log_file, failure=reason)
+        fail(bounded(reason, str(log_file)))
+
+    changed = _changed_input(run, inputs)
+    if changed is not None:
+        failed(f"the staged copy of the input {changed} changed after staging (sha256 differs); run again")
     key = key_of(run.cache, args) if run.cache else None
     if key and run.cache:
         stored = run.cache.restore(step, key, outputs)
         if stored is not None:
+            _keep_cached_log(run, run.cache, step, kind, args, key)
             return replay(stored, f"{step}-cached-{key[:8]}", outputs)
-    job_dir = run.jobs.path / step
     job_dir.mkdir(parents=True, exist_ok=True)
     sdk_failure = None
     with run.container_roots.use(job_dir):
@@ -285,30 +356,44 @@ def run_job(
             response = start()
         except Exception as error:  # noqa: BLE001 - the SDK's verdict, checked against the containers below
             sdk_failure = error
-    log_file = run.log_file(step)
-    failed, count = docker.finish_job_containers(job_dir, log_file)
+    failed_container, count = docker.finish_job_containers(job_dir, job_log)
     hint = str(log_file)
-    if failed is not None:
-        fail(bounded(run.user_path(failed.reason(), paths), hint))
+    if failed_container is not None:
+        failed(run.user_path(failed_container.reason(), paths))
     if sdk_failure is not None:
         message = getattr(sdk_failure, "message", str(sdk_failure))
         if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
-            fail(bounded(f"the job's container did not run: {message}", hint))
+            failed(f"the job's container did not run: {message}")
+        keep_log(_read_bytes(job_log), log_file, failure=message)
         raise sdk_failure
     if count == 0:
-        fail("no container ran for this job (local mode reported success without one)")
+        failed("no container ran for this job (local mode reported success without one)")
     missing = check_outputs(outputs)
     if missing:
-        fail(
+        failed(
             f"the job ended without writing its declared output{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (see {hint})"
         )
     if key and run.cache:
         try:
-            run.cache.store(key, outputs, response, execution_id)
+            run.cache.store(key, outputs, response, execution_id, log=job_log)
         except OSError as error:  # a full disk, say: the step stands, it is just not cached
             logging.getLogger(__name__).warning("%s: not cached (%s)", step, error)
+    output = _read_bytes(job_log)
+    keep_log(output, log_file)
+    if kind == "training":
+        _keep_metrics(run, step, args, output)
     return response
+
+
+def _changed_input(run: LocalRun, inputs: dict[str, str]) -> str | None:
+    """The user's path of a staged input whose content is no longer what was staged."""
+    for uri in inputs.values():
+        if uri in run.verified_inputs:
+            path, expected = run.verified_inputs[uri]
+            if not path.exists() or content_sha256(path) != expected:
+                return run.user_path(str(path), {})
+    return None
 
 
 def write_run_record(run_dir: Path, record: dict) -> None:

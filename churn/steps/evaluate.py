@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=MODEL_DIR, help="model.tar.gz or a directory holding it")
     parser.add_argument("--test", type=Path, default=TEST_DIR)
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
-    parser.add_argument("--threshold", type=float, default=0.5, help="score at or above which a row is churn")
+    parser.add_argument("--threshold", type=float, default=metrics.DECISION_THRESHOLD, help="score at or above which a row is churn")
     args = parser.parse_args(argv)
 
     archive = model_io.find_archive(args.model)

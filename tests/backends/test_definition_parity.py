@@ -170,13 +170,31 @@ def test_compiling_opens_no_socket_and_resolves_no_name(backend):
     assert events == []
 
 
+_METRICS = "Steps[TrainModel].Arguments.AlgorithmSpecification.MetricDefinitions"
+
+
+def baseline_definitions(definition: dict) -> list[dict]:
+    return _steps(definition)["TrainBaseline"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
+
+
+def test_training_metrics_are_defined_where_sagemaker_takes_definitions(local_definition, cloud_definition):
+    from churn.training_metrics import METRIC_DEFINITIONS
+
+    assert _steps(local_definition)["TrainModel"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
+    assert baseline_definitions(local_definition) == baseline_definitions(cloud_definition) == METRIC_DEFINITIONS
+    assert "MetricDefinitions" not in _steps(cloud_definition)["TrainModel"]["Arguments"]["AlgorithmSpecification"]
+
+
 def test_local_backend_can_use_the_official_aws_images(local_definition):
     official = compile_definition("local", aws_images_=True)
     steps = _steps(official)
     assert "sagemaker-scikit-learn:1.2-1" in steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
     assert "sagemaker-xgboost:1.7-1" in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     changed = {d.path for d in differences(local_definition, official)}
-    assert changed and all("Image" in path or ".sagemaker_" in path for path in changed), changed
+    assert changed and all("Image" in path or ".sagemaker_" in path for path in changed - {_METRICS}), changed
+    # SageMaker's XGBoost algorithm publishes its metrics itself: no definitions, on either backend.
+    assert _METRICS in changed and "MetricDefinitions" not in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]
+    assert [d["Name"] for d in baseline_definitions(official)] == ["train:auc", "validation:auc"]
     baseline = steps["TrainBaseline"]["Arguments"]
     assert "sagemaker-scikit-learn:1.2-1" in baseline["AlgorithmSpecification"]["TrainingImage"]
     assert baseline["HyperParameters"]["sagemaker_program"] == "churn/algorithm/baseline.py"

@@ -70,8 +70,9 @@ def test_a_huge_field_fails_preprocessing_and_nothing_is_cached(tmp_path):
         assert "column 'Day Mins' must be numeric" in reason and "row 7" in reason and len(reason) <= 1024
         assert (result.run_dir / "summary.json").stat().st_size < 20_000
         assert "/opt/ml" not in reason
-        log = result.run_dir / "logs" / "PreprocessData.log"
-        assert "ERROR PreprocessData: column 'Day Mins'" in log.read_text()
+        log = (result.run_dir / "PreprocessData" / "logs.txt").read_text()
+        assert "ERROR PreprocessData: column 'Day Mins'" in log
+        assert log.splitlines()[-1].startswith("churn: the step failed: PreprocessData: column 'Day Mins' must be numeric")
     assert not list((runs / ".cache").glob("*")), "a failed step was cached"
 
 

@@ -148,12 +148,34 @@ def test_a_later_run_never_overwrites_an_earlier_one(default_run, runs_dir):
     assert [p.version for p in Registry(runs_dir).list("churn")] == [1, 2]
 
 
+def test_each_step_keeps_its_log_and_the_training_steps_their_curves(default_run):
+    from churn.training_metrics import read_series
+
+    result, _, _ = default_run
+    run = result.run_dir
+    log = (run / "TrainModel" / "logs.txt").read_text()
+    rounds = re.findall(r"^\[(\d+)\]\ttrain-auc:([0-9.]+)\tvalidation-auc:([0-9.]+)$", log, re.M)
+    assert [int(r) for r, _, _ in rounds] == list(range(100))  # NumRound's default
+    series = read_series(run / "TrainModel" / "metrics.json")
+    assert series["train:auc"] == [float(t) for _, t, _ in rounds] and series["validation:auc"] == [float(v) for _, _, v in rounds]
+    assert read_series(run / "TrainBaseline" / "metrics.json").keys() == {"train:auc", "validation:auc"}
+    for step in ("PreprocessData", "TrainBaseline", "EvaluateModel", "EvaluateBaseline", "SelectModel"):
+        assert (run / step / "logs.txt").stat().st_size > 0, step
+    report = (run / "report.html").read_text()
+    assert 'alt="TrainModel: training curves"' in report and '<a href="TrainModel/logs.txt">log</a>' in report
+    assert 'alt="ROC curves of the candidates"' in report
+
+
 def test_bad_input_file_fails_in_preprocessing_with_a_clear_reason(runs_dir, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(SAMPLE_CSV.read_text().replace("\n", "\nXX,1,415,no,no,0,1,1,1,1,1,1,1,1,1,1,1,1,1,False.\n", 1))
     result = run_local(local_backend(runs_dir), {"InputData": str(bad)})
     assert result.status == "Failed"
     assert "column 'State' has values outside its vocabulary at row 1: 'XX'" in result.failure_reason
+    # The failed step's outputs are gone; its log stays, ending with the reason.
+    assert [p.name for p in (result.run_dir / "PreprocessData").iterdir()] == ["logs.txt"]
+    log = (result.run_dir / "PreprocessData" / "logs.txt").read_text()
+    assert log.splitlines()[-1].startswith("churn: the step failed: PreprocessData: column 'State' has values outside its vocabulary")
 
 
 def test_missing_input_is_rejected_before_any_container_starts(runs_dir):
@@ -213,6 +235,8 @@ def test_cli_run_exits_non_zero_with_failing_step(tmp_path):
     done = _churn("run", "--runs-dir", str(tmp_path), "--param", "AccuracyThreshold=1")
     assert done.returncode == 1
     assert "error: step AccuracyTooLow failed" in done.stderr
+    [log] = tmp_path.glob("*/AccuracyTooLow/logs.txt")  # a step without a container keeps its reason too
+    assert log.read_text().startswith("churn: the step failed: Test accuracy of the winning model is below the AccuracyThreshold of 1")
 
 
 def test_cli_rejects_bad_parameters_before_starting(tmp_path):

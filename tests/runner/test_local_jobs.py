@@ -53,7 +53,7 @@ def setting(tmp_path, monkeypatch):
     run = LocalRun(
         runs_dir=tmp_path / "runs", jobs=jobs, cache=StepCache(tmp_path / "runs" / ".cache", lambda n: "id"), max_parallel=2,
         verified_inputs={file_uri(raw): (raw / "data.csv", __import__("hashlib").sha256(b"a,b\n1,2\n").hexdigest())},
-        user_paths={str(raw / "data.csv"): "/home/me/customers.csv", str(raw): "/home/me"},
+        user_paths={str(raw / "data.csv"): "/home/me/customers.csv", str(raw): "/home/me"}, execution_id="exec-1",
     )
     execution = FakeExecution()
     args = _processing_args(tmp_path, raw)
@@ -66,9 +66,19 @@ def setting(tmp_path, monkeypatch):
             execution_id=execution.pipeline_execution_name,
         )
 
-    containers = {"result": (None, 1)}
-    monkeypatch.setattr(docker, "finish_job_containers", lambda job_dir, log_file: containers["result"])
-    yield SimpleNamespace(run=run, execution=execution, guard=guard, args=args, containers=containers, out=tmp_path / "run" / "train", raw=raw)
+    containers = {"result": (None, 1), "output": b"reading the input\nwrote 1 row\n"}
+
+    def finish(job_dir, log_file):  # the containers' whole output goes to log_file
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("ab") as out:
+            out.write(containers["output"])
+        return containers["result"]
+
+    monkeypatch.setattr(docker, "finish_job_containers", finish)
+    yield SimpleNamespace(
+        run=run, execution=execution, guard=guard, args=args, containers=containers, out=tmp_path / "run" / "train", raw=raw,
+        log=tmp_path / "runs" / "exec-1" / "PreprocessData" / "logs.txt",
+    )
     jobs.close()
 
 
@@ -182,3 +192,114 @@ def test_dead_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
     assert removed_containers == [dead.name]
     live.close()
     assert not live.path.exists() and os.listdir(tmp_path / ".jobs") == []
+
+
+# --- the kept log and metrics ---------------------------------------------------------------
+
+
+def test_a_passing_step_keeps_its_container_output_in_its_folder(setting):
+    setting.guard(_job(setting))
+    assert setting.log.read_bytes() == b"reading the input\nwrote 1 row\n"
+    assert not list(setting.log.parent.glob(".*partial"))
+
+
+def test_a_failed_step_keeps_its_output_and_the_whole_failure_reason(setting):
+    long_error = "ERROR PreprocessData: column 'x' " + "y" * 3000
+    setting.containers["output"] = b"reading the input\n" + long_error.encode() + b"\n"
+    setting.containers["result"] = (docker.FailedContainer("c", 2, [long_error]), 1)
+    with pytest.raises(StepExecutionException):
+        setting.guard(_job(setting))
+    [(_, reason)] = setting.execution.failures
+    assert len(reason) <= local_jobs.MAX_REASON and str(setting.log) in reason
+    kept = setting.log.read_text()
+    assert kept.startswith("reading the input\n")
+    assert kept.splitlines()[-1] == f"churn: the step failed: {long_error[len('ERROR '):]} (container exit code 2)"
+
+
+def test_a_step_failing_before_its_container_has_a_log_with_the_reason(setting):
+    (setting.raw / "data.csv").write_text("a,b\n9,9\n")
+    with pytest.raises(StepExecutionException):
+        setting.guard(lambda: pytest.fail("ran"))
+    assert setting.log.read_text().startswith("churn: the step failed: the staged copy of the input /home/me/customers.csv changed")
+
+
+def test_a_cached_step_keeps_the_producing_jobs_log_under_a_header(setting):
+    setting.guard(_job(setting))
+    setting.run.execution_id = "exec-2"
+    setting.guard(lambda: pytest.fail("ran again"))
+    cached = setting.log.parent.parent.parent / "exec-2" / "PreprocessData" / "logs.txt"
+    header, *rest = cached.read_text().splitlines()
+    assert "cached" in header and "exec-1" in header
+    assert rest == ["reading the input", "wrote 1 row"]
+
+
+def test_a_cached_step_whose_log_was_not_kept_says_so(setting):
+    setting.guard(_job(setting))
+    for log in setting.run.cache.root.glob("*/log.txt"):
+        log.unlink()
+    setting.run.execution_id = "exec-2"
+    setting.guard(lambda: pytest.fail("ran again"))
+    text = (setting.log.parent.parent.parent / "exec-2" / "PreprocessData" / "logs.txt").read_text()
+    assert text.splitlines() == ["[churn: cached: this step reused the outputs of execution exec-1, whose log was not kept]"]
+
+
+def test_a_long_log_keeps_its_head_and_end():
+    data = b"".join(b"line %06d\n" % i for i in range(50_000))  # 600,000 bytes
+    kept = local_jobs.bounded_log(data, limit=100_000, head=10_000)
+    assert kept.startswith(data[:10_000]) and kept.endswith(data[-90_000:])
+    assert b"[churn: 500000 bytes of this step's output left out here]" in kept
+    assert local_jobs.bounded_log(data[:100_000], limit=100_000, head=10_000) == data[:100_000]
+
+
+def _training_args(tmp_path: Path, definitions) -> dict:
+    channel = tmp_path / "splits"
+    channel.mkdir(exist_ok=True)
+    (channel / "train.csv").write_text("1,0\n")
+    algorithm = {"TrainingImage": "churn-xgboost:x", "TrainingInputMode": "File"}
+    if definitions is not None:
+        algorithm["MetricDefinitions"] = definitions
+    return {
+        "AlgorithmSpecification": algorithm,
+        "HyperParameters": {"num_round": "3"},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": file_uri(channel)}}}],
+        "OutputDataConfig": {"S3OutputPath": file_uri(tmp_path / "runs" / "exec-1" / "TrainModel")},
+    }
+
+
+@pytest.mark.parametrize("definitions", [None, "churn's"])
+def test_a_training_step_keeps_the_series_its_metric_definitions_read(setting, tmp_path, definitions):
+    from churn.training_metrics import METRIC_DEFINITIONS, read_series
+
+    args = _training_args(tmp_path, METRIC_DEFINITIONS if definitions else None)
+    setting.containers["output"] = (
+        b"training on 4 rows\n[0]\ttrain-auc:0.81\tvalidation-auc:0.70\n[1]\ttrain-auc:0.90\tvalidation-auc:0.75\n"
+        b"[2]\ttrain-auc:0.95\tvalidation-auc:0.74\nmodel written\n"
+    )
+
+    def start():
+        model = tmp_path / "runs" / "exec-1" / "TrainModel"
+        model.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(model / "model.tar.gz", "w:gz") as tar:
+            info = tarfile.TarInfo("xgboost-model")
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+        return {"TrainingJobName": "job"}
+
+    def train(start, execution_id="exec-1"):
+        setting.run.execution_id = execution_id
+        return run_job(
+            setting.run, "TrainModel", "training", args, start=start, fail=pytest.fail,
+            replay=lambda stored, job_name, outputs: stored, execution_id=execution_id,
+        )
+
+    train(start)
+    folder = tmp_path / "runs" / "exec-1" / "TrainModel"
+    expected = {"train:auc": [0.81, 0.90, 0.95], "validation:auc": [0.70, 0.75, 0.74]} if definitions else {}
+    assert read_series(folder / "metrics.json") == expected
+    assert "[2]\ttrain-auc:0.95" in (folder / "logs.txt").read_text()
+    # The cache entry holds the outputs only: neither the log nor the series is an output.
+    [entry] = setting.run.cache.root.glob("*/entry.json")
+    assert sorted(__import__("json").loads(entry.read_text())["files"]) == ["model/model.tar.gz"]
+    # A cached re-run has the same series, read from the producing job's kept log.
+    train(lambda: pytest.fail("ran again"), "exec-2")
+    assert read_series(tmp_path / "runs" / "exec-2" / "TrainModel" / "metrics.json") == expected

@@ -616,51 +616,98 @@ def _registry(runs_dir):
 
 
 @models.command("list")
-@click.option("--group", default=None)
-@click.option("--runs-dir", default=None)
-def models_list(group, runs_dir) -> None:
-    """List registered model versions."""
-    packages = _registry(runs_dir).list(group)
-    if not packages:
-        click.echo("no registered models")
+@click.option("--group", default=None, help="Only this model package group.")
+@click.option("--runs-dir", default=None, help="The runs folder of the registry [default: $CHURN_RUNS_DIR or ./runs].")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON (a list of objects).")
+def models_list(group, runs_dir, as_json) -> None:
+    """Every registered version, by group and version: its run, model file, approval status and
+    description, winner and metrics; a version whose model archive has the same bytes as an
+    earlier one of its group says so."""
+    listed = _registry(runs_dir).listing(group)
+    if as_json:
+        click.echo(json.dumps([v.to_json() for v in listed], indent=2))
         return
-    click.echo(f"{'group':<12} {'version':>7}  {'status':<22} {'winner':<20} {'accuracy':>8} {'auc':>6}  execution     created")
-    for p in packages:
-        acc, auc = p.metrics.get("accuracy"), p.metrics.get("auc")
-        click.echo(
-            f"{p.group:<12} {p.version:>7}  {p.approval_status:<22} {p.winner or '-':<20} {acc if acc is None else f'{acc:.4f}':>8} "
-            f"{auc if auc is None else f'{auc:.4f}':>6}  {p.execution_id:<13} {p.created_at}"
-        )
-        if p.selection:
-            click.echo(f"{'':<12} {'':>7}  selected by {p.selection['metric']}: {p.selection['summary']}")
+    if not listed:
+        click.echo("no registered models" + (f" in group {group}" if group else ""))
+        return
+    for index, entry in enumerate(listed):
+        click.echo(("\n" if index else "") + "\n".join(_version_lines(entry)))
 
 
-def _set_status(group, version, runs_dir, status):
-    from churn.registry import RegistryError
+def _version_lines(entry) -> list[str]:
+    """A header line per version, then indented details (readable at ~100 columns)."""
+    p = entry.package
+    lines = [f"{p.reference}  {p.approval_status}  run {p.execution_id}  created {p.created_at}"]
+    path = p.model_path
+    where = p.model_data if path is None else str(path) + ("" if path.is_file() else " (file missing)")
+    lines.append(f"    model     {where}  sha256 {(entry.model_sha256 or 'unknown')[:12]}")
+    if p.approval_description or p.updated_at != p.created_at:
+        comment = f": {' '.join(p.approval_description.split())}" if p.approval_description else ""
+        lines.append(f"    approval  {p.approval_status} as of {p.updated_at}{comment}")
+    if p.selection:
+        lines.append(f"    winner    {p.winner} by {p.selection['metric']}: {p.selection['summary']}")
+    if p.metrics:
+        lines.append("    metrics   " + " ".join(f"{k}={v:.4f}" for k, v in p.metrics.items()))
+    if entry.same_bytes_as is not None:
+        lines.append(f"    note      same model bytes as version {entry.same_bytes_as}")
+    return lines
 
+
+def _set_status(model, version, runs_dir, status, comment):
+    """Set the status of MODEL VERSION (or of the reference MODEL, e.g. churn:3), then rebuild
+    the report of its run when the run folder is here."""
+    from churn.registry import REFERENCE, RegistryError
+
+    if version is None and REFERENCE.fullmatch(model) is None:
+        _fail(f"which version of {model}? give GROUP VERSION, GROUP:VERSION or GROUP:latest (e.g. churn 3 or churn:3)", 2)
+    registry = _registry(runs_dir)
     try:
-        package = _registry(runs_dir).set_status(group, version, status)
+        found = registry.resolve(model) if version is None else registry.get(model, version)
+        package = registry.set_status(found.group, found.version, status, comment)
     except RegistryError as error:
         _fail(str(error))
-    click.echo(f"{package.group} version {package.version}: {package.approval_status}")
+    click.echo(f"{package.group} version {package.version}: {package.approval_status}"
+               + (f" ({package.approval_description})" if package.approval_description else ""))
+    _rebuild_report(registry.path.parent / package.execution_id)
 
 
-@models.command("approve")
-@click.argument("group")
-@click.argument("version", type=int)
-@click.option("--runs-dir", default=None)
-def models_approve(group, version, runs_dir) -> None:
-    """Approve a model version."""
-    _set_status(group, version, runs_dir, "Approved")
+def _rebuild_report(run_dir) -> None:
+    from churn.report import REPORT_FILE, write_report
+    from churn.summary import SUMMARY_FILE, SummaryError
+
+    if not (run_dir / SUMMARY_FILE).is_file():
+        return
+    try:
+        click.echo(f"rebuilt {write_report(run_dir)} (it shows the new status)")
+    except (SummaryError, KeyError, TypeError, ValueError, OSError) as error:  # the status is set all the same
+        click.echo(f"note: cannot rebuild {run_dir / REPORT_FILE}: {str(error)[:200]} (churn report {run_dir} says more)", err=True)
 
 
-@models.command("reject")
-@click.argument("group")
-@click.argument("version", type=int)
-@click.option("--runs-dir", default=None)
-def models_reject(group, version, runs_dir) -> None:
-    """Reject a model version."""
-    _set_status(group, version, runs_dir, "Rejected")
+_VERSION_HELP = "GROUP VERSION, or a reference GROUP:VERSION or GROUP:latest (e.g. churn 3, churn:3)."
+_COMMENT = click.option(
+    "--comment", default=None, metavar="TEXT",
+    help="Why: kept as the version's approval description (SageMaker's ApprovalDescription); replaces the previous one.",
+)
+
+
+@models.command("approve", epilog=_VERSION_HELP)
+@click.argument("model", metavar="GROUP")
+@click.argument("version", type=int, required=False)
+@_COMMENT
+@click.option("--runs-dir", default=None, help="The runs folder of the registry [default: $CHURN_RUNS_DIR or ./runs].")
+def models_approve(model, version, comment, runs_dir) -> None:
+    """Approve a model version (and rebuild its run's report)."""
+    _set_status(model, version, runs_dir, "Approved", comment)
+
+
+@models.command("reject", epilog=_VERSION_HELP)
+@click.argument("model", metavar="GROUP")
+@click.argument("version", type=int, required=False)
+@_COMMENT
+@click.option("--runs-dir", default=None, help="The runs folder of the registry [default: $CHURN_RUNS_DIR or ./runs].")
+def models_reject(model, version, comment, runs_dir) -> None:
+    """Reject a model version (and rebuild its run's report)."""
+    _set_status(model, version, runs_dir, "Rejected", comment)
 
 
 @main.group()

@@ -2,12 +2,14 @@
 
 Model package groups hold versions numbered from 1; each version records the model data,
 the inference image, the metrics of its evaluation.json, how it was selected (the winning
-candidate, the selection metric and every candidate's metrics), the execution that produced it
-and an approval status (PendingManualApproval, Approved or Rejected) that can be changed later.
+candidate, the selection metric and every candidate's metrics), the execution that produced it,
+the sha256 of its model archive and an approval status (PendingManualApproval, Approved or
+Rejected) with its description (SageMaker's ApprovalDescription), which can be changed later.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sqlite3
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from churn.files import file_sha256, uri_path
 from churn.parameters import APPROVAL_STATUSES
 
 REGISTRY_FILE = "registry.sqlite"
@@ -31,12 +34,24 @@ CREATE TABLE IF NOT EXISTS model_packages (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     selection       TEXT NOT NULL DEFAULT 'null',
+    approval_description TEXT,
+    model_sha256    TEXT,
     PRIMARY KEY (group_name, version)
 );
 """
+#: Columns added after the first schema, with their definitions: a registry written before them
+#: gets them on its next connection (its rows read as no selection, no description, sha256 unknown).
+_ADDED_COLUMNS = {
+    "selection": "TEXT NOT NULL DEFAULT 'null'",
+    "approval_description": "TEXT",
+    "model_sha256": "TEXT",
+}
 _COLUMNS = (
-    "group_name, version, approval_status, model_data, image, metrics, execution_id, created_at, updated_at, selection"
+    "group_name, version, approval_status, model_data, image, metrics, execution_id, created_at, updated_at, selection, "
+    "approval_description, model_sha256"
 )
+#: SageMaker's limit on a model package's ApprovalDescription.
+MAX_DESCRIPTION_CHARS = 1024
 
 
 #: A registered model by name: ``GROUP:VERSION``, ``GROUP:latest`` or ``GROUP:latest-approved``
@@ -61,10 +76,27 @@ class ModelPackage:
     updated_at: str
     #: selection.json of the run: metric, winner and every candidate's metrics (None: unknown).
     selection: dict | None = None
+    #: Why the status was last set (SageMaker's ApprovalDescription); None: no comment.
+    approval_description: str | None = None
+    #: sha256 of the model archive when it was registered (None: registered before churn kept it,
+    #: or the archive was not on this machine).
+    model_sha256: str | None = None
 
     @property
     def winner(self) -> str | None:
         return (self.selection or {}).get("winner")
+
+    @property
+    def reference(self) -> str:
+        return f"{self.group}:{self.version}"
+
+    @property
+    def model_path(self) -> Path | None:
+        """The model archive as a path on this machine (None: not a ``file://`` URI)."""
+        try:
+            return uri_path(self.model_data)
+        except ValueError:
+            return None
 
     @property
     def arn(self) -> str:
@@ -78,6 +110,15 @@ def _now() -> str:
 def _check_status(status: str) -> None:
     if status not in APPROVAL_STATUSES:
         raise RegistryError(f"approval status must be one of {', '.join(APPROVAL_STATUSES)}, got {status!r}")
+
+
+def _archive_sha256(model_data: str) -> str | None:
+    """The sha256 of a ``file://`` model archive on this machine, else None."""
+    try:
+        path = uri_path(model_data)
+        return file_sha256(path) if path.is_file() else None
+    except (ValueError, OSError):
+        return None
 
 
 class PendingRegistration:
@@ -114,8 +155,14 @@ class Registry:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         connection.execute(_SCHEMA)
         columns = {row[1] for row in connection.execute("PRAGMA table_info(model_packages)")}
-        if "selection" not in columns:  # a registry written before candidates existed
-            connection.execute("ALTER TABLE model_packages ADD COLUMN selection TEXT NOT NULL DEFAULT 'null'")
+        for name, definition in _ADDED_COLUMNS.items():
+            if name not in columns:  # a registry written by an older churn
+                try:
+                    connection.execute(f"ALTER TABLE model_packages ADD COLUMN {name} {definition}")
+                except sqlite3.OperationalError as error:  # another process added it meanwhile
+                    if "duplicate column" not in str(error):
+                        connection.close()
+                        raise
         return connection
 
     def begin_registration(
@@ -131,8 +178,10 @@ class Registry:
         """Add the next version of ``group`` in a transaction left open (the registry is locked
         for writing until it ends): nothing is registered until :meth:`PendingRegistration.commit`.
         A run commits only once its summary is written, so a registered version always belongs
-        to a run with a summary, even if the process dies in between."""
+        to a run with a summary, even if the process dies in between. The sha256 of a model
+        archive on this machine is recorded with it."""
         _check_status(approval_status)
+        sha256 = _archive_sha256(model_data)
         now = _now()
         db = self._connect()
         try:
@@ -141,12 +190,14 @@ class Registry:
                 (latest,) = db.execute(
                     "SELECT COALESCE(MAX(version), 0) FROM model_packages WHERE group_name = ?", (group,)
                 ).fetchone()
-                package = ModelPackage(group, latest + 1, approval_status, model_data, image, metrics, execution_id, now, now, selection)
+                package = ModelPackage(
+                    group, latest + 1, approval_status, model_data, image, metrics, execution_id, now, now, selection, None, sha256
+                )
                 db.execute(
-                    f"INSERT INTO model_packages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO model_packages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         group, package.version, approval_status, model_data, image, json.dumps(metrics), execution_id, now, now,
-                        json.dumps(selection),
+                        json.dumps(selection), None, sha256,
                     ),
                 )
             except BaseException:
@@ -200,19 +251,69 @@ class Registry:
             rows = db.execute(query + " ORDER BY group_name, version", args).fetchall()
         return [_package(r) for r in rows]
 
-    def set_status(self, group: str, version: int, status: str) -> ModelPackage:
+    def set_status(self, group: str, version: int, status: str, description: str | None = None) -> ModelPackage:
+        """Set a version's approval status and its description (SageMaker's ApprovalDescription),
+        replacing the previous description (None: none)."""
         _check_status(status)
+        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+            raise RegistryError(f"an approval description holds at most {MAX_DESCRIPTION_CHARS} characters, got {len(description)}")
         self.get(group, version)
         with closing(self._connect()) as db:
             db.execute(
-                "UPDATE model_packages SET approval_status = ?, updated_at = ? WHERE group_name = ? AND version = ?",
-                (status, _now(), group, version),
+                "UPDATE model_packages SET approval_status = ?, approval_description = ?, updated_at = ?"
+                " WHERE group_name = ? AND version = ?",
+                (status, description, _now(), group, version),
             )
         return self.get(group, version)
 
+    def listing(self, group: str | None = None) -> builtins.list[ListedVersion]:
+        """:meth:`list` with each archive's sha256 and the earliest version of the same group
+        whose archive has the same bytes."""
+        first: dict[tuple[str, str], int] = {}
+        listed = []
+        for package in self.list(group):
+            sha256 = package.model_sha256 or _archive_sha256(package.model_data)  # older rows: computed now
+            same = None if sha256 is None else first.setdefault((package.group, sha256), package.version)
+            listed.append(ListedVersion(package, sha256, same if same != package.version else None))
+        return listed
+
+    def current(self, group: str, version: int | str, execution_id: str) -> ModelPackage | None:
+        """The version as the registry holds it now, if it is the one ``execution_id``
+        registered; None when the registry is missing, unreadable or holds another version
+        (a run folder copied elsewhere). Creates nothing."""
+        try:
+            package = self.get(group, int(version))
+        except (RegistryError, ValueError, sqlite3.Error):
+            return None
+        return package if package.execution_id == execution_id else None
+
+
+@dataclass(frozen=True)
+class ListedVersion:
+    """A registered version as ``churn models list`` shows it."""
+
+    package: ModelPackage
+    #: The archive's sha256: recorded at registration, else computed from the file if it is here.
+    model_sha256: str | None
+    #: The earliest earlier version of the group whose archive has the same bytes.
+    same_bytes_as: int | None
+
+    def to_json(self) -> dict:
+        p = self.package
+        path = p.model_path
+        return {
+            "group": p.group, "version": p.version, "reference": p.reference, "arn": p.arn, "run": p.execution_id,
+            "model_data": p.model_data, "model_path": None if path is None else str(path),
+            "model_file_exists": path is not None and path.is_file(), "model_sha256": self.model_sha256,
+            "same_model_bytes_as": self.same_bytes_as, "image": p.image, "created_at": p.created_at, "updated_at": p.updated_at,
+            "approval_status": p.approval_status, "approval_description": p.approval_description, "winner": p.winner,
+            "selection_metric": (p.selection or {}).get("metric"), "metrics": p.metrics,
+        }
+
 
 def _package(row) -> ModelPackage:
-    group, version, status, model_data, image, metrics, execution_id, created, updated, selection = row
+    group, version, status, model_data, image, metrics, execution_id, created, updated, selection, description, sha256 = row
     return ModelPackage(
-        group, version, status, model_data, image, json.loads(metrics), execution_id, created, updated, json.loads(selection)
+        group, version, status, model_data, image, json.loads(metrics), execution_id, created, updated, json.loads(selection),
+        description, sha256,
     )

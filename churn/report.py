@@ -23,7 +23,8 @@ from churn.files import file_sha256
 from churn.layout import SELECT_STEP, STEP_LOG
 from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
-from churn.summary import ARTIFACTS, StepRecord, read_summary
+from churn.registry import Registry
+from churn.summary import ARTIFACTS, RegisteredModel, RunSummary, StepRecord, read_summary
 from churn.tables import write_lines_atomically
 from churn.training_metrics import METRICS_FILE, read_series
 
@@ -263,6 +264,20 @@ def _log_link(run_dir: Path, step: str) -> str:
     return f'<a href="{html.escape(relative)}">log</a>' if (run_dir / relative).is_file() else ""
 
 
+def _registered_model(run_dir: Path, summary: RunSummary, model: RegisteredModel) -> str:
+    """The registered version with its approval status now: the local registry's (beside the run
+    folder), else the one the run recorded (a cloud run, a run folder moved away)."""
+    now = Registry(run_dir.parent).current(model.group, model.version, summary.execution_id) if summary.backend == "local" else None
+    status, description, as_of = (
+        (now.approval_status, now.approval_description, now.updated_at) if now else (model.approval_status, None, summary.finished_at)
+    )
+    text = f"{html.escape(str(model.group))} version {html.escape(str(model.version))}"
+    if status:
+        text += f": <b>{html.escape(str(status))}</b>" + (f" ({html.escape(description)})" if description else "")
+        text += f" <span class=\"muted\">(as of {html.escape(as_of)})</span>" if as_of else ""
+    return f"<h2>Registered model</h2><p>{text}</p>"
+
+
 def build_report(run_dir: Path) -> str:
     """The report page of a finished run, as HTML text."""
     summary = read_summary(run_dir)
@@ -346,9 +361,7 @@ def build_report(run_dir: Path) -> str:
         else:
             parts.append(_image(importance, "Feature importance"))
     if summary.registered_model:
-        model = summary.registered_model
-        parts.append(f"<h2>Registered model</h2><p>{html.escape(str(model.group))} version {html.escape(str(model.version))}"
-                     + (f" ({html.escape(str(model.approval_status))})" if model.approval_status else "") + "</p>")
+        parts.append(_registered_model(run_dir, summary, summary.registered_model))
     parts += [
         "<h2>Parameters</h2>",
         _table([(html.escape(k), html.escape(str(v))) for k, v in summary.parameters.items()], ("parameter", "value")),

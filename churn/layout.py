@@ -45,6 +45,11 @@ RUN_RECORD = "run.json"
 #: ... and the folder's suffix once Ctrl-C stopped the run (``runs/<id>.interrupted``).
 INTERRUPTED_SUFFIX = ".interrupted"
 
+#: What the runs of a runs folder share, beside their own folders: the step cache (with the
+#: report's memoised plots in ``.cache/plots``), the staged inputs and the step code bundles.
+CACHE_DIR, INPUTS_DIR, CODE_DIR = ".cache", ".inputs", ".code"
+PLOTS_DIR = "plots"
+
 #: The steps whose outputs are a run's artifacts (churn.pipeline names them so).
 PREPROCESS_STEP = "PreprocessData"
 SELECT_STEP = "SelectModel"

@@ -602,6 +602,108 @@ def runs_list(runs_dir, statuses, limit, as_json) -> None:
 
 
 @main.group()
+def cache() -> None:
+    """What a runs folder keeps beside its runs (step cache, staged inputs, code bundles, report
+    plots): how big, how recently used, what run folders still need; pruning it."""
+
+
+def _runs_dir_of(runs_dir):
+    from pathlib import Path
+
+    from churn.backends.local import DEFAULT_RUNS_DIR
+
+    return Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
+
+
+#: What one entry of each area is called (one, several).
+_ENTRY_NOUNS = {
+    "cache": ("step cache entry", "step cache entries"), "plots": ("plot", "plots"),
+    "inputs": ("staged input", "staged inputs"), "code": ("code bundle", "code bundles"),
+}
+
+
+def _area_table(rows) -> None:
+    """``rows``: (label, entries, size, least recent use, most recent use, needed)."""
+    click.echo(f"{'area':<14} {'entries':>7} {'size':>10}  {'least recent':<13} {'most recent':<13} {'needed':>6}")
+    for label, count, size, oldest, newest, needed in rows:
+        click.echo(f"{label:<14} {count:>7} {size:>10}  {oldest:<13} {newest:<13} {needed:>6}".rstrip())
+
+
+@cache.command("info")
+@click.option("--runs-dir", default=None, help="The runs folder [default: $CHURN_RUNS_DIR or ./runs].")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON (every entry too).")
+def cache_info(runs_dir, as_json) -> None:
+    """Per area: entries, size, least and most recent use, and how many a run folder still needs."""
+    from churn.runner.cache_store import AREAS, StoreError, format_age, format_size, scan
+
+    try:
+        info = scan(_runs_dir_of(runs_dir))
+    except StoreError as error:
+        _fail(str(error), 2)
+    if as_json:
+        click.echo(json.dumps(info.to_json(), indent=2))
+        return
+    areas = info.areas()
+    click.echo(f"runs folder {info.runs_dir}: {format_size(info.size)} in {len(info.entries)} entries")
+    _area_table(
+        [(a.label, a.count, format_size(a.size), format_age(a.oldest_use), format_age(a.newest_use), a.needed) for a in areas]
+        + [("total", len(info.entries), format_size(info.size), "", "", sum(a.needed for a in areas))]
+    )
+    needs = info.needs()
+    if needs:
+        click.echo("needed by run folders (churn cache prune keeps them):")
+        for execution, entries in needs.items():
+            counts = [f"{n} {_ENTRY_NOUNS[area][n > 1]}" for area in AREAS if (n := sum(e.area == area for e in entries))]
+            click.echo(f"  {execution} ({info.statuses.get(execution, '?')}): {', '.join(counts)}")
+    if info.running:
+        click.echo(f"running: {', '.join(info.running)} (churn cache prune removes nothing until it ends)")
+
+
+@cache.command("prune")
+@click.option("--older-than", default=None, metavar="AGE", help="Remove what was last used this long ago or earlier: 45s, 90m, 12h, 30d, 2w.")
+@click.option("--max-size", default=None, metavar="SIZE",
+              help="Then remove the least recently used until all areas together hold at most this: 100k, 500M, 2G (powers of 1024), or bytes.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--runs-dir", default=None, help="The runs folder [default: $CHURN_RUNS_DIR or ./runs].")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def cache_prune(older_than, max_size, dry_run, runs_dir, as_json) -> None:
+    """Remove least recently used entries, never one a run folder still needs (the step cache
+    entries of a failed, stopped, killed or interrupted run; the code a run ran), and nothing
+    while a run runs."""
+    from churn.runner.cache_store import StoreBusy, StoreError, format_age, format_size, parse_age, parse_size, prune
+
+    if older_than is None and max_size is None:
+        _fail("give --older-than AGE, --max-size SIZE, or both (churn cache info shows ages and sizes)", 2)
+    try:
+        age = None if older_than is None else parse_age(older_than)
+    except StoreError as error:
+        _fail(f"--older-than {older_than}: {error}", 2)
+    try:
+        size = None if max_size is None else parse_size(max_size)
+    except StoreError as error:
+        _fail(f"--max-size {max_size}: {error}", 2)
+    try:
+        result = prune(_runs_dir_of(runs_dir), older_than=age, max_size=size, dry_run=dry_run)
+    except StoreBusy as error:
+        _fail(str(error), 1)
+    except StoreError as error:
+        _fail(str(error), 2)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    now = result.before.now
+    for entry in result.removed:
+        click.echo(f"{verb} {_ENTRY_NOUNS[entry.area][0]} {entry.name} ({format_size(entry.size)}, last used {format_age(now - entry.last_used)})")
+    for before, removed in result.areas():
+        kept = f", {before.needed} needed by run folders" if before.needed else ""
+        click.echo(f"{before.label}: {verb} {removed.count} of {before.count} ({format_size(removed.size)}){kept}")
+    click.echo(f"total: {format_size(result.freed)} {'would be ' if dry_run else ''}freed, {format_size(result.left)} left")
+    if result.over_max_size:
+        click.echo(f"note: still {format_size(result.over_max_size)} over --max-size {max_size}: the rest is needed by run folders (churn cache info)")
+
+
+@main.group()
 def models() -> None:
     """The local model registry (runs/registry.sqlite)."""
 

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from churn.files import file_sha256
-from churn.layout import SELECT_STEP, STEP_LOG
+from churn.layout import CACHE_DIR, PLOTS_DIR, SELECT_STEP, STEP_LOG
 from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
 from churn.registry import Registry
@@ -169,13 +169,13 @@ img{max-width:100%} .failure{background:#ffebee;border-left:4px solid #c62828;pa
 def _memoised(run_dir: Path, kind: str, inputs: list[Path], make) -> str:
     """A plot's PNG (base64), reused from ``runs/.cache/plots`` when its input files are the same
     bytes (a cached re-run has the same model and evaluation.json: no plotting, no xgboost)."""
-    cache = run_dir.parent / ".cache"
+    cache = run_dir.parent / CACHE_DIR
     if not cache.is_dir():
         return make()
     digest = hashlib.sha256(kind.encode())
     for path in inputs:
         digest.update(bytes.fromhex(file_sha256(path)))
-    stored = cache / "plots" / f"{digest.hexdigest()[:32]}.b64"
+    stored = cache / PLOTS_DIR / f"{digest.hexdigest()[:32]}.b64"
     if stored.is_file():
         return stored.read_text().strip()
     data = make()

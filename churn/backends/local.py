@@ -13,7 +13,7 @@ from pathlib import Path
 from churn.backends.base import Backend
 from churn.backends.images import aws_images, project_images
 from churn.files import file_uri
-from churn.layout import SAMPLE_DATA
+from churn.layout import CODE_DIR, SAMPLE_DATA
 
 #: Local mode needs *a* region; nothing is sent to it.
 LOCAL_REGION = "us-east-1"
@@ -59,7 +59,7 @@ def local_backend(runs_dir: Path | str | None = None, aws_images_: bool = False,
         processing_instance_type="local",
         training_instance_type="local",
         artifact_root=file_uri(runs),
-        code_root=file_uri(runs / ".code"),
+        code_root=file_uri(runs / CODE_DIR),
         input_data=file_uri(SAMPLE_DATA.resolve()),
         runs_dir=runs,
     )

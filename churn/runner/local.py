@@ -3,6 +3,7 @@ lifecycle events, artifacts under ``runs/<execution-id>/``, registration, summar
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -21,12 +22,12 @@ from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
 from churn.history import is_running, process_start
-from churn.layout import INTERRUPTED_SUFFIX, RUN_RECORD, STEP_LOG
+from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, RUN_RECORD, STEP_LOG
 from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
 from churn.runner.local_executor import StepFailure
 from churn.runner.local_executor import execute as execute_locally
-from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, keep_log, locked, remove_dead_runs, write_run_record
+from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, keep_log, locked, remove_dead_runs, store_lock, write_run_record
 from churn.runner.runs import (
     RunError,
     RunInterrupted,
@@ -44,10 +45,6 @@ from churn.runner.step_cache import StepCache
 from churn.summary import SUMMARY_FILE, RegisteredModel, metric_values, selection_record
 
 
-#: Where staged inputs live: ``runs/.inputs/<first 16 hex digits of their sha256>/``.
-INPUTS_DIR = ".inputs"
-
-
 @dataclass(frozen=True)
 class StagedInput:
     """The copy of the user's input that a run's containers read."""
@@ -59,7 +56,8 @@ class StagedInput:
 
 
 def stage_input(uri: str, runs_dir: Path) -> StagedInput:
-    """Copy the user's input (a file, or a folder's .csv files) to ``runs/.inputs/<sha256>/``.
+    """Copy the user's input (a file, or a folder's .csv files) to ``runs/.inputs/<sha256>/``
+    (the first 16 hex digits of it).
 
     The user's own file is never linked nor mounted into a container: steps read the copy,
     whose bytes are checked against the sha256 each time a run stages the same content (a copy
@@ -87,9 +85,16 @@ def stage_input(uri: str, runs_dir: Path) -> StagedInput:
                 copied = input_sha256(partial / names[0] if single else partial, [partial / n for n in names])
                 if copied != digest:
                     raise RunError(f"the input {path} changed while it was being staged; run again")
+        else:
+            _touch(target)  # its last use, for churn cache prune
     user_paths = {str(target / name): str(source) for source, name in zip(files, names)}
     user_paths[str(target)] = str(path)
     return StagedInput(file_uri(target), digest, staged[0] if single else target, user_paths)
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path)
 
 
 def _staged_intact(target: Path, staged: list[Path], digest: str, single: bool) -> bool:
@@ -152,64 +157,66 @@ def run_local(
         docker.require_ready(runs_dir, build_missing=build_missing_images)
     except docker.DockerError as error:
         raise RunError(str(error)) from None
-    remove_dead_runs(runs_dir)
-    staged = stage_input(requested_input, runs_dir)
-    if expected_input_sha256 and staged.sha256 != expected_input_sha256:
-        raise RunError(
-            f"the input {local_path(requested_input)} changed since the run being resumed (sha256 {expected_input_sha256[:12]}… "
-            f"then, {staged.sha256[:12]}… now): a resume would not continue the same run; start a new run instead"
-        )
-    overrides["InputData"] = staged.uri
-
-    if backend.code_version is None:
-        write_bundle(runs_dir / ".code", backend.dataset)
-    else:
-        recorded = runs_dir / ".code" / backend.code_version
-        if not recorded.is_dir():
-            raise RunError(f"the step code of version {backend.code_version} is no longer in {runs_dir / '.code'}")
-        if written_bundle_hash(recorded) != backend.code_version:
-            raise RunError(f"the step code of version {backend.code_version} in {recorded} was changed on disk; it cannot be run again")
-    from churn.pipeline import build_pipeline
-
-    pipeline = build_pipeline(backend)
-    definition = pipeline.definition()
-    definition_sha256 = text_sha256(definition)
-    if expected_definition_sha256 and definition_sha256 != expected_definition_sha256:
-        raise RunError(
-            f"version {expected_definition_sha256[:12]} cannot be rebuilt by this churn: the step graph, images "
-            "or settings it was compiled with have changed since (only its step code is kept)"
-        )
-    session = backend.session()
-    jobs = JobsFolder.create(runs_dir)
-    cache = StepCache(runs_dir / ".cache", functools.lru_cache(maxsize=None)(docker.image_id)) if use_cache else None
-    run = LocalRun(
-        runs_dir=runs_dir, jobs=jobs, cache=cache, max_parallel=max_parallel_steps or default_max_parallel_steps(),
-        verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
-    )
-    parameters_requested = {**overrides, "InputData": requested_input}
-
-    def started(event) -> None:
-        if isinstance(event, RunStarted):
-            run.execution_id = event.execution_id
-            write_run_record(
-                runs_dir / event.execution_id,
-                {
-                    "execution_id": event.execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
-                    "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
-                    "process_start": process_start(os.getpid()),
-                    "resumed_from": resumed_from, "definition_sha256": definition_sha256,
-                    "code_version": backend.code_version or bundle_hash(backend.dataset),
-                },
+    with store_lock(runs_dir):  # churn cache prune removes nothing while this run may read it
+        remove_dead_runs(runs_dir)
+        staged = stage_input(requested_input, runs_dir)
+        if expected_input_sha256 and staged.sha256 != expected_input_sha256:
+            raise RunError(
+                f"the input {local_path(requested_input)} changed since the run being resumed (sha256 {expected_input_sha256[:12]}… "
+                f"then, {staged.sha256[:12]}… now): a resume would not continue the same run; start a new run instead"
             )
+        overrides["InputData"] = staged.uri
 
-    registration = _Registration(backend, runs_dir)
-    try:  # whatever happens, an uncommitted registration is rolled back (a no-op once committed)
-        return _execute_and_summarize(
-            backend, pipeline, session, overrides, run, jobs, registration, Events(started, (events or Events()).emit),
-            definition=definition, requested_input=requested_input, resumed_from=resumed_from, input_sha256=staged.sha256,
+        if backend.code_version is None:
+            _touch(write_bundle(runs_dir / CODE_DIR, backend.dataset))
+        else:
+            recorded = runs_dir / CODE_DIR / backend.code_version
+            if not recorded.is_dir():
+                raise RunError(f"the step code of version {backend.code_version} is no longer in {runs_dir / CODE_DIR}")
+            if written_bundle_hash(recorded) != backend.code_version:
+                raise RunError(f"the step code of version {backend.code_version} in {recorded} was changed on disk; it cannot be run again")
+            _touch(recorded)
+        from churn.pipeline import build_pipeline
+
+        pipeline = build_pipeline(backend)
+        definition = pipeline.definition()
+        definition_sha256 = text_sha256(definition)
+        if expected_definition_sha256 and definition_sha256 != expected_definition_sha256:
+            raise RunError(
+                f"version {expected_definition_sha256[:12]} cannot be rebuilt by this churn: the step graph, images "
+                "or settings it was compiled with have changed since (only its step code is kept)"
+            )
+        session = backend.session()
+        jobs = JobsFolder.create(runs_dir)
+        cache = StepCache(runs_dir / CACHE_DIR, functools.lru_cache(maxsize=None)(docker.image_id)) if use_cache else None
+        run = LocalRun(
+            runs_dir=runs_dir, jobs=jobs, cache=cache, max_parallel=max_parallel_steps or default_max_parallel_steps(),
+            verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
         )
-    finally:
-        registration.abandon()
+        parameters_requested = {**overrides, "InputData": requested_input}
+
+        def started(event) -> None:
+            if isinstance(event, RunStarted):
+                run.execution_id = event.execution_id
+                write_run_record(
+                    runs_dir / event.execution_id,
+                    {
+                        "execution_id": event.execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
+                        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+                        "process_start": process_start(os.getpid()),
+                        "resumed_from": resumed_from, "definition_sha256": definition_sha256,
+                        "code_version": backend.code_version or bundle_hash(backend.dataset),
+                    },
+                )
+
+        registration = _Registration(backend, runs_dir)
+        try:  # whatever happens, an uncommitted registration is rolled back (a no-op once committed)
+            return _execute_and_summarize(
+                backend, pipeline, session, overrides, run, jobs, registration, Events(started, (events or Events()).emit),
+                definition=definition, requested_input=requested_input, resumed_from=resumed_from, input_sha256=staged.sha256,
+            )
+        finally:
+            registration.abandon()
 
 
 def _execute_and_summarize(

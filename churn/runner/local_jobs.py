@@ -39,7 +39,7 @@ from typing import TextIO
 
 from churn.backends import docker
 from churn.files import content_sha256, has_content, uri_path
-from churn.layout import STEP_LOG
+from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, STEP_LOG
 from churn.runner.step_cache import StepCache
 from churn.steps.paths import TRAINING_DATA
 from churn.tables import AtomicTextWriter
@@ -57,6 +57,9 @@ COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 #: Where the runs' job folders live; each run holds a lock on its own while it lives.
 JOBS_DIR = ".jobs"
 _LOCK_FILE = "owner.lock"
+#: Every local run holds a shared lock on this file of its runs folder from before it stages its
+#: input until it ends; ``churn cache prune`` holds it exclusively, so the two never overlap.
+STORE_LOCK = ".store.lock"
 
 
 def bounded(reason: str, log_hint: str = "") -> str:
@@ -93,6 +96,22 @@ def locked(path: Path):
     """An exclusive lock on ``path`` (created if missing) for the length of the block."""
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def store_lock(runs_dir: Path, *, exclusive: bool = False, wait: bool = True):
+    """Hold ``runs_dir``'s :data:`STORE_LOCK`: shared (a run) or exclusive (a prune). Without
+    ``wait``, raise :class:`BlockingIOError` at once when another holder excludes this one."""
+    with open(runs_dir / STORE_LOCK, "a") as handle:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise
+            logging.getLogger(__name__).warning("waiting for churn cache prune to finish in %s", runs_dir)
+            fcntl.flock(handle, mode)
         yield
 
 
@@ -135,7 +154,7 @@ def remove_dead_runs(runs_dir: Path) -> list[Path]:
     partial copies a run that died mid-copy left in the cache, inputs and code folders; a live
     run's are never touched. Returns what was removed."""
     removed = []
-    legacy = sorted((runs_dir / ".code").glob("jobs-*"))  # churn before 0.2 kept them there, unlocked
+    legacy = sorted((runs_dir / CODE_DIR).glob("jobs-*"))  # churn before 0.2 kept them there, unlocked
     for folder in sorted((runs_dir / JOBS_DIR).glob("run-*")) + legacy:
         try:
             descriptor = os.open(folder / _LOCK_FILE, os.O_RDWR)  # never created here
@@ -151,12 +170,28 @@ def remove_dead_runs(runs_dir: Path) -> list[Path]:
             _remove(folder)
         removed.append(folder)
     now = time.time()
-    leftovers = [p for name in (".cache", ".inputs", ".code") for p in (runs_dir / name).glob(".*.partial")]
+    leftovers = [p for name in (CACHE_DIR, INPUTS_DIR, CODE_DIR) for p in (runs_dir / name).glob(".*.partial")]
     for partial in leftovers + list((runs_dir / JOBS_DIR).glob(".new-*")):
         if now - partial.stat().st_mtime > STALE_PARTIAL_SECONDS:
             shutil.rmtree(partial, ignore_errors=True)
             removed.append(partial)
     return removed
+
+
+def live_jobs(runs_dir: Path) -> list[Path]:
+    """The job folders of the runs that live (their lock is held)."""
+    live = []
+    for folder in sorted((runs_dir / JOBS_DIR).glob("run-*")):
+        try:
+            descriptor = os.open(folder / _LOCK_FILE, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        with os.fdopen(descriptor) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                live.append(folder)
+    return live
 
 
 def _remove(folder: Path) -> None:
@@ -345,7 +380,7 @@ def run_job(
         failed(f"the staged copy of the input {changed} changed after staging (sha256 differs); run again")
     key = key_of(run.cache, args) if run.cache else None
     if key and run.cache:
-        stored = run.cache.restore(step, key, outputs)
+        stored = run.cache.restore(step, key, outputs, execution_id)
         if stored is not None:
             _keep_cached_log(run, run.cache, step, kind, args, key)
             return replay(stored, f"{step}-cached-{key[:8]}", outputs)

@@ -9,12 +9,19 @@ missing or corrupted file, or a declared output without a non-empty file, makes 
 miss, never a wrong result. Entries and run folders never share a file: outputs are copied
 both ways (a reflink where the file system has them), so changing one run's file changes
 neither the cache nor another run.
+
+An entry also records its use: restoring it touches ``entry.json`` (its mtime is the last use,
+else when it was stored) and leaves ``used-by/<execution-id>``, so ``churn cache prune``
+(:mod:`churn.runner.cache_store`) knows the least recently used entries and which run folders
+still need an entry. An entry removed while it is being restored is a miss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,6 +30,8 @@ from churn.files import clone_or_copy, content_sha256, file_sha256, has_content,
 ENTRY_FILE = "entry.json"
 #: The producing job's log, kept beside its outputs (informative: not part of the entry's check).
 LOG_FILE = "log.txt"
+#: In an entry: one empty file per execution that restored it.
+USED_BY = "used-by"
 
 
 def content_hash(uri: str) -> str:
@@ -96,16 +105,24 @@ class StepCache:
             return None
         return entry
 
-    def restore(self, step_name: str, key: str, destinations: dict[str, Path]) -> dict | None:
+    def restore(self, step_name: str, key: str, destinations: dict[str, Path], execution_id: str | None = None) -> dict | None:
         """Copy a valid entry's outputs to ``destinations`` (output name -> folder); return its
-        stored job description, or None on a miss."""
+        stored job description, or None on a miss. The entry records its use by ``execution_id``."""
         entry = self._valid_entry(key, destinations)
         if entry is None:
             return None
-        for name, target in destinations.items():
-            source = self.root / key / "outputs" / name
-            for file in tree_files(source):
-                clone_or_copy(file, target / file.relative_to(source))
+        try:
+            for name, target in destinations.items():
+                source = self.root / key / "outputs" / name
+                for file in tree_files(source):
+                    clone_or_copy(file, target / file.relative_to(source))
+        except OSError:
+            return None  # the entry went meanwhile (removed by a prune): a miss
+        for relative in entry["files"]:
+            name, _, rest = relative.partition("/")
+            if name in destinations and not (destinations[name] / rest).is_file():
+                return None  # (the folder was gone before the copy began)
+        _record_use(self.root / key, execution_id)
         self.hits[step_name] = entry["execution_id"]
         return entry["response"]
 
@@ -130,3 +147,26 @@ class StepCache:
                 clone_or_copy(log, partial / LOG_FILE)
             entry = {"execution_id": execution_id, "files": files, "response": response}
             (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
+
+
+def _record_use(folder: Path, execution_id: str | None) -> None:
+    """Touch ``entry.json`` and mark ``execution_id`` as a user of the entry (best effort: a
+    cache that cannot be written is still read)."""
+    with contextlib.suppress(OSError):
+        os.utime(folder / ENTRY_FILE)
+        if execution_id and "/" not in execution_id and not execution_id.startswith("."):
+            (folder / USED_BY).mkdir(exist_ok=True)
+            (folder / USED_BY / execution_id).touch()
+
+
+def entry_executions(folder: Path) -> set[str]:
+    """The executions an entry's outputs came from or were restored into (its producer, and
+    every ``used-by`` mark); none when the entry is unreadable."""
+    try:
+        found = {json.loads((folder / ENTRY_FILE).read_text())["execution_id"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        found = set()
+    users = folder / USED_BY
+    if users.is_dir():
+        found.update(p.name for p in users.iterdir())
+    return {e for e in found if isinstance(e, str)}

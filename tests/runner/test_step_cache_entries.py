@@ -57,3 +57,62 @@ def test_missing_outputs_names_empty_and_absent_outputs(tmp_path):
     folders = _outputs(tmp_path, train="1\n", validation="", test=None)
     folders["manifest"] = tmp_path / "nowhere"
     assert missing_outputs(folders) == ["validation", "test", "manifest"]
+
+
+def test_a_restore_records_its_last_use_and_its_user(tmp_path):
+    import os
+
+    from churn.runner.step_cache import ENTRY_FILE, USED_BY, entry_executions
+
+    cache = _cache(tmp_path)
+    cache.store("k", _outputs(tmp_path / "a", train="1,2\n"), {"r": 1}, "exec-a")
+    entry = tmp_path / ".cache" / "k"
+    os.utime(entry / ENTRY_FILE, (1_000_000, 1_000_000))
+    assert entry_executions(entry) == {"exec-a"}
+    assert cache.restore("PreprocessData", "k", _outputs(tmp_path / "b", train=None), "exec-b") == {"r": 1}
+    assert (entry / ENTRY_FILE).stat().st_mtime > 1_000_000
+    assert sorted(p.name for p in (entry / USED_BY).iterdir()) == ["exec-b"]
+    assert entry_executions(entry) == {"exec-a", "exec-b"}
+    assert cache.restore("PreprocessData", "k", _outputs(tmp_path / "c", train=None), "exec-c") == {"r": 1}  # still valid
+    assert entry_executions(entry) == {"exec-a", "exec-b", "exec-c"}
+
+
+def test_a_partly_removed_entry_is_a_miss(tmp_path):
+    cache = _cache(tmp_path)
+    for key, lose in (("k1", "outputs/train/train.csv"), ("k2", "entry.json")):
+        cache.store(key, _outputs(tmp_path / key, train="1,2\n", test="3\n"), {"r": 1}, "exec-a")
+        (tmp_path / ".cache" / key / lose).unlink()
+        assert cache.restore("step", key, _outputs(tmp_path / f"{key}-out", train=None, test=None)) is None
+    assert cache.hits == {}
+
+
+def test_an_entry_removed_while_it_is_restored_is_a_miss(tmp_path, monkeypatch):
+    from churn.runner import step_cache
+
+    cache = _cache(tmp_path)
+    entry = tmp_path / ".cache" / "k"
+    trash = tmp_path / ".cache" / ".k.x.partial"
+    sources = _outputs(tmp_path / "a", train="1,2\n", test="3\n")
+    (sources["train"] / "more.csv").write_text("4,5\n")  # a second file of the same output
+    cache.store("k", sources, {"r": 1}, "exec-a")
+    real_copy = step_cache.clone_or_copy
+
+    def copy_then_lose_the_entry(source, target):  # a prune renames it away after the first file
+        real_copy(source, target)
+        if entry.exists():
+            entry.rename(trash)
+
+    monkeypatch.setattr(step_cache, "clone_or_copy", copy_then_lose_the_entry)
+    assert cache.restore("step", "k", _outputs(tmp_path / "b", train=None, test=None)) is None
+    monkeypatch.setattr(step_cache, "clone_or_copy", real_copy)
+    trash.rename(entry)
+    real_valid = StepCache._valid_entry
+
+    def valid_then_gone(self, key, outputs):  # gone between the check and the copy
+        found = real_valid(self, key, outputs)
+        entry.rename(trash)
+        return found
+
+    monkeypatch.setattr(StepCache, "_valid_entry", valid_then_gone)
+    assert cache.restore("step", "k", _outputs(tmp_path / "c", train=None, test=None)) is None
+    assert cache.hits == {}

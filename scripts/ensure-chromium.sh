@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure a Chromium for the report's browser test is there (tests/test_report.py).
 # Idempotent; on Debian/Ubuntu as root it installs the chromium package, elsewhere it says how.
+# Installing prints one line with its time; apt's output goes to a log (CHURN_SETUP_LOG, default
+# ${TMPDIR:-/tmp}/churn-setup.log, appended to), whose end is shown when it fails.
 set -euo pipefail
 for candidate in chromium chromium-browser google-chrome; do
     if command -v "$candidate" >/dev/null; then
@@ -9,9 +11,19 @@ for candidate in chromium chromium-browser google-chrome; do
     fi
 done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "ensure-chromium: installing chromium"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    log="${CHURN_SETUP_LOG:-${TMPDIR:-/tmp}/churn-setup.log}"
+    started=$SECONDS
+    echo "### installing chromium" >>"$log"
+    set +e
+    (set -e; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) </dev/null >>"$log" 2>&1
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ]; then
+        echo "ensure-chromium: installing chromium failed (exit $rc); the whole log: $log" >&2
+        tail -n 20 "$log" >&2
+        exit "$rc"
+    fi
+    echo "ensure-chromium: installed chromium ($((SECONDS - started)) s; log: $log)"
     exit 0
 fi
 echo "ensure-chromium: no Chromium found; install it (Debian: apt-get install chromium) or set CHURN_CHROMIUM" >&2

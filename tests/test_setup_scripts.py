@@ -272,3 +272,29 @@ def test_the_stubs_are_all_the_scripts_can_reach(machine):
     result = subprocess.run([str(machine.bin / "bash"), "-c", "command -v docker dockerd debootstrap docker-compose; command -v apt-get"],
                             env={"PATH": str(machine.bin)}, capture_output=True, text=True, check=False)
     assert result.stdout.splitlines() == [str(machine.bin / "apt-get")]
+
+
+ENSURE_CHROMIUM = REPO / "scripts" / "ensure-chromium.sh"
+
+
+def test_installing_chromium_prints_one_line_and_logs_apt(machine):
+    result = machine.run(ENSURE_CHROMIUM)
+    assert result.returncode == 0, result.stdout
+    assert re.fullmatch(rf"ensure-chromium: installed chromium \(\d+ s; log: {re.escape(str(machine.log))}\)\n", result.stdout)
+    assert "stub-chatter: apt-get install line 40" in machine.log.read_text()
+    assert machine.calls() == ["id -u", "apt-get update -qq", "apt-get install -y -qq chromium"]
+
+
+def test_a_failed_chromium_install_shows_the_logs_end(machine):
+    result = machine.run(ENSURE_CHROMIUM, STUB_FAIL="apt-get install", STUB_FAIL_CODE="100")
+    assert result.returncode == 100
+    first, *tail = lines(result)
+    assert first == f"ensure-chromium: installing chromium failed (exit 100); the whole log: {machine.log}"
+    assert len(tail) == 20 and tail[-1] == "stub-error: apt-get install broke"
+
+
+def test_a_present_chromium_is_named_in_one_line(machine):
+    machine.install("chromium")
+    result = machine.run(ENSURE_CHROMIUM)
+    assert result.returncode == 0 and result.stdout == f"ensure-chromium: {machine.bin / 'chromium'}\n"
+    assert not machine.log.exists()

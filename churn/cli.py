@@ -725,7 +725,12 @@ def models_list(group, runs_dir, as_json) -> None:
     """Every registered version, by group and version: its run, model file, approval status and
     description, winner and metrics; a version whose model archive has the same bytes as an
     earlier one of its group says so."""
-    listed = _registry(runs_dir).listing(group)
+    from churn.registry import RegistryError
+
+    try:
+        listed = _registry(runs_dir).listing(group)
+    except RegistryError as error:
+        _fail(str(error))
     if as_json:
         click.echo(json.dumps([v.to_json() for v in listed], indent=2))
         return
@@ -788,7 +793,8 @@ def _rebuild_report(run_dir) -> None:
 _VERSION_HELP = "GROUP VERSION, or a reference GROUP:VERSION or GROUP:latest (e.g. churn 3, churn:3)."
 _COMMENT = click.option(
     "--comment", default=None, metavar="TEXT",
-    help="Why: kept as the version's approval description (SageMaker's ApprovalDescription); replaces the previous one.",
+    help="Why: the version's approval description (SageMaker's ApprovalDescription), replacing the previous one; "
+    "without it the previous one is kept, --comment '' removes it.",
 )
 
 

@@ -46,6 +46,8 @@ _ADDED_COLUMNS = {
     "approval_description": "TEXT",
     "model_sha256": "TEXT",
 }
+#: What a column an older registry lacks reads as.
+_READ_DEFAULTS = {"selection": "'null'", "approval_description": "NULL", "model_sha256": "NULL"}
 _COLUMNS = (
     "group_name, version, approval_status, model_data, image, metrics, execution_id, created_at, updated_at, selection, "
     "approval_description, model_sha256"
@@ -151,6 +153,8 @@ class Registry:
         self.path = Path(runs_dir) / REGISTRY_FILE
 
     def _connect(self) -> sqlite3.Connection:
+        """A connection for writing: the table made, and the columns an older churn's registry
+        lacks added (reads never do this: :meth:`_rows`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         connection.execute(_SCHEMA)
@@ -162,8 +166,26 @@ class Registry:
                 except sqlite3.OperationalError as error:  # another process added it meanwhile
                     if "duplicate column" not in str(error):
                         connection.close()
-                        raise
+                        raise RegistryError(f"cannot update the model registry {self.path}: {error}") from None
         return connection
+
+    def _rows(self, where: str = "", args: tuple = ()) -> list:
+        """Rows of the registry, read-only: nothing is created or migrated (a registry on a
+        read-only disk, or another user's, reads as well); a column an older churn's registry
+        lacks reads as its default."""
+        if not self.path.exists():
+            return []
+        try:
+            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+                present = {row[1] for row in db.execute("PRAGMA table_info(model_packages)")}
+                if not present:
+                    return []
+                selected = ", ".join(
+                    name if name in present else f"{_READ_DEFAULTS[name]} AS {name}" for name in _COLUMNS.split(", ")
+                )
+                return db.execute(f"SELECT {selected} FROM model_packages {where} ORDER BY group_name, version", args).fetchall()
+        except sqlite3.Error as error:
+            raise RegistryError(f"cannot read the model registry {self.path}: {error}") from None
 
     def begin_registration(
         self,
@@ -216,13 +238,10 @@ class Registry:
     def get(self, group: str, version: int) -> ModelPackage:
         if not self.path.exists():  # reading never creates a registry
             raise RegistryError(f"no model package {group} version {version}: no model registry at {self.path}")
-        with closing(self._connect()) as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM model_packages WHERE group_name = ? AND version = ?", (group, version)
-            ).fetchone()
-        if row is None:
+        rows = self._rows("WHERE group_name = ? AND version = ?", (group, version))
+        if not rows:
             raise RegistryError(f"no model package {group} version {version}")
-        return _package(row)
+        return _package(rows[0])
 
     def resolve(self, reference: str) -> ModelPackage:
         """The version a :data:`REFERENCE` names: ``churn:3``, ``churn:latest`` (the highest
@@ -240,30 +259,30 @@ class Registry:
         return found[-1]
 
     def list(self, group: str | None = None) -> list[ModelPackage]:
-        query = f"SELECT {_COLUMNS} FROM model_packages"
-        args: tuple = ()
-        if group:
-            query += " WHERE group_name = ?"
-            args = (group,)
-        if not self.path.exists():
-            return []
-        with closing(self._connect()) as db:
-            rows = db.execute(query + " ORDER BY group_name, version", args).fetchall()
+        rows = self._rows("WHERE group_name = ?", (group,)) if group else self._rows()
         return [_package(r) for r in rows]
 
     def set_status(self, group: str, version: int, status: str, description: str | None = None) -> ModelPackage:
-        """Set a version's approval status and its description (SageMaker's ApprovalDescription),
-        replacing the previous description (None: none)."""
+        """Set a version's approval status and, when given, its description (SageMaker's
+        ApprovalDescription): None keeps the one it has, "" removes it, as UpdateModelPackage does."""
         _check_status(status)
         if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
             raise RegistryError(f"an approval description holds at most {MAX_DESCRIPTION_CHARS} characters, got {len(description)}")
+        if description is not None and ("\n" in description or "\r" in description):
+            raise RegistryError("an approval description is one line (SageMaker's ApprovalDescription takes no line break)")
         self.get(group, version)
         with closing(self._connect()) as db:
-            db.execute(
-                "UPDATE model_packages SET approval_status = ?, approval_description = ?, updated_at = ?"
-                " WHERE group_name = ? AND version = ?",
-                (status, description, _now(), group, version),
-            )
+            if description is None:
+                db.execute(
+                    "UPDATE model_packages SET approval_status = ?, updated_at = ? WHERE group_name = ? AND version = ?",
+                    (status, _now(), group, version),
+                )
+            else:
+                db.execute(
+                    "UPDATE model_packages SET approval_status = ?, approval_description = ?, updated_at = ?"
+                    " WHERE group_name = ? AND version = ?",
+                    (status, description or None, _now(), group, version),
+                )
         return self.get(group, version)
 
     def listing(self, group: str | None = None) -> builtins.list[ListedVersion]:

@@ -16,6 +16,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -177,6 +178,7 @@ def _memoised(run_dir: Path, kind: str, inputs: list[Path], make) -> str:
         digest.update(bytes.fromhex(file_sha256(path)))
     stored = cache / PLOTS_DIR / f"{digest.hexdigest()[:32]}.b64"
     if stored.is_file():
+        os.utime(stored)  # its last use: `churn cache prune` removes the plots no report used lately
         return stored.read_text().strip()
     data = make()
     write_lines_atomically(stored, [data])
@@ -238,6 +240,21 @@ def candidate_evaluations(run_dir: Path) -> dict[str, Path]:
             if path.is_file():
                 found[name.removesuffix("-evaluation")] = path
     return found
+
+
+def _curves_of(path: Path) -> dict | None:
+    """An evaluation.json's metrics when they hold both curves (a damaged candidate's file is
+    left out of the plots, not the reason the report fails)."""
+    try:
+        metrics = json.loads(path.read_text())["binary_classification_metrics"]
+        for key, fields in (("receiver_operating_characteristic_curve", ("false_positive_rates", "true_positive_rates")),
+                            ("precision_recall_curve", ("recalls", "precisions"))):
+            if not all(isinstance(metrics[key][field], list) for field in fields):
+                return None
+        float(metrics["auc"]["value"]), float(metrics["recall"]["value"]), float(metrics["precision"]["value"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return metrics
 
 
 def _training_section(run_dir: Path, steps: tuple[StepRecord, ...]) -> list[str]:
@@ -331,8 +348,9 @@ def build_report(run_dir: Path) -> str:
         ]
     if metrics:
         winner = selection["winner"] if selection else None
-        evaluations = candidate_evaluations(run_dir) or {winner or "model": evaluation_file}
-        curves = {name: json.loads(path.read_text())["binary_classification_metrics"] for name, path in evaluations.items()}
+        evaluations = {name: path for name, path in candidate_evaluations(run_dir).items() if _curves_of(path) is not None}
+        evaluations = evaluations or {winner or "model": evaluation_file}
+        curves = {name: _curves_of(path) or metrics for name, path in evaluations.items()}
         gate = summary.parameters.get("AccuracyThreshold")
         parts += [
             "<h2>Metrics of the winning model (test split)</h2>" if selection else "<h2>Metrics (test split)</h2>",

@@ -60,12 +60,17 @@ def metric_series(log_text: str, definitions: list[dict]) -> dict[str, list[floa
     return series
 
 
-def write_series(path: Path, definitions: list[dict], series: dict[str, list[float]]) -> None:
-    from churn.tables import write_lines_atomically
-
+def series_document(definitions: list[dict], series: dict[str, list[float]]) -> str:
+    """The text of a ``metrics.json``: the definitions, each series and its final value."""
     final = {name: values[-1] for name, values in series.items() if values}
-    document = {"definitions": definitions, "series": series, "final": final}
-    write_lines_atomically(path, [json.dumps(document, indent=1)])
+    return json.dumps({"definitions": definitions, "series": series, "final": final}, indent=1) + "\n"
+
+
+def write_series(path: Path, definitions: list[dict], series: dict[str, list[float]]) -> None:
+    from churn.tables import AtomicTextWriter
+
+    with AtomicTextWriter(path) as out:
+        out.write(series_document(definitions, series))
 
 
 def read_series(path: Path) -> dict[str, list[float]]:

@@ -66,7 +66,8 @@ start_dockerd() {
     done
     docker info >/dev/null 2>&1 && return 0
     if kill -0 "$pid" 2>/dev/null; then
-        echo "dockerd did not answer within 60 s"
+        echo "dockerd did not answer within 60 s; stopped it (a next try starts afresh)"
+        kill "$pid" 2>/dev/null || true
         rc=1
     else
         wait "$pid" || rc=$?

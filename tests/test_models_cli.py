@@ -86,8 +86,10 @@ def test_approve_with_a_comment_and_reject_replaces_it(registry):
     assert rejected.exit_code == 0 and rejected.stdout == "churn version 2: Rejected (drifted)\n"
     assert (registry.get("churn", 2).approval_status, registry.get("churn", 2).approval_description) == ("Rejected", "drifted")
     assert _churn("models", "approve", "churn:latest", "--runs-dir", runs).stdout == "churn version 4: Approved\n"
-    assert _churn("models", "reject", "churn", "2", "--runs-dir", runs).exit_code == 0
-    assert registry.get("churn", 2).approval_description is None  # a new status without a comment has none
+    assert _churn("models", "approve", "churn", "2", "--runs-dir", runs).exit_code == 0
+    assert registry.get("churn", 2).approval_description == "drifted"  # a new status without a comment keeps it
+    assert _churn("models", "reject", "churn", "2", "--comment", "", "--runs-dir", runs).exit_code == 0
+    assert registry.get("churn", 2).approval_description is None  # an empty comment removes it
 
 
 @pytest.mark.parametrize(
@@ -143,7 +145,7 @@ def test_a_report_rebuilt_after_an_approval_shows_it(registered_run):
     updated = registry.get("churn", 3).updated_at
     assert f"churn version 3: <b>Approved</b> (checked &lt;by&gt; Ann &amp; Bo) <span class=\"muted\">(as of {updated})</span>" in page
 
-    assert _churn("models", "reject", "churn:3", "--runs-dir", registered_run.parent).exit_code == 0
+    assert _churn("models", "reject", "churn:3", "--comment", "", "--runs-dir", registered_run.parent).exit_code == 0
     page = (registered_run / REPORT_FILE).read_text()
     assert "churn version 3: <b>Rejected</b> <span" in page and "Ann" not in page
 

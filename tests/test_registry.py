@@ -100,7 +100,10 @@ def test_an_approval_description_is_kept_and_replaced_with_the_status(tmp_path):
     assert registry.get("churn", 1).approval_description == "holdout auc checked"
     assert approved.updated_at >= registered.created_at
     assert registry.set_status("churn", 1, "Rejected", "drift").approval_description == "drift"
-    assert registry.set_status("churn", 1, "Approved").approval_description is None  # no comment: none kept
+    assert registry.set_status("churn", 1, "Approved").approval_description == "drift"  # no comment: kept, as SageMaker does
+    assert registry.set_status("churn", 1, "Approved", "").approval_description is None  # an empty one removes it
+    with pytest.raises(RegistryError, match="one line"):
+        registry.set_status("churn", 1, "Approved", "two\nlines")
     with pytest.raises(RegistryError, match="at most 1024 characters"):
         registry.set_status("churn", 1, "Approved", "x" * 1025)
     assert registry.set_status("churn", 1, "Approved", "x" * 1024).approval_description == "x" * 1024
@@ -179,3 +182,24 @@ def test_current_is_the_version_of_that_run_or_nothing(tmp_path):
     assert registry.current("churn", 2, "exec1") is None
     assert registry.current("churn", "x", "exec1") is None
     assert Registry(tmp_path / "none").current("churn", 1, "exec1") is None and not (tmp_path / "none").exists()
+
+
+def test_an_older_registry_is_read_without_being_written(tmp_path):
+    """Reading migrates nothing: a registry of an older churn on a read-only disk (or another
+    user's) lists and resolves; the columns it lacks read as their defaults."""
+    import sqlite3
+
+    path = tmp_path / "registry.sqlite"
+    with sqlite3.connect(path) as db:  # the first schema: no selection, description or sha256
+        db.execute(
+            "CREATE TABLE model_packages (group_name TEXT NOT NULL, version INTEGER NOT NULL, approval_status TEXT NOT NULL,"
+            " model_data TEXT NOT NULL, image TEXT NOT NULL, metrics TEXT NOT NULL, execution_id TEXT NOT NULL,"
+            " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (group_name, version))"
+        )
+        db.execute("INSERT INTO model_packages VALUES ('churn', 1, 'Approved', 'file:///m.tar.gz', 'img', '{}', 'e1', 't', 't')")
+    before = path.read_bytes()
+    registry = Registry(tmp_path)
+    [package] = registry.list()
+    assert (package.version, package.selection, package.approval_description, package.model_sha256) == (1, None, None, None)
+    assert registry.resolve("churn:latest-approved").execution_id == "e1"
+    assert path.read_bytes() == before

@@ -142,7 +142,10 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     first = build_report(finished_run)
     stored = sorted((finished_run.parent / ".cache" / "plots").iterdir())
     assert len(stored) == 4  # ROC, PR, confusion matrix, feature importance (the graph changes per run)
+    for plot in stored:
+        os.utime(plot, (1, 1))
     assert build_report(finished_run) == first
+    assert all(plot.stat().st_mtime > 1 for plot in stored)  # a plot reused is a plot used: prune keeps it
     winner = finished_run / "SelectModel" / "evaluation" / "evaluation.json"
     winner.write_text(winner.read_text().replace('"auc"', '"auc" ', 1))
     build_report(finished_run)
@@ -229,6 +232,12 @@ def test_both_candidates_curves_are_overlaid_and_the_threshold_stated(finished_r
     summary["parameters"]["AccuracyThreshold"] = 0.83
     (finished_run / "summary.json").write_text(json.dumps(summary))
     assert "at least AccuracyThreshold <b>0.83</b>" in build_report(finished_run)
+
+
+def test_a_damaged_candidate_evaluation_is_left_out_of_the_curves(finished_run):
+    (finished_run / "EvaluateBaseline/evaluation/evaluation.json").write_text('{"binary_classification_metrics": {"auc": {"value": 0.8}}}')
+    page = build_report(finished_run)
+    assert 'alt="ROC curves"' in page and "of the candidates" not in page
 
 
 def test_a_candidate_without_an_evaluation_is_left_out_of_the_curves(finished_run):

@@ -195,7 +195,7 @@ _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 def parse_age(text: str) -> float:
     """Seconds from ``45s``, ``90m``, ``12h``, ``30d`` or ``2w``."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    match = re.fullmatch(r"\s*(\d{1,12}(?:\.\d{1,6})?)\s*([smhdw])\s*", text)
     if match is None:
         raise StoreError(f"{text!r} is not a duration: give a number and a unit, as in 45s, 90m, 12h, 30d or 2w")
     return float(match[1]) * _AGE_UNITS[match[2]]
@@ -203,7 +203,7 @@ def parse_age(text: str) -> float:
 
 def parse_size(text: str) -> int:
     """Bytes from ``100k``, ``500M``, ``2G``, ``1T`` (powers of 1024; ``MB``, ``MiB`` too) or a plain number."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
+    match = re.fullmatch(r"\s*(\d{1,15}(?:\.\d{1,6})?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
     if match is None:
         raise StoreError(f"{text!r} is not a size: give bytes, or a number with K, M, G or T (powers of 1024), as in 100k, 500M or 2G")
     return int(float(match[1]) * _SIZE_UNITS[match[2].lower()])

@@ -40,10 +40,10 @@ from typing import TextIO
 from churn.backends import docker
 from churn.files import content_sha256, has_content, uri_path
 from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, STEP_LOG
-from churn.runner.step_cache import StepCache
+from churn.runner.step_cache import CACHED_LOG, StepCache
 from churn.steps.paths import TRAINING_DATA
 from churn.tables import AtomicTextWriter
-from churn.training_metrics import METRICS_FILE, job_metric_definitions, metric_series, write_series
+from churn.training_metrics import METRICS_FILE, job_metric_definitions, metric_series, series_document
 
 #: Failure reasons are bounded like SageMaker's (its FailureReason holds 1,024 characters);
 #: the whole text is in the step's log file.
@@ -52,6 +52,8 @@ MAX_REASON = 1024
 #: :data:`LOG_HEAD_BYTES` and its end, with a line saying how much was left out between.
 MAX_LOG_BYTES = 4 << 20
 LOG_HEAD_BYTES = 256 << 10
+#: What the log of a job stopped by Ctrl-C ends with.
+STOPPED = "stopped by Ctrl-C: the run was interrupted and the job's containers removed"
 #: How local mode reports any failed ``docker compose`` run, whatever the container said.
 COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 #: Where the runs' job folders live; each run holds a lock on its own while it lives.
@@ -215,8 +217,17 @@ class LocalRun:
 
     def __post_init__(self):
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
+        #: Set by :meth:`stop_jobs` (Ctrl-C): a job that ends now was stopped, not failed.
+        self.stopping = False
 
     def stop_jobs(self) -> None:
+        """Ctrl-C: each running job's containers removed, their output kept for its step's log."""
+        self.stopping = True
+        for job_dir in sorted(p for p in self.jobs.path.iterdir() if p.is_dir()):
+            try:
+                docker.finish_job_containers(job_dir, job_dir / STEP_LOG)
+            except Exception as error:  # noqa: BLE001 - stopping must go on; what is left is removed below
+                logging.getLogger(__name__).warning("%s: its output was not kept (%s)", job_dir.name, error)
         docker.remove_job_containers(self.jobs.path)
 
     def step_folder(self, step: str) -> Path:
@@ -287,12 +298,26 @@ def _missing_model(outputs: dict[str, Path]) -> list[str]:
 # --- the kept log ---------------------------------------------------------------------------
 
 
+def _line_start(data: bytes, at: int, *, backwards: bool) -> int:
+    """The start of a line near ``at`` (the one ``at`` is in when going ``backwards``, else the
+    next); without a line end in reach, the start of the UTF-8 character ``at`` is in."""
+    found = data.rfind(b"\n", 0, at) if backwards else data.find(b"\n", at)
+    if found != -1:
+        return found + 1
+    while 0 < at < len(data) and data[at] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+        at -= 1
+    return at
+
+
 def bounded_log(data: bytes, limit: int = MAX_LOG_BYTES, head: int = LOG_HEAD_BYTES) -> bytes:
-    """``data`` whole when it fits ``limit``, else its first ``head`` bytes and its end."""
+    """``data`` whole when it fits ``limit``, else about its first ``head`` bytes and its end,
+    cut at line starts, with a line saying how much was left out between."""
     if len(data) <= limit:
         return data
-    marker = f"\n[churn: {len(data) - limit} bytes of this step's output left out here]\n".encode()
-    return data[:head] + marker + data[len(data) - (limit - head):]
+    cut = _line_start(data, head, backwards=True)
+    resume = max(cut, _line_start(data, len(data) - (limit - head), backwards=False))
+    marker = f"[churn: {resume - cut} bytes of this step's output left out here]\n".encode()
+    return data[:cut] + (b"" if cut == 0 or data[cut - 1:cut] == b"\n" else b"\n") + marker + data[resume:]
 
 
 def keep_log(output: bytes, target: Path, *, header: str = "", failure: str | None = None) -> None:
@@ -300,35 +325,38 @@ def keep_log(output: bytes, target: Path, *, header: str = "", failure: str | No
     failed step, the failure reason's whole text. A full disk loses the log, never the verdict."""
     parts = [header.encode(), bounded_log(output)]
     if failure is not None:
-        parts.append(("\n" if output and not output.endswith(b"\n") else "") .encode() + f"churn: the step failed: {failure}\n".encode())
+        parts.append(("\n" if output and not output.endswith(b"\n") else "").encode() + f"churn: the step failed: {failure}\n".encode())
+    _write(target, b"".join(parts))
+
+
+def _write(target: Path, data: bytes) -> None:
     try:
         with AtomicTextWriter(target) as out:
-            out.write(b"".join(parts))
-    except OSError:
+            out.write(data)
+    except OSError:  # a full disk loses a log or a series, never a step's verdict
         pass
 
 
-def _keep_metrics(run: LocalRun, step: str, args: dict, output: bytes) -> None:
-    """The training step's metric series, read from its whole log by its metric definitions."""
-    definitions = job_metric_definitions(args.get("AlgorithmSpecification", {}))
+def _metrics_document(kind: str, args: dict, output: bytes) -> bytes | None:
+    """A training job's metric series (``metrics.json``), read from its whole log by its metric
+    definitions; None for a job without definitions."""
+    definitions = job_metric_definitions(args.get("AlgorithmSpecification", {})) if kind == "training" else []
     if not definitions:
-        return
-    try:
-        write_series(run.step_folder(step) / METRICS_FILE, definitions, metric_series(output.decode("utf-8", "replace"), definitions))
-    except OSError:
-        pass
+        return None
+    return series_document(definitions, metric_series(output.decode("utf-8", "replace"), definitions)).encode()
 
 
 def _keep_cached_log(run: LocalRun, cache: StepCache, step: str, kind: str, args: dict, key: str) -> None:
-    """A cache hit's log: the producing job's, under a line naming its execution."""
-    output = _read_bytes(cache.log_of(key))
+    """A cache hit's log and series: the producing job's, its log under a line naming its execution."""
+    output = cache.note(key, CACHED_LOG) or b""
     producer = cache.hits.get(step, "an earlier run")
     keep_log(output, run.log_file(step), header=(
         f"[churn: cached: this step reused the outputs of execution {producer}; its log follows]\n" if output
         else f"[churn: cached: this step reused the outputs of execution {producer}, whose log was not kept]\n"
     ))
-    if kind == "training":
-        _keep_metrics(run, step, args, output)
+    metrics = cache.note(key, METRICS_FILE) or _metrics_document(kind, args, output)
+    if metrics is not None:
+        _write(run.step_folder(step) / METRICS_FILE, metrics)
 
 
 def _read_bytes(path: Path | None) -> bytes:
@@ -393,14 +421,10 @@ def run_job(
             sdk_failure = error
     failed_container, count = docker.finish_job_containers(job_dir, job_log)
     hint = str(log_file)
-    if failed_container is not None:
+    if failed_container is not None and not run.stopping:
         failed(run.user_path(failed_container.reason(), paths))
     if sdk_failure is not None:
-        message = getattr(sdk_failure, "message", str(sdk_failure))
-        if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
-            failed(f"the job's container did not run: {message}")
-        keep_log(_read_bytes(job_log), log_file, failure=message)
-        raise sdk_failure
+        _sdk_failed(run, sdk_failure, count, job_log, log_file, failed)
     if count == 0:
         failed("no container ran for this job (local mode reported success without one)")
     missing = check_outputs(outputs)
@@ -409,16 +433,29 @@ def run_job(
             f"the job ended without writing its declared output{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (see {hint})"
         )
+    output = _read_bytes(job_log)
+    metrics = _metrics_document(kind, args, output)
     if key and run.cache:
+        notes = {CACHED_LOG: bounded_log(output), **({METRICS_FILE: metrics} if metrics is not None else {})}
         try:
-            run.cache.store(key, outputs, response, execution_id, log=job_log)
+            run.cache.store(key, outputs, response, execution_id, notes=notes)
         except OSError as error:  # a full disk, say: the step stands, it is just not cached
             logging.getLogger(__name__).warning("%s: not cached (%s)", step, error)
-    output = _read_bytes(job_log)
     keep_log(output, log_file)
-    if kind == "training":
-        _keep_metrics(run, step, args, output)
+    if metrics is not None:
+        _write(run.step_folder(step) / METRICS_FILE, metrics)
     return response
+
+
+def _sdk_failed(run: LocalRun, error: Exception, count: int, job_log: Path, log_file: Path, failed: Callable[[str], None]) -> None:
+    """Local mode said the job failed: its reason, in the step's log, and the error raised."""
+    message = getattr(error, "message", str(error))
+    if run.stopping:  # Ctrl-C removed its containers (their output is in job_log)
+        message = STOPPED
+    elif count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
+        failed(f"the job's container did not run: {message}")
+    keep_log(_read_bytes(job_log), log_file, failure=message)
+    raise error
 
 
 def _changed_input(run: LocalRun, inputs: dict[str, str]) -> str | None:

@@ -28,8 +28,10 @@ from pathlib import Path
 from churn.files import clone_or_copy, content_sha256, file_sha256, has_content, new_folder, tree_files, uri_path
 
 ENTRY_FILE = "entry.json"
-#: The producing job's log, kept beside its outputs (informative: not part of the entry's check).
-LOG_FILE = "log.txt"
+#: The producing job's log (bounded), kept beside its outputs as a note: notes are informative,
+#: not part of the entry's check.
+CACHED_LOG = "log.txt"
+_NOTES = "notes"
 #: In an entry: one empty file per execution that restored it.
 USED_BY = "used-by"
 
@@ -126,14 +128,18 @@ class StepCache:
         self.hits[step_name] = entry["execution_id"]
         return entry["response"]
 
-    def log_of(self, key: str) -> Path | None:
-        """The log of the job that produced entry ``key``, if it was kept."""
-        path = self.root / key / LOG_FILE
-        return path if path.is_file() else None
+    def note(self, key: str, name: str) -> bytes | None:
+        """A note stored with entry ``key`` (its job's log, its metric series), if there is one."""
+        try:
+            return (self.root / key / _NOTES / name).read_bytes()
+        except OSError:
+            return None
 
-    def store(self, key: str, sources: dict[str, Path], response: dict, execution_id: str, log: Path | None = None) -> None:
-        """Record a successful step's outputs (output name -> folder) and its ``log`` under
-        ``key``; a step with an empty declared output is never stored."""
+    def store(
+        self, key: str, sources: dict[str, Path], response: dict, execution_id: str, notes: dict[str, bytes] | None = None
+    ) -> None:
+        """Record a successful step's outputs (output name -> folder) and ``notes`` (name ->
+        bytes) under ``key``; a step with an empty declared output is never stored."""
         if (self.root / key).is_dir() or not all(map(has_content, sources.values())):
             return
         with new_folder(self.root / key) as partial:
@@ -143,8 +149,9 @@ class StepCache:
                     relative = f"{name}/{file.relative_to(source).as_posix()}"
                     clone_or_copy(file, partial / "outputs" / relative)
                     files[relative] = file_sha256(partial / "outputs" / relative)
-            if log is not None and log.is_file():
-                clone_or_copy(log, partial / LOG_FILE)
+            for name, data in (notes or {}).items():
+                (partial / _NOTES).mkdir(exist_ok=True)
+                (partial / _NOTES / name).write_bytes(data)
             entry = {"execution_id": execution_id, "files": files, "response": response}
             (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
 

@@ -235,7 +235,7 @@ def test_a_cached_step_keeps_the_producing_jobs_log_under_a_header(setting):
 
 def test_a_cached_step_whose_log_was_not_kept_says_so(setting):
     setting.guard(_job(setting))
-    for log in setting.run.cache.root.glob("*/log.txt"):
+    for log in setting.run.cache.root.glob("*/notes/log.txt"):
         log.unlink()
     setting.run.execution_id = "exec-2"
     setting.guard(lambda: pytest.fail("ran again"))
@@ -243,12 +243,22 @@ def test_a_cached_step_whose_log_was_not_kept_says_so(setting):
     assert text.splitlines() == ["[churn: cached: this step reused the outputs of execution exec-1, whose log was not kept]"]
 
 
-def test_a_long_log_keeps_its_head_and_end():
-    data = b"".join(b"line %06d\n" % i for i in range(50_000))  # 600,000 bytes
+def test_a_long_log_keeps_its_head_and_end_in_whole_lines():
+    data = b"".join(b"line %06d\n" % i for i in range(50_000))  # 600,000 bytes of 12-byte lines
     kept = local_jobs.bounded_log(data, limit=100_000, head=10_000)
-    assert kept.startswith(data[:10_000]) and kept.endswith(data[-90_000:])
-    assert b"[churn: 500000 bytes of this step's output left out here]" in kept
+    head, marker, tail = kept.partition(b"[churn: ")
+    assert data.startswith(head) and 9_988 <= len(head) <= 10_000 and head.endswith(b"\n")
+    marker, _, tail = tail.partition(b"\n")
+    assert data.endswith(tail) and 89_988 <= len(tail) <= 90_000 and tail.startswith(b"line ")
+    assert marker == f"{len(data) - len(head) - len(tail)} bytes of this step's output left out here]".encode()
     assert local_jobs.bounded_log(data[:100_000], limit=100_000, head=10_000) == data[:100_000]
+
+
+def test_a_long_line_is_cut_between_utf8_characters():
+    kept = local_jobs.bounded_log(("é" * 10).encode(), limit=9, head=3)
+    head, _, tail = kept.partition(b"\n[churn: ")
+    assert head.decode() == "é" and tail.split(b"]\n", 1)[1].decode() == "é" * 3
+    kept.decode()  # the whole log is valid UTF-8
 
 
 def _training_args(tmp_path: Path, definitions) -> dict:
@@ -300,6 +310,33 @@ def test_a_training_step_keeps_the_series_its_metric_definitions_read(setting, t
     # The cache entry holds the outputs only: neither the log nor the series is an output.
     [entry] = setting.run.cache.root.glob("*/entry.json")
     assert sorted(__import__("json").loads(entry.read_text())["files"]) == ["model/model.tar.gz"]
-    # A cached re-run has the same series, read from the producing job's kept log.
+    # A cached re-run has the same series, kept with the entry.
     train(lambda: pytest.fail("ran again"), "exec-2")
     assert read_series(tmp_path / "runs" / "exec-2" / "TrainModel" / "metrics.json") == expected
+    notes = sorted(p.name for p in setting.run.cache.root.glob("*/notes/*"))
+    assert notes == (["log.txt", "metrics.json"] if definitions else ["log.txt"])
+
+
+def test_the_cache_keeps_a_bounded_log(setting, monkeypatch):
+    monkeypatch.setattr(local_jobs, "MAX_LOG_BYTES", 1000)
+    monkeypatch.setattr(local_jobs, "bounded_log", lambda data, limit=1000, head=100, f=local_jobs.bounded_log: f(data, limit, head))
+    setting.containers["output"] = b"".join(b"line %04d\n" % i for i in range(1000))
+    setting.guard(_job(setting))
+    [note] = setting.run.cache.root.glob("*/notes/log.txt")
+    assert len(note.read_bytes()) < 1100 and b"left out here" in note.read_bytes()
+
+
+def test_a_job_stopped_by_ctrl_c_keeps_its_output_and_says_it_was_stopped(setting, monkeypatch):
+    removed = []
+    monkeypatch.setattr(docker, "remove_job_containers", removed.append)
+    setting.containers["output"] = b"[0]\ttrain-auc:0.9\n"
+
+    def start():  # Ctrl-C while the job runs: its output is collected as its containers go
+        setting.run.stop_jobs()
+        setting.containers["output"], setting.containers["result"] = b"", (None, 0)
+        raise RuntimeError("Failed to run: ['docker-compose', 'up'], Process exited with code: 130")
+
+    with pytest.raises(RuntimeError, match="code: 130"):
+        setting.guard(start)
+    assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
+    assert setting.execution.failures == [] and removed == [setting.run.jobs.path]

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from churn.backends.local import local_backend
 from churn.files import file_uri
 from churn.runner.local import _Registration
-from churn.registry import Registry
+from churn.registry import Registry, RegistryError
 from churn.runner.local_executor import StepFailure
 from churn.summary import ARTIFACTS
 
@@ -91,5 +90,5 @@ def test_a_registry_that_cannot_be_opened_fails_the_step(tmp_path):
     registration = _Registration(local_backend(tmp_path), tmp_path)
     with pytest.raises(StepFailure, match=r"cannot register the model in .*registry.sqlite: "):
         _register(registration, tmp_path / "exec-1")
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(RegistryError, match=r"cannot read the model registry .*registry.sqlite: file is not a database"):
         Registry(tmp_path).list()

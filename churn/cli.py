@@ -7,7 +7,7 @@ import json
 import logging
 import shlex
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -149,7 +149,7 @@ def failure_line(failed: list[StepRecord], execution_reason: str | None) -> str:
     return f"step {failed[0].name if failed else '?'} failed: {execution_reason}"
 
 
-def _fail(message: str, code: int = 1):
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -561,6 +561,56 @@ def _model_file(reference: str, runs_dir):
         _fail(f"--model {reference}: {package.group} version {package.version}'s model data is not on this machine: {package.model_data}", 2)
     click.echo(f"note: {package.group} version {package.version} ({package.approval_status}, run {package.execution_id}): {path}", err=True)
     return path
+
+
+@main.command()
+@click.option("--model", "model_ref", required=True, metavar="MODEL",
+              help="A model.tar.gz, or a registered version: GROUP:VERSION, GROUP:latest or GROUP:latest-approved.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="The port on localhost.")
+@click.option("--runs-dir", default=None, help="Where the registry is (for a GROUP:... model).")
+def serve(model_ref, port, runs_dir) -> None:
+    """Host a model on localhost as a SageMaker endpoint hosts it (its container, /ping and
+    /invocations), taking raw customer rows: text/csv (with or without a header, the label
+    optional) or application/json records; one churn probability per row, as CSV or, with
+    Accept: application/json, JSON. Ctrl-C stops it and removes its container."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from churn.backends import docker
+    from churn.backends.images import project_images
+    from churn.model_io import ModelArtifactError
+    from churn.predict import model_dataset
+    from churn.runner import endpoint
+
+    path = _model_file(model_ref, runs_dir)
+    try:
+        spec = model_dataset(path)
+    except ModelArtifactError as error:
+        _fail(str(error), 2)
+    if spec is None:
+        _fail(f"--model {model_ref}: the archive carries no dataset spec (churn/features.json): serve a model a churn run selected", 2)
+    try:
+        docker.require_ready(Path(runs_dir) if runs_dir else Path("runs"))
+    except docker.DockerError as error:
+        _fail(str(error))
+    click.echo(f"starting an endpoint for {model_ref} (dataset spec {spec.name!r}) on port {port} ...", err=True)
+    # Ctrl-C and a plain kill both stop it (a shell's background job starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    hosted = None
+    try:
+        hosted = endpoint.start(path, project_images().training, port)
+        click.echo(f"serving {model_ref} at {hosted.url} (ready in {hosted.start_seconds:.1f} s); Ctrl-C stops it", err=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:  # noqa: BLE001 - local mode's own failure, in one line
+        _fail(f"the endpoint did not start: {error}")
+    finally:
+        if hosted is not None:
+            hosted.stop()
+            click.echo("stopped the endpoint and removed its container", err=True)
 
 
 @main.group()

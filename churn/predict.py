@@ -33,15 +33,19 @@ def model_dataset(model_archive: Path | str) -> DatasetSpec | None:
     """The dataset spec the deployable archive carries (``churn/features.json``, written by
     SelectModel), checked against the feature names it records; None for an archive without one."""
     document = model_io.read_features(model_archive)
-    if document is None:
-        return None
+    return None if document is None else carried_spec(document, str(model_archive))
+
+
+def carried_spec(document: dict, source: str) -> DatasetSpec:
+    """The spec of a features document (``churn/features.json``), checked against the feature
+    names it records; ``ModelArtifactError`` names ``source`` when they disagree."""
     try:
         spec = spec_from_json(document["dataset"])
-    except DatasetSpecError as error:
-        raise model_io.ModelArtifactError(f"{model_archive}: {model_io.FEATURES_MEMBER}: {error}") from None
-    if features.feature_names(spec) != document["feature_names"]:
+    except (DatasetSpecError, KeyError, TypeError) as error:
+        raise model_io.ModelArtifactError(f"{source}: {model_io.FEATURES_MEMBER}: {error}") from None
+    if features.feature_names(spec) != document.get("feature_names"):
         raise model_io.ModelArtifactError(
-            f"{model_archive}: {model_io.FEATURES_MEMBER} names other features than churn makes from its dataset spec: "
+            f"{source}: {model_io.FEATURES_MEMBER} names other features than churn makes from its dataset spec: "
             "was it written by another version of this pipeline?"
         )
     return spec
@@ -145,10 +149,15 @@ def score(model_archive: Path | str, raw_input: Path | str, allow_pickle: bool =
 
     The model must be in one of XGBoost's own formats; a pickled model is loaded only with
     ``allow_pickle`` (loading a pickle can run arbitrary code: see ``model_io``)."""
+    return score_rows(model_io.load_booster(model_archive, allow_pickle), tables.read_raw(raw_input), spec)
+
+
+def score_rows(booster, raw: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> Scores:
+    """:func:`score` of raw rows already read (every value a string), by a loaded Booster: what
+    ``churn predict`` and the serving container both run."""
     import xgboost
 
-    booster = model_io.load_booster(model_archive, allow_pickle)
-    raw, scoring_spec, unseen = unseen_as_missing(tables.read_raw(raw_input), spec)
+    raw, scoring_spec, unseen = unseen_as_missing(raw, spec)
     table = schema.canonical_table(raw, require_label=False, spec=scoring_spec)
     matrix = features.feature_matrix(table, scoring_spec)
     if booster.num_features() != matrix.shape[1]:

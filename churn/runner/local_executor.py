@@ -509,3 +509,11 @@ def execute(
             return executor.execute()
     finally:
         session.config = previous
+
+
+def hosting_session(boto_session):
+    """A ``LocalSession`` for hosting a model (``Model.deploy(instance_type="local")``): local
+    mode's public session, made here as every use of ``sagemaker.local`` is (checked on 2.257)."""
+    from sagemaker.local import LocalSession
+
+    return LocalSession(boto_session=boto_session)

@@ -148,10 +148,15 @@ def test_main_serves_the_loaded_model_on_the_configured_port(monkeypatch, capsys
     monkeypatch.setattr(serve, "load_model", lambda: trained_booster)
     monkeypatch.setattr(serve, "ThreadingHTTPServer", FakeServer)
     monkeypatch.setattr(serve, "PORT", 8123)
+    handlers = {}
+    monkeypatch.setattr(serve.signal, "signal", lambda number, handler: handlers.setdefault(number, handler))
     serve.main()
+    with pytest.raises(SystemExit) as ended:  # docker stop: SIGTERM ends the server at once
+        handlers[serve.signal.SIGTERM](serve.signal.SIGTERM, None)
+    assert ended.value.code == 0
     assert started["address"] == ("0.0.0.0", 8123) and started["serving"]  # noqa: S104 - the address serve binds
     assert issubclass(started["handler"], serve.BaseHTTPRequestHandler)
-    assert capsys.readouterr().out == f"serving {serve.MODEL_DIR / 'xgboost-model'} on port 8123\n"
+    assert capsys.readouterr().out == f"serving {serve.MODEL_DIR / 'xgboost-model'} on port 8123 (feature rows)\n"
 
 
 def test_main_exits_2_with_one_line_when_there_is_no_model(monkeypatch, capsys, tmp_path):

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -136,6 +137,60 @@ def test_the_created_model_is_served_by_the_image(default_run, tmp_path):
         assert error.value.code == 400 and b"73 features" in error.value.read()
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+
+def test_churn_serve_answers_raw_rows_as_churn_predict_and_leaves_nothing_after_ctrl_c(default_run, tmp_path):
+    """The deployable model hosted through local mode: raw CSV (with and without a header) and
+    JSON records get churn predict's probabilities; a bad row gets its message as a 400; Ctrl-C
+    stops the endpoint and removes its container."""
+    import queue
+    import signal
+    import threading
+
+    import numpy as np
+
+    result, _, _ = default_run
+    model = result.run_dir / ARTIFACTS["model"]
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    (tmp_path / "rows.csv").write_text("\n".join([header, *rows[:60]]) + "\n")
+    predicted = _churn("predict", "--model", str(model), "--input", str(tmp_path / "rows.csv"))
+    assert predicted.returncode == 0, predicted.stderr
+    expected = np.array(predicted.stdout.split(), dtype=np.float32)
+    before = docker.job_containers()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "churn.cli", "serve", "--model", str(model), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    said: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [said.put(line) for line in server.stderr], daemon=True).start()
+    try:
+        while "serving " not in (line := said.get(timeout=180)):
+            assert "error" not in line, line
+        url = f"http://localhost:{port}/invocations"
+
+        def post(body: bytes, content_type: str, accept: str = "text/csv"):
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, "Accept": accept})
+            return urllib.request.urlopen(request, timeout=30).read()
+
+        assert np.array_equal(np.array(post((tmp_path / "rows.csv").read_bytes(), "text/csv").split(), dtype=np.float32), expected)
+        headerless = "\n".join(row.rsplit(",", 1)[0] for row in rows[:60]).encode()
+        assert np.array_equal(np.array(post(headerless, "text/csv").split(), dtype=np.float32), expected)
+        records = [dict(zip(header.split(","), row.split(","))) for row in rows[:60]]
+        answer = json.loads(post(json.dumps(records).encode(), "application/json", "application/json"))
+        assert np.array_equal(np.array([p["score"] for p in answer["predictions"]], dtype=np.float32), expected)
+        bad = "\n".join([header, rows[0].replace(",128,", ",abc,", 1)]).encode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post(bad, "text/csv")
+        assert refused.value.code == 400
+        assert refused.value.read().decode() == "column 'Account Length' must be numeric; bad values at row 1: 'abc'\n"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    assert server.returncode == 0
+    assert docker.job_containers() == before, "the endpoint's container was left behind"
 
 
 def test_a_later_run_never_overwrites_an_earlier_one(default_run, runs_dir):

@@ -1,0 +1,134 @@
+"""Raw customer rows in a scoring request (churn.serving), and the XGBoost image's server taking
+them for a model that carries its dataset spec: the same probabilities as ``churn predict``."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import threading
+import urllib.error
+import urllib.request
+from http.server import ThreadingHTTPServer
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.dataset import DEFAULT_SPEC
+from churn.serving import RequestError, request_rows, response_body
+from tests.conftest import SAMPLE_CSV
+
+HEADER, *ROWS = SAMPLE_CSV.read_text().splitlines()
+FEATURES = [c.name for c in DEFAULT_SPEC.columns]
+
+
+def test_csv_rows_with_a_header_are_read_by_name_in_any_order():
+    shuffled = ["Phone", *reversed(HEADER.split(","))]
+    lines = [",".join(shuffled)] + [",".join(["555-1234", *reversed(row.split(","))]) for row in ROWS[:2]]
+    frame = request_rows("\n".join(lines).encode(), "text/csv; charset=utf-8", DEFAULT_SPEC)
+    assert frame["State"].tolist() == ["KS", "OH"] and frame["Phone"].tolist() == ["555-1234"] * 2
+    assert list(frame.index) == [0, 1]
+
+
+@pytest.mark.parametrize("with_label", [True, False])
+def test_csv_rows_without_a_header_are_the_specs_features_then_maybe_the_label(with_label):
+    rows = [row if with_label else row.rsplit(",", 1)[0] for row in ROWS[:3]]
+    frame = request_rows(("\n".join(rows) + "\n\n").encode(), None, DEFAULT_SPEC)
+    assert list(frame.columns) == FEATURES + (["Churn?"] if with_label else [])
+    assert frame.iloc[0].tolist()[:3] == ["KS", "128", "415"] and len(frame) == 3
+
+
+def test_json_records_and_instances_become_raw_text_values():
+    record = {"State": "KS", "Account Length": 128, "Day Mins": 265.1, "VMail Message": 25.0, "Int'l Plan": None, "x": True}
+    for body in ([record], {"instances": [record]}, record):
+        frame = request_rows(json.dumps(body).encode(), "application/json", DEFAULT_SPEC)
+        assert frame.iloc[0].to_dict() == {
+            "State": "KS", "Account Length": "128", "Day Mins": "265.1", "VMail Message": "25", "Int'l Plan": "", "x": "True",
+        }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says", "status"),
+    [
+        (b"", "text/csv", "the request has no rows", 400),
+        (b"KS,128\n", "text/csv", "row 1 has 2 fields; a row without a header holds the 19 feature columns", 400),
+        (b"\xff\xfe", "text/csv", r"not UTF-8 text \(byte offset 0\)", 400),
+        (b"[1, 2]", "application/json", "send JSON records", 400),
+        (b"{nope", "application/json", "the request is not JSON", 400),
+        (b'[{"State": [1]}]', "application/json", "a value must be a number, a string or null", 400),
+        (b"x", "application/x-npy", "unsupported content type 'application/x-npy'", 415),
+    ],
+)
+def test_a_request_that_is_not_rows_is_refused_with_its_reason(body, content_type, says, status):
+    with pytest.raises(RequestError, match=says) as refused:
+        request_rows(body, content_type, DEFAULT_SPEC)
+    assert refused.value.status == status
+
+
+def test_answers_are_csv_lines_unless_json_is_asked_for():
+    scores = np.array([0.25, 0.5], dtype=np.float32)
+    assert response_body(scores, None) == (b"0.25\n0.5\n", "text/csv")
+    assert response_body(scores, "text/csv, application/json") == (b"0.25\n0.5\n", "text/csv")
+    body, kind = response_body(scores, "application/json")
+    assert kind == "application/json" and json.loads(body) == {"predictions": [{"score": 0.25}, {"score": 0.5}]}
+
+
+# --- the image's server, in-process, on a deployable archive ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def endpoint(candidate_outputs, tmp_path_factory):
+    """SelectModel's deployable archive, unpacked as SageMaker unpacks it into /opt/ml/model,
+    served by the XGBoost image's handler."""
+    from churn.algorithm import serve
+
+    archive = candidate_outputs / "selected" / "model" / "model.tar.gz"
+    model_dir = tmp_path_factory.mktemp("opt-ml-model")
+    with tarfile.open(archive) as tar:
+        tar.extractall(model_dir, filter="data")
+    spec = serve.load_spec(model_dir)
+    assert spec is not None and spec.name == DEFAULT_SPEC.name
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), serve.make_handler(serve.load_model(model_dir), spec))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/invocations", archive
+    httpd.shutdown()
+
+
+def _post(url: str, body: bytes, content_type: str, accept: str | None = None):
+    headers = {"Content-Type": content_type, **({"Accept": accept} if accept else {})}
+    return urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=30)
+
+
+def test_served_scores_equal_churn_predicts_for_csv_and_json(endpoint, tmp_path):
+    from churn.predict import churn_probabilities
+
+    url, archive = endpoint
+    rows = "\n".join([HEADER, *ROWS[:40]]) + "\n"
+    (tmp_path / "rows.csv").write_text(rows)
+    expected = churn_probabilities(archive, tmp_path / "rows.csv", spec=DEFAULT_SPEC)
+    with _post(url, rows.encode(), "text/csv") as answer:
+        assert answer.headers["Content-Type"] == "text/csv"
+        assert np.array_equal(np.array(answer.read().split(), dtype=np.float32), expected)
+    headerless = "\n".join(row.rsplit(",", 1)[0] for row in ROWS[:40]).encode()  # no header, no label
+    assert np.array_equal(np.array(_post(url, headerless, "text/csv").read().split(), dtype=np.float32), expected)
+    records = pd.read_csv(tmp_path / "rows.csv", dtype=str, keep_default_na=False).to_dict(orient="records")
+    with _post(url, json.dumps(records).encode(), "application/json", accept="application/json") as answer:
+        scores = [p["score"] for p in json.loads(answer.read())["predictions"]]
+    assert np.array_equal(np.array(scores, dtype=np.float32), expected)
+
+
+def test_a_bad_row_gets_a_400_with_churn_predicts_message(endpoint, tmp_path):
+    from churn.predict import churn_probabilities
+    from churn.schema import SchemaError
+
+    url, archive = endpoint
+    bad = "\n".join([HEADER, ROWS[0], ROWS[1].replace(",415,", ",abc,", 1)]) + "\n"
+    (tmp_path / "bad.csv").write_text(bad)
+    with pytest.raises(SchemaError) as predicted:
+        churn_probabilities(archive, tmp_path / "bad.csv", spec=DEFAULT_SPEC)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _post(url, bad.encode(), "text/csv")
+    assert refused.value.code == 400 and refused.value.read().decode() == f"{predicted.value}\n"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _post(url, b"x", "application/x-npy")
+    assert refused.value.code == 415

@@ -848,24 +848,20 @@ _COMMENT = click.option(
 )
 
 
-@models.command("approve", epilog=_VERSION_HELP)
-@click.argument("model", metavar="GROUP")
-@click.argument("version", type=int, required=False)
-@_COMMENT
-@click.option("--runs-dir", default=None, help="The runs folder of the registry [default: $CHURN_RUNS_DIR or ./runs].")
-def models_approve(model, version, comment, runs_dir) -> None:
-    """Approve a model version (and rebuild its run's report)."""
-    _set_status(model, version, runs_dir, "Approved", comment)
+def _status_command(name: str, status: str, help_text: str) -> None:
+    """``churn models approve|reject``: one command per approval status."""
+
+    @models.command(name, epilog=_VERSION_HELP, help=help_text)
+    @click.argument("model", metavar="GROUP")
+    @click.argument("version", type=int, required=False)
+    @_COMMENT
+    @click.option("--runs-dir", default=None, help="The runs folder of the registry [default: $CHURN_RUNS_DIR or ./runs].")
+    def command(model, version, comment, runs_dir) -> None:
+        _set_status(model, version, runs_dir, status, comment)
 
 
-@models.command("reject", epilog=_VERSION_HELP)
-@click.argument("model", metavar="GROUP")
-@click.argument("version", type=int, required=False)
-@_COMMENT
-@click.option("--runs-dir", default=None, help="The runs folder of the registry [default: $CHURN_RUNS_DIR or ./runs].")
-def models_reject(model, version, comment, runs_dir) -> None:
-    """Reject a model version (and rebuild its run's report)."""
-    _set_status(model, version, runs_dir, "Rejected", comment)
+_status_command("approve", "Approved", "Approve a model version (and rebuild its run's report).")
+_status_command("reject", "Rejected", "Reject a model version (and rebuild its run's report).")
 
 
 @main.group()

@@ -21,7 +21,7 @@ IMAGE_FILES = (
     "docker/xgboost/serve",
 )
 #: Project files a wheel carries inside the package (their paths relative to the checkout).
-SHIPPED_FILES = (*IMAGE_FILES, "docker/build-base-image.sh", "data/sample/churn.csv", "data/sample/README.md")
+SHIPPED_FILES = (*IMAGE_FILES, "docker/build-base-image.sh", "docker/stage.sh", "data/sample/churn.csv", "data/sample/README.md")
 #: Where an installed wheel keeps them.
 RESOURCES_DIR = PACKAGE_DIR / "_resources"
 #: Where this installation keeps them: inside the package when installed from a wheel, else the

@@ -26,22 +26,8 @@ else
     say "building $image from Debian packages (about a minute); the whole output goes to $log"
 fi
 
-# stage DOING DONE COMMAND...: as in ensure-docker.sh.
-stage() {
-    local doing=$1 finished=$2 started=$SECONDS rc
-    shift 2
-    echo "### $doing: $*" >>"$log"
-    set +e
-    (set -e; "$@") </dev/null >>"$log" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne 0 ]; then
-        say "$doing failed (exit $rc); the whole log: $log" >&2
-        tail -n 20 "$log" >&2
-        exit "$rc"
-    fi
-    say "$finished ($((SECONDS - started)) s)"
-}
+# shellcheck source=docker/stage.sh
+source "$(cd "$(dirname "$0")" && pwd)/stage.sh"
 
 import_rootfs() { tar -C "$rootfs" -c . | docker import - "$image"; }
 

@@ -25,24 +25,9 @@ start_log() {
     say "setting up; the whole output goes to $log"
 }
 
-# stage DOING DONE COMMAND...: run COMMAND (errexit on, output in the log), then print
-# "DONE (N s)"; on failure "DOING failed (exit N); the whole log: PATH", the log's end, and exit.
-stage() {
-    local doing=$1 finished=$2 started=$SECONDS rc
-    shift 2
-    start_log
-    echo "### $doing: $*" >>"$log"
-    set +e
-    (set -e; "$@") </dev/null >>"$log" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne 0 ]; then
-        say "$doing failed (exit $rc); the whole log: $log" >&2
-        tail -n 20 "$log" >&2
-        exit "$rc"
-    fi
-    say "$finished ($((SECONDS - started)) s)"
-}
+# stage(): one line per stage, its output in the log (shared with the other set-up scripts).
+# shellcheck source=docker/stage.sh
+source "$here/stage.sh"
 
 apt_install() {
     can_install || { say "missing: $*; install them (Debian: apt-get install -y $*)" >&2; exit 1; }

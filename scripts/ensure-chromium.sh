@@ -11,19 +11,12 @@ for candidate in chromium chromium-browser google-chrome; do
     fi
 done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say() { echo "ensure-chromium: $*"; }
     log="${CHURN_SETUP_LOG:-${TMPDIR:-/tmp}/churn-setup.log}"
-    started=$SECONDS
-    echo "### installing chromium" >>"$log"
-    set +e
-    (set -e; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) </dev/null >>"$log" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne 0 ]; then
-        echo "ensure-chromium: installing chromium failed (exit $rc); the whole log: $log" >&2
-        tail -n 20 "$log" >&2
-        exit "$rc"
-    fi
-    echo "ensure-chromium: installed chromium ($((SECONDS - started)) s; log: $log)"
+    install_chromium() { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+    # shellcheck source=docker/stage.sh
+    source "$(cd "$(dirname "$0")/.." && pwd)/docker/stage.sh"
+    stage "installing chromium" "installed chromium, its log in $log" install_chromium
     exit 0
 fi
 echo "ensure-chromium: no Chromium found; install it (Debian: apt-get install chromium) or set CHURN_CHROMIUM" >&2

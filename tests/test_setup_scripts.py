@@ -25,7 +25,7 @@ BUILD_BASE_IMAGE = REPO / "docker" / "build-base-image.sh"
 BASE_IMAGE = "debian:bookworm-slim"
 
 # What the scripts (and the stubs) use besides the stubbed commands.
-TOOLS = ("bash", "cat", "dirname", "env", "grep", "ln", "mkdir", "mktemp", "nohup", "rm", "seq", "sleep", "tail", "tar", "timeout", "touch")
+TOOLS = ("bash", "cat", "dirname", "pwd", "env", "grep", "ln", "mkdir", "mktemp", "nohup", "rm", "seq", "sleep", "tail", "tar", "timeout", "touch")
 
 STUB = r"""#!/bin/bash
 name=${0##*/}
@@ -280,7 +280,7 @@ ENSURE_CHROMIUM = REPO / "scripts" / "ensure-chromium.sh"
 def test_installing_chromium_prints_one_line_and_logs_apt(machine):
     result = machine.run(ENSURE_CHROMIUM)
     assert result.returncode == 0, result.stdout
-    assert re.fullmatch(rf"ensure-chromium: installed chromium \(\d+ s; log: {re.escape(str(machine.log))}\)\n", result.stdout)
+    assert re.fullmatch(rf"ensure-chromium: installed chromium, its log in {re.escape(str(machine.log))} \(\d+ s\)\n", result.stdout)
     assert "stub-chatter: apt-get install line 40" in machine.log.read_text()
     assert machine.calls() == ["id -u", "apt-get update -qq", "apt-get install -y -qq chromium"]
 

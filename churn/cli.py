@@ -240,9 +240,17 @@ def params(as_json) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Also stream every container's output, prefixed by its step (the whole log is kept in the run folder anyway).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final line.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the run's summary, as JSON (summary.json's content).")
+@click.option(
+    "--track", "track_uri", default=None, metavar="URI",
+    help="Log the finished run to MLflow (needs churn[mlflow]): sqlite:///runs/mlflow.db, a folder, http(s)://..., "
+    "or a SageMaker MLflow tracking server ARN [default: $MLFLOW_TRACKING_URI when set]. Failing to track is a warning, never the run's failure.",
+)
+@click.option("--track-experiment", default=None, metavar="NAME", help="The MLflow experiment [default: $MLFLOW_EXPERIMENT_NAME or churn].")
+@click.option("--no-track", is_flag=True, help="Do not track, even when MLFLOW_TRACKING_URI is set.")
 def run(
     backend, input_, dataset_spec, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
     region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds, verbose, quiet, as_json,
+    track_uri, track_experiment, no_track,
 ) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
 
@@ -259,6 +267,8 @@ def run(
 
     if sum((verbose, quiet, as_json)) > 1:
         raise click.UsageError("choose one of --verbose, --quiet and --json")
+    if no_track and track_uri:
+        raise click.UsageError("choose one of --track and --no-track")
     if resume_id is not None and backend == "local":
         resume_id, runs_dir = _resume_target(resume_id, runs_dir)
     overrides = _parameter_overrides(params)
@@ -295,8 +305,23 @@ def run(
             status = f" ({model.approval_status})" if model.approval_status else ""
             click.echo(f"  registered: {model.group} version {model.version}{status}")
         click.echo(f"  artifacts: {result.run_dir}")
+    if not no_track:
+        _track_finished_run(result.run_dir, track_uri, track_experiment, show=mode not in (JSON, QUIET))
     if result.status != "Succeeded":
         _fail(failure_line(summary.failed_steps, result.failure_reason))
+
+
+def _track_finished_run(run_dir, option, experiment, *, show: bool) -> None:
+    """Log the run to MLflow when asked (``--track`` or ``MLFLOW_TRACKING_URI``): one line saying
+    where, or one warning line; the run's outcome stands either way."""
+    from churn.tracking import experiment_name, redacted, track_run, tracking_uri
+
+    uri = tracking_uri(option)
+    if uri is None:
+        return
+    run_id = track_run(run_dir, uri, experiment_name(experiment))
+    if run_id and show:
+        click.echo(f"  tracked: {redacted(uri)} run {run_id}")
 
 
 @main.command()
@@ -408,6 +433,31 @@ def report(run_ref, runs_dir) -> None:
         _fail(str(error), 2)
     except (KeyError, TypeError, ValueError) as error:  # a summary.json, evaluation.json or manifest edited by hand
         _fail(f"cannot build the report of {run_dir}: a file of the run is damaged ({type(error).__name__}: {str(error)[:200]})", 2)
+
+
+@main.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--uri", "uri_option", default=None, metavar="URI",
+              help="The MLflow tracking URI: sqlite:///runs/mlflow.db, a folder, http(s)://..., a SageMaker MLflow ARN [default: $MLFLOW_TRACKING_URI].")
+@click.option("--experiment", default=None, metavar="NAME", help="The MLflow experiment [default: $MLFLOW_EXPERIMENT_NAME or churn].")
+@click.option("--runs-dir", default=None, help="Where execution ids are looked up [default: $CHURN_RUNS_DIR or ./runs].")
+def track(run_ref, uri_option, experiment, runs_dir) -> None:
+    """Log the finished RUN (a run folder, an execution id, or latest) to MLflow as one MLflow run:
+    parameters, metrics, training curves, tags and artifacts (needs churn[mlflow]). A run tracked
+    before is not logged twice."""
+    from churn.tracking import TrackingError, experiment_name, log_run, redacted, tracking_uri
+
+    uri = tracking_uri(uri_option)
+    if uri is None:
+        _fail("where to? give --uri URI (e.g. sqlite:///runs/mlflow.db) or set MLFLOW_TRACKING_URI", 2)
+        return
+    run_dir = _run_folder(run_ref, runs_dir)
+    try:
+        tracked = log_run(run_dir, uri, experiment_name(experiment))
+    except TrackingError as error:
+        _fail(f"tracking: {error}", 1)
+    already = "already tracked" if tracked.existing else "tracked"
+    click.echo(f"{already}: {redacted(uri)} run {tracked.run_id} (execution {run_dir.name})")
 
 
 @main.command()

@@ -109,7 +109,7 @@ LAYERS = {
     "core": ("schema", "features", "split", "metrics", "selection", "tables", "model_io", "parameters", "files",
              "layout", "steps", "algorithm", "predict", "summary", "registry", "dataset", "dataset_infer",
              "training_metrics"),
-    "compile": ("backends", "pipeline", "definition", "versions", "graph", "report", "diff", "history"),
+    "compile": ("backends", "pipeline", "definition", "versions", "graph", "report", "diff", "history", "tracking"),
     "run": ("runner",),
     "interface": ("cli", "progress"),
 }

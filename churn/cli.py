@@ -655,9 +655,13 @@ def serve(model_ref, port, runs_dir) -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
+    except endpoint.EndpointError as error:
+        _fail(str(error))
     except Exception as error:  # noqa: BLE001 - local mode's own failure, in one line
         _fail(f"the endpoint did not start: {error}")
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if hosted is not None:
             hosted.stop()
             click.echo("stopped the endpoint and removed its container", err=True)

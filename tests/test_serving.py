@@ -34,8 +34,23 @@ def test_csv_rows_with_a_header_are_read_by_name_in_any_order():
 def test_csv_rows_without_a_header_are_the_specs_features_then_maybe_the_label(with_label):
     rows = [row if with_label else row.rsplit(",", 1)[0] for row in ROWS[:3]]
     frame = request_rows(("\n".join(rows) + "\n\n").encode(), None, DEFAULT_SPEC)
-    assert list(frame.columns) == FEATURES + (["Churn?"] if with_label else [])
+    assert list(frame.columns) == FEATURES  # scoring leaves a label out
     assert frame.iloc[0].tolist()[:3] == ["KS", "128", "415"] and len(frame) == 3
+
+
+def test_rows_with_and_without_a_label_score_alike_in_one_request():
+    mixed = "\r".join([ROWS[0], ROWS[1].rsplit(",", 1)[0]])  # old Mac line ends, too
+    assert list(request_rows(mixed.encode(), "text/csv", DEFAULT_SPEC).columns) == FEATURES
+    records = [dict(zip(HEADER.split(","), row.split(","))) for row in ROWS[:2]]
+    del records[1]["Churn?"]
+    records[0] = {f" {key} ": value for key, value in records[0].items()}  # names stripped, as a header's
+    frame = request_rows(json.dumps(records).encode(), "application/json", DEFAULT_SPEC)
+    assert list(frame.columns) == FEATURES and frame["State"].tolist() == ["KS", "OH"]
+
+
+def test_a_header_naming_a_column_twice_is_refused():
+    with pytest.raises(RequestError, match="column 'State' appears more than once in the header"):
+        request_rows(f"{HEADER},State\n{ROWS[0]},KS\n".encode(), "text/csv", DEFAULT_SPEC)
 
 
 def test_json_records_and_instances_become_raw_text_values():
@@ -66,9 +81,18 @@ def test_a_request_that_is_not_rows_is_refused_with_its_reason(body, content_typ
 
 
 def test_answers_are_csv_lines_unless_json_is_asked_for():
+    from churn.serving import NotAcceptable
+
     scores = np.array([0.25, 0.5], dtype=np.float32)
     assert response_body(scores, None) == (b"0.25\n0.5\n", "text/csv")
     assert response_body(scores, "text/csv, application/json") == (b"0.25\n0.5\n", "text/csv")
+    assert response_body(scores, "*/*")[1] == "text/csv"
+    assert response_body(scores, "application/json;q=0.9, text/csv;q=0.5")[1] == "application/json"
+    assert response_body(scores, "application/json; q=0, text/csv")[1] == "text/csv"
+    for refused in ("application/jsonlines", "application/x-protobuf", "application/json;q=0"):
+        with pytest.raises(NotAcceptable) as error:
+            response_body(scores, refused)
+        assert error.value.status == 406
     body, kind = response_body(scores, "application/json")
     assert kind == "application/json" and json.loads(body) == {"predictions": [{"score": 0.25}, {"score": 0.5}]}
 
@@ -132,3 +156,74 @@ def test_a_bad_row_gets_a_400_with_churn_predicts_message(endpoint, tmp_path):
     with pytest.raises(urllib.error.HTTPError) as refused:
         _post(url, b"x", "application/x-npy")
     assert refused.value.code == 415
+
+
+def _refused(url: str, body: bytes, headers: dict) -> tuple[int, str]:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=30)
+    return refused.value.code, refused.value.read().decode()
+
+
+def test_every_request_gets_an_answer_with_a_status(endpoint, monkeypatch):
+    import http.client
+    from urllib.parse import urlsplit
+
+    from churn.algorithm import serve
+
+    url, _ = endpoint
+    csv_type = {"Content-Type": "text/csv"}
+    assert _refused(url, f"{HEADER},State\n{ROWS[0]},KS\n".encode(), csv_type) == (
+        400, "column 'State' appears more than once in the header\n")
+    assert _refused(url, ROWS[0].encode(), {**csv_type, "Accept": "application/x-protobuf"})[0] == 406
+    big = ("\n".join([HEADER, *ROWS]) + "\n").encode() * 3  # over 6 MB: refused, yet the client hears why
+    big = big * (1 + (6 * 1024 * 1024) // len(big))
+    assert _refused(url, big, csv_type)[0] == 413
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.putrequest("POST", parts.path)
+    connection.putheader("Content-Type", "text/csv")
+    connection.putheader("Content-Length", "abc")
+    connection.endheaders()
+    answer = connection.getresponse()
+    assert (answer.status, answer.read()) == (400, b"Content-Length must be a number of bytes\n")
+    monkeypatch.setattr("churn.predict.score_rows", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert _refused(url, ROWS[0].encode(), csv_type) == (500, "internal error: RuntimeError: boom\n")
+    assert serve.UNSEEN_HEADER == "X-Churn-Unseen-Categories"
+
+
+def test_categories_the_model_never_saw_are_named_in_a_header(endpoint):
+    url, _ = endpoint
+    rows = "\n".join([HEADER, ROWS[0].replace("KS,", "XX,", 1), ROWS[1]]).encode()
+    with _post(url, rows, "text/csv") as answer:
+        assert answer.status == 200 and len(answer.read().split()) == 2
+        assert answer.headers["X-Churn-Unseen-Categories"] == "State=1"
+    with _post(url, ("\n".join([HEADER, ROWS[1]])).encode(), "text/csv") as answer:
+        assert "X-Churn-Unseen-Categories" not in answer.headers
+
+
+def test_feature_rows_are_still_taken_as_sagemakers_xgboost_container_takes_them(endpoint, sample_splits):
+    url, archive = endpoint
+    from churn import model_io
+
+    rows = (sample_splits / "test" / "test.csv").read_text().splitlines()[:5]
+    features = "\n".join(row.split(",", 1)[1] for row in rows).encode()  # 73 numbers, no label
+    booster = model_io.load_booster(archive, allow_pickle=False)
+    import xgboost
+
+    expected = booster.predict(xgboost.DMatrix(np.array([[float(v) for v in row.split(",")[1:]] for row in rows])))
+    with _post(url, features, "text/csv") as answer:
+        assert np.array_equal(np.array(answer.read().split(), dtype=np.float32), expected)
+
+
+def test_an_endpoint_refuses_a_port_in_use():
+    import socket
+
+    from churn.runner.endpoint import EndpointError, _require_free
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(EndpointError, match=f"port {port} is in use .*: choose another with --port"):
+            _require_free(port)
+    _require_free(port)  # free again

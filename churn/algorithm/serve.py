@@ -30,7 +30,8 @@ from churn.model_io import ENV_OPT_IN, MODEL_FILE, ModelArtifactError, booster_f
 
 MODEL_DIR = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
 PORT = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-MAX_BODY = 64 * 1024 * 1024
+#: The largest request body (SageMaker's real-time endpoints take at most 6 MB).
+MAX_BODY = 6 * 1024 * 1024
 
 
 def parse_csv_rows(body: bytes) -> np.ndarray:
@@ -56,54 +57,34 @@ def format_scores(scores: np.ndarray) -> bytes:
 def make_handler(booster, spec=None):
     """The request handler of ``booster``; with ``spec`` (the dataset spec the model carries) it
     takes raw customer rows."""
-    import xgboost
-
-    expected = booster.num_features()
-
     class Handler(BaseHTTPRequestHandler):
         server_version = "churn-xgboost"
 
-        def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        def send_answer(self, status: int, body: bytes, content_type: str = "text/plain", headers: dict | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
         def do_GET(self):
             if self.path == "/ping":
-                self._send(HTTPStatus.OK, b"")
+                self.send_answer(HTTPStatus.OK, b"")
             else:
-                self._send(HTTPStatus.NOT_FOUND, b"not found\n")
+                self.send_answer(HTTPStatus.NOT_FOUND, b"not found\n")
 
         def do_POST(self):
             if self.path != "/invocations":
-                return self._send(HTTPStatus.NOT_FOUND, b"not found\n")
+                return self.send_answer(HTTPStatus.NOT_FOUND, b"not found\n")
             return self._raw_rows() if spec is not None else self._feature_rows()
 
         def _feature_rows(self):
-            content_type = (self.headers.get("Content-Type") or "text/csv").split(";")[0].strip()
-            if content_type != "text/csv":
-                return self._send(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported content type {content_type}; send text/csv\n".encode())
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                return self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request too large\n")
-            try:
-                features = parse_csv_rows(self.rfile.read(length))
-                if features.shape[1] != expected:
-                    raise ValueError(f"each row needs {expected} features, got {features.shape[1]}")
-            except (ValueError, UnicodeDecodeError) as error:
-                return self._send(HTTPStatus.BAD_REQUEST, f"{error}\n".encode())
-            scores = booster.predict(xgboost.DMatrix(features))
-            self._send(HTTPStatus.OK, format_scores(scores), "text/csv")
+            _answer_feature_request(self, booster)
 
         def _raw_rows(self):
-            from churn.serving import MAX_BODY
-
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:  # refused unread
-                return self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the request has {length} bytes; an endpoint takes at most {MAX_BODY}\n".encode())
-            self._send(*answer_raw_rows(booster, spec, self.rfile.read(length), self.headers.get("Content-Type"), self.headers.get("Accept")))
+            _answer_raw_request(self, booster, spec)
 
         def log_message(self, fmt, *args):  # keep container logs to one line per request
             print(f"{self.address_string()} {fmt % args}", flush=True)
@@ -111,24 +92,108 @@ def make_handler(booster, spec=None):
     return Handler
 
 
-def answer_raw_rows(booster, spec, body: bytes, content_type: str | None, accept: str | None) -> tuple[int, bytes, str]:
-    """(status, body, content type) of a request of raw customer rows: the probabilities, or a
-    4xx with the message ``churn predict`` gives for the same rows."""
+#: The response header naming categories the model never saw (encoded as all zeros), with the
+#: number of rows per column: ``State=2, Area Code=1`` (``churn predict`` prints it as a note).
+UNSEEN_HEADER = "X-Churn-Unseen-Categories"
+
+
+def answer_raw_rows(booster, spec, body: bytes, content_type: str | None, accept: str | None) -> tuple[int, bytes, str, dict]:
+    """(status, body, content type, headers) of a request of raw customer rows: the
+    probabilities, or a 4xx with the message ``churn predict`` gives for the same rows, or a 500
+    naming an error of the server's own."""
     from churn import serving
     from churn.model_io import ModelArtifactError
     from churn.predict import score_rows
     from churn.schema import SchemaError
 
     try:
-        if len(body) > serving.MAX_BODY:
-            raise serving.RequestError(f"the request has {len(body)} bytes; an endpoint takes at most {serving.MAX_BODY}", 413)
-        scores = score_rows(booster, serving.request_rows(body, content_type, spec), spec)
+        serving.answer_type(accept)  # a 406 before any work
+        scores = score_rows(booster, serving.request_rows(body, content_type, spec, booster.num_features()), spec)
+        answer, kind = serving.response_body(scores.probabilities, accept)
     except serving.RequestError as error:
-        return error.status, f"{error}\n".encode(), "text/plain"
-    except (SchemaError, ModelArtifactError) as error:
+        return error.status, f"{error}\n".encode(), "text/plain", {}
+    except SchemaError as error:
+        return HTTPStatus.BAD_REQUEST, f"{error}\n".encode(), "text/plain", {}
+    except ModelArtifactError as error:  # the model does not fit the code: the server's fault
+        return HTTPStatus.INTERNAL_SERVER_ERROR, f"{error}\n".encode(), "text/plain", {}
+    except Exception as error:  # noqa: BLE001 - every request gets an answer
+        return HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(error).__name__}: {error}\n".encode(), "text/plain", {}
+    unseen = ", ".join(f"{name}={count}" for name, count in scores.unseen.items())
+    return HTTPStatus.OK, answer, kind, ({UNSEEN_HEADER: unseen} if unseen else {})
+
+
+def read_body(handler) -> bytes | None:
+    """The request body; None (and a 400 or 413 sent) for a bad or too large length. A body over
+    :data:`MAX_BODY` is read and dropped first, so a client still sending it hears why."""
+    try:
+        length = int(handler.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(length)
+    except ValueError:
+        handler.send_answer(HTTPStatus.BAD_REQUEST, b"Content-Length must be a number of bytes\n")
+        return None
+    if length > MAX_BODY:
+        remaining = min(length, 8 * MAX_BODY)  # more is not read: the connection closes after the answer
+        while remaining > 0:
+            chunk = handler.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        handler.send_answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the request has {length} bytes; an endpoint takes at most {MAX_BODY}\n".encode())
+        return None
+    return handler.rfile.read(length)
+
+
+def _answer_raw_request(handler, booster, spec) -> None:
+    """A request to a model that carries its dataset spec: raw customer rows, or, as SageMaker's
+    XGBoost container takes them, headerless CSV rows of exactly the model's features."""
+    body = read_body(handler)
+    if body is None:
+        return
+    if is_feature_rows(body, handler.headers.get("Content-Type"), booster.num_features(), spec):
+        return handler.send_answer(*answer_feature_rows(booster, body))
+    status, answer, kind, headers = answer_raw_rows(booster, spec, body, handler.headers.get("Content-Type"), handler.headers.get("Accept"))
+    if headers:
+        print(f"note: categories the model never saw, encoded as all zeros (rows per column): {headers[UNSEEN_HEADER]}", flush=True)
+    handler.send_answer(status, answer, kind, headers)
+
+
+def _answer_feature_request(handler, booster) -> None:
+    content_type = (handler.headers.get("Content-Type") or "text/csv").split(";")[0].strip()
+    if content_type != "text/csv":
+        return handler.send_answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported content type {content_type}; send text/csv\n".encode())
+    body = read_body(handler)
+    if body is not None:
+        handler.send_answer(*answer_feature_rows(booster, body))
+
+
+def is_feature_rows(body: bytes, content_type: str | None, features: int, spec) -> bool:
+    """Whether a text/csv body's first row is a row of the model's features (no raw row of the
+    spec has that many fields)."""
+    from churn.serving import CSV, media_type
+
+    if media_type(content_type) != CSV or features in (len(spec.columns), len(spec.columns) + 1):
+        return False
+    first = next((line for line in body[:1 << 16].splitlines() if line.strip()), b"")
+    return first.count(b",") + 1 == features
+
+
+def answer_feature_rows(booster, body: bytes) -> tuple[int, bytes, str]:
+    """(status, body, content type) of headerless numeric feature rows."""
+    import xgboost
+
+    expected = booster.num_features()
+    try:
+        features = parse_csv_rows(body)
+        if features.shape[1] != expected:
+            raise ValueError(f"each row needs {expected} features, got {features.shape[1]}")
+    except (ValueError, UnicodeDecodeError) as error:
         return HTTPStatus.BAD_REQUEST, f"{error}\n".encode(), "text/plain"
-    body, kind = serving.response_body(scores.probabilities, accept)
-    return HTTPStatus.OK, body, kind
+    return HTTPStatus.OK, format_scores(booster.predict(xgboost.DMatrix(features))), "text/csv"
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients at once queue rather than being refused
 
 
 def load_model(model_dir: Path = MODEL_DIR, allow_pickle: bool | None = None):
@@ -173,7 +238,7 @@ def main() -> None:
         sys.exit(2)
     # docker stop (an endpoint deleted) sends SIGTERM to this process, PID 1: end at once.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = ThreadingHTTPServer(("0.0.0.0", PORT), make_handler(booster, spec))  # noqa: S104 - container port
+    server = _Server(("0.0.0.0", PORT), make_handler(booster, spec))  # noqa: S104 - container port
     takes = f"raw rows of dataset spec {spec.name!r}" if spec is not None else "feature rows"
     print(f"serving {MODEL_DIR / MODEL_FILE} on port {PORT} ({takes})", flush=True)
     server.serve_forever()

@@ -12,6 +12,7 @@ predictor's ``delete_endpoint`` / ``delete_model``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import shutil
@@ -103,6 +104,7 @@ def start(model_archive: Path, image: str, port: int, name: str = "churn-local")
     ``/ping``. The caller stops it (:meth:`LocalEndpoint.stop`), also on Ctrl-C."""
     from churn.backends.local import LOCAL_ROLE_ARN, local_backend
 
+    _require_free(port)
     session = hosting_session(local_backend().session().boto_session)
     scratch = Path(tempfile.mkdtemp(prefix="churn-endpoint-"))
     # local mode's settings: its Compose files under scratch (so stop() finds what is left), the port.
@@ -121,7 +123,27 @@ def start(model_archive: Path, image: str, port: int, name: str = "churn-local")
         # first sleeps the SDK's 30 s endpoint poll interval (sagemaker 2.257).
         endpoint.predictor = model.deploy(initial_instance_count=1, instance_type="local", endpoint_name=name, wait=False)
     except BaseException:
+        # Ctrl-C or a failure before deploy returned: the endpoint local mode registered (its
+        # Compose may be starting) is deleted too, so no container outlives the command.
+        with contextlib.suppress(Exception):
+            session.delete_endpoint(name)
         endpoint.stop()
         raise
     endpoint.start_seconds = time.monotonic() - started
     return endpoint
+
+
+class EndpointError(RuntimeError):
+    """The endpoint cannot start (its port is taken)."""
+
+
+def _require_free(port: int) -> None:
+    """Local mode publishes the port on every interface and takes any answer to /ping there as
+    its container's: a port already in use would be someone else's endpoint."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - where local mode will publish it
+        except OSError as error:
+            raise EndpointError(f"port {port} is in use ({error.strerror}): choose another with --port") from None

@@ -132,7 +132,7 @@ def test_every_answer_carries_its_type_length_and_server_name(server, sample_spl
 def test_a_body_over_the_limit_is_refused_unread(server, monkeypatch):
     monkeypatch.setattr(serve, "MAX_BODY", 10)
     status, _, body = _response(f"{server}/invocations", b"1," * 10)
-    assert (status, body) == (413, b"request too large\n")
+    assert (status, body) == (413, b"the request has 20 bytes; an endpoint takes at most 10\n")
 
 
 def test_main_serves_the_loaded_model_on_the_configured_port(monkeypatch, capsys, trained_booster):
@@ -146,7 +146,7 @@ def test_main_serves_the_loaded_model_on_the_configured_port(monkeypatch, capsys
             started["serving"] = True
 
     monkeypatch.setattr(serve, "load_model", lambda: trained_booster)
-    monkeypatch.setattr(serve, "ThreadingHTTPServer", FakeServer)
+    monkeypatch.setattr(serve, "_Server", FakeServer)
     monkeypatch.setattr(serve, "PORT", 8123)
     handlers = {}
     monkeypatch.setattr(serve.signal, "signal", lambda number, handler: handlers.setdefault(number, handler))

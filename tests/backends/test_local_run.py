@@ -134,7 +134,7 @@ def test_the_created_model_is_served_by_the_image(default_run, tmp_path):
         bad = urllib.request.Request(f"{base}/invocations", data=b"1,2,3\n", headers={"Content-Type": "text/csv"})
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(bad, timeout=10)
-        assert error.value.code == 400 and b"73 features" in error.value.read()
+        assert error.value.code == 400 and b"or the model's 73 feature values" in error.value.read()
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
 

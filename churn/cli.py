@@ -629,6 +629,7 @@ def serve(model_ref, port, runs_dir) -> None:
 
     from churn.backends import docker
     from churn.backends.images import project_images
+    from churn.backends.local import DEFAULT_RUNS_DIR
     from churn.model_io import ModelArtifactError
     from churn.predict import model_dataset
     from churn.runner import endpoint
@@ -641,7 +642,7 @@ def serve(model_ref, port, runs_dir) -> None:
     if spec is None:
         _fail(f"--model {model_ref}: the archive carries no dataset spec (churn/features.json): serve a model a churn run selected", 2)
     try:
-        docker.require_ready(Path(runs_dir) if runs_dir else Path("runs"))
+        docker.require_ready(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
     except docker.DockerError as error:
         _fail(str(error))
     click.echo(f"starting an endpoint for {model_ref} (dataset spec {spec.name!r}) on port {port} ...", err=True)

@@ -8,6 +8,11 @@ Compiling is pure: no AWS account, no credentials, no network (the backends make
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+
+#: The step a ``{"Get": "Steps.<step>.…"}`` reference reads.
+_STEP_REFERENCE = re.compile(r"Steps\.(\w+)\.")
 
 
 def compile_definition(backend_name: str, parameter_defaults: dict | None = None, **settings) -> dict:
@@ -35,3 +40,25 @@ def step_names(definition: dict) -> list[str]:
 
     walk(definition["Steps"])
     return names
+
+
+def candidate_steps(run_dir: Path, kind: str) -> dict[str, str]:
+    """Candidate -> the step whose output SelectModel's input ``<candidate>-<kind>`` reads
+    (``kind``: "model" or "evaluation"), in the selection's order, as the run folder's
+    ``definition.json`` says; empty when it cannot be read."""
+    from churn.layout import SELECT_STEP
+
+    try:
+        definition = json.loads((run_dir / "definition.json").read_text())
+        select = next(step for step in definition["Steps"] if step.get("Name") == SELECT_STEP)
+        inputs = select["Arguments"]["ProcessingInputs"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StopIteration):
+        return {}
+    found = {}
+    for item in inputs if isinstance(inputs, list) else []:
+        source = (item.get("S3Input") or {}).get("S3Uri") if isinstance(item, dict) else None
+        matched = _STEP_REFERENCE.match(str(source.get("Get", ""))) if isinstance(source, dict) else None
+        name = str(item.get("InputName", ""))
+        if matched and name.endswith(f"-{kind}"):
+            found[name.removesuffix(f"-{kind}")] = matched[1]
+    return found

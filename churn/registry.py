@@ -46,8 +46,8 @@ _ADDED_COLUMNS = {
     "approval_description": "TEXT",
     "model_sha256": "TEXT",
 }
-#: What a column an older registry lacks reads as.
-_READ_DEFAULTS = {"selection": "'null'", "approval_description": "NULL", "model_sha256": "NULL"}
+#: What a column an older registry lacks reads as: its definition's DEFAULT, else NULL.
+_READ_DEFAULTS = {name: definition.partition(" DEFAULT ")[2] or "NULL" for name, definition in _ADDED_COLUMNS.items()}
 _COLUMNS = (
     "group_name, version, approval_status, model_data, image, metrics, execution_id, created_at, updated_at, selection, "
     "approval_description, model_sha256"

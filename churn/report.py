@@ -17,11 +17,10 @@ import html
 import io
 import json
 import os
-import re
 from pathlib import Path
 
 from churn.files import file_sha256
-from churn.layout import CACHE_DIR, PLOTS_DIR, SELECT_STEP, STEP_LOG
+from churn.layout import CACHE_DIR, PLOTS_DIR, STEP_LOG
 from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
 from churn.registry import Registry
@@ -33,8 +32,6 @@ REPORT_FILE = "report.html"
 TOP_FEATURES = 15
 #: The candidates' colours, in the selection's order (the winner is drawn thicker).
 _COLOURS = ("#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457")
-#: How SelectModel's inputs name the step output each candidate's evaluation comes from.
-_EVALUATION_SOURCE = re.compile(r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri")
 
 
 def _png(figure) -> str:
@@ -222,24 +219,12 @@ def _data_section(manifest_file: Path) -> list[str]:
 
 
 def candidate_evaluations(run_dir: Path) -> dict[str, Path]:
-    """Candidate name -> its evaluation.json in the run folder, in the selection's order. The
-    compiled definition says where each comes from (SelectModel's input ``<name>-evaluation``
-    reads a step's output); a candidate turned off or not run has none."""
-    try:
-        definition = json.loads((run_dir / "definition.json").read_text())
-        steps = [step for step in definition["Steps"] if step.get("Name") == SELECT_STEP]
-        inputs = steps[0]["Arguments"]["ProcessingInputs"] if steps else []
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return {}
-    found = {}
-    for item in inputs:
-        name, source = str(item.get("InputName", "")), item.get("S3Input", {}).get("S3Uri")
-        matched = _EVALUATION_SOURCE.fullmatch(str(source.get("Get", ""))) if isinstance(source, dict) else None
-        if name.endswith("-evaluation") and matched:
-            path = run_dir / matched[1] / matched[2] / "evaluation.json"
-            if path.is_file():
-                found[name.removesuffix("-evaluation")] = path
-    return found
+    """Candidate name -> its evaluation.json in the run folder, in the selection's order (the
+    compiled definition says which step wrote each); a candidate turned off or not run has none."""
+    from churn.definition import candidate_steps
+
+    found = {name: run_dir / step / "evaluation" / "evaluation.json" for name, step in candidate_steps(run_dir, "evaluation").items()}
+    return {name: path for name, path in found.items() if path.is_file()}
 
 
 def _curves_of(path: Path) -> dict | None:

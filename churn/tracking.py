@@ -46,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from churn.layout import ARTIFACTS, SELECT_STEP
+from churn.layout import ARTIFACTS
 from churn.summary import SUMMARY_FILE, RunSummary, SummaryError, read_summary
 from churn.training_metrics import METRICS_FILE, read_series
 
@@ -210,23 +210,9 @@ def run_metrics(run_dir: Path, summary: RunSummary) -> list[tuple[str, float, in
 def training_steps(run_dir: Path) -> dict[str, str]:
     """Training step -> the candidate it trains, as the compiled definition says (SelectModel's
     input ``<candidate>-model`` reads that step's model); empty when the definition is unreadable."""
-    import json
+    from churn.definition import candidate_steps
 
-    pattern = re.compile(r"Steps\.(\w+)\.ModelArtifacts\.S3ModelArtifacts")
-    try:
-        definition = json.loads((run_dir / "definition.json").read_text())
-        select = next(step for step in definition["Steps"] if step.get("Name") == SELECT_STEP)
-        inputs = select["Arguments"]["ProcessingInputs"]
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        return {}
-    found = {}
-    for item in inputs:
-        source = (item.get("S3Input") or {}).get("S3Uri") if isinstance(item, dict) else None
-        matched = pattern.fullmatch(str(source.get("Get", ""))) if isinstance(source, dict) else None
-        name = str(item.get("InputName", ""))
-        if matched and name.endswith("-model"):
-            found[matched[1]] = name.removesuffix("-model")
-    return found
+    return {step: candidate for candidate, step in candidate_steps(run_dir, "model").items()}
 
 
 def _experiment(client, uri: str, name: str) -> str:

@@ -159,8 +159,10 @@ def _answer_raw_request(handler, booster, spec) -> None:
 
 
 def _answer_feature_request(handler, booster) -> None:
-    content_type = (handler.headers.get("Content-Type") or "text/csv").split(";")[0].strip()
-    if content_type != "text/csv":
+    from churn.serving import CSV, media_type
+
+    content_type = media_type(handler.headers.get("Content-Type"))
+    if content_type != CSV:
         return handler.send_answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported content type {content_type}; send text/csv\n".encode())
     body = read_body(handler)
     if body is not None:

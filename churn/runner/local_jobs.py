@@ -421,6 +421,8 @@ def run_job(
             sdk_failure = error
     failed_container, count = docker.finish_job_containers(job_dir, job_log)
     hint = str(log_file)
+    if run.stopping and sdk_failure is None:  # Ctrl-C removed its containers, and Compose still exited 0
+        failed(STOPPED)
     if failed_container is not None and not run.stopping:
         failed(run.user_path(failed_container.reason(), paths))
     if sdk_failure is not None:

@@ -340,3 +340,21 @@ def test_a_job_stopped_by_ctrl_c_keeps_its_output_and_says_it_was_stopped(settin
         setting.guard(start)
     assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
     assert setting.execution.failures == [] and removed == [setting.run.jobs.path]
+
+
+def test_a_job_stopped_by_ctrl_c_that_local_mode_calls_a_success_says_it_was_stopped(setting, monkeypatch):
+    """Compose can exit 0 once Ctrl-C removed the containers: the job was stopped, not a job
+    "without a container" (a hostile Ctrl-C at 8 s hit this in about half the tries)."""
+    monkeypatch.setattr(docker, "remove_job_containers", lambda folder: None)
+    setting.containers["output"] = b"[0]\ttrain-auc:0.9\n"
+
+    def start():
+        setting.run.stop_jobs()
+        setting.containers["output"], setting.containers["result"] = b"", (None, 0)
+        return {"ProcessingJobName": "job"}
+
+    with pytest.raises(StepExecutionException):
+        setting.guard(start)
+    assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
+    assert setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)]
+    assert not list(setting.run.cache.root.glob("*"))

@@ -32,6 +32,7 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from churn import parameters
 from churn.backends import Backend
+from churn import serving
 from churn.backends.code_bundle import DATASET_FILE, SOURCE_ARCHIVE, bundle_hash
 from churn.layout import PREPROCESS_STEP, SELECT_STEP
 from churn.selection import CANDIDATES
@@ -260,14 +261,16 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
         image_uri=backend.images.training,
         model_data=Join(on="/", values=[outputs["model"].S3Output.S3Uri, "model.tar.gz"]),
         role=backend.role_arn,
+        env=backend.model_environment(_code_uri(backend, SOURCE_ARCHIVE)),
         sagemaker_session=session,
     )
     create_model = ModelStep(name="CreateModel", step_args=model.create(instance_type=params["ProcessingInstanceType"]))
     register = ModelStep(
         name="RegisterModel",
         step_args=model.register(
-            content_types=["text/csv"],
-            response_types=["text/csv"],
+            # What the model's server takes and answers (churn.serving), on both backends.
+            content_types=[serving.CSV, serving.JSON],
+            response_types=[serving.CSV, serving.JSON],
             inference_instances=[SERVING_INSTANCE_TYPE],
             transform_instances=[SERVING_INSTANCE_TYPE],
             model_package_group_name=backend.model_package_group,

@@ -78,13 +78,7 @@ def make_handler(booster, spec=None):
         def do_POST(self):
             if self.path != "/invocations":
                 return self.send_answer(HTTPStatus.NOT_FOUND, b"not found\n")
-            return self._raw_rows() if spec is not None else self._feature_rows()
-
-        def _feature_rows(self):
-            _answer_feature_request(self, booster)
-
-        def _raw_rows(self):
-            _answer_raw_request(self, booster, spec)
+            return _answer_request(self, booster, spec)
 
         def log_message(self, fmt, *args):  # keep container logs to one line per request
             print(f"{self.address_string()} {fmt % args}", flush=True)
@@ -144,29 +138,33 @@ def read_body(handler) -> bytes | None:
     return handler.rfile.read(length)
 
 
-def _answer_raw_request(handler, booster, spec) -> None:
-    """A request to a model that carries its dataset spec: raw customer rows, or, as SageMaker's
-    XGBoost container takes them, headerless CSV rows of exactly the model's features."""
+def answer(booster, spec, body: bytes, content_type: str | None, accept: str | None) -> tuple[int, bytes, str, dict]:
+    """(status, body, content type, headers) of one ``/invocations`` request, whoever serves it:
+    this server, or the official XGBoost container's toolkit (:mod:`churn.algorithm.hosting`).
+
+    With ``spec`` (a model that carries its dataset spec): raw customer rows, or, as SageMaker's
+    XGBoost container takes them, headerless CSV rows of exactly the model's features. Without
+    it: ``text/csv`` feature rows only."""
+    from churn.serving import CSV, media_type
+
+    if spec is None:
+        kind = media_type(content_type)
+        if kind != CSV:
+            return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported content type {kind}; send text/csv\n".encode(), "text/plain", {}
+        return (*answer_feature_rows(booster, body), {})
+    if is_feature_rows(body, content_type, booster.num_features(), spec):
+        return (*answer_feature_rows(booster, body), {})
+    return answer_raw_rows(booster, spec, body, content_type, accept)
+
+
+def _answer_request(handler, booster, spec) -> None:
     body = read_body(handler)
     if body is None:
         return
-    if is_feature_rows(body, handler.headers.get("Content-Type"), booster.num_features(), spec):
-        return handler.send_answer(*answer_feature_rows(booster, body))
-    status, answer, kind, headers = answer_raw_rows(booster, spec, body, handler.headers.get("Content-Type"), handler.headers.get("Accept"))
+    status, answer_body, kind, headers = answer(booster, spec, body, handler.headers.get("Content-Type"), handler.headers.get("Accept"))
     if headers:
         print(f"note: categories the model never saw, encoded as all zeros (rows per column): {headers[UNSEEN_HEADER]}", flush=True)
-    handler.send_answer(status, answer, kind, headers)
-
-
-def _answer_feature_request(handler, booster) -> None:
-    from churn.serving import CSV, media_type
-
-    content_type = media_type(handler.headers.get("Content-Type"))
-    if content_type != CSV:
-        return handler.send_answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported content type {content_type}; send text/csv\n".encode())
-    body = read_body(handler)
-    if body is not None:
-        handler.send_answer(*answer_feature_rows(booster, body))
+    handler.send_answer(status, answer_body, kind, headers)
 
 
 def is_feature_rows(body: bytes, content_type: str | None, features: int, spec) -> bool:

@@ -95,6 +95,26 @@ class Backend:
             "sagemaker_region": self.session().boto_region_name,
         }
 
+    def model_environment(self, code_archive: PipelineVariable) -> dict:
+        """The deployable model's container environment (its model and its model package).
+
+        SageMaker's XGBoost algorithm image (``training_builtin``) takes only rows of the model's
+        features; with these variables it serves in script mode instead, running churn's endpoint
+        program from the staged code archive (:mod:`churn.algorithm.hosting`), so it answers raw
+        customer rows as the project's image does. The project's image needs none."""
+        from churn.backends.code_bundle import SERVING_PROGRAM
+
+        if not self.images.training_builtin:
+            return {}
+        return {
+            "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
+            "SAGEMAKER_SUBMIT_DIRECTORY": code_archive,
+            "SAGEMAKER_REGION": self.session().boto_region_name,
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            # No Accept header, or */*: CSV, as `churn serve` answers (the toolkit's default is JSON).
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+        }
+
     def cache_config(self):
         """CacheConfig for job steps, or None (local mode ignores caching)."""
         return None

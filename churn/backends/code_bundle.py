@@ -45,6 +45,13 @@ STEP_SIDE_FILES = (
     "algorithm/hyperparameters.py",
     "algorithm/train.py",
     "algorithm/baseline.py",
+    # A cloud endpoint's code: the official XGBoost image serves churn's model in script mode
+    # with the feature code ``churn serve`` runs (``algorithm/hosting.py``).
+    "algorithm/serve.py",
+    "algorithm/hosting.py",
+    "serving.py",
+    "predict.py",
+    "layout.py",
 )
 #: The run's dataset spec inside the bundle.
 DATASET_FILE = "dataset.json"
@@ -52,6 +59,13 @@ DATASET_FILE = "dataset.json"
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 #: The baseline's training script inside the archive (script mode's ``sagemaker_program``).
 BASELINE_PROGRAM = "churn/algorithm/baseline.py"
+#: A cloud endpoint's program (its ``SAGEMAKER_PROGRAM``): the serving toolkit imports it as a
+#: top-level module, so it is a top-level file of the archive naming churn's handlers.
+SERVING_PROGRAM = "churn_endpoint.py"
+_SERVING_PROGRAM_SOURCE = (
+    b'"""SageMaker script-mode handlers of a churn endpoint (see churn/algorithm/hosting.py)."""\n'
+    b"from churn.algorithm.hosting import model_fn, transform_fn  # noqa: F401\n"
+)
 
 
 def _archive(files: tuple[tuple[str, bytes], ...]) -> bytes:
@@ -73,14 +87,14 @@ def dataset_bytes(spec: DatasetSpec) -> bytes:
 
 def bundle_files(spec: DatasetSpec = DEFAULT_SPEC) -> tuple[tuple[str, bytes], ...]:
     """(path inside the bundle, content) for every bundled file, in a fixed order: the step code,
-    the dataset spec, and last the same files as one archive."""
+    the endpoint program, the dataset spec, and last the same files as one archive."""
     return _bundle_files(dataset_bytes(spec))
 
 
 @lru_cache(maxsize=8)
 def _bundle_files(dataset: bytes) -> tuple[tuple[str, bytes], ...]:
     files = tuple((f"churn/{name}", (PACKAGE_DIR / name).read_bytes()) for name in STEP_SIDE_FILES)
-    files = (*files, (DATASET_FILE, dataset))
+    files = (*files, (SERVING_PROGRAM, _SERVING_PROGRAM_SOURCE), (DATASET_FILE, dataset))
     return (*files, (SOURCE_ARCHIVE, _archive(files)))
 
 

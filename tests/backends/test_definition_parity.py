@@ -185,13 +185,24 @@ def test_training_metrics_are_defined_where_sagemaker_takes_definitions(local_de
     assert "MetricDefinitions" not in _steps(cloud_definition)["TrainModel"]["Arguments"]["AlgorithmSpecification"]
 
 
+def _if_step(definition: dict, name: str) -> dict:
+    gate = _steps(definition)["CheckAccuracy"]["Arguments"]
+    return next(s for s in gate["IfSteps"] if s["Name"].startswith(name))["Arguments"]
+
+
 def test_local_backend_can_use_the_official_aws_images(local_definition):
     official = compile_definition("local", aws_images_=True)
     steps = _steps(official)
     assert "sagemaker-scikit-learn:1.2-1" in steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
     assert "sagemaker-xgboost:1.7-1" in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     changed = {d.path for d in differences(local_definition, official)}
-    assert changed and all("Image" in path or ".sagemaker_" in path for path in changed - {_METRICS}), changed
+    assert changed and all("Image" in path or ".sagemaker_" in path or ".Environment.SAGEMAKER_" in path for path in changed - {_METRICS}), changed
+    # SageMaker's XGBoost image serves churn's endpoint program in script mode, from the code bundle.
+    for container in (_if_step(official, "CreateModel")["PrimaryContainer"], _if_step(official, "RegisterModel")["InferenceSpecification"]["Containers"][0]):
+        assert container["Environment"]["SAGEMAKER_PROGRAM"] == "churn_endpoint.py"
+        assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"]["Std:Join"]["Values"][-1] == "sourcedir.tar.gz"
+    for container in (_if_step(local_definition, "CreateModel")["PrimaryContainer"], _if_step(local_definition, "RegisterModel")["InferenceSpecification"]["Containers"][0]):
+        assert not container.get("Environment"), "the project's image serves raw rows by itself"
     # SageMaker's XGBoost algorithm publishes its metrics itself: no definitions, on either backend.
     assert _METRICS in changed and "MetricDefinitions" not in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]
     assert [d["Name"] for d in baseline_definitions(official)] == ["train:auc", "validation:auc"]

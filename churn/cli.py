@@ -668,6 +668,75 @@ def serve(model_ref, port, runs_dir) -> None:
             click.echo("stopped the endpoint and removed its container", err=True)
 
 
+def _deploy_backend(region, role_arn):
+    from churn.backends.cloud import CloudSettingsError, cloud_backend
+
+    try:
+        return cloud_backend(region=region, role_arn=role_arn)
+    except CloudSettingsError as error:
+        _fail(str(error), 2)
+
+
+def _cloud_only(backend: str, instead: str) -> None:
+    if backend != "cloud":
+        _fail(f"--backend {backend}: this command deploys to SageMaker (--backend cloud); {instead}", 2)
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(["local", "cloud"]), default="cloud", show_default=True)
+@click.option("--model", "model_ref", required=True, metavar="GROUP:VERSION",
+              help="A registered version on SageMaker: GROUP:VERSION, GROUP:latest or GROUP:latest-approved.")
+@click.option("--endpoint", "endpoint_name", required=True, help="The endpoint's name (created, or updated when it exists).")
+@click.option("--instance-type", default="ml.m5.large", show_default=True)
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 100))
+@click.option("--allow-unapproved", is_flag=True, help="Deploy a version that is not Approved.")
+@click.option("--no-wait", is_flag=True, help="Return once SageMaker accepted the deployment.")
+@click.option("--region", default=None, help="AWS region [env CHURN_AWS_REGION].")
+@click.option("--role-arn", default=None, help="The endpoint's execution role [env CHURN_ROLE_ARN].")
+def deploy(backend, model_ref, endpoint_name, instance_type, instance_count, allow_unapproved, no_wait, region, role_arn) -> None:
+    """Deploy a registered model version to a SageMaker endpoint (its model, endpoint
+    configuration and endpoint), from the model package itself. A version churn registered
+    answers raw customer rows there as `churn serve` does locally. Only an Approved version
+    unless --allow-unapproved; an existing endpoint is updated to the new version."""
+    from churn.runner import deploy as deployment
+
+    _cloud_only(backend, "to host a model on this machine, use churn serve")
+    target = _deploy_backend(region, role_arn)
+    try:
+        result = deployment.deploy(
+            target, model_ref, endpoint_name, instance_type=instance_type, instance_count=instance_count,
+            allow_unapproved=allow_unapproved, wait=not no_wait, note=lambda line: click.echo(f"note: {line}", err=True),
+        )
+    except deployment.DeployError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail(f"interrupted: SageMaker goes on deploying endpoint {endpoint_name}; churn undeploy --endpoint {endpoint_name} removes it", 130)
+    for removed in result.removed:
+        click.echo(f"removed the previous {removed}", err=True)
+    takes = "raw customer rows (text/csv or application/json)" if result.raw_rows else "feature rows only"
+    if result.action == "started":
+        click.echo(f"endpoint {result.endpoint}: deploying {result.package_arn} ({result.status}); it will take {takes}")
+    else:
+        click.echo(f"endpoint {result.endpoint} is {result.status} with {result.package_arn} ({result.action} in {result.seconds:.0f} s); it takes {takes}")
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(["local", "cloud"]), default="cloud", show_default=True)
+@click.option("--endpoint", "endpoint_name", required=True, help="The endpoint churn deploy made.")
+@click.option("--region", default=None, help="AWS region [env CHURN_AWS_REGION].")
+def undeploy(backend, endpoint_name, region) -> None:
+    """Delete an endpoint churn deploy made, with its endpoint configuration and model."""
+    from churn.runner import deploy as deployment
+
+    _cloud_only(backend, "a local endpoint (churn serve) stops with Ctrl-C")
+    target = _deploy_backend(region, None)
+    try:
+        removed = deployment.undeploy(target, endpoint_name)
+    except deployment.DeployError as error:
+        _fail(str(error))
+    click.echo("deleted " + ", ".join(removed))
+
+
 @main.group()
 def runs() -> None:
     """The runs of a runs folder."""

@@ -79,6 +79,8 @@ HTTP_DEFAULTS = {
 }
 #: Loggers whose lines tracking keeps off the terminal (its outcome is one line).
 _QUIET_LOGGERS = ("mlflow", "urllib3", "alembic", "sqlalchemy", "botocore", "git")
+#: The experiment tag MLflow 3's UI reads to show runs (traditional ML) rather than GenAI pages.
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 #: MLflow's limits on one log_batch call.
 _BATCH_METRICS, _BATCH_PARAMS = 1000, 100
 
@@ -134,7 +136,8 @@ def log_run(run_dir: Path, uri: str, experiment: str = DEFAULT_EXPERIMENT) -> Tr
                 raise TrackingError("mlflow is not installed: pip install churn[mlflow]")
             if SAGEMAKER_ARN.fullmatch(uri) and not _importable("sagemaker_mlflow"):
                 raise TrackingError(f"{uri} is a SageMaker managed MLflow tracking server, which needs AWS's plugin: pip install {PLUGIN}")
-            with _environment(uri), _process_tracking_uri(uri):
+            # Again: importing MLflow set its loggers' levels (and a handler on the real stderr).
+            with _quiet(), _environment(uri), _process_tracking_uri(uri):
                 return _log(Path(run_dir), summary, uri, experiment)
     except TrackingError:
         raise
@@ -228,7 +231,8 @@ def _experiment(client, uri: str, name: str) -> str:
     location = None
     if database is not None:
         location = database.parent.resolve().joinpath(f"{database.stem}-artifacts").as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    # MLflow 3's UI opens an experiment of this kind on its runs table (else on its GenAI pages).
+    return client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_TRAINING})
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -131,6 +131,25 @@ def test_tracking_prints_nothing_and_warns_nothing(first_tracking):
     assert printed == "" and warned == []
 
 
+def test_a_fresh_process_tracking_into_a_new_store_prints_only_its_line(runs, tmp_path):
+    """In a new process MLflow is imported while tracking, and its import sets up its own log
+    handler on the real stderr (a new database's "Creating initial MLflow database tables..."),
+    which redirecting sys.stderr in-process cannot see: checked in a subprocess."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from churn import tracking; "
+        "print(tracking.log_run(sys.argv[1], sys.argv[2]).run_id)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(runs / "20261128-090000-aaaaaa"), f"sqlite:///{tmp_path}/new.db"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and len(done.stdout.split()) == 1, (done.stdout, done.stderr)
+
+
 def test_the_training_curves_are_logged_per_round_under_the_candidates_names(runs, store, tracked):
     client = _client(store)
     run_id = tracked["20261128-090000-aaaaaa"]
@@ -195,6 +214,11 @@ def _copy(runs: Path, source: str, name: str) -> Path:
     summary = _summary(runs / name)
     (runs / name / "summary.json").write_text(json.dumps({**summary, "execution_id": name}))
     return runs / name
+
+
+def test_a_new_experiment_opens_on_its_runs_in_the_mlflow_ui(runs, store, tracked):
+    experiment = _client(store).get_experiment_by_name("churn")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_another_experiment_name(runs, store):

@@ -66,7 +66,7 @@ def _csv_rows(text: str, spec: DatasetSpec, model_features: int | None = None) -
     if not rows:
         return pd.DataFrame()
     first = [field.strip() for field in rows[0]]
-    if {c.name for c in spec.columns} & set(first):  # a header row: columns by name (others are left out, as in a file)
+    if _is_header(first, spec):  # columns by name (others are left out, as in a file)
         names, rows = first, rows[1:]
         repeated = next((name for name in names if names.count(name) > 1), None)
         if repeated is not None:
@@ -88,6 +88,17 @@ def _csv_rows(text: str, spec: DatasetSpec, model_features: int | None = None) -
         bad = next(i for i, row in enumerate(rows) if len(row) != len(names))
         raise RequestError(f"row {bad + 1} has {len(rows[bad])} fields; the header has {len(names)}")
     return _without_label(pd.DataFrame(rows, columns=names, dtype=str), spec)
+
+
+def _is_header(first: list[str], spec: DatasetSpec) -> bool:
+    """Whether a request's first CSV row is a header: it names some of the spec's columns and,
+    when it is as wide as a headerless row, names them in most of its fields (a customer row
+    whose value happens to equal a column name is still a row)."""
+    known = {c.name for c in spec.columns} | {spec.label}
+    named = sum(field in known for field in first)
+    if not named:
+        return False
+    return len(first) not in (len(spec.columns), len(spec.columns) + 1) or 2 * named > len(first)
 
 
 def _without_label(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:

@@ -48,6 +48,18 @@ def test_rows_with_and_without_a_label_score_alike_in_one_request():
     assert list(frame.columns) == FEATURES and frame["State"].tolist() == ["KS", "OH"]
 
 
+def test_a_headerless_row_whose_value_equals_a_column_name_is_a_row():
+    """A value that happens to be a column name ('State' as a state) does not make a header."""
+    row = ROWS[0].split(",")
+    row[0] = "State"
+    frame = request_rows(",".join(row).encode(), "text/csv", DEFAULT_SPEC)
+    assert len(frame) == 1 and frame["State"].tolist() == ["State"] and list(frame.columns) == FEATURES
+    # A header as wide as a row, in another order, is still a header.
+    shuffled = list(reversed(HEADER.split(",")))
+    body = ",".join(shuffled) + "\n" + ",".join(reversed(ROWS[0].split(",")))
+    assert request_rows(body.encode(), "text/csv", DEFAULT_SPEC)["State"].tolist() == ["KS"]
+
+
 def test_a_header_naming_a_column_twice_is_refused():
     with pytest.raises(RequestError, match="column 'State' appears more than once in the header"):
         request_rows(f"{HEADER},State\n{ROWS[0]},KS\n".encode(), "text/csv", DEFAULT_SPEC)

@@ -691,9 +691,11 @@ def _cloud_only(backend: str, instead: str) -> None:
 @click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 100))
 @click.option("--allow-unapproved", is_flag=True, help="Deploy a version that is not Approved.")
 @click.option("--no-wait", is_flag=True, help="Return once SageMaker accepted the deployment.")
+@click.option("--timeout", "timeout_seconds", default=3600, show_default=True, type=click.IntRange(1),
+              help="Seconds to wait for the endpoint (SageMaker goes on after that).")
 @click.option("--region", default=None, help="AWS region [env CHURN_AWS_REGION].")
 @click.option("--role-arn", default=None, help="The endpoint's execution role [env CHURN_ROLE_ARN].")
-def deploy(backend, model_ref, endpoint_name, instance_type, instance_count, allow_unapproved, no_wait, region, role_arn) -> None:
+def deploy(backend, model_ref, endpoint_name, instance_type, instance_count, allow_unapproved, no_wait, timeout_seconds, region, role_arn) -> None:
     """Deploy a registered model version to a SageMaker endpoint (its model, endpoint
     configuration and endpoint), from the model package itself. A version churn registered
     answers raw customer rows there as `churn serve` does locally. Only an Approved version
@@ -705,12 +707,13 @@ def deploy(backend, model_ref, endpoint_name, instance_type, instance_count, all
     try:
         result = deployment.deploy(
             target, model_ref, endpoint_name, instance_type=instance_type, instance_count=instance_count,
-            allow_unapproved=allow_unapproved, wait=not no_wait, note=lambda line: click.echo(f"note: {line}", err=True),
+            allow_unapproved=allow_unapproved, wait=not no_wait, timeout_seconds=timeout_seconds,
+            note=lambda line: click.echo(f"note: {line}", err=True),
         )
     except deployment.DeployError as error:
         _fail(str(error))
-    except KeyboardInterrupt:
-        _fail(f"interrupted: SageMaker goes on deploying endpoint {endpoint_name}; churn undeploy --endpoint {endpoint_name} removes it", 130)
+    except KeyboardInterrupt:  # before the wait (which says what goes on): checks and create calls
+        _fail(f"interrupted; see whether endpoint {endpoint_name} changed: aws sagemaker describe-endpoint --endpoint-name {endpoint_name}", 130)
     for removed in result.removed:
         click.echo(f"removed the previous {removed}", err=True)
     takes = "raw customer rows (text/csv or application/json)" if result.raw_rows else "feature rows only"

@@ -36,7 +36,8 @@ VARIANT = "AllTraffic"
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 #: Tags on what churn creates: which endpoint it belongs to, and from which package version.
 ENDPOINT_TAG, PACKAGE_TAG = "churn:endpoint", "churn:model-package"
-ENDPOINT_DONE = ("InService", "Failed", "OutOfService")
+#: Endpoint statuses a wait ends on (besides InService on another configuration: a rollback).
+ENDPOINT_DONE = ("Failed", "OutOfService", "UpdateRollbackFailed")
 
 
 class DeployError(RuntimeError):
@@ -88,7 +89,9 @@ def find_package(sm, group: str, what: str) -> dict:
     if what == "latest-approved":
         packages = [p for p in packages if p.get("ModelApprovalStatus") == "Approved"]
     elif what != "latest":
-        packages = [p for p in packages if str(p.get("ModelPackageVersion")) == what]
+        packages = [p for p in packages if p.get("ModelPackageVersion") == int(what)]
+    if what in ("latest", "latest-approved"):  # a registration that did not complete is no candidate
+        packages = [p for p in packages if p.get("ModelPackageStatus", "Completed") == "Completed"]
     if not packages:
         known = "no approved version" if what == "latest-approved" else f"no version {what}" if what != "latest" else "no version"
         raise DeployError(f"model package group {group!r} has {known}")
@@ -123,7 +126,12 @@ def _check_s3(s3, container: dict, arn: str) -> None:
             raise DeployError(f"the {what} of {arn} is gone from S3: {uri}")
 
 
+#: The longest ``-v<version>-<time>`` suffix is 23 characters: a name keeps the endpoint's first 40.
+NAME_STEM = 40
+
+
 def _name(endpoint: str, version: int) -> str:
+    """``<endpoint>-v<version>-<UTC time>``, the endpoint cut to fit SageMaker's 63 characters."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     suffix = f"-v{version}-{stamp}"
     return endpoint[: 63 - len(suffix)].rstrip("-") + suffix
@@ -148,10 +156,24 @@ def require_settings(backend: CloudBackend, role: bool = True) -> None:
 
 
 def check_endpoint_name(endpoint: str) -> None:
-    if not NAME.fullmatch(endpoint):
+    if len(endpoint) > 63 or not NAME.fullmatch(endpoint):
         raise DeployError(
             f"--endpoint {endpoint!r}: an endpoint name is 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit"
         )
+
+
+def _check_existing(sm, endpoint: str, existing: dict | None) -> None:
+    """An existing endpoint is updated only when churn made it and it can take an update."""
+    if existing is None:
+        return
+    if not _tagged_for(sm, existing["EndpointArn"], endpoint):
+        raise DeployError(f"endpoint {endpoint!r} exists and was not made by churn deploy (no {ENDPOINT_TAG} tag): choose another --endpoint")
+    status = existing.get("EndpointStatus")
+    if status in ("Failed", "UpdateRollbackFailed"):
+        # SageMaker: DeleteEndpoint is the only operation a failed endpoint takes.
+        raise DeployError(f"endpoint {endpoint!r} is {status}: remove it with churn undeploy --endpoint {endpoint}, then deploy again")
+    if status != "InService":
+        raise DeployError(f"endpoint {endpoint!r} is {status}: wait until it is InService, then deploy again")
 
 
 def deploy(
@@ -167,7 +189,8 @@ def deploy(
     timeout_seconds: float | None = None,
     note=lambda line: None,
 ) -> Deployment:
-    """Deploy the model package version ``reference`` names to ``endpoint`` (see the module)."""
+    """Deploy the model package version ``reference`` names to ``endpoint`` (see the module).
+    Ctrl-C or a timeout while SageMaker deploys is a :class:`DeployError` saying what goes on."""
     check_endpoint_name(endpoint)
     what = parse_reference(reference, backend.model_package_group)
     require_settings(backend)
@@ -186,62 +209,126 @@ def deploy(
     if not raw_rows:
         note(f"{backend.model_package_group} version {version} does not carry churn's endpoint program: its endpoint takes feature rows only")
     existing = _describe_endpoint(sm, endpoint)
-    if existing and existing.get("EndpointStatus") not in ("InService", "Failed", "OutOfService"):
-        raise DeployError(f"endpoint {endpoint!r} is {existing.get('EndpointStatus')}: wait until it is InService, then deploy again")
+    _check_existing(sm, endpoint, existing)
     name = _name(endpoint, version)
     tags = [{"Key": ENDPOINT_TAG, "Value": endpoint}, {"Key": PACKAGE_TAG, "Value": arn}]
     if approval == "Approved":
         primary = {"ModelPackageName": arn}
     else:
+        # SageMaker deploys a versioned model package only when it is Approved.
         note(f"{backend.model_package_group} version {version} is {approval}: deployed from a copy of its container (--allow-unapproved)")
         primary = {key: container[key] for key in ("Image", "ModelDataUrl", "Environment") if container.get(key)}
     started = time.monotonic()
+    made: list[tuple[str, str]] = []
     try:
         sm.create_model(ModelName=name, ExecutionRoleArn=backend.role_arn, PrimaryContainer=primary, Tags=tags)
+        made.append(("model", name))
         sm.create_endpoint_config(
             EndpointConfigName=name,
             ProductionVariants=[{"VariantName": VARIANT, "ModelName": name, "InitialInstanceCount": instance_count, "InstanceType": instance_type}],
             Tags=tags,
         )
+        made.append(("configuration", name))
         if existing:
             sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
         else:
             sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=name, Tags=[tags[0]])
     except _client_error() as error:
-        _delete_quietly(sm, name)
+        _delete_made(sm, made)
         raise DeployError(f"SageMaker refused the deployment of {arn} to {endpoint!r}: {_explain(error)}") from None
     note(f"{'updating' if existing else 'creating'} endpoint {endpoint} with model {name} ({instance_count} x {instance_type})")
     result = Deployment(endpoint, arn, version, approval, name, "updated" if existing else "created", "Creating", raw_rows)
     if not wait:
         result.action, result.status = "started", "Updating" if existing else "Creating"
         return result
-    described = wait_in_service(sm, endpoint, name, poll_seconds, timeout_seconds)
+    try:
+        described = wait_in_service(sm, endpoint, name, poll_seconds, timeout_seconds)
+    except (KeyboardInterrupt, _Waited) as stopped:
+        reason = "interrupted" if isinstance(stopped, KeyboardInterrupt) else str(stopped)
+        if existing:
+            raise DeployError(
+                f"{reason}: SageMaker goes on updating endpoint {endpoint!r} to {name}; it serves the previous version "
+                f"({existing.get('EndpointConfigName')}) until the update ends (aws sagemaker describe-endpoint --endpoint-name {endpoint})"
+            ) from None
+        raise DeployError(f"{reason}: SageMaker goes on creating endpoint {endpoint!r}; churn undeploy --endpoint {endpoint} removes it") from None
+    except _RolledBack as back:
+        _delete_made(sm, made)  # churn's own new model and configuration, which nothing uses
+        raise DeployError(
+            f"the update of endpoint {endpoint!r} to {backend.model_package_group} version {version} failed and SageMaker rolled it back: "
+            f"it still serves {back.serving} ({back.reason})"
+        ) from None
     result.status, result.seconds = described["EndpointStatus"], time.monotonic() - started
-    previous = (existing or {}).get("EndpointConfigName")
-    if previous and previous != name:
-        result.removed = remove_configuration(sm, previous, endpoint)
+    result.removed = sweep(sm, endpoint, keep=name)
     return result
 
 
+class _Waited(Exception):
+    """The wait for an endpoint timed out (SageMaker goes on)."""
+
+
+class _RolledBack(Exception):
+    """An update failed and the endpoint is back in service on its previous configuration."""
+
+    def __init__(self, serving: str, reason: str):
+        super().__init__(reason)
+        self.serving, self.reason = serving, reason
+
+
 def wait_in_service(sm, endpoint: str, config: str, poll_seconds: float, timeout_seconds: float | None) -> dict:
-    """Poll until ``endpoint`` is InService on ``config``; a failure names SageMaker's reason."""
+    """Poll until ``endpoint`` is InService on ``config``. A failed update that SageMaker rolled
+    back (InService on another configuration) is :class:`_RolledBack`; a failed endpoint names
+    SageMaker's reason."""
     deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
     while True:
         described = _describe_endpoint(sm, endpoint)
         if described is None:
             raise DeployError(f"endpoint {endpoint!r} disappeared while it was being deployed")
-        status = described.get("EndpointStatus")
+        status, serving = described.get("EndpointStatus"), described.get("EndpointConfigName")
+        reason = described.get("FailureReason") or f"the endpoint is {status} on configuration {serving}"
+        if status == "InService" and serving == config:
+            return described
+        if status == "InService":
+            raise _RolledBack(str(serving), reason)
         if status in ENDPOINT_DONE:
-            if status == "InService" and described.get("EndpointConfigName") == config:
-                return described
-            reason = described.get("FailureReason") or f"the endpoint is {status} on configuration {described.get('EndpointConfigName')}"
             raise DeployError(f"endpoint {endpoint!r} did not go into service with {config}: {reason}")
         if deadline and time.monotonic() > deadline:
-            raise DeployError(
-                f"endpoint {endpoint!r} is still {status} after {timeout_seconds:.0f} s; SageMaker goes on deploying it "
-                f"(churn undeploy --endpoint {endpoint} removes it)"
-            )
+            raise _Waited(f"endpoint {endpoint!r} is still {status} after {timeout_seconds:.0f} s")
         time.sleep(poll_seconds)
+
+
+def sweep(sm, endpoint: str, keep: str | None) -> list[str]:
+    """Delete the endpoint configurations and models churn made for ``endpoint`` (tagged so),
+    except ``keep``: what deployments replaced, or, after ``--no-wait``, an interrupted wait or
+    a rollback, left behind. Another endpoint's, or anything not churn's, is left alone."""
+    stem = endpoint[:NAME_STEM].rstrip("-")  # every name churn makes for the endpoint starts so
+    removed = []
+    for kind, listing, key, name_key, arn_key, delete in (
+        ("endpoint configuration", sm.list_endpoint_configs, "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn", sm.delete_endpoint_config),
+        ("model", sm.list_models, "Models", "ModelName", "ModelArn", sm.delete_model),
+    ):
+        for item in _listed(listing, key, stem):
+            name = item[name_key]
+            if name == keep or not _tagged_for(sm, item[arn_key], endpoint):
+                continue
+            try:
+                delete(**{name_key: name})
+                removed.append(f"{kind} {name}")
+            except _client_error():
+                continue  # still in use (by a configuration SageMaker has not let go of): the next sweep
+    return removed
+
+
+def _listed(listing, key: str, stem: str) -> list[dict]:
+    items, token = [], None
+    try:
+        while True:
+            page = listing(NameContains=stem, **({"NextToken": token} if token else {}))
+            items += page.get(key, [])
+            token = page.get("NextToken")
+            if not token:
+                return items
+    except _client_error():
+        return items
 
 
 def _tagged_for(sm, arn: str, endpoint: str) -> bool:
@@ -252,36 +339,10 @@ def _tagged_for(sm, arn: str, endpoint: str) -> bool:
     return {"Key": ENDPOINT_TAG, "Value": endpoint} in tags
 
 
-def remove_configuration(sm, config: str, endpoint: str) -> list[str]:
-    """Delete an endpoint configuration churn made for ``endpoint`` and its models (tagged so);
-    return what was deleted. Anything else is left alone."""
-    try:
-        described = sm.describe_endpoint_config(EndpointConfigName=config)
-    except _client_error():
-        return []
-    if not _tagged_for(sm, described["EndpointConfigArn"], endpoint):
-        return []
-    removed = []
-    for variant in described.get("ProductionVariants", []):
-        model = variant.get("ModelName")
-        try:
-            arn = sm.describe_model(ModelName=model)["ModelArn"]
-            if _tagged_for(sm, arn, endpoint):
-                sm.delete_model(ModelName=model)
-                removed.append(f"model {model}")
-        except _client_error():
-            continue
-    try:
-        sm.delete_endpoint_config(EndpointConfigName=config)
-        removed.append(f"endpoint configuration {config}")
-    except _client_error():
-        pass
-    return removed
-
-
-def _delete_quietly(sm, name: str) -> None:
-    """Undo a half-made deployment (its configuration, then its model)."""
-    for call, key in ((sm.delete_endpoint_config, "EndpointConfigName"), (sm.delete_model, "ModelName")):
+def _delete_made(sm, made: list[tuple[str, str]]) -> None:
+    """Undo what this deployment created (its configuration, then its model), nothing else."""
+    for kind, name in reversed(made):
+        call, key = (sm.delete_endpoint_config, "EndpointConfigName") if kind == "configuration" else (sm.delete_model, "ModelName")
         try:
             call(**{key: name})
         except _client_error():
@@ -289,7 +350,7 @@ def _delete_quietly(sm, name: str) -> None:
 
 
 def undeploy(backend: CloudBackend, endpoint: str) -> list[str]:
-    """Delete ``endpoint`` and the configuration and models churn made for it; return what was
+    """Delete ``endpoint`` and the configurations and models churn made for it; return what was
     deleted. An endpoint churn did not make is refused."""
     check_endpoint_name(endpoint)
     require_settings(backend, role=False)
@@ -303,4 +364,4 @@ def undeploy(backend: CloudBackend, endpoint: str) -> list[str]:
         sm.delete_endpoint(EndpointName=endpoint)
     except _client_error() as error:
         raise DeployError(f"cannot delete endpoint {endpoint!r}: {_explain(error)}") from None
-    return [f"endpoint {endpoint}", *remove_configuration(sm, described["EndpointConfigName"], endpoint)]
+    return [f"endpoint {endpoint}", *sweep(sm, endpoint, keep=None)]

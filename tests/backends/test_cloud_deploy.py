@@ -38,12 +38,29 @@ DEPLOY_OPERATIONS = {
 } | {"ListModelPackages", "DescribeModelPackage", "ListTags"}
 
 
+#: One real registration (a run's RegisterModel request and the S3 objects the run left), made by
+#: the first test that registers and replayed into each test's fresh emulator afterwards.
+_RECORDED: dict = {}
+
+
 def _register(aws, simulator, tmp_path, approval: str | None = None) -> str:
     """A cloud run, then its RegisterModel request sent to the emulator; the new version's ARN."""
-    assert run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01).status == "Succeeded"
-    [request] = [r for _, operation, r in simulator.requests if operation == "CreateModelPackage"]
+    s3 = aws["s3"]
+    if not _RECORDED:
+        assert run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01).status == "Succeeded"
+        [request] = [r for _, operation, r in simulator.requests if operation == "CreateModelPackage"]
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+        _RECORDED.update(request=request, objects={key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys})
+    elif not s3.list_objects_v2(Bucket=BUCKET).get("KeyCount"):
+        for key, body in _RECORDED["objects"].items():
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    request = dict(_RECORDED["request"])
     if approval:
-        request = {**request, "ModelApprovalStatus": approval}
+        request["ModelApprovalStatus"] = approval
+    try:
+        aws["sm"].describe_model_package_group(ModelPackageGroupName=request["ModelPackageGroupName"])
+    except aws["sm"].exceptions.ClientError:
+        aws["sm"].create_model_package_group(ModelPackageGroupName=request["ModelPackageGroupName"])
     return aws["sm"].create_model_package(**request)["ModelPackageArn"]
 
 
@@ -164,6 +181,7 @@ def test_latest_approved_is_the_newest_approved_version(aws, simulate, tmp_path)
         _deploy("churn:latest", endpoint="churn-other")
     with pytest.raises(deployment.DeployError, match="model package group 'churn' has no version 7"):
         _deploy("churn:7")
+    assert _deploy("churn:01", endpoint="churn-zero").package_arn == first  # a version is a number
 
 
 def test_deploying_again_updates_the_endpoint_and_removes_what_it_replaced(aws, simulate, tmp_path, update_endpoint, requests_made):
@@ -174,7 +192,7 @@ def test_deploying_again_updates_the_endpoint_and_removes_what_it_replaced(aws, 
     second = _deploy("churn:2")
     assert second.action == "updated" and update_endpoint == [("churn-prod", second.model)]
     assert sm_names(aws) == ([second.model], [second.model])
-    assert second.removed == [f"model {first.model}", f"endpoint configuration {first.model}"]
+    assert second.removed == [f"endpoint configuration {first.model}", f"model {first.model}"]
     assert "UpdateEndpoint" in [op for op, _ in requests_made]
 
 
@@ -212,7 +230,7 @@ def test_undeploy_removes_the_endpoint_its_configuration_and_model(aws, simulate
     _register(aws, simulate(), tmp_path, approval="Approved")
     result = _deploy()
     removed = deployment.undeploy(_backend(), "churn-prod")
-    assert removed == ["endpoint churn-prod", f"model {result.model}", f"endpoint configuration {result.model}"]
+    assert removed == ["endpoint churn-prod", f"endpoint configuration {result.model}", f"model {result.model}"]
     assert aws["sm"].list_endpoints()["Endpoints"] == [] and sm_names(aws) == ([], [])
     with pytest.raises(deployment.DeployError, match="there is no endpoint 'churn-prod' in us-east-1"):
         deployment.undeploy(_backend(), "churn-prod")
@@ -229,8 +247,109 @@ def test_undeploy_leaves_an_endpoint_churn_did_not_make(aws):
     assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == ["theirs"]
 
 
+def test_deploy_does_not_take_over_an_endpoint_churn_did_not_make(aws, simulate, tmp_path):
+    _register(aws, simulate(), tmp_path, approval="Approved")
+    sm = aws["sm"]
+    sm.create_model(ModelName="theirs", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r", PrimaryContainer={"Image": "x"})
+    sm.create_endpoint_config(EndpointConfigName="theirs", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "theirs", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName="theirs", EndpointConfigName="theirs")
+    with pytest.raises(deployment.DeployError, match="endpoint 'theirs' exists and was not made by churn deploy .*: choose another --endpoint"):
+        _deploy(endpoint="theirs")
+    assert sm.describe_endpoint(EndpointName="theirs")["EndpointConfigName"] == "theirs"
+    assert sm_names(aws) == (["theirs"], ["theirs"])
+
+
+def _endpoint_status(monkeypatch, status: str, **extra) -> None:
+    """The emulator's endpoints report ``status`` (it knows InService only)."""
+    from moto.sagemaker import models
+
+    describe = models.SageMakerModelBackend.describe_endpoint
+    monkeypatch.setattr(models.SageMakerModelBackend, "describe_endpoint", lambda self, name: {**describe(self, name), "EndpointStatus": status, **extra})
+
+
+def test_a_failed_endpoint_is_not_updated_but_named_for_undeploy(aws, simulate, tmp_path, monkeypatch, update_endpoint):
+    _register(aws, simulate(), tmp_path, approval="Approved")
+    first = _deploy()
+    _endpoint_status(monkeypatch, "Failed", FailureReason="ping health check")
+    with pytest.raises(deployment.DeployError, match="endpoint 'churn-prod' is Failed: remove it with churn undeploy --endpoint churn-prod, then deploy again"):
+        _deploy()
+    assert update_endpoint == [] and sm_names(aws) == ([first.model], [first.model])
+
+
+def test_a_rolled_back_update_says_what_still_serves_and_leaves_nothing_new(aws, simulate, tmp_path, monkeypatch):
+    """SageMaker rolls a failed update back: the endpoint is InService on its old configuration."""
+    from moto.sagemaker import responses
+
+    simulator = simulate()
+    _register(aws, simulator, tmp_path, approval="Approved")
+    first = _deploy()
+    _register(aws, simulator, tmp_path, approval="Approved")
+    monkeypatch.setattr(responses.SageMakerResponse, "update_endpoint", lambda self: json.dumps({"EndpointArn": "x"}), raising=False)
+    _endpoint_status(monkeypatch, "InService", FailureReason="The primary container for production variant AllTraffic did not pass the ping health check.")
+    with pytest.raises(deployment.DeployError, match=(
+        f"the update of endpoint 'churn-prod' to churn version 2 failed and SageMaker rolled it back: it still serves {first.model} "
+        r"\(The primary container .* ping health check.\)")):
+        _deploy("churn:2")
+    assert sm_names(aws) == ([first.model], [first.model])
+
+
+def test_a_wait_that_ends_early_says_what_sagemaker_goes_on_doing(aws, simulate, tmp_path, update_endpoint):
+    simulator = simulate()
+    _register(aws, simulator, tmp_path, approval="Approved")
+    with pytest.MonkeyPatch.context() as patch:
+        _endpoint_status(patch, "Creating")
+        with pytest.raises(deployment.DeployError, match=(
+                "endpoint 'churn-prod' is still Creating after 0 s: SageMaker goes on creating endpoint 'churn-prod'; "
+                "churn undeploy --endpoint churn-prod removes it")):
+            _deploy(timeout_seconds=0.001)
+    _register(aws, simulator, tmp_path, approval="Approved")
+    with pytest.MonkeyPatch.context() as patch:
+        _endpoint_status(patch, "Updating")
+        patch.setattr(deployment, "_check_existing", lambda sm, endpoint, existing: None)
+        with pytest.raises(deployment.DeployError, match=(
+                r"SageMaker goes on updating endpoint 'churn-prod' to churn-prod-v2-\S+; it serves the previous version \(churn-prod-v1-")):
+            _deploy("churn:2", timeout_seconds=0.001)
+
+
+def test_what_no_wait_left_behind_goes_with_the_next_deployment(aws, simulate, tmp_path, update_endpoint):
+    simulator = simulate()
+    _register(aws, simulator, tmp_path, approval="Approved")
+    first = _deploy(wait=False)
+    assert (first.action, first.status) == ("started", "Creating")
+    _register(aws, simulator, tmp_path, approval="Approved")
+    second = _deploy("churn:2", wait=False)
+    assert second.action == "started" and sm_names(aws) == ([first.model, second.model], [first.model, second.model])
+    _register(aws, simulator, tmp_path, approval="Approved")
+    third = _deploy("churn:3")
+    assert sm_names(aws) == ([third.model], [third.model])
+    assert sorted(third.removed) == sorted(f"{kind} {name}" for kind in ("model", "endpoint configuration") for name in (first.model, second.model))
+
+
+def test_a_refused_create_removes_only_what_this_deployment_made(aws, simulate, tmp_path, monkeypatch):
+    """SageMaker refuses a model name that exists (the emulator would replace it: taught here)."""
+    from moto.sagemaker import models
+    from moto.sagemaker.exceptions import ValidationError
+
+    create = models.SageMakerModelBackend.create_model
+
+    def create_new(self, model_name, *args, **kwargs):
+        if model_name in self._models:
+            raise ValidationError(message=f'Cannot create already existing model "{model_name}".')
+        return create(self, model_name, *args, **kwargs)
+
+    monkeypatch.setattr(models.SageMakerModelBackend, "create_model", create_new)
+    _register(aws, simulate(), tmp_path, approval="Approved")
+    monkeypatch.setattr(deployment, "_name", lambda endpoint, version: "churn-prod-v1-fixed")
+    first = _deploy()
+    with pytest.raises(deployment.DeployError, match="SageMaker refused the deployment"):
+        _deploy(endpoint="churn-other")  # the same model name: CreateModel refuses it
+    assert sm_names(aws) == ([first.model], [first.model])
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--model", "churn:1", "--endpoint", "bad_name"], "--endpoint 'bad_name': an endpoint name is 1 to 63 letters, digits and hyphens"),
+    (["--model", "churn:1", "--endpoint", "a" + "-" * 70 + "b"], "--endpoint 'a-----"),
     (["--model", "other:1", "--endpoint", "e"], "--model other:1: the model package group is 'churn'"),
     (["--model", "churn:one", "--endpoint", "e"], "--model churn:one: 'one' is not a version number, latest or latest-approved"),
     (["--backend", "local", "--model", "churn:1", "--endpoint", "e"], "--backend local: this command deploys to SageMaker (--backend cloud); to host a model on this machine, use churn serve"),
@@ -251,4 +370,4 @@ def test_cli_deploy_and_undeploy(aws, simulate, tmp_path, monkeypatch):
     assert "endpoint churn-prod is InService with arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/1" in result.output
     assert "it takes raw customer rows (text/csv or application/json)" in result.output
     result = CliRunner().invoke(main, ["undeploy", "--endpoint", "churn-prod"])
-    assert result.exit_code == 0 and result.output.startswith("deleted endpoint churn-prod, model churn-prod-v1-"), result.output
+    assert result.exit_code == 0 and result.output.startswith("deleted endpoint churn-prod, endpoint configuration churn-prod-v1-"), result.output

@@ -9,13 +9,15 @@ so a churn endpoint on SageMaker answers raw customer rows with the code ``churn
 locally (:func:`churn.algorithm.serve.answer`): the same formats, scores and messages.
 
 Read from sagemaker-containers 2.8.6 (``_transformer.Transformer.transform``): a tuple return is
-sent as (body, content type) with status 200; anything else must be the toolkit's own response.
-The request body arrives as text for text/csv and application/json, bytes otherwise.
+sent as (body, content type) with status 200; anything else must be the toolkit's own response,
+which is what ``transform_fn`` returns (tests/parity/test_official_stacks.py runs it there).
+The request body arrives as text for text/csv and application/json (decoded with errors
+replaced), bytes otherwise: the handler reads the request's own bytes, so a body that is not
+UTF-8 gets ``churn serve``'s 400 rather than scores of replacement characters.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from pathlib import Path
 
 from churn.algorithm import serve
@@ -29,20 +31,36 @@ def model_fn(model_dir: str):
 
 
 def transform_fn(model, body, content_type: str | None, accept: str | None):
-    """One request: ``(body, content type)`` for a 200, else the toolkit's response carrying
-    the status (and the header naming unseen categories)."""
+    """One request: the toolkit's response carrying ``churn serve``'s status, content type
+    (as is: a tuple's type would get ``; charset=utf-8``) and header naming unseen categories."""
     booster, spec = model
-    data = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
-    status, answer, kind, headers = serve.answer(booster, spec, data, content_type, accept)
-    if status == HTTPStatus.OK and not headers:
-        return answer, kind
+    status, answer, kind, headers = serve.answer(booster, spec, _request_bytes(body), content_type, accept)
     if headers:
         print(f"note: categories the model never saw, encoded as all zeros (rows per column): {headers[serve.UNSEEN_HEADER]}", flush=True)
     return _response(answer, int(status), kind, headers)
+
+
+def _request_bytes(body) -> bytes:
+    """The request body as sent. The toolkit hands text/csv and application/json bodies over as
+    text, decoded with undecodable bytes replaced; its own request object, which Werkzeug records
+    in the WSGI environment, still holds the bytes it read."""
+    if not isinstance(body, str):
+        return bytes(body or b"")
+    try:
+        from flask import request
+
+        read = request.environ.get("werkzeug.request")  # the toolkit's Request: it read the body
+        raw = read.get_data() if read is not None else None  # cached by that read: no second one
+    except Exception:  # noqa: BLE001 - outside a request, or another Werkzeug: the text it gave
+        raw = None
+    if isinstance(raw, bytes) and raw.decode("utf-8", "replace") == body:
+        return raw
+    return body.encode("utf-8")
 
 
 def _response(body: bytes, status: int, content_type: str, headers: dict):
     """The serving toolkit's response class (a Flask response), present in the official image."""
     from sagemaker_containers.beta.framework import worker
 
-    return worker.Response(response=body, status=status, mimetype=content_type, headers=headers)
+    # The type as a header, not a mimetype: Werkzeug adds a charset to a text/* mimetype.
+    return worker.Response(response=body, status=status, headers={"Content-Type": content_type, **headers})

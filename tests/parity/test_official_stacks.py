@@ -7,11 +7,14 @@ reachable here, so each stack is a Python 3.9 virtual environment with those pin
 (``tests/parity/stacks/*.txt``), kept under ``.tox/official-<stack>/``, and the steps run there
 as the images run them: the staged code bundle on ``PYTHONPATH``; the baseline through the real
 ``sagemaker-training`` toolkit in script mode; XGBoost 1.7.4's model saved as the official
-container saves it. Run by ``tox -e official-stacks`` (CI), never by the default env.
+container saves it; the cloud endpoint through the XGBoost image's real serving toolkit
+(``sagemaker-containers``) in script mode. Run by ``tox -e official-stacks`` (CI), never by the
+default env.
 """
 
 from __future__ import annotations
 
+import base64
 import glob
 import hashlib
 import json
@@ -90,6 +93,8 @@ def test_the_stacks_are_the_official_images_versions(sklearn_stack, xgboost_stac
     assert subprocess.run([str(sklearn_stack), "-c", code], capture_output=True, text=True).stdout.strip() == "(3, 9) 1.1.3 1.24.1"
     assert subprocess.run([str(xgboost_stack), "-c", code + "; import xgboost; print(xgboost.__version__)"],
                           capture_output=True, text=True).stdout.split() == ["(3,", "9)", "1.2.4", "1.24.1", "1.7.4"]
+    serving = "import flask, pkg_resources as p; from sagemaker_containers.beta.framework import encoders, transformer, worker; print(p.get_distribution('sagemaker-containers').version, flask.__version__)"
+    assert subprocess.run([str(xgboost_stack), "-c", serving], capture_output=True, text=True).stdout.split() == ["2.8.6.post2", "1.1.1"]
 
 
 @pytest.fixture(scope="module")
@@ -192,15 +197,22 @@ def test_both_candidates_evaluate_on_the_xgboost_stack(evaluations):
         assert report["binary_classification_metrics"]["auc"]["value"] > 0.7, name
 
 
-def test_selection_on_the_scikit_learn_stack_ships_the_winner_with_its_features(sklearn_stack, bundle, evaluations, splits, tmp_path):
-    from churn import model_io
-
+@pytest.fixture(scope="module")
+def selected(sklearn_stack, bundle, evaluations, splits, tmp_path_factory) -> Path:
+    """SelectModel's outputs, run on the scikit-learn stack."""
+    out = tmp_path_factory.mktemp("selected")
     _step(sklearn_stack, bundle, "churn.steps.select", "--metric", "auc", "--candidate", "xgboost",
           "--candidate", "logistic-regression", "--candidates-dir", evaluations,
-          "--manifest", splits / "manifest" / "manifest.json", "--output", tmp_path)
-    selection = json.loads((tmp_path / "selection" / "selection.json").read_text())
+          "--manifest", splits / "manifest" / "manifest.json", "--output", out)
+    return out
+
+
+def test_selection_on_the_scikit_learn_stack_ships_the_winner_with_its_features(selected, evaluations, splits):
+    from churn import model_io
+
+    selection = json.loads((selected / "selection" / "selection.json").read_text())
     assert selection["winner"] == "xgboost" and " / " in selection["summary"]
-    shipped = tmp_path / "model" / "model.tar.gz"
+    shipped = selected / "model" / "model.tar.gz"
     assert model_io.read_model_bytes(shipped) == model_io.read_model_bytes(evaluations / "xgboost" / "model" / "model.tar.gz")
     assert model_io.read_features(shipped)["feature_names"] == json.loads((splits / "manifest" / "manifest.json").read_text())["feature_names"]
 
@@ -264,3 +276,153 @@ def test_the_official_containers_model_scores_with_the_hosts_churn(xgboost_model
     theirs = subprocess.run([str(xgboost_stack), "-c", code, str(xgboost_model.parent / "xgboost-model"), str(splits / "test" / "test.csv")],
                             capture_output=True, text=True, check=True).stdout.split()
     assert np.allclose(ours, np.array(theirs, dtype=float), atol=1e-6)
+
+
+#: What SageMaker's XGBoost 1.7-1 image does with a model whose environment names a program
+#: (``serving_entrypoint`` and ``main`` of sagemaker-xgboost-container's serving.py, on the
+#: sagemaker-containers toolkit): fetch ``SAGEMAKER_SUBMIT_DIRECTORY`` into /opt/ml/code, make it
+#: a module and pip-install it (here into ``PIP_TARGET``, not the stack), import
+#: ``SAGEMAKER_PROGRAM`` by name, wrap its ``model_fn`` and ``transform_fn`` in the toolkit's
+#: Transformer, load the model from /opt/ml/model, and serve it as the toolkit's Flask Worker.
+#: Requests go through Flask's test client instead of gunicorn; answers go to ``argv[2]``.
+ENDPOINT_DRIVER = (
+    "import base64, json, os, sys\n"
+    "from sagemaker_containers.beta.framework import env, modules, transformer, worker\n"
+    "serving = env.ServingEnv()\n"
+    "program = modules.import_module(serving.module_dir, serving.module_name)\n"
+    "handlers = transformer.Transformer(model_fn=program.model_fn, transform_fn=program.transform_fn)\n"
+    "handlers.initialize()\n"
+    "app = worker.Worker(transform_fn=handlers.transform, module_name=serving.module_name)\n"
+    "import churn\n"
+    "client = app.test_client()\n"
+    "answers = []\n"
+    "for request in json.load(open(sys.argv[1])):\n"
+    "    r = client.open(request['path'], method=request['method'], data=base64.b64decode(request['body']), headers=request['headers'])\n"
+    "    answers.append({'status': r.status_code, 'headers': dict(r.headers), 'body': base64.b64encode(r.get_data()).decode()})\n"
+    "json.dump({'program': program.__file__, 'churn': churn.__file__, 'code': sorted(os.listdir(env.code_dir)),\n"
+    "           'model_dir': env.model_dir, 'answers': answers}, open(sys.argv[2], 'w'))\n"
+)
+
+
+def _endpoint_environment(bundle: Path) -> dict[str, str]:
+    """The environment the cloud backend gives the deployed model (the compiled CreateModel
+    step's container), its code archive this bundle's, staged here instead of in S3."""
+    from churn.definition import compile_definition
+
+    definition = compile_definition("cloud", bucket="my-bucket", region="eu-west-1", role_arn="arn:aws:iam::123456789012:role/x")
+    gate = next(s for s in definition["Steps"] if s["Name"] == "CheckAccuracy")["Arguments"]
+    container = next(s for s in gate["IfSteps"] if s["Name"].startswith("CreateModel"))["Arguments"]["PrimaryContainer"]
+    assert "sagemaker-xgboost:1.7-1" in container["Image"]
+    environment = dict(container["Environment"])
+    archive = environment.pop("SAGEMAKER_SUBMIT_DIRECTORY")["Std:Join"]["Values"]
+    assert archive[-2:] == [bundle.name, SOURCE_ARCHIVE], "the model runs the code bundle of this commit"
+    assert all(isinstance(value, str) for value in environment.values()), environment
+    return {**environment, "SAGEMAKER_SUBMIT_DIRECTORY": str(bundle / SOURCE_ARCHIVE)}
+
+
+def _scores(answer: dict) -> list[float]:
+    body = base64.b64decode(answer["body"])
+    if answer["headers"]["Content-Type"] == "application/json":
+        return [p["score"] for p in json.loads(body)["predictions"]]
+    return [float(v) for v in body.split()]
+
+
+def test_the_official_xgboost_images_serving_toolkit_answers_raw_rows_as_churn_predict(xgboost_stack, bundle, selected, splits, tmp_path):
+    """A churn endpoint on SageMaker's XGBoost 1.7-1 image, run as the image runs it in script
+    mode (its sagemaker-containers toolkit, the cloud model's environment, the code archive and
+    SelectModel's deployable archive) on the image's library stack: raw customer rows, CSV with or
+    without a header and label, and JSON records, get ``churn predict``'s scores, and every
+    request the status and message ``churn serve`` gives it."""
+    import numpy as np
+    import pandas as pd
+
+    from churn.algorithm import serve
+    from churn.dataset import DEFAULT_SPEC
+    from churn.predict import churn_probabilities
+    from churn.schema import SchemaError
+
+    archive = selected / "model" / "model.tar.gz"
+    root = tmp_path / "opt_ml"  # SAGEMAKER_BASE_DIR: the toolkit's /opt/ml
+    with tarfile.open(archive) as tar:
+        tar.extractall(root / "model", filter="data")  # as SageMaker unpacks ModelDataUrl
+    assert (root / "model" / "churn" / "features.json").is_file()
+    (tmp_path / "site").mkdir()  # where the toolkit's `pip install` of the code goes
+
+    header, *rows = SAMPLE_CSV.read_text().splitlines()
+    with_header = "\n".join([header, *rows[:40]]) + "\n"
+    (tmp_path / "rows.csv").write_text(with_header)
+    expected = churn_probabilities(archive, tmp_path / "rows.csv", spec=DEFAULT_SPEC)
+    bad = {  # churn predict's message for each
+        "not a number": "\n".join([header, rows[0], rows[1].replace("OH,107,", "OH,abc,", 1)]) + "\n",
+        "not in a category's vocabulary": "\n".join([header, rows[0], rows[1].replace(",415,", ",abc,", 1)]) + "\n",
+    }
+    predicted = {}
+    for name, text in bad.items():
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(SchemaError) as refused:
+            churn_probabilities(archive, tmp_path / "bad.csv", spec=DEFAULT_SPEC)
+        predicted[name] = f"{refused.value}\n"
+    records = json.dumps(pd.read_csv(tmp_path / "rows.csv", dtype=str, keep_default_na=False).to_dict(orient="records")).encode()
+    headerless = "\n".join(row.rsplit(",", 1)[0] for row in rows[:40]).encode()
+    features = "\n".join(row.split(",", 1)[1] for row in (splits / "test" / "test.csv").read_text().splitlines()[:5]).encode()
+    cases = {  # name: (body, Content-Type, Accept or None), all POST /invocations
+        "csv with a header and the label": (with_header.encode(), "text/csv", None),
+        "csv without header or label": (headerless, "text/csv", "*/*"),
+        "csv as bytes (a charset)": (with_header.encode(), "text/csv; charset=utf-8", "text/csv"),
+        "json records, json asked for": (records, "application/json", "application/json"),
+        "json records, no Accept": (records, "application/json", None),
+        "not a number": (bad["not a number"].encode(), "text/csv", None),
+        "not in a category's vocabulary": (bad["not in a category's vocabulary"].encode(), "text/csv", None),
+        "an unseen category": ("\n".join([header, rows[0].replace("KS,", "XX,", 1), rows[1]]).encode(), "text/csv", None),
+        "not UTF-8": (b"\xff\xfe", "text/csv", None),
+        "a duplicate header column": (f"{header},State\n{rows[0]},KS\n".encode(), "text/csv", None),
+        "an answer type it cannot give": (rows[0].encode(), "text/csv", "application/x-protobuf"),
+        "an unsupported content type": (b"x", "application/x-npy", None),
+        "feature rows, as the algorithm mode takes": (features, "text/csv", None),
+    }
+    requests = [{"method": "GET", "path": "/ping", "body": "", "headers": {}}] + [
+        {"method": "POST", "path": "/invocations", "body": base64.b64encode(body).decode(),
+         "headers": {"Content-Type": kind, **({"Accept": accept} if accept else {})}}
+        for body, kind, accept in cases.values()
+    ]
+    (tmp_path / "requests.json").write_text(json.dumps(requests))
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "PIP_", "SAGEMAKER_", "SM_"))}
+    env.update(_endpoint_environment(bundle), SAGEMAKER_BASE_DIR=str(root), OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=str(tmp_path / "site"), PIP_TARGET=str(tmp_path / "site"), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    assert env["SAGEMAKER_PROGRAM"] == "churn_endpoint.py" and env["SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"] == "text/csv"
+    done = subprocess.run([str(xgboost_stack), "-c", ENDPOINT_DRIVER, str(tmp_path / "requests.json"), str(tmp_path / "answers.json")],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    served = json.loads((tmp_path / "answers.json").read_text())
+    # The program and churn's code were imported from the installed code archive, not this checkout.
+    assert served["program"] == str(tmp_path / "site" / "churn_endpoint.py")
+    assert served["churn"] == str(tmp_path / "site" / "churn" / "__init__.py")
+    assert {"churn", "churn_endpoint.py"} <= set(served["code"]) and served["model_dir"] == str(root / "model")
+
+    ping, *answers = served["answers"]
+    assert ping["status"] == 200
+    # Every answer is churn serve's for the same request: its status, type, header and message.
+    booster, spec = serve.load_model(root / "model", allow_pickle=False), serve.load_spec(root / "model")
+    for (name, (body, kind, accept)), answer in zip(cases.items(), answers):
+        status, message, answer_type, headers = serve.answer(booster, spec, body, kind, accept)
+        assert answer["status"] == status, (name, base64.b64decode(answer["body"]))
+        assert answer["headers"]["Content-Type"] == answer_type, name
+        assert answer["headers"].get(serve.UNSEEN_HEADER) == headers.get(serve.UNSEEN_HEADER), name
+        if status == 200:
+            ours = _scores({"headers": {"Content-Type": answer_type}, "body": base64.b64encode(message).decode()})
+            np.testing.assert_allclose(_scores(answer), ours, rtol=1e-6, err_msg=name)
+            assert len(ours) > 1
+        else:
+            assert base64.b64decode(answer["body"]) == message, name
+    # ... and its scores churn predict's for the same rows, whatever the form they came in.
+    answered = dict(zip(cases, answers))
+    for name in ("csv with a header and the label", "csv without header or label", "csv as bytes (a charset)",
+                 "json records, json asked for", "json records, no Accept"):
+        np.testing.assert_allclose(np.array(_scores(answered[name]), dtype=np.float32), expected, rtol=1e-6, err_msg=name)
+    assert answered["json records, json asked for"]["headers"]["Content-Type"] == "application/json"
+    assert answered["json records, no Accept"]["headers"]["Content-Type"] == "text/csv"  # SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT
+    for name, message in predicted.items():
+        assert (answered[name]["status"], base64.b64decode(answered[name]["body"]).decode()) == (400, message)
+    assert "'abc'" in predicted["not a number"] and predicted["not a number"] != predicted["not in a category's vocabulary"]
+    assert answered["an unseen category"]["headers"][serve.UNSEEN_HEADER] == "State=1"

@@ -34,10 +34,30 @@ def transform_fn(model, body, content_type: str | None, accept: str | None):
     """One request: the toolkit's response carrying ``churn serve``'s status, content type
     (as is: a tuple's type would get ``; charset=utf-8``) and header naming unseen categories."""
     booster, spec = model
-    status, answer, kind, headers = serve.answer(booster, spec, _request_bytes(body), content_type, accept)
+    status, answer, kind, headers = serve.answer(booster, spec, _request_bytes(body), _request_type(content_type), accept)
     if headers:
-        print(f"note: categories the model never saw, encoded as all zeros (rows per column): {headers[serve.UNSEEN_HEADER]}", flush=True)
+        unseen = headers[serve.UNSEEN_HEADER]
+        print(f"note: categories the model never saw, encoded as all zeros (rows per column): {unseen}", flush=True)
+        # InvokeEndpoint passes a container's headers on only as this one (its CustomAttributes).
+        headers = {**headers, CUSTOM_ATTRIBUTES: f"{serve.UNSEEN_HEADER}: {unseen}"}
     return _response(answer, int(status), kind, headers)
+
+
+#: The response header SageMaker returns to an InvokeEndpoint caller as ``CustomAttributes``.
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+def _request_type(content_type: str | None) -> str | None:
+    """The request's Content-Type as sent: the toolkit says application/json for a request that
+    names none, where ``churn serve`` reads CSV (InvokeEndpoint's ContentType is optional)."""
+    try:
+        from flask import request
+
+        if request.headers.get("ContentType") is None and request.headers.get("Content-Type") is None:
+            return None
+    except Exception:  # noqa: BLE001 - outside a request: the type the toolkit gave
+        pass
+    return content_type
 
 
 def _request_bytes(body) -> bytes:

@@ -379,10 +379,11 @@ def test_the_official_xgboost_images_serving_toolkit_answers_raw_rows_as_churn_p
         "an answer type it cannot give": (rows[0].encode(), "text/csv", "application/x-protobuf"),
         "an unsupported content type": (b"x", "application/x-npy", None),
         "feature rows, as the algorithm mode takes": (features, "text/csv", None),
+        "csv without a Content-Type": (with_header.encode(), None, None),  # the toolkit would say JSON
     }
     requests = [{"method": "GET", "path": "/ping", "body": "", "headers": {}}] + [
         {"method": "POST", "path": "/invocations", "body": base64.b64encode(body).decode(),
-         "headers": {"Content-Type": kind, **({"Accept": accept} if accept else {})}}
+         "headers": {**({"Content-Type": kind} if kind else {}), **({"Accept": accept} if accept else {})}}
         for body, kind, accept in cases.values()
     ]
     (tmp_path / "requests.json").write_text(json.dumps(requests))
@@ -426,3 +427,6 @@ def test_the_official_xgboost_images_serving_toolkit_answers_raw_rows_as_churn_p
         assert (answered[name]["status"], base64.b64decode(answered[name]["body"]).decode()) == (400, message)
     assert "'abc'" in predicted["not a number"] and predicted["not a number"] != predicted["not in a category's vocabulary"]
     assert answered["an unseen category"]["headers"][serve.UNSEEN_HEADER] == "State=1"
+    # InvokeEndpoint passes no other header on: the note reaches the caller as CustomAttributes.
+    assert answered["an unseen category"]["headers"]["X-Amzn-SageMaker-Custom-Attributes"] == "X-Churn-Unseen-Categories: State=1"
+    np.testing.assert_allclose(np.array(_scores(answered["csv without a Content-Type"]), dtype=np.float32), expected, rtol=1e-6)

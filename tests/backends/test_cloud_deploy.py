@@ -236,12 +236,17 @@ def test_undeploy_removes_the_endpoint_its_configuration_and_model(aws, simulate
         deployment.undeploy(_backend(), "churn-prod")
 
 
-def test_undeploy_leaves_an_endpoint_churn_did_not_make(aws):
-    sm = aws["sm"]
+def _foreign_endpoint(sm) -> None:
+    """An endpoint "theirs", with its configuration and model, that churn did not make (no tags)."""
     sm.create_model(ModelName="theirs", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r", PrimaryContainer={"Image": "x"})
     sm.create_endpoint_config(EndpointConfigName="theirs", ProductionVariants=[
         {"VariantName": "AllTraffic", "ModelName": "theirs", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     sm.create_endpoint(EndpointName="theirs", EndpointConfigName="theirs")
+
+
+def test_undeploy_leaves_an_endpoint_churn_did_not_make(aws):
+    sm = aws["sm"]
+    _foreign_endpoint(sm)
     with pytest.raises(deployment.DeployError, match="endpoint 'theirs' was not made by churn deploy"):
         deployment.undeploy(_backend(), "theirs")
     assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == ["theirs"]
@@ -250,10 +255,7 @@ def test_undeploy_leaves_an_endpoint_churn_did_not_make(aws):
 def test_deploy_does_not_take_over_an_endpoint_churn_did_not_make(aws, simulate, tmp_path):
     _register(aws, simulate(), tmp_path, approval="Approved")
     sm = aws["sm"]
-    sm.create_model(ModelName="theirs", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r", PrimaryContainer={"Image": "x"})
-    sm.create_endpoint_config(EndpointConfigName="theirs", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": "theirs", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
-    sm.create_endpoint(EndpointName="theirs", EndpointConfigName="theirs")
+    _foreign_endpoint(sm)
     with pytest.raises(deployment.DeployError, match="endpoint 'theirs' exists and was not made by churn deploy .*: choose another --endpoint"):
         _deploy(endpoint="theirs")
     assert sm.describe_endpoint(EndpointName="theirs")["EndpointConfigName"] == "theirs"

@@ -55,7 +55,7 @@ def _request_type(content_type: str | None) -> str | None:
 
         if request.headers.get("ContentType") is None and request.headers.get("Content-Type") is None:
             return None
-    except Exception:  # noqa: BLE001 - outside a request: the type the toolkit gave
+    except Exception:  # noqa: BLE001, S110 - outside a request: the type the toolkit gave
         pass
     return content_type
 

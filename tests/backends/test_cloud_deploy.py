@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the emulator fixtures of test_cloud_run.py, imported by name
 """``churn deploy`` / ``churn undeploy`` against the AWS API emulator (moto) as a real HTTP server.
 
 The registered version comes from a cloud run: the run goes through the emulator with the

@@ -1,0 +1,249 @@
+"""A hyperparameter tuning job as SageMaker runs one, for the local backend (issue 18).
+
+SageMaker's tuning job (``CreateHyperParameterTuningJob``, a pipeline's ``TuningStep``) trains
+up to ``MaxNumberOfTrainingJobs`` jobs, at most ``MaxParallelTrainingJobs`` at a time, each with
+the static hyperparameters plus values the strategy proposes from the parameter ranges; each
+job's objective is the final value of its objective metric, read from its log by the metric
+definitions; a job that fails or reports no objective does not fail the tuning job unless none
+reports one. ``TrainingJobSummaries`` lists the jobs best first (``get_top_model_s3_uri`` reads
+the first), without those that reported no objective.
+
+This module is that logic without I/O: :func:`tuning_config` reads the step's resolved
+``HyperParameterTuningJobConfig``; :class:`Searcher` proposes trials in waves with optuna
+(Bayesian: TPE; Random: random sampling), seeded by the job's ``RandomSeed`` so a re-run proposes
+the same trials; :func:`objective_of` reads a trial's objective from its log; and
+:func:`training_job_summaries` ranks the finished trials as SageMaker lists them. The local
+executor runs each trial as a training job in the XGBoost container.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from churn.training_metrics import metric_series
+
+#: The strategies a local tuning job runs (SageMaker's Hyperband and Grid are cloud-only).
+STRATEGIES = ("Bayesian", "Random")
+#: SageMaker's default when a tuning job names no seed.
+DEFAULT_SEED = 0
+
+
+class TuningError(ValueError):
+    """A tuning job the local backend cannot run as given; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """One hyperparameter range of ``ParameterRanges``."""
+
+    name: str
+    kind: str  # "Integer", "Continuous" or "Categorical"
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    strategy: str
+    max_jobs: int
+    max_parallel: int
+    seed: int
+    metric: str
+    maximize: bool
+    ranges: tuple[Range, ...]
+
+
+def _positive(value, where: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise TuningError(f"{where} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise TuningError(f"{where} must be at least 1, got {number}")
+    return number
+
+
+def _ranges(document: dict) -> tuple[Range, ...]:
+    ranges: list[Range] = []
+    for kind in ("Integer", "Continuous", "Categorical"):
+        for item in document.get(f"{kind}ParameterRanges") or []:
+            name = item["Name"]
+            if kind == "Categorical":
+                values = tuple(str(v) for v in item.get("Values") or [])
+                if not values:
+                    raise TuningError(f"categorical range {name!r} has no values")
+                ranges.append(Range(name, kind, values=values))
+                continue
+            scaling = item.get("ScalingType", "Auto")
+            if scaling not in ("Auto", "Linear", "Logarithmic"):
+                raise TuningError(f"range {name!r}: scaling {scaling!r} is not one the local backend runs (Auto, Linear, Logarithmic)")
+            try:
+                low, high = float(item["MinValue"]), float(item["MaxValue"])
+            except (KeyError, TypeError, ValueError):
+                raise TuningError(f"range {name!r} needs numeric MinValue and MaxValue") from None
+            if not low <= high or (scaling == "Logarithmic" and low <= 0):
+                raise TuningError(f"range {name!r}: {low} .. {high} is not a range{' above 0' if scaling == 'Logarithmic' else ''}")
+            ranges.append(Range(name, kind, low, high, scaling == "Logarithmic"))
+    if not ranges:
+        raise TuningError("the tuning job has no parameter ranges")
+    names = [r.name for r in ranges]
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated:
+        raise TuningError(f"hyperparameter {repeated!r} has more than one range")
+    return tuple(ranges)
+
+
+def tuning_config(config: dict) -> TuningConfig:
+    """The resolved ``HyperParameterTuningJobConfig`` of a tuning step, checked."""
+    strategy = config.get("Strategy", "Bayesian")
+    if strategy not in STRATEGIES:
+        raise TuningError(f"TuningStrategy {strategy!r}: the local backend runs {' and '.join(STRATEGIES)}")
+    limits = config.get("ResourceLimits") or {}
+    objective = config.get("HyperParameterTuningJobObjective") or {}
+    if objective.get("Type") not in ("Maximize", "Minimize") or not objective.get("MetricName"):
+        raise TuningError("the tuning job needs an objective: a MetricName to Maximize or Minimize")
+    seed = config.get("RandomSeed", DEFAULT_SEED)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise TuningError(f"the tuning seed must be a whole number, got {seed!r}") from None
+    return TuningConfig(
+        strategy=strategy,
+        max_jobs=_positive(limits.get("MaxNumberOfTrainingJobs"), "TuningMaxJobs (MaxNumberOfTrainingJobs)"),
+        max_parallel=_positive(limits.get("MaxParallelTrainingJobs"), "TuningMaxParallelJobs (MaxParallelTrainingJobs)"),
+        seed=seed,
+        metric=objective["MetricName"],
+        maximize=objective["Type"] == "Maximize",
+        ranges=_ranges(config.get("ParameterRanges") or {}),
+    )
+
+
+def hyperparameter_text(value) -> str:
+    """A proposed value as a training job's hyperparameter (SageMaker passes strings): whole
+    numbers without a decimal point, other numbers in their shortest exact form."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 2**53):
+        return str(int(value))
+    return repr(float(value))
+
+
+@dataclass
+class Proposal:
+    number: int
+    hyperparameters: dict[str, str]
+    #: The searcher's own number of the trial.
+    search_number: int = field(default=-1, repr=False)
+
+
+class Searcher:
+    """Proposes trials in waves and learns from their objectives (optuna, in memory).
+
+    Waves are deterministic: the same config (and so the same seed) and the same objectives
+    give the same proposals, whatever the order trials finish in; a wave's trials are recorded
+    in their numbers' order before the next wave is asked for."""
+
+    def __init__(self, config: TuningConfig):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler: optuna.samplers.BaseSampler
+        if config.strategy == "Random":
+            sampler = optuna.samplers.RandomSampler(seed=config.seed)
+        else:
+            # TPE starts with random trials (10 by default, which a small budget never passes).
+            sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=max(2, config.max_jobs // 3), constant_liar=True)
+        self.config = config
+        self.study = optuna.create_study(direction="maximize" if config.maximize else "minimize", sampler=sampler)
+        self.distributions = {r.name: _distribution(r) for r in config.ranges}
+        self.proposed = 0
+
+    def next_wave(self) -> list[Proposal]:
+        """Up to ``max_parallel`` new trials, none past ``max_jobs``; empty when the budget is spent."""
+        count = min(self.config.max_parallel, self.config.max_jobs - self.proposed)
+        wave = []
+        for _ in range(max(count, 0)):
+            trial = self.study.ask(self.distributions)
+            values = {name: hyperparameter_text(trial.params[name]) for name in self.distributions}
+            wave.append(Proposal(self.proposed, values, trial.number))
+            self.proposed += 1
+        return wave
+
+    def record(self, proposals: list[Proposal], objectives: dict[int, float | None]) -> None:
+        """Tell the searcher each trial's objective (None: failed or reported none), in order."""
+        import optuna
+
+        for proposal in sorted(proposals, key=lambda p: p.number):
+            value = objectives.get(proposal.number)
+            if value is None or not math.isfinite(value):
+                self.study.tell(proposal.search_number, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(proposal.search_number, value)
+
+
+def _distribution(item: Range):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if item.kind == "Categorical":
+        return CategoricalDistribution(list(item.values))
+    if item.kind == "Integer":
+        return IntDistribution(int(math.ceil(item.low)), int(math.floor(item.high)), log=item.log)
+    return FloatDistribution(item.low, item.high, log=item.log)
+
+
+def objective_of(log_text: str, metric: str, definitions: list[dict]) -> float | None:
+    """A trial's objective: the final value of ``metric`` in its log, by the job's definitions
+    (None when the log has none)."""
+    wanted = [d for d in definitions if d.get("Name") == metric]
+    if not wanted:
+        return None
+    values = metric_series(log_text, wanted)[metric]
+    return values[-1] if values else None
+
+
+@dataclass
+class Trial:
+    """One finished trial, as the run folder records it."""
+
+    number: int
+    job: str
+    hyperparameters: dict[str, str]
+    status: str  # "Completed", "Failed" or "Stopped"
+    objective: float | None = None
+    seconds: float | None = None
+    cached: bool = False
+    failure: str | None = None
+    #: When the trial's job was created (ISO 8601, UTC).
+    created: str | None = None
+
+
+def ranked(trials: list[Trial], maximize: bool) -> list[Trial]:
+    """The completed trials that reported an objective, best first (ties: the earlier trial)."""
+    scored = [t for t in trials if t.status == "Completed" and t.objective is not None]
+    return sorted(scored, key=lambda t: ((-t.objective if maximize else t.objective), t.number))  # type: ignore[operator]
+
+
+#: The account and region in the ARNs of a local tuning job's trials (none exists on AWS).
+LOCAL_ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
+
+
+def training_job_summaries(trials: list[Trial], config: TuningConfig) -> list[dict]:
+    """``TrainingJobSummaries`` of the tuning step's properties: the ranked trials, in the shape
+    of ``ListTrainingJobsForHyperParameterTuningJob`` sorted by ``FinalObjectiveMetricValue``."""
+    return [
+        {
+            "TrainingJobName": t.job,
+            "TrainingJobArn": f"{LOCAL_ARN_PREFIX}:training-job/{t.job}",
+            "CreationTime": t.created,
+            "TrainingJobStatus": t.status,
+            "TunedHyperParameters": dict(t.hyperparameters),
+            "FinalHyperParameterTuningJobObjectiveMetric": {
+                "Type": "Maximize" if config.maximize else "Minimize", "MetricName": config.metric, "Value": t.objective,
+            },
+            "ObjectiveStatus": "Succeeded",
+        }
+        for t in ranked(trials, config.maximize)
+    ]

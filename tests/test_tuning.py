@@ -1,0 +1,149 @@
+"""A tuning job's logic (churn.tuning): its config as a TuningStep compiles it, seeded proposals
+in waves, objectives from logs, and the ranked training job summaries."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from churn.training_metrics import METRIC_DEFINITIONS
+from churn.tuning import (
+    Searcher,
+    Trial,
+    TuningError,
+    hyperparameter_text,
+    objective_of,
+    ranked,
+    training_job_summaries,
+    tuning_config,
+)
+
+
+def _config(**changes) -> dict:
+    """A HyperParameterTuningJobConfig as the SDK compiles a TuningStep's (parameters resolved)."""
+    config = {
+        "Strategy": "Bayesian",
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2},
+        "TrainingJobEarlyStoppingType": "Off",
+        "RandomSeed": 42,
+        "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+        "ParameterRanges": {
+            "ContinuousParameterRanges": [
+                {"Name": "eta", "MinValue": "0.01", "MaxValue": "0.5", "ScalingType": "Logarithmic"},
+                {"Name": "subsample", "MinValue": "0.5", "MaxValue": "1", "ScalingType": "Auto"},
+            ],
+            "CategoricalParameterRanges": [],
+            "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "10", "ScalingType": "Auto"}],
+        },
+    }
+    config.update(changes)
+    return config
+
+
+def test_the_compiled_config_is_read():
+    config = tuning_config(_config())
+    assert (config.strategy, config.max_jobs, config.max_parallel, config.seed) == ("Bayesian", 6, 2, 42)
+    assert (config.metric, config.maximize) == ("validation:auc", True)
+    assert [(r.name, r.kind, r.low, r.high, r.log) for r in config.ranges] == [
+        ("max_depth", "Integer", 2.0, 10.0, False), ("eta", "Continuous", 0.01, 0.5, True), ("subsample", "Continuous", 0.5, 1.0, False)]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"Strategy": "Hyperband"}, "TuningStrategy 'Hyperband': the local backend runs Bayesian and Random"),
+    ({"ResourceLimits": {"MaxNumberOfTrainingJobs": 0, "MaxParallelTrainingJobs": 2}}, "TuningMaxJobs .* must be at least 1, got 0"),
+    ({"ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": "x"}}, "TuningMaxParallelJobs .* must be a whole number, got 'x'"),
+    ({"HyperParameterTuningJobObjective": {"MetricName": "validation:auc"}}, "needs an objective"),
+    ({"ParameterRanges": {}}, "has no parameter ranges"),
+    ({"ParameterRanges": {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "1", "ScalingType": "ReverseLogarithmic"}]}},
+     "range 'eta': scaling 'ReverseLogarithmic' is not one the local backend runs"),
+    ({"ParameterRanges": {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]}},
+     r"range 'eta': 0.0 .. 1.0 is not a range above 0"),
+    ({"ParameterRanges": {"IntegerParameterRanges": [{"Name": "d", "MinValue": "5", "MaxValue": "2"}, ]}}, r"range 'd': 5.0 .. 2.0 is not a range"),
+    ({"ParameterRanges": {"IntegerParameterRanges": [{"Name": "d", "MinValue": "1", "MaxValue": "2"}],
+                          "ContinuousParameterRanges": [{"Name": "d", "MinValue": "1", "MaxValue": "2"}]}}, "hyperparameter 'd' has more than one range"),
+])
+def test_what_the_local_backend_cannot_run_is_named(changes, message):
+    with pytest.raises(TuningError, match=message):
+        tuning_config(_config(**changes))
+
+
+def _run(config, objective=lambda hp: float(hp["max_depth"]), failing=(), finish_order=reversed) -> list[tuple[int, dict]]:
+    searcher = Searcher(tuning_config(config))
+    seen = []
+    while True:
+        wave = searcher.next_wave()
+        if not wave:
+            return seen
+        assert len(wave) <= searcher.config.max_parallel
+        # Results come in any order; the searcher records them in the trials' order.
+        results = {p.number: (None if p.number in failing else objective(p.hyperparameters)) for p in finish_order(wave)}
+        searcher.record(list(finish_order(wave)), results)
+        seen += [(p.number, p.hyperparameters) for p in wave]
+
+
+@pytest.mark.parametrize("strategy", ["Bayesian", "Random"])
+def test_the_same_seed_proposes_the_same_trials_and_another_seed_others(strategy):
+    config = _config(Strategy=strategy)
+    first = _run(config, failing={1, 4})
+    assert first == _run(config, failing={1, 4}) == _run(config, failing={1, 4}, finish_order=list)
+    assert [n for n, _ in first] == list(range(6))
+    assert [hp for _, hp in first] != [hp for _, hp in _run(_config(Strategy=strategy, RandomSeed=43), failing={1, 4})]
+
+
+@settings(max_examples=15, deadline=None)
+@given(jobs=st.integers(1, 9), parallel=st.integers(1, 4), seed=st.integers(0, 2**31 - 1), strategy=st.sampled_from(["Bayesian", "Random"]))
+def test_proposals_stay_in_their_ranges_and_the_budget(jobs, parallel, seed, strategy):
+    config = _config(Strategy=strategy, RandomSeed=seed, ResourceLimits={"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel})
+    trials = _run(config)
+    assert len(trials) == jobs
+    for _, hp in trials:
+        assert set(hp) == {"max_depth", "eta", "subsample"}
+        assert hp["max_depth"].isdigit() and 2 <= int(hp["max_depth"]) <= 10
+        assert 0.01 <= float(hp["eta"]) <= 0.5 and 0.5 <= float(hp["subsample"]) <= 1.0
+
+
+def test_bayesian_search_learns_from_the_objectives():
+    """After its random start, TPE proposes near the best trials: on an objective that rewards a
+    deep tree, its later proposals are deeper than its first ones."""
+    config = _config(ResourceLimits={"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2})
+    trials = _run(config, objective=lambda hp: -abs(int(hp["max_depth"]) - 10))
+    early = [int(hp["max_depth"]) for _, hp in trials[:6]]
+    late = [int(hp["max_depth"]) for _, hp in trials[-6:]]
+    assert sum(late) / len(late) > sum(early) / len(early) and max(late) == 10
+
+
+def test_values_are_written_as_sagemaker_passes_hyperparameters():
+    assert [hyperparameter_text(v) for v in (5, 5.0, 0.1, "gbtree", 1e-05)] == ["5", "5", "0.1", "gbtree", "1e-05"]
+
+
+def test_the_objective_is_the_metrics_final_value_in_the_log():
+    log = "[0]\ttrain-auc:0.80\tvalidation-auc:0.70\n[1]\ttrain-auc:0.90\tvalidation-auc:0.75\nvalidation-auc:nan\n"
+    assert objective_of(log, "validation:auc", METRIC_DEFINITIONS) == 0.75
+    assert objective_of(log, "train:auc", METRIC_DEFINITIONS) == 0.9
+    assert objective_of("no metrics here\n", "validation:auc", METRIC_DEFINITIONS) is None
+    assert objective_of(log, "validation:logloss", METRIC_DEFINITIONS) is None
+
+
+def _trial(number, status="Completed", objective=None) -> Trial:
+    return Trial(number, f"churn-tune-{number:03d}", {"max_depth": str(number)}, status, objective, 1.0, created="2026-11-28T12:00:00Z")
+
+
+def test_summaries_list_the_reporting_trials_best_first():
+    trials = [_trial(0, objective=0.80), _trial(1, "Failed"), _trial(2, objective=0.91), _trial(3), _trial(4, objective=0.91)]
+    assert [t.number for t in ranked(trials, maximize=True)] == [2, 4, 0]
+    assert [t.number for t in ranked(trials, maximize=False)] == [0, 2, 4]
+    [best, *_] = training_job_summaries(trials, tuning_config(_config()))
+    assert best["TrainingJobName"] == "churn-tune-002" and best["TunedHyperParameters"] == {"max_depth": "2"}
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"] == {"Type": "Maximize", "MetricName": "validation:auc", "Value": 0.91}
+
+
+def test_a_summary_has_the_members_sagemaker_lists():
+    from tests.aws_contract import _check, service_model
+
+    shape = service_model().shape_for("HyperParameterTrainingJobSummary")
+    [summary] = training_job_summaries([_trial(0, objective=0.8)], tuning_config(_config()))
+    found: list[str] = []
+    _check(shape, {k: v for k, v in summary.items() if k != "CreationTime"}, "summary", found)
+    assert [problem for problem in found if "CreationTime" not in problem] == []
+    assert set(shape.required_members) <= set(summary)

@@ -75,15 +75,9 @@ def parse_reference(reference: str, group: str) -> str:
 
 def find_package(sm, group: str, what: str) -> dict:
     """DescribeModelPackage of the version ``what`` names in ``group``."""
-    packages, token = [], None
     try:
-        while True:
-            page = sm.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending",
-                                          **({"NextToken": token} if token else {}))
-            packages += page.get("ModelPackageSummaryList", [])
-            token = page.get("NextToken")
-            if not token:
-                break
+        pages = sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
+        packages = [p for page in pages for p in page.get("ModelPackageSummaryList", [])]
     except _client_error() as error:
         raise DeployError(f"cannot list model package group {group!r}: {_explain(error)}") from None
     if what == "latest-approved":
@@ -302,11 +296,11 @@ def sweep(sm, endpoint: str, keep: str | None) -> list[str]:
     a rollback, left behind. Another endpoint's, or anything not churn's, is left alone."""
     stem = endpoint[:NAME_STEM].rstrip("-")  # every name churn makes for the endpoint starts so
     removed = []
-    for kind, listing, key, name_key, arn_key, delete in (
-        ("endpoint configuration", sm.list_endpoint_configs, "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn", sm.delete_endpoint_config),
-        ("model", sm.list_models, "Models", "ModelName", "ModelArn", sm.delete_model),
+    for kind, operation, key, name_key, arn_key, delete in (
+        ("endpoint configuration", "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn", sm.delete_endpoint_config),
+        ("model", "list_models", "Models", "ModelName", "ModelArn", sm.delete_model),
     ):
-        for item in _listed(listing, key, stem):
+        for item in _listed(sm, operation, key, stem):
             name = item[name_key]
             if name == keep or not _tagged_for(sm, item[arn_key], endpoint):
                 continue
@@ -318,17 +312,15 @@ def sweep(sm, endpoint: str, keep: str | None) -> list[str]:
     return removed
 
 
-def _listed(listing, key: str, stem: str) -> list[dict]:
-    items, token = [], None
+def _listed(sm, operation: str, key: str, stem: str) -> list[dict]:
+    """Every item ``operation`` lists whose name contains ``stem`` (those listed before an error)."""
+    items: list[dict] = []
     try:
-        while True:
-            page = listing(NameContains=stem, **({"NextToken": token} if token else {}))
+        for page in sm.get_paginator(operation).paginate(NameContains=stem):
             items += page.get(key, [])
-            token = page.get("NextToken")
-            if not token:
-                return items
     except _client_error():
-        return items
+        pass  # what could not be listed is left for the next sweep
+    return items
 
 
 def _tagged_for(sm, arn: str, endpoint: str) -> bool:

@@ -219,11 +219,26 @@ class LocalRun:
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
         #: Set by :meth:`stop_jobs` (Ctrl-C): a job that ends now was stopped, not failed.
         self.stopping = False
+        self._job_folders: set[Path] = set()
+        self._job_folders_lock = threading.Lock()
+
+    def job_folder(self, step: str) -> Path:
+        """Job step ``step``'s folder under the run's jobs folder (local mode's container root for
+        it), known to :meth:`stop_jobs` from now on. A tuning step's trials (``<Step>/<job>``) have
+        theirs inside their step's."""
+        folder = self.jobs.path / step
+        with self._job_folders_lock:
+            self._job_folders.add(folder)
+        return folder
 
     def stop_jobs(self) -> None:
         """Ctrl-C: each running job's containers removed, their output kept for its step's log."""
         self.stopping = True
-        for job_dir in sorted(p for p in self.jobs.path.iterdir() if p.is_dir()):
+        with self._job_folders_lock:
+            known = set(self._job_folders)
+        folders = known | {p for p in self.jobs.path.iterdir() if p.is_dir()}
+        # The deepest first: a trial's containers are its own, not its tuning step folder's.
+        for job_dir in sorted(folders, key=lambda p: (-len(p.parts), p)):
             try:
                 docker.finish_job_containers(job_dir, job_dir / STEP_LOG)
             except Exception as error:  # noqa: BLE001 - stopping must go on; what is left is removed below
@@ -396,7 +411,7 @@ def run_job(
     outputs, inputs = outputs_of(args), inputs_of(args)
     paths = _container_paths(inputs, outputs, args)
     log_file = run.log_file(step)
-    job_dir = run.jobs.path / step
+    job_dir = run.job_folder(step)
     job_log = job_dir / STEP_LOG  # the containers' output, until the step's verdict
 
     def failed(reason: str):

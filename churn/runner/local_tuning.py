@@ -9,10 +9,11 @@ not fail the tuning job unless none reports one; the step's properties are the j
 refuses the step type; :func:`run_tuning` runs it:
 
 - the proposals come from :class:`churn.tuning.Searcher` (seeded by the job's ``RandomSeed``) in
-  waves of ``min(MaxParallelTrainingJobs, the run's max_parallel)``, the trials of a wave side by
-  side on threads, the next wave asked for once the whole wave has ended (a slot waits for the
-  slowest trial of its wave: SageMaker refills slots as they free up). The same seed, budget and
-  bound propose the same trials;
+  waves of ``MaxParallelTrainingJobs`` proposals, the trials of a wave side by side on threads,
+  at most ``min(MaxParallelTrainingJobs, the run's max_parallel)`` at once, the next wave asked
+  for once the whole wave has ended (a slot waits for the slowest trial of its wave: SageMaker
+  refills slots as they free up). The same seed and budget propose the same trials, whatever the
+  run's bound;
 - each trial is a training job run through :func:`churn.runner.local_jobs.run_job` as step
   ``<Step>/<job>``: its own job folder (inside the step's, under the run's jobs folder, so Ctrl-C
   stops it), container verdict, declared model output, kept log and ``metrics.json`` in
@@ -32,7 +33,6 @@ one training job in local mode.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -115,11 +115,13 @@ class _Tuning:
         self.name = tuning_job_name(step)
         self.trials: list[Trial] = []
         self.created = _now()
-        #: The trials of each wave side by side; the run's bound applies to them too.
-        self.wave_size = max(1, min(config.max_parallel, run.max_parallel))
+        #: How many trials of a wave run at once: the tuning job's bound, and the run's too. A wave
+        #: is always MaxParallelTrainingJobs proposals, so the run's bound (--max-parallel-steps)
+        #: never changes which trials are proposed, nor so their cache hits.
+        self.concurrency = max(1, min(config.max_parallel, run.max_parallel))
 
     def search(self) -> None:
-        searcher = Searcher(dataclasses.replace(self.config, max_parallel=self.wave_size))
+        searcher = Searcher(self.config)
         while not self.run.stopping:
             wave = searcher.next_wave()
             if not wave:
@@ -141,9 +143,11 @@ class _Tuning:
         """The wave's trials, each on a thread of its own (daemon threads, as the executor's steps:
         Ctrl-C stops their jobs and waits for the step); in the proposals' order."""
         results: list[Trial | None] = [None] * len(wave)
+        slots = threading.Semaphore(self.concurrency)
 
         def work(index: int, proposal: Proposal) -> None:
-            results[index] = self._trial(proposal)
+            with slots:
+                results[index] = self._trial(proposal)
 
         threads = [
             threading.Thread(target=work, args=(i, p), name=f"trial-{self.step}-{p.number + 1}", daemon=True)

@@ -390,6 +390,15 @@ def test_a_rerun_with_the_same_seed_replays_every_trial_from_the_cache(setting):
     assert len(third.training.started) == 6
 
 
+def test_the_runs_own_bound_does_not_change_the_trials(setting):
+    """--max-parallel-steps bounds how many trials run at once, never which are proposed: a run
+    with another bound replays the same trials from the cache."""
+    first = setting.execute(parameters={"TuningMaxParallelJobs": 3}, max_parallel=1)
+    second = setting.execute(parameters={"TuningMaxParallelJobs": 3}, max_parallel=3)
+    assert second.training.started == []
+    assert [t["hyperparameters"] for t in _trials(second)] == [t["hyperparameters"] for t in _trials(first)]
+
+
 # --- what the local backend cannot run, and Ctrl-C --------------------------------------------
 
 

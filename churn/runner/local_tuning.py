@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from churn.files import file_uri
+from churn.layout import TRIALS_FILE
 from churn.runner.local_jobs import STOPPED, LocalRun, bounded, run_job
 from churn.tables import write_lines_atomically
 from churn.training_metrics import METRICS_FILE, job_metric_definitions, read_series
@@ -61,7 +62,6 @@ from churn.tuning import (
 )
 
 #: In ``runs/<id>/<TuningStep>/``: every trial of the step.
-TRIALS_FILE = "trials.json"
 #: How much of one trial's failure reason the step's own failure reason quotes.
 _TRIAL_REASON = 200
 

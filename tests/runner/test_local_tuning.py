@@ -25,7 +25,7 @@ from churn.files import file_uri, uri_path
 from churn.runner import local_executor
 from churn.runner.events import Events, RunStarted, StepFinished
 from churn.runner.local_jobs import JobsFolder, LocalRun
-from churn.runner.local_tuning import TRIALS_FILE
+from churn.layout import TRIALS_FILE
 from churn.runner.step_cache import StepCache
 from churn.training_metrics import METRIC_DEFINITIONS
 
@@ -481,3 +481,16 @@ def test_an_objective_no_metric_definition_reads_is_refused_before_any_trial():
 
     with pytest.raises(TuningError, match=r"^the objective metric 'validation:auc' is not one of the training job's metric definitions \(none\)$"):
         run_tuning(None, TUNE, {"HyperParameterTuningJobConfig": config, "TrainingJobDefinition": definition}, start_trial=start, execution_id="x")
+
+
+def test_a_failed_tuning_steps_folder_keeps_its_trials_and_their_logs(tmp_path):
+    """A failed step's folder is cut down to its records (its outputs could be mistaken for
+    results): a tuning step keeps trials.json and each trial's log, nothing else."""
+    from churn.runner.local import _keep_only_records
+
+    step = tmp_path / TUNE
+    for relative in ("logs.txt", TRIALS_FILE, "t-001/logs.txt", "t-001/metrics.json", "t-001/output/model.tar.gz", "t-002/output/model.tar.gz"):
+        (step / relative).parent.mkdir(parents=True, exist_ok=True)
+        (step / relative).write_text("x")
+    _keep_only_records(step)
+    assert sorted(p.relative_to(step).as_posix() for p in step.rglob("*")) == ["logs.txt", "t-001", "t-001/logs.txt", TRIALS_FILE]

@@ -61,7 +61,6 @@ from churn.tuning import (
     tuning_job_name,
 )
 
-#: In ``runs/<id>/<TuningStep>/``: every trial of the step.
 #: How much of one trial's failure reason the step's own failure reason quotes.
 _TRIAL_REASON = 200
 

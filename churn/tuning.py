@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -30,8 +31,15 @@ from churn.training_metrics import metric_series
 
 #: The strategies a local tuning job runs (SageMaker's Hyperband and Grid are cloud-only).
 STRATEGIES = ("Bayesian", "Random")
-#: SageMaker's default when a tuning job names no seed.
+#: The seed of a tuning job that names none (SageMaker documents no default; churn's pipeline
+#: always gives one, ``TuningSeed``).
 DEFAULT_SEED = 0
+#: SageMaker lists at most this many training jobs of a tuning job in ``TrainingJobSummaries``.
+MAX_SUMMARIES = 50
+#: Settings of a tuning job that the local backend does not run: refused, never ignored (those
+#: of the request, and those of its HyperParameterTuningJobConfig).
+_UNSUPPORTED_REQUEST = {"WarmStartConfig": "warm start", "Autotune": "autotune", "TrainingJobDefinitions": "several training job definitions"}
+_UNSUPPORTED_CONFIG = {"TuningJobCompletionCriteria": "completion criteria", "StrategyConfig": "a strategy configuration"}
 
 
 class TuningError(ValueError):
@@ -101,8 +109,23 @@ def _ranges(document: dict) -> tuple[Range, ...]:
     return tuple(ranges)
 
 
+def check_request(arguments: dict) -> None:
+    """Refuse a ``CreateHyperParameterTuningJob`` request with settings the local backend does
+    not run (its config is checked by :func:`tuning_config`)."""
+    for key, what in _UNSUPPORTED_REQUEST.items():
+        if arguments.get(key):
+            raise TuningError(f"the tuning job sets {key} ({what}), which the local backend does not run")
+
+
 def tuning_config(config: dict) -> TuningConfig:
     """The resolved ``HyperParameterTuningJobConfig`` of a tuning step, checked."""
+    for key, what in _UNSUPPORTED_CONFIG.items():
+        if config.get(key):
+            raise TuningError(f"the tuning job sets {key} ({what}), which the local backend does not run")
+    if config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
+        raise TuningError("TrainingJobEarlyStoppingType must be Off: the local backend stops no trial early")
+    if (config.get("ResourceLimits") or {}).get("MaxRuntimeInSeconds"):
+        raise TuningError("ResourceLimits.MaxRuntimeInSeconds: the local backend does not bound a tuning job's time")
     strategy = config.get("Strategy", "Bayesian")
     if strategy not in STRATEGIES:
         raise TuningError(f"TuningStrategy {strategy!r}: the local backend runs {' and '.join(STRATEGIES)}")
@@ -233,7 +256,9 @@ def trial_request(definition: dict, hyperparameters: dict[str, str], job: str) -
         raise TuningError("the tuning job's TrainingJobDefinition needs an instance type (HyperParameterTuningResourceConfig)")
     output = dict(definition["OutputDataConfig"])
     output["S3OutputPath"] = "/".join((str(output.get("S3OutputPath", "")).rstrip("/"), job, "output"))
-    request = {key: definition[key] for key in _PASSED_ON if key in definition}
+    # A copy for each trial: local mode writes into a request's channels (DataUri), and trials
+    # start side by side from the one definition.
+    request = {key: copy.deepcopy(definition[key]) for key in _PASSED_ON if key in definition}
     request["HyperParameters"] = {
         **{str(k): hyperparameter_text(v) for k, v in (definition.get("StaticHyperParameters") or {}).items()},
         **{str(k): hyperparameter_text(v) for k, v in hyperparameters.items()},
@@ -304,5 +329,5 @@ def training_job_summaries(trials: list[Trial], config: TuningConfig) -> list[di
             },
             "ObjectiveStatus": "Succeeded",
         }
-        for t in ranked(trials, config.maximize)
+        for t in ranked(trials, config.maximize)[:MAX_SUMMARIES]
     ]

@@ -388,14 +388,27 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
 
 
 def _keep_only_records(folder: Path) -> None:
-    """Remove what a failed step left in ``folder`` but its records: the step's log, and a
-    tuning step's trials (``trials.json`` and each trial's log, in the trial's folder)."""
+    """Remove what a failed step left in ``folder`` but its records: the step's log and, for a
+    tuning step (one with a ``trials.json``), that file and each trial's own log."""
     if not folder.is_dir():
         return
+    tuning = (folder / TRIALS_FILE).is_file()
     for entry in folder.iterdir():
         if entry.is_dir() and not entry.is_symlink():
-            _keep_only_records(entry)
-            if not any(entry.iterdir()):
-                entry.rmdir()
+            if tuning and (entry / STEP_LOG).is_file():  # a trial's folder: its log stays
+                _remove_all_but(entry, entry / STEP_LOG)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
         elif entry.name not in (STEP_LOG, TRIALS_FILE):
+            entry.unlink(missing_ok=True)
+
+
+def _remove_all_but(folder: Path, keep: Path) -> None:
+    """Remove everything in ``folder`` except the file ``keep``."""
+    for entry in folder.iterdir():
+        if entry == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
             entry.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ one training job in local mode.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ from churn.tuning import (
     trial_job_name,
     trial_request,
     training_job_summaries,
+    check_request,
     tuning_config,
     tuning_job_name,
 )
@@ -92,8 +94,7 @@ def run_tuning(run: LocalRun, step: str, arguments: dict, *, start_trial: StartT
 
     Raises :class:`~churn.tuning.TuningError` for a job the local backend cannot run (before any
     trial) and :class:`TuningFailed` when no trial reported the objective or Ctrl-C stopped it."""
-    if "TrainingJobDefinitions" in arguments:
-        raise TuningError("the local backend runs a tuning job of one TrainingJobDefinition, not several")
+    check_request(arguments)
     config = tuning_config(arguments.get("HyperParameterTuningJobConfig") or {})
     definition = arguments.get("TrainingJobDefinition") or {}
     definitions = job_metric_definitions(definition.get("AlgorithmSpecification") or {})
@@ -230,7 +231,10 @@ class _Tuning:
             }
             for t in sorted(self.trials, key=lambda t: t.number)
         ]
-        write_lines_atomically(self.run.step_folder(self.step) / TRIALS_FILE, [json.dumps(records, indent=1)])
+        try:
+            write_lines_atomically(self.run.step_folder(self.step) / TRIALS_FILE, [json.dumps(records, indent=1)])
+        except OSError as error:  # a full disk, say: the trials stand, their record is missing
+            logging.getLogger(__name__).warning("%s: %s not written (%s)", self.step, TRIALS_FILE, error)
 
     def properties(self, arguments: dict) -> dict:
         """The step's properties, as ``DescribeHyperParameterTuningJob`` describes a finished tuning

@@ -494,3 +494,10 @@ def test_a_failed_tuning_steps_folder_keeps_its_trials_and_their_logs(tmp_path):
         (step / relative).write_text("x")
     _keep_only_records(step)
     assert sorted(p.relative_to(step).as_posix() for p in step.rglob("*")) == ["logs.txt", "t-001", "t-001/logs.txt", TRIALS_FILE]
+    # Any other failed step keeps its log only, whatever its outputs hold.
+    other = tmp_path / "PreprocessData"
+    for relative in ("logs.txt", "train/logs.txt", "train/train.csv", "manifest/manifest.json"):
+        (other / relative).parent.mkdir(parents=True, exist_ok=True)
+        (other / relative).write_text("x")
+    _keep_only_records(other)
+    assert [p.relative_to(other).as_posix() for p in other.rglob("*")] == ["logs.txt"]

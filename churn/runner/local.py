@@ -27,7 +27,9 @@ from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
 from churn.runner.local_executor import StepFailure
 from churn.runner.local_executor import execute as execute_locally
-from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, keep_log, locked, remove_dead_runs, store_lock, write_run_record
+from churn.runner.local_jobs import (
+    JobsFolder, LocalRun, bounded, keep_log, locked, remove_all_but, remove_dead_runs, store_lock, write_run_record,
+)
 from churn.runner.runs import (
     RunError,
     RunInterrupted,
@@ -396,19 +398,9 @@ def _keep_only_records(folder: Path) -> None:
     for entry in folder.iterdir():
         if entry.is_dir() and not entry.is_symlink():
             if tuning and (entry / STEP_LOG).is_file():  # a trial's folder: its log stays
-                _remove_all_but(entry, entry / STEP_LOG)
+                remove_all_but(entry, entry / STEP_LOG)
             else:
                 shutil.rmtree(entry, ignore_errors=True)
         elif entry.name not in (STEP_LOG, TRIALS_FILE):
             entry.unlink(missing_ok=True)
 
-
-def _remove_all_but(folder: Path, keep: Path) -> None:
-    """Remove everything in ``folder`` except the file ``keep``."""
-    for entry in folder.iterdir():
-        if entry == keep:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)

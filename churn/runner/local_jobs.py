@@ -492,3 +492,17 @@ def write_run_record(run_dir: Path, record: dict) -> None:
     from churn.tables import write_lines_atomically
 
     write_lines_atomically(run_dir / RUN_RECORD, [json.dumps(record, indent=2, default=str)])
+
+
+def remove_all_but(folder: Path, keep: Path) -> None:
+    """Remove everything in ``folder`` except the file ``keep`` (what a failed job left: its
+    outputs could be taken for results)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

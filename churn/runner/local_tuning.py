@@ -43,7 +43,7 @@ from pathlib import Path
 
 from churn.files import file_uri
 from churn.layout import TRIALS_FILE
-from churn.runner.local_jobs import STOPPED, LocalRun, bounded, run_job
+from churn.runner.local_jobs import STOPPED, LocalRun, bounded, remove_all_but, run_job
 from churn.tables import write_lines_atomically
 from churn.training_metrics import METRICS_FILE, job_metric_definitions, read_series
 from churn.tuning import (
@@ -190,6 +190,8 @@ class _Tuning:
             trial.status, trial.failure = "Failed", failure.reason
         except Exception as error:  # noqa: BLE001 - local mode's failure of the job (its log has it): this trial failed
             trial.status, trial.failure = "Failed", bounded(f"{type(error).__name__}: {getattr(error, 'message', error)}")
+        if trial.status == "Failed":  # what it wrote (a model, say) is no result: only its log stays
+            remove_all_but(self.run.step_folder(trial_step), self.run.log_file(trial_step))
         else:
             trial.objective = self._objective(trial_step)
             if trial.objective is None:

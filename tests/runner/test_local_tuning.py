@@ -122,18 +122,21 @@ class FakeTraining:
             (job_dir / "logs.txt").write_text(
                 f"training {name}\n[0]\ttrain-auc:0.8\tvalidation-auc:{auc - 0.03:.6f}\n[1]\ttrain-auc:0.9\tvalidation-auc:{auc:.6f}\n"
             )
-            reason = self.fail(name)
-            if reason and reason.startswith("raise"):
-                raise RuntimeError(reason)
-            if reason:
-                self.failed_dirs[str(job_dir)] = reason
-                return
+            for channel in request.get("InputDataConfig", []):  # as local mode does (sagemaker 2.257)
+                channel["DataUri"] = f"/opt/ml/input/data/{channel['ChannelName']}"
+            # The model is written before a failure can come: a job may fail after writing it.
             model = uri_path(request["OutputDataConfig"]["S3OutputPath"])
             model.mkdir(parents=True, exist_ok=True)
             with tarfile.open(model / "model.tar.gz", "w:gz") as tar:
                 info = tarfile.TarInfo("xgboost-model")
                 info.size = 5
                 tar.addfile(info, io.BytesIO(b"model"))
+            reason = self.fail(name)
+            if reason and reason.startswith("raise"):
+                raise RuntimeError(reason)
+            if reason:
+                self.failed_dirs[str(job_dir)] = reason
+                return
         finally:
             with self.lock:
                 self.running -= 1
@@ -298,6 +301,10 @@ def test_failed_trials_are_recorded_and_the_tuning_goes_on(setting):
     # The failed trials' logs say so, in their own folders.
     assert (result.folder / TUNE / trials[2]["job"] / "logs.txt").read_text().endswith(
         "churn: the step failed: train: the booster broke (container exit code 1)\n")
+    for number in (2, 3):  # what a failed trial wrote is no result: only its log stays
+        folder = result.folder / TUNE / trials[number]["job"]
+        assert [p.name for p in folder.iterdir()] == ["logs.txt"], number
+    assert (result.folder / TUNE / trials[1]["job"] / "output" / "model.tar.gz").is_file()
     properties = _properties(result)
     assert properties["TrainingJobStatusCounters"] == {
         "Completed": 4, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 2, "Stopped": 0}

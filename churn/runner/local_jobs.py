@@ -233,8 +233,8 @@ class LocalRun:
 
     def stop_jobs(self) -> None:
         """Ctrl-C: each running job's containers removed, their output kept for its step's log."""
-        self.stopping = True
-        with self._job_folders_lock:
+        with self._job_folders_lock:  # a job folder is either known here or sees ``stopping``
+            self.stopping = True
             known = set(self._job_folders)
         folders = known | {p for p in self.jobs.path.iterdir() if p.is_dir()}
         # The deepest first: a trial's containers are its own, not its tuning step folder's.
@@ -427,13 +427,7 @@ def run_job(
         if stored is not None:
             _keep_cached_log(run, run.cache, step, kind, args, key)
             return replay(stored, f"{step}-cached-{key[:8]}", outputs)
-    job_dir.mkdir(parents=True, exist_ok=True)
-    sdk_failure = None
-    with run.container_roots.use(job_dir):
-        try:
-            response = start()
-        except Exception as error:  # noqa: BLE001 - the SDK's verdict, checked against the containers below
-            sdk_failure = error
+    response, sdk_failure = _start(run, job_dir, start, failed)
     failed_container, count = docker.finish_job_containers(job_dir, job_log)
     hint = str(log_file)
     if run.stopping and sdk_failure is None:  # Ctrl-C removed its containers, and Compose still exited 0
@@ -462,6 +456,19 @@ def run_job(
     if metrics is not None:
         _write(run.step_folder(step) / METRICS_FILE, metrics)
     return response
+
+
+def _start(run: LocalRun, job_dir: Path, start: Callable[[], dict], failed: Callable[[str], None]) -> tuple[dict, Exception | None]:
+    """Start the job in its folder: (its description, None), or ({}, the SDK's failure), to be
+    checked against its containers. A job prepared after Ctrl-C does not start."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    if run.stopping:
+        failed(STOPPED)
+    with run.container_roots.use(job_dir):
+        try:
+            return start(), None
+        except Exception as error:  # noqa: BLE001 - the SDK's verdict, checked against the containers
+            return {}, error
 
 
 def _sdk_failed(run: LocalRun, error: Exception, count: int, job_log: Path, log_file: Path, failed: Callable[[str], None]) -> None:

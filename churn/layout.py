@@ -48,6 +48,8 @@ INTERRUPTED_SUFFIX = ".interrupted"
 #: In ``runs/<execution-id>/<Step>/``: the step's container output (bounded), and the full text of
 #: its failure reason when it failed.
 STEP_LOG = "logs.txt"
+#: In ``runs/<id>/<TuningStep>/``: every trial of the tuning job (hyperparameters, objective, status).
+TRIALS_FILE = "trials.json"
 #: What the runs of a runs folder share, beside their own folders: the step cache (with the
 #: report's memoised plots in ``.cache/plots``), the staged inputs and the step code bundles.
 CACHE_DIR, INPUTS_DIR, CODE_DIR = ".cache", ".inputs", ".code"

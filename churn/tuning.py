@@ -12,21 +12,34 @@ This module is that logic without I/O: :func:`tuning_config` reads the step's re
 ``HyperParameterTuningJobConfig``; :class:`Searcher` proposes trials in waves with optuna
 (Bayesian: TPE; Random: random sampling), seeded by the job's ``RandomSeed`` so a re-run proposes
 the same trials; :func:`objective_of` reads a trial's objective from its log; and
-:func:`training_job_summaries` ranks the finished trials as SageMaker lists them. The local
-executor runs each trial as a training job in the XGBoost container.
+:func:`training_job_summaries` ranks the finished trials as SageMaker lists them;
+:func:`trial_request` and :func:`trial_job_name` make a trial's training job request and name
+from the job's ``TrainingJobDefinition``. The local executor runs each trial as a training job in
+the XGBoost container (:mod:`churn.runner.local_tuning`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import copy
 import math
+import re
 from dataclasses import dataclass, field
 
 from churn.training_metrics import metric_series
 
 #: The strategies a local tuning job runs (SageMaker's Hyperband and Grid are cloud-only).
 STRATEGIES = ("Bayesian", "Random")
-#: SageMaker's default when a tuning job names no seed.
+#: The seed of a tuning job that names none (SageMaker documents no default; churn's pipeline
+#: always gives one, ``TuningSeed``).
 DEFAULT_SEED = 0
+#: SageMaker lists at most this many training jobs of a tuning job in ``TrainingJobSummaries``.
+MAX_SUMMARIES = 50
+#: Settings of a tuning job that the local backend does not run: refused, never ignored (those
+#: of the request, and those of its HyperParameterTuningJobConfig).
+_UNSUPPORTED_REQUEST = {"WarmStartConfig": "warm start", "Autotune": "autotune", "TrainingJobDefinitions": "several training job definitions"}
+_UNSUPPORTED_CONFIG = {"TuningJobCompletionCriteria": "completion criteria", "StrategyConfig": "a strategy configuration"}
 
 
 class TuningError(ValueError):
@@ -96,8 +109,23 @@ def _ranges(document: dict) -> tuple[Range, ...]:
     return tuple(ranges)
 
 
+def check_request(arguments: dict) -> None:
+    """Refuse a ``CreateHyperParameterTuningJob`` request with settings the local backend does
+    not run (its config is checked by :func:`tuning_config`)."""
+    for key, what in _UNSUPPORTED_REQUEST.items():
+        if arguments.get(key):
+            raise TuningError(f"the tuning job sets {key} ({what}), which the local backend does not run")
+
+
 def tuning_config(config: dict) -> TuningConfig:
     """The resolved ``HyperParameterTuningJobConfig`` of a tuning step, checked."""
+    for key, what in _UNSUPPORTED_CONFIG.items():
+        if config.get(key):
+            raise TuningError(f"the tuning job sets {key} ({what}), which the local backend does not run")
+    if config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
+        raise TuningError("TrainingJobEarlyStoppingType must be Off: the local backend stops no trial early")
+    if (config.get("ResourceLimits") or {}).get("MaxRuntimeInSeconds"):
+        raise TuningError("ResourceLimits.MaxRuntimeInSeconds: the local backend does not bound a tuning job's time")
     strategy = config.get("Strategy", "Bayesian")
     if strategy not in STRATEGIES:
         raise TuningError(f"TuningStrategy {strategy!r}: the local backend runs {' and '.join(STRATEGIES)}")
@@ -184,6 +212,62 @@ class Searcher:
                 self.study.tell(proposal.search_number, value)
 
 
+#: SageMaker's limits on names: a tuning job's (``HyperParameterTuningJobName``) and a training job's.
+MAX_TUNING_JOB_NAME = 32
+MAX_TRAINING_JOB_NAME = 63
+
+
+def tuning_job_name(step: str) -> str:
+    """The local tuning job's name: its step's, as a tuning job name may be (letters, digits and
+    hyphens, at most :data:`MAX_TUNING_JOB_NAME` characters)."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", step).strip("-")[:MAX_TUNING_JOB_NAME].rstrip("-")
+    return name or "tuning"
+
+
+def trial_job_name(tuning_job: str, number: int, hyperparameters: dict[str, str]) -> str:
+    """Trial ``number``'s (from 1) training job name, as SageMaker names a tuning job's:
+    ``<tuning job>-<NNN>-<8 hex>``, the hex a hash of its hyperparameters (so a re-run that
+    proposes the same trials names them the same); at most :data:`MAX_TRAINING_JOB_NAME`."""
+    digest = hashlib.sha256(json.dumps(hyperparameters, sort_keys=True).encode()).hexdigest()[:8]
+    suffix = f"-{number:03d}-{digest}"
+    return tuning_job[: MAX_TRAINING_JOB_NAME - len(suffix)].rstrip("-") + suffix
+
+
+#: Members of a ``TrainingJobDefinition`` a trial's ``CreateTrainingJob`` request takes as they are.
+_PASSED_ON = (
+    "AlgorithmSpecification", "RoleArn", "InputDataConfig", "StoppingCondition", "Environment", "VpcConfig",
+    "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "CheckpointConfig",
+    "RetryStrategy",
+)
+#: The members of ``HyperParameterTuningResourceConfig`` a training job's ``ResourceConfig`` has.
+_RESOURCE_MEMBERS = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId", "KeepAlivePeriodInSeconds")
+
+
+def trial_request(definition: dict, hyperparameters: dict[str, str], job: str) -> dict:
+    """A trial's ``CreateTrainingJob`` request (without its name) from the tuning job's resolved
+    ``TrainingJobDefinition``: the static hyperparameters and the trial's, as strings; its
+    resource config as ``ResourceConfig``; its output under ``<S3OutputPath>/<job>/output``, where
+    SageMaker writes a tuning job's models (local mode writes ``model.tar.gz`` into a ``file://``
+    output path as it is)."""
+    if "OutputDataConfig" not in definition or "AlgorithmSpecification" not in definition:
+        raise TuningError("the tuning job's TrainingJobDefinition needs an AlgorithmSpecification and an OutputDataConfig")
+    resources = definition.get("HyperParameterTuningResourceConfig") or definition.get("ResourceConfig")
+    if not resources or "InstanceType" not in resources:
+        raise TuningError("the tuning job's TrainingJobDefinition needs an instance type (HyperParameterTuningResourceConfig)")
+    output = dict(definition["OutputDataConfig"])
+    output["S3OutputPath"] = "/".join((str(output.get("S3OutputPath", "")).rstrip("/"), job, "output"))
+    # A copy for each trial: local mode writes into a request's channels (DataUri), and trials
+    # start side by side from the one definition.
+    request = {key: copy.deepcopy(definition[key]) for key in _PASSED_ON if key in definition}
+    request["HyperParameters"] = {
+        **{str(k): hyperparameter_text(v) for k, v in (definition.get("StaticHyperParameters") or {}).items()},
+        **{str(k): hyperparameter_text(v) for k, v in hyperparameters.items()},
+    }
+    request["ResourceConfig"] = {key: resources[key] for key in _RESOURCE_MEMBERS if key in resources}
+    request["OutputDataConfig"] = output
+    return request
+
+
 def _distribution(item: Range):
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -245,5 +329,5 @@ def training_job_summaries(trials: list[Trial], config: TuningConfig) -> list[di
             },
             "ObjectiveStatus": "Succeeded",
         }
-        for t in ranked(trials, config.maximize)
+        for t in ranked(trials, config.maximize)[:MAX_SUMMARIES]
     ]

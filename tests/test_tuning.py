@@ -16,7 +16,10 @@ from churn.tuning import (
     objective_of,
     ranked,
     training_job_summaries,
+    trial_job_name,
+    trial_request,
     tuning_config,
+    tuning_job_name,
 )
 
 
@@ -60,6 +63,9 @@ def test_the_compiled_config_is_read():
     ({"ParameterRanges": {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]}},
      r"range 'eta': 0.0 .. 1.0 is not a range above 0"),
     ({"ParameterRanges": {"IntegerParameterRanges": [{"Name": "d", "MinValue": "5", "MaxValue": "2"}, ]}}, r"range 'd': 5.0 .. 2.0 is not a range"),
+    ({"TrainingJobEarlyStoppingType": "Auto"}, "TrainingJobEarlyStoppingType must be Off"),
+    ({"TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": 0.9}}, "sets TuningJobCompletionCriteria .completion criteria."),
+    ({"ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1, "MaxRuntimeInSeconds": 60}}, "MaxRuntimeInSeconds"),
     ({"ParameterRanges": {"IntegerParameterRanges": [{"Name": "d", "MinValue": "1", "MaxValue": "2"}],
                           "ContinuousParameterRanges": [{"Name": "d", "MinValue": "1", "MaxValue": "2"}]}}, "hyperparameter 'd' has more than one range"),
 ])
@@ -147,3 +153,66 @@ def test_a_summary_has_the_members_sagemaker_lists():
     _check(shape, {k: v for k, v in summary.items() if k != "CreationTime"}, "summary", found)
     assert [problem for problem in found if "CreationTime" not in problem] == []
     assert set(shape.required_members) <= set(summary)
+
+
+def _definition() -> dict:
+    """A TuningStep's TrainingJobDefinition as it reaches the executor (pipeline variables resolved)."""
+    channel = {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bkt/run/PreprocessData/train", "S3DataDistributionType": "FullyReplicated"}}
+    return {
+        "StaticHyperParameters": {"objective": "binary:logistic", "eval_metric": "auc"},
+        "RoleArn": "arn:aws:iam::111111111111:role/churn",
+        "OutputDataConfig": {"S3OutputPath": "s3://bkt/churn/runs/exec-1/TuneModel"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "HyperParameterTuningResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
+        "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "1.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
+        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": channel}],
+    }
+
+
+def test_a_trial_is_the_training_job_request_sagemaker_would_make():
+    from tests.aws_contract import violations
+
+    job = trial_job_name("TuneModel", 3, {"max_depth": "4", "eta": "0.1"})
+    request = trial_request(_definition(), {"max_depth": "4", "eta": "0.1"}, job)
+    assert violations("CreateTrainingJob", {"TrainingJobName": job, **request}) == []
+    # A TrainModel step's request, without the profiler setting a tuning job has none of.
+    assert sorted(request) == ["AlgorithmSpecification", "HyperParameters", "InputDataConfig", "OutputDataConfig",
+                               "ResourceConfig", "RoleArn", "StoppingCondition"]
+    assert request["HyperParameters"] == {"objective": "binary:logistic", "eval_metric": "auc", "max_depth": "4", "eta": "0.1"}
+    assert request["ResourceConfig"] == {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+    assert request["OutputDataConfig"] == {"S3OutputPath": f"s3://bkt/churn/runs/exec-1/TuneModel/{job}/output"}
+    with pytest.raises(TuningError, match="needs an instance type"):
+        trial_request({**_definition(), "HyperParameterTuningResourceConfig": {}}, {}, job)
+    # Each trial's request is its own: local mode writes into a request's channels (DataUri).
+    definition = _definition()
+    first, second = trial_request(definition, {}, "a"), trial_request(definition, {}, "b")
+    first["InputDataConfig"][0]["DataUri"] = "/opt/ml/input/data/train"
+    assert "DataUri" not in second["InputDataConfig"][0] and "DataUri" not in definition["InputDataConfig"][0]
+
+
+def test_trials_are_named_as_sagemaker_names_a_tuning_jobs_training_jobs():
+    import re
+
+    tuning = tuning_job_name("Tune_Model_" + "x" * 40)
+    assert tuning == ("Tune-Model-" + "x" * 40)[:32] and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", tuning)
+    name = trial_job_name(tuning, 7, {"max_depth": "4"})
+    assert re.fullmatch(rf"{tuning}-007-[0-9a-f]{{8}}", name) and len(name) <= 63
+    assert name == trial_job_name(tuning, 7, {"max_depth": "4"}) != trial_job_name(tuning, 7, {"max_depth": "5"})
+    long = trial_job_name("a" * 80, 1234, {})
+    assert len(long) == 63 and long.startswith("a" * 49 + "-1234-")
+
+
+@pytest.mark.parametrize(("key", "value"), [("WarmStartConfig", {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p"}], "WarmStartType": "IdenticalDataAndAlgorithm"}),
+                                            ("Autotune", {"Mode": "Enabled"}), ("TrainingJobDefinitions", [{}, {}])])
+def test_request_settings_the_local_backend_does_not_run_are_refused(key, value):
+    from churn.tuning import check_request
+
+    with pytest.raises(TuningError, match=f"the tuning job sets {key}"):
+        check_request({"HyperParameterTuningJobConfig": _config(), key: value})
+    check_request({"HyperParameterTuningJobConfig": _config()})
+
+
+def test_sagemaker_lists_at_most_50_training_jobs():
+    trials = [_trial(n, objective=n / 100) for n in range(60)]
+    summaries = training_job_summaries(trials, tuning_config(_config()))
+    assert len(summaries) == 50 and summaries[0]["TrainingJobName"] == "churn-tune-059"

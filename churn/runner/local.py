@@ -22,12 +22,14 @@ from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
 from churn.history import is_running, process_start
-from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, RUN_RECORD, STEP_LOG
+from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, RUN_RECORD, STEP_LOG, TRIALS_FILE
 from churn.registry import PendingRegistration, Registry
 from churn.runner.events import Events, RunStarted
 from churn.runner.local_executor import StepFailure
 from churn.runner.local_executor import execute as execute_locally
-from churn.runner.local_jobs import JobsFolder, LocalRun, bounded, keep_log, locked, remove_dead_runs, store_lock, write_run_record
+from churn.runner.local_jobs import (
+    JobsFolder, LocalRun, bounded, keep_log, locked, remove_all_but, remove_dead_runs, store_lock, write_run_record,
+)
 from churn.runner.runs import (
     RunError,
     RunInterrupted,
@@ -250,7 +252,7 @@ def _execute_and_summarize(
             log_file = run_dir / step["StepName"] / STEP_LOG
             # Whatever a failed job step left (local mode copies outputs even on failure, and a
             # full disk can cut a file short) is not a result: it is removed; its log stays.
-            _remove_all_but(run_dir / step["StepName"], log_file)
+            _keep_only_records(run_dir / step["StepName"])
             if step.get("FailureReason"):
                 if not log_file.exists():  # a step without a container (the gate's FailStep, say)
                     keep_log(b"", log_file, failure=step["FailureReason"])
@@ -387,14 +389,18 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
     raise RunError(f"cannot resume {execution_id}: {run_dir} has neither {SUMMARY_FILE} nor {RUN_RECORD} (it stopped before its first step)")
 
 
-def _remove_all_but(folder: Path, keep: Path) -> None:
-    """Remove everything in ``folder`` except the file ``keep``."""
+def _keep_only_records(folder: Path) -> None:
+    """Remove what a failed step left in ``folder`` but its records: the step's log and, for a
+    tuning step (one with a ``trials.json``), that file and each trial's own log."""
     if not folder.is_dir():
         return
+    tuning = (folder / TRIALS_FILE).is_file()
     for entry in folder.iterdir():
-        if entry == keep:
-            continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
+            if tuning and (entry / STEP_LOG).is_file():  # a trial's folder: its log stays
+                remove_all_but(entry, entry / STEP_LOG)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name not in (STEP_LOG, TRIALS_FILE):
             entry.unlink(missing_ok=True)
+

@@ -18,14 +18,18 @@ property files only from ``s3://``. :class:`ChurnPipelineExecutor` is a subclass
 - reads ``file://`` property files (the SDK's ``JsonGet`` parses every output as ``s3://``);
 - runs the step types local mode cannot run (RegisterModel) itself, through a handler given
   the step's arguments resolved as SageMaker would receive them (local registration);
+- runs a TuningStep (local mode refuses the type) as SageMaker runs a hyperparameter tuning
+  job: waves of training jobs, each through ``run_job`` (:mod:`churn.runner.local_tuning`), the
+  step's properties those of ``DescribeHyperParameterTuningJob`` with its
+  ``TrainingJobSummaries``, so that ``Steps.<Step>.TrainingJobSummaries[0]...`` resolves;
 - emits lifecycle events (:mod:`churn.runner.events`) for every step.
 
 No SDK class or method is replaced for this: the subclass is constructed per execution with its
 settings as arguments. (One process-wide change remains, made by :func:`execute`: local mode's
 telemetry-decorated job methods are unwrapped, see ``sdk_adapters.unwrap_telemetry``.)
 
-SDK internals used, each checked on sagemaker 2.257.1 (``SUPPORTED_SDK`` in
-:mod:`churn.backends.sdk_adapters` refuses other versions):
+SDK internals used, each checked on sagemaker 2.257 (2.257.1; those for Tuning steps on
+2.257.7; ``SUPPORTED_SDK`` in :mod:`churn.backends.sdk_adapters` refuses other versions):
 
 - ``sagemaker.local.entities._LocalPipelineExecution(execution_id, pipeline, PipelineParameters,
   local_session)``, its ``step_execution`` records, ``mark_step_executing``,
@@ -34,13 +38,20 @@ SDK internals used, each checked on sagemaker 2.257.1 (``SUPPORTED_SDK`` in
   (what ``Pipeline.start`` builds in local mode; built here so that the execution runs on this
   subclass: the SDK's ``_LocalPipeline.start`` constructs its own ``LocalPipelineExecutor``);
 - ``_LocalPipelineExecution._initialize_step_execution(steps)`` (overridden in a subclass to
-  accept the step types churn runs itself; its refusal of other types is kept) and
+  accept the step types churn runs itself and Tuning; its refusal of other types is kept) and
   ``_LocalPipelineExecutionStep(name, step_type, description, display_name)`` for those steps;
+  for a Tuning step a subclass adds an entry to its ``_step_type_to_output_format_map`` (what
+  ``_construct_metadata`` reads for ``list_steps()``, keyed by ``StepTypeEnum``) and reads its
+  ``properties``;
 - ``LocalPipelineExecutor``: ``pipeline_dag`` (``adjacency_list``, ``step_map``),
   ``_blocked_steps``, ``_step_executor_factory``, ``_execute_step``,
   ``evaluate_step_arguments``, ``_evaluate_json_get_function``;
-- ``_StepExecutorFactory.get``, ``_ProcessingStepExecutor`` / ``_TrainingStepExecutor``
-  (``execute``, ``_convert_list_to_dict``, ``pipline_executor`` [sic], ``step``);
+- ``_StepExecutorFactory.get``, ``_StepExecutor(pipeline_executor, step)``,
+  ``_ProcessingStepExecutor`` / ``_TrainingStepExecutor`` (``execute``,
+  ``_convert_list_to_dict``, ``pipline_executor`` [sic], ``step``);
+- ``LocalPipelineExecutor.local_sagemaker_client``: ``create_training_job(TrainingJobName,
+  **request)`` and ``describe_training_job(TrainingJobName)`` (what ``_TrainingStepExecutor``
+  calls), for a tuning step's trials;
 - ``sagemaker.local.utils.get_using_dot_notation``;
 - the ``local.container_root`` setting of the session's ``config``, read by local mode when it
   creates a job's folder;
@@ -57,14 +68,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
+from typing import cast
 
 from churn.backends import sdk_adapters  # first: quiets the SDK before it is imported
 from churn.runner.local_jobs import LocalRun, bounded, run_job
+from churn.runner.local_tuning import TuningFailed, run_tuning
 from churn.runner.scheduling import failure_message, predecessors, ready_steps
 from churn.files import file_uri, uri_path
 from churn.history import new_execution_id
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepOutput, StepStarted
 from churn.runner.step_output import StepOutputRouter, routed_stdout
+from churn.tuning import TuningError
 from sagemaker.local import pipeline as sdk_pipeline
 from sagemaker.local.entities import _LocalPipelineExecution, _LocalPipelineExecutionStep
 from sagemaker.local.exceptions import StepExecutionException
@@ -94,19 +108,44 @@ class StepFailure(Exception):
 OwnStepHandler = Callable[[str, dict, str], None]
 
 
+#: The step type churn's executor runs as SageMaker runs it, though local mode refuses it.
+TUNING = "Tuning"
+
+
+class _TuningExecutionStep(_LocalPipelineExecutionStep):
+    """A Tuning step's execution record: ``list_steps()`` gives its metadata as SageMaker's
+    ListPipelineExecutionSteps does (``{"TuningJob": {"Arn": ...}}``); the SDK's record has no
+    entry for the type and raises KeyError (checked on sagemaker 2.257)."""
+
+    def __init__(self, *args, **kwargs):
+        from sagemaker.workflow.steps import StepTypeEnum
+
+        super().__init__(*args, **kwargs)
+        self._step_type_to_output_format_map[StepTypeEnum.TUNING] = self._construct_tuning_metadata
+
+    def _construct_tuning_metadata(self):
+        return {"TuningJob": {"Arn": self.properties["HyperParameterTuningJobArn"]}}
+
+
 class _ChurnExecution(_LocalPipelineExecution):
-    """Local mode's execution record, accepting the step types churn runs itself (local mode
-    refuses a pipeline that has any step type it cannot run)."""
+    """Local mode's execution record, accepting the step types churn runs itself and Tuning
+    steps (local mode refuses a pipeline that has any step type it cannot run)."""
 
     def __init__(self, *args, own_step_types: Iterable[str] = (), **kwargs):
         self._own_step_types = frozenset(own_step_types)  # before: the parent's __init__ reads it
         super().__init__(*args, **kwargs)
 
     def _initialize_step_execution(self, steps):
-        own = [s for s in steps if getattr(getattr(s, "step_type", None), "value", None) in self._own_step_types]
-        for step in own:
-            self.step_execution[step.name] = _LocalPipelineExecutionStep(step.name, step.step_type, step.description, step.display_name)
-        super()._initialize_step_execution([s for s in steps if not any(s is o for o in own)])
+        """The SDK's, after recording the steps it would refuse that churn runs (checked on
+        sagemaker 2.257: it recurses into a condition's branches through this method)."""
+        accepted = []
+        for step in steps:
+            kind = getattr(getattr(step, "step_type", None), "value", None)
+            record = {TUNING: _TuningExecutionStep}.get(kind, _LocalPipelineExecutionStep if kind in self._own_step_types else None)
+            if record is not None:
+                self.step_execution[step.name] = record(step.name, step.step_type, step.description, step.display_name)
+                accepted.append(step)
+        super()._initialize_step_execution([s for s in steps if not any(s is a for a in accepted)])
 
 
 # --- step executors --------------------------------------------------------------------------
@@ -177,13 +216,46 @@ class _GuardedTraining(_GuardedJob, sdk_pipeline._TrainingStepExecutor):  # noqa
         }
 
 
+class _GuardedTuning(sdk_pipeline._StepExecutor):  # noqa: SLF001
+    """A Tuning step, run as SageMaker runs a hyperparameter tuning job
+    (:func:`~churn.runner.local_tuning.run_tuning`): trials are training jobs started as
+    ``_TrainingStepExecutor`` starts its job (checked on sagemaker 2.257)."""
+
+    def execute(self):
+        executor: ChurnPipelineExecutor = self.pipline_executor
+        step, execution = self.step.name, executor.execution
+        try:
+            args = executor.evaluate_step_arguments(self.step)
+            return run_tuning(executor.run, step, args, start_trial=self.start_trial, execution_id=execution.pipeline_execution_name)
+        except StepExecutionException:
+            raise
+        except (TuningError, TuningFailed) as failure:
+            execution.update_step_failure(step, bounded(str(failure)))
+        except Exception as error:  # noqa: BLE001 - a fault around the trials (disk, Docker) fails this step, not the run
+            execution.update_step_failure(step, _fault(error))
+
+    def start_trial(self, job_name: str, request: dict) -> dict:
+        """Run one trial's training job in local mode; its description (its container lines are
+        the tuning step's)."""
+        executor = cast(ChurnPipelineExecutor, self.pipline_executor)
+        client = executor.local_sagemaker_client
+
+        def start() -> dict:
+            client.create_training_job(job_name, **request)
+            return client.describe_training_job(job_name)
+
+        return cast(dict, executor.captured(self.step.name, start)())
+
+
 class GuardedStepExecutors(sdk_pipeline._StepExecutorFactory):  # noqa: SLF001
-    """The executor's step executor factory: job steps guarded, every other kind the SDK's."""
+    """The executor's step executor factory: job and tuning steps guarded, every other kind the SDK's."""
 
     def get(self, step):
         from sagemaker.workflow.steps import StepTypeEnum
 
-        guarded = {StepTypeEnum.PROCESSING: _GuardedProcessing, StepTypeEnum.TRAINING: _GuardedTraining}.get(step.step_type)
+        guarded = {
+            StepTypeEnum.PROCESSING: _GuardedProcessing, StepTypeEnum.TRAINING: _GuardedTraining, StepTypeEnum.TUNING: _GuardedTuning,
+        }.get(step.step_type)
         if guarded is not None and self.pipeline_executor.run is not None:
             return guarded(self.pipeline_executor, step)
         return super().get(step)

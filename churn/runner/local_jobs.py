@@ -219,11 +219,26 @@ class LocalRun:
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
         #: Set by :meth:`stop_jobs` (Ctrl-C): a job that ends now was stopped, not failed.
         self.stopping = False
+        self._job_folders: set[Path] = set()
+        self._job_folders_lock = threading.Lock()
+
+    def job_folder(self, step: str) -> Path:
+        """Job step ``step``'s folder under the run's jobs folder (local mode's container root for
+        it), known to :meth:`stop_jobs` from now on. A tuning step's trials (``<Step>/<job>``) have
+        theirs inside their step's."""
+        folder = self.jobs.path / step
+        with self._job_folders_lock:
+            self._job_folders.add(folder)
+        return folder
 
     def stop_jobs(self) -> None:
         """Ctrl-C: each running job's containers removed, their output kept for its step's log."""
-        self.stopping = True
-        for job_dir in sorted(p for p in self.jobs.path.iterdir() if p.is_dir()):
+        with self._job_folders_lock:  # a job folder is either known here or sees ``stopping``
+            self.stopping = True
+            known = set(self._job_folders)
+        folders = known | {p for p in self.jobs.path.iterdir() if p.is_dir()}
+        # The deepest first: a trial's containers are its own, not its tuning step folder's.
+        for job_dir in sorted(folders, key=lambda p: (-len(p.parts), p)):
             try:
                 docker.finish_job_containers(job_dir, job_dir / STEP_LOG)
             except Exception as error:  # noqa: BLE001 - stopping must go on; what is left is removed below
@@ -396,7 +411,7 @@ def run_job(
     outputs, inputs = outputs_of(args), inputs_of(args)
     paths = _container_paths(inputs, outputs, args)
     log_file = run.log_file(step)
-    job_dir = run.jobs.path / step
+    job_dir = run.job_folder(step)
     job_log = job_dir / STEP_LOG  # the containers' output, until the step's verdict
 
     def failed(reason: str):
@@ -412,13 +427,7 @@ def run_job(
         if stored is not None:
             _keep_cached_log(run, run.cache, step, kind, args, key)
             return replay(stored, f"{step}-cached-{key[:8]}", outputs)
-    job_dir.mkdir(parents=True, exist_ok=True)
-    sdk_failure = None
-    with run.container_roots.use(job_dir):
-        try:
-            response = start()
-        except Exception as error:  # noqa: BLE001 - the SDK's verdict, checked against the containers below
-            sdk_failure = error
+    response, sdk_failure = _start(run, job_dir, start, failed)
     failed_container, count = docker.finish_job_containers(job_dir, job_log)
     hint = str(log_file)
     if run.stopping and sdk_failure is None:  # Ctrl-C removed its containers, and Compose still exited 0
@@ -449,6 +458,19 @@ def run_job(
     return response
 
 
+def _start(run: LocalRun, job_dir: Path, start: Callable[[], dict], failed: Callable[[str], None]) -> tuple[dict, Exception | None]:
+    """Start the job in its folder: (its description, None), or ({}, the SDK's failure), to be
+    checked against its containers. A job prepared after Ctrl-C does not start."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    if run.stopping:
+        failed(STOPPED)
+    with run.container_roots.use(job_dir):
+        try:
+            return start(), None
+        except Exception as error:  # noqa: BLE001 - the SDK's verdict, checked against the containers
+            return {}, error
+
+
 def _sdk_failed(run: LocalRun, error: Exception, count: int, job_log: Path, log_file: Path, failed: Callable[[str], None]) -> None:
     """Local mode said the job failed: its reason, in the step's log, and the error raised."""
     message = getattr(error, "message", str(error))
@@ -477,3 +499,17 @@ def write_run_record(run_dir: Path, record: dict) -> None:
     from churn.tables import write_lines_atomically
 
     write_lines_atomically(run_dir / RUN_RECORD, [json.dumps(record, indent=2, default=str)])
+
+
+def remove_all_but(folder: Path, keep: Path) -> None:
+    """Remove everything in ``folder`` except the file ``keep`` (what a failed job left: its
+    outputs could be taken for results)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

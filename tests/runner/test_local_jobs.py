@@ -358,3 +358,14 @@ def test_a_job_stopped_by_ctrl_c_that_local_mode_calls_a_success_says_it_was_sto
     assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
     assert setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)]
     assert not list(setting.run.cache.root.glob("*"))
+
+
+def test_a_job_prepared_after_ctrl_c_does_not_start(setting, monkeypatch):
+    """Ctrl-C between a job's preparation and its start (a tuning step's next trial, say): the
+    job never starts, so no container can outlive the stop."""
+    monkeypatch.setattr(docker, "remove_job_containers", lambda folder: None)
+    setting.run.stop_jobs()
+    started = []
+    with pytest.raises(StepExecutionException):
+        setting.guard(lambda: started.append(1) or {"ProcessingJobName": "job"})
+    assert started == [] and setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)]

@@ -118,13 +118,19 @@ def _backend_settings(backend, runs_dir, aws_images, region, role_arn, bucket, p
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter's default (repeatable).")
 @click.option("--runs-dir", default=None, help="local: the runs folder [default: $CHURN_RUNS_DIR or ./runs].")
 @click.option("--aws-images", is_flag=True, help="local: use the official AWS images instead of the project's.")
+@click.option("--no-tuning", is_flag=True, help="Compile without the tuning branch (TuneModel -> EvaluateTuned) and its Tuning* parameters.")
 @cloud_options
-def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry) -> None:
+def definition(backend, params, runs_dir, aws_images, no_tuning, region, role_arn, bucket, prefix, cache_expiry) -> None:
     """Print the pipeline definition JSON. Needs no AWS account and no network."""
     from churn.backends.cloud import CloudSettingsError
     from churn.definition import compile_definition
+    from churn.parameters import ParameterError, check_tuning
 
     overrides = _parameter_overrides(params)
+    try:
+        check_tuning(overrides, not no_tuning)
+    except ParameterError as error:
+        _fail(str(error), 2)
     settings = _backend_settings(backend, runs_dir, aws_images, region, role_arn, bucket, prefix, cache_expiry)
     try:
         if backend == "cloud":
@@ -133,7 +139,7 @@ def definition(backend, params, runs_dir, aws_images, region, role_arn, bucket, 
             missing = cloud_backend(**settings).placeholders
             if missing:
                 click.echo(f"note: placeholders stand in for unset cloud settings: {'; '.join(missing)}", err=True)
-        document = compile_definition(backend, overrides, **settings)
+        document = compile_definition(backend, overrides, tuning=not no_tuning, **settings)
     except CloudSettingsError as error:
         _fail(str(error), 2)
     json.dump(document, sys.stdout, indent=2)
@@ -231,6 +237,11 @@ def params(as_json) -> None:
 @click.option("--resume", "resume_id", default=None, metavar="RUN", help="local: run a failed, interrupted or killed execution again from where it stopped (an execution id, its folder, or latest).")
 @click.option("--pipeline-version", "version_name", default=None, metavar="VERSION", help="Run a recorded pipeline version again (see churn versions).")
 @click.option(
+    "--no-tuning", is_flag=True,
+    help="Leave the tuning branch (TuneModel -> EvaluateTuned, the xgboost-tuned candidate) out of the pipeline: the quick loop, "
+    "with the two other candidates only. A separate pipeline version; --resume keeps what the run had.",
+)
+@click.option(
     "--max-parallel-steps", type=click.IntRange(min=1), default=None,
     help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
 )
@@ -248,7 +259,7 @@ def params(as_json) -> None:
 @click.option("--track-experiment", default=None, metavar="NAME", help="The MLflow experiment [default: $MLFLOW_EXPERIMENT_NAME or churn].")
 @click.option("--no-track", is_flag=True, help="Do not track, even when MLFLOW_TRACKING_URI is set.")
 def run(
-    backend, input_, dataset_spec, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, max_parallel_steps,
+    backend, input_, dataset_spec, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, no_tuning, max_parallel_steps,
     region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds, verbose, quiet, as_json,
     track_uri, track_experiment, no_track,
 ) -> None:
@@ -276,7 +287,7 @@ def run(
         overrides["InputData"] = input_
     request = RunRequest(
         backend=backend, parameters=overrides, runs_dir=Path(runs_dir) if runs_dir else None, version=version_name,
-        dataset=Path(dataset_spec) if dataset_spec else None, resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
+        dataset=Path(dataset_spec) if dataset_spec else None, tuning=not no_tuning, resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
         aws_images=aws_images, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
     )

@@ -15,15 +15,22 @@ from pathlib import Path
 _STEP_REFERENCE = re.compile(r"Steps\.(\w+)\.")
 
 
-def compile_definition(backend_name: str, parameter_defaults: dict | None = None, **settings) -> dict:
-    """The pipeline definition (parsed JSON) for a backend, with parameter defaults replaced.
+def compile_definition(backend_name: str, parameter_defaults: dict | None = None, *, tuning: bool = True, **settings) -> dict:
+    """The pipeline definition (parsed JSON) for a backend, with parameter defaults replaced
+    (``tuning=False``: without the tuning branch).
 
     The backend is built ``compile_only``: its credentials are inert, nothing is sent to AWS."""
     from churn.backends import get_backend
     from churn.pipeline import build_pipeline
 
     backend = get_backend(backend_name, compile_only=True, **settings)
+    backend.tuning = tuning
     return json.loads(build_pipeline(backend, parameter_defaults).definition())
+
+
+def has_tuning(definition: dict) -> bool:
+    """Whether a compiled definition has the tuning branch (a Tuning step)."""
+    return any(step.get("Type") == "Tuning" for step in definition.get("Steps", []))
 
 
 def step_names(definition: dict) -> list[str]:

@@ -58,6 +58,8 @@ PLOTS_DIR = "plots"
 #: The steps whose outputs are a run's artifacts (churn.pipeline names them so).
 PREPROCESS_STEP = "PreprocessData"
 SELECT_STEP = "SelectModel"
+#: The tuning branch's hyperparameter tuning job (a TuningStep).
+TUNE_STEP = "TuneModel"
 #: A run's artifacts: name -> (step, output, file). Each backend copies or writes them to
 #: ``runs/<execution-id>/<step>/<output>/<file>``.
 ARTIFACT_FILES = {

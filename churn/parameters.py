@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from churn import split
 from churn.metrics import METRIC_NAMES
+from churn.tuning import STRATEGIES
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -77,6 +78,10 @@ def _approval_status(value) -> str | None:
     return _choice(APPROVAL_STATUSES, value)
 
 
+def _strategy(value) -> str | None:
+    return _choice(STRATEGIES, value)
+
+
 def _not_empty(value) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -89,6 +94,7 @@ _ALLOWED: dict[Callable, str] = {
     _true_or_false: "true | false",
     _metric_name: " | ".join(METRIC_NAMES),
     _approval_status: " | ".join(APPROVAL_STATUSES),
+    _strategy: " | ".join(STRATEGIES),
     _not_empty: "not empty",
 }
 #: What the backends take when a parameter has no default of its own (churn.backends.local and .cloud).
@@ -105,6 +111,10 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("MaxDepth", int, 5, "XGBoost max_depth", _positive),
     ParameterSpec("NumRound", int, 100, "XGBoost boosting rounds", _positive),
     ParameterSpec("Eta", float, 0.2, "XGBoost learning rate", _unit_closed),
+    ParameterSpec("TuningStrategy", str, "Bayesian", "how TuneModel proposes trials (tuning branch)", _strategy),
+    ParameterSpec("TuningMaxJobs", int, 6, "training jobs TuneModel runs in all (tuning branch)", _positive),
+    ParameterSpec("TuningMaxParallelJobs", int, 2, "TuneModel's training jobs at a time (tuning branch)", _positive),
+    ParameterSpec("TuningSeed", int, 42, "seed of TuneModel's search: a re-run proposes the same trials (tuning branch)", _non_negative),
     ParameterSpec("BaselineEnabled", str, "true", "train the logistic-regression baseline candidate too", _true_or_false),
     ParameterSpec("BaselineC", float, 1.0, "inverse regularisation strength of the baseline", _positive),
     ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _metric_name),
@@ -114,6 +124,20 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval_status),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}
+#: The parameters of the tuning branch (TuneModel): a pipeline compiled without it has none of them.
+TUNING = tuple(name for name in BY_NAME if name.startswith("Tuning"))
+
+
+def specs(tuning: bool = True) -> tuple[ParameterSpec, ...]:
+    """The parameters of a pipeline compiled with or without the tuning branch."""
+    return SPECS if tuning else tuple(spec for spec in SPECS if spec.name not in TUNING)
+
+
+def check_tuning(values: Iterable[str], tuning: bool) -> None:
+    """Refuse overrides of the tuning branch's parameters for a pipeline compiled without it."""
+    given = [name for name in values if name in TUNING]
+    if given and not tuning:
+        raise ParameterError(f"{', '.join(given)} {'is a parameter' if len(given) == 1 else 'are parameters'} of the tuning branch, which --no-tuning leaves out")
 
 
 def convert(name: str, text: str) -> object:

@@ -1,12 +1,15 @@
 """The step graph, built once for any backend by :func:`build_pipeline`.
 
-PreprocessData feeds two candidate branches that run at the same time: TrainModel ->
-EvaluateModel (XGBoost) and TrainBaseline -> EvaluateBaseline (scikit-learn logistic
-regression). SelectModel keeps the candidate with the better SelectionMetric; CheckAccuracy
-gates the winner -> CreateModel and RegisterModel (into the backend's model package group:
-SageMaker's registry, or the local one, which churn's local executor runs) or AccuracyTooLow
-(FailStep). Steps reference earlier outputs only through ``.properties``; everything
-backend-specific comes from the :class:`~churn.backends.Backend`.
+PreprocessData feeds three candidate branches that run at the same time: TrainModel ->
+EvaluateModel (XGBoost with the parameters' hyperparameters), TuneModel -> EvaluateTuned
+(XGBoost tuned by a SageMaker hyperparameter tuning job; EvaluateTuned evaluates its best
+training job's model) and TrainBaseline -> EvaluateBaseline (scikit-learn logistic regression).
+SelectModel keeps the candidate with the best SelectionMetric; CheckAccuracy gates the winner
+-> CreateModel and RegisterModel (into the backend's model package group: SageMaker's registry,
+or the local one, which churn's local executor runs) or AccuracyTooLow (FailStep). The tuning
+branch is a compile-time choice (``Backend.tuning``; ``--no-tuning``): without it the graph
+has two candidates and no Tuning* parameters. Steps reference earlier outputs only through
+``.properties``; everything backend-specific comes from the :class:`~churn.backends.Backend`.
 """
 
 from __future__ import annotations
@@ -28,14 +31,15 @@ from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TuningStep
+from sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
 
 from churn import parameters
 from churn.backends import Backend
 from churn import serving
 from churn.backends.code_bundle import DATASET_FILE, SOURCE_ARCHIVE, bundle_hash
-from churn.layout import PREPROCESS_STEP, SELECT_STEP
-from churn.selection import CANDIDATES
+from churn.layout import PREPROCESS_STEP, SELECT_STEP, TUNE_STEP
+from churn.selection import CANDIDATES, TUNED_CANDIDATE
 from churn.split import SPLITS
 from churn.steps import paths
 from churn.training_metrics import METRIC_DEFINITIONS
@@ -46,6 +50,17 @@ ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
 SERVING_INSTANCE_TYPE = "ml.m5.large"
 #: Fixed hyperparameters of the XGBoost built-in algorithm (the rest are pipeline parameters).
 FIXED_HYPERPARAMETERS = {"objective": "binary:logistic", "eval_metric": "auc"}
+
+#: What TuneModel searches, and how (SageMaker's scaling; the objective is validation:auc).
+#: Early stopping is left out: the model would be saved rounds past its best round.
+TUNING_RANGES = {
+    "max_depth": IntegerParameter(2, 10),
+    "eta": ContinuousParameter(0.01, 0.5, scaling_type="Logarithmic"),
+    "num_round": IntegerParameter(50, 300),
+    "min_child_weight": ContinuousParameter(1, 10),
+    "subsample": ContinuousParameter(0.5, 1),
+}
+TUNING_OBJECTIVE = "validation:auc"
 
 _KINDS = {str: ParameterString, int: ParameterInteger, float: ParameterFloat}
 
@@ -58,8 +73,9 @@ def pipeline_parameters(backend: Backend, defaults: dict[str, object] | None = N
         "TrainingInstanceType": backend.training_instance_type,
     }
     overrides = defaults or {}
+    parameters.check_tuning(overrides, backend.tuning)
     built = {}
-    for spec in parameters.SPECS:
+    for spec in parameters.specs(backend.tuning):
         default = overrides.get(spec.name, backend_defaults.get(spec.name, spec.default))
         built[spec.name] = _KINDS[spec.kind](name=spec.name, default_value=default)
     return built
@@ -102,15 +118,14 @@ def _code_input(backend: Backend) -> ProcessingInput:
 
 @dataclass(frozen=True)
 class CandidateSteps:
-    """One candidate model's branch: its name in selection.json and its two steps."""
+    """One candidate model's branch: its name in selection.json, its two steps, the URI of the
+    model it evaluates and the hyperparameters it was trained with (``name=value ...``)."""
 
     name: str
-    train: TrainingStep
+    train: TrainingStep | TuningStep
     evaluate: ProcessingStep
-
-    @property
-    def model_data(self):
-        return self.train.properties.ModelArtifacts.S3ModelArtifacts
+    model_data: object
+    hyperparameters: Join
 
     @property
     def evaluation_uri(self):
@@ -128,54 +143,98 @@ def _job_step_options(backend: Backend) -> dict:
     return {"cache_config": backend.cache_config(), "retry_policies": backend.retry_policies()}
 
 
-def _candidate(
-    backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, image: str, hyperparameters: dict
-) -> CandidateSteps:
-    """TrainX on train/validation, then its evaluation on the test split."""
-    estimator = Estimator(
+def _pairs(values: dict) -> Join:
+    """``name=value name=value`` of pipeline values, as one flat Join."""
+    parts: list = []
+    for name, value in values.items():
+        parts += [f"{' ' if parts else ''}{name}=", value]
+    return Join(on="", values=parts)
+
+
+def _estimator(backend: Backend, params: dict, *, name: str, step: str, image: str, hyperparameters: dict) -> Estimator:
+    return Estimator(
         image_uri=image,
         role=backend.role_arn,
         instance_count=1,
         instance_type=params["TrainingInstanceType"],
-        output_path=_run_uri(backend, f"Train{step}"),
+        output_path=_run_uri(backend, step),
         base_job_name=f"churn-train-{name}",
         # SageMaker Debugger and Profiler are not used (and local mode cannot run them).
         disable_profiler=True,
         debugger_hook_config=False,
         hyperparameters=hyperparameters,
-        # Per-round metrics read from the training log (SageMaker's algorithm image has its own).
-        metric_definitions=None if image == backend.images.training and backend.images.training_builtin else list(METRIC_DEFINITIONS),
+        metric_definitions=_metric_definitions(backend, image),
         sagemaker_session=backend.session(),
     )
-    train = TrainingStep(
-        name=f"Train{step}",
-        **_job_step_options(backend),
-        step_args=estimator.fit(
-            inputs={
-                channel: TrainingInput(s3_data=split_uri[channel], content_type="text/csv")
-                for channel in ("train", "validation")
-            }
-        ),
-    )
-    evaluate = ProcessingStep(
+
+
+def _metric_definitions(backend: Backend, image: str) -> list | None:
+    """Per-round metrics read from the training log (SageMaker's algorithm image has its own)."""
+    return None if image == backend.images.training and backend.images.training_builtin else list(METRIC_DEFINITIONS)
+
+
+def _channels(split_uri: dict) -> dict:
+    return {channel: TrainingInput(s3_data=split_uri[channel], content_type="text/csv") for channel in ("train", "validation")}
+
+
+def _evaluation(backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, model_data) -> ProcessingStep:
+    """EvaluateX: the model at ``model_data`` on the test split."""
+    return ProcessingStep(
         name=f"Evaluate{step}",
         **_job_step_options(backend),
         step_args=_step_processor(
             backend, backend.images.evaluation, "churn.steps.evaluate", params["ProcessingInstanceType"], f"churn-evaluate-{name}"
         ).run(
             inputs=[
-                ProcessingInput(
-                    source=train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination=paths.MODEL,
-                    input_name="model",
-                ),
+                ProcessingInput(source=model_data, destination=paths.MODEL, input_name="model"),
                 ProcessingInput(source=split_uri["test"], destination=paths.TEST, input_name="test"),
                 _code_input(backend),
             ],
             outputs=_outputs(backend, f"Evaluate{step}", ("evaluation",)),
         ),
     )
-    return CandidateSteps(name, train, evaluate)
+
+
+def _candidate(
+    backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, image: str, hyperparameters: dict, recorded: dict
+) -> CandidateSteps:
+    """TrainX on train/validation, then its evaluation on the test split."""
+    estimator = _estimator(backend, params, name=name, step=f"Train{step}", image=image, hyperparameters=hyperparameters)
+    train = TrainingStep(name=f"Train{step}", **_job_step_options(backend), step_args=estimator.fit(inputs=_channels(split_uri)))
+    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+    evaluate = _evaluation(backend, params, split_uri, name=name, step=step, model_data=model_data)
+    return CandidateSteps(name, train, evaluate, model_data, _pairs(recorded))
+
+
+def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> CandidateSteps:
+    """TuneModel (a hyperparameter tuning job over the XGBoost estimator), then the evaluation
+    of its best training job's model: ``get_top_model_s3_uri``'s URI, as one flat Join that
+    also reaches a local ``file://`` root (the SDK's helper writes ``s3:/``)."""
+    estimator = _estimator(
+        backend, params, name=TUNED_CANDIDATE, step=TUNE_STEP, image=backend.images.training, hyperparameters=dict(FIXED_HYPERPARAMETERS),
+    )
+    tuner = HyperparameterTuner(
+        estimator,
+        TUNING_OBJECTIVE,
+        dict(TUNING_RANGES),
+        metric_definitions=_metric_definitions(backend, backend.images.training),
+        objective_type="Maximize",
+        strategy=params["TuningStrategy"],
+        max_jobs=params["TuningMaxJobs"],
+        max_parallel_jobs=params["TuningMaxParallelJobs"],
+        random_seed=params["TuningSeed"],
+        early_stopping_type="Off",
+    )
+    tune = TuningStep(name=TUNE_STEP, **_job_step_options(backend), step_args=tuner.fit(inputs=_channels(split_uri)))
+    best = tune.properties.TrainingJobSummaries[0]
+    model_data = Join(
+        on="/",
+        values=[backend.artifact_root, ExecutionVariables.PIPELINE_EXECUTION_ID, TUNE_STEP, best.TrainingJobName, "output", "model.tar.gz"],
+    )
+    evaluate = _evaluation(backend, params, split_uri, name=TUNED_CANDIDATE, step="Tuned", model_data=model_data)
+    return CandidateSteps(
+        TUNED_CANDIDATE, tune, evaluate, model_data, _pairs({name: best.TunedHyperParameters[name] for name in TUNING_RANGES}),
+    )
 
 
 def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pipeline:
@@ -204,15 +263,11 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     split_uri = {name: preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri for name in SPLITS}
 
     xgboost_name, baseline_name = CANDIDATES
+    xgboost = {"max_depth": params["MaxDepth"], "num_round": params["NumRound"], "eta": params["Eta"]}
     candidates = [
         _candidate(
             backend, params, split_uri, name=xgboost_name, step="Model", image=backend.images.training,
-            hyperparameters={
-                **FIXED_HYPERPARAMETERS,
-                "max_depth": params["MaxDepth"],
-                "num_round": params["NumRound"],
-                "eta": params["Eta"],
-            },
+            hyperparameters={**FIXED_HYPERPARAMETERS, **xgboost}, recorded=xgboost,
         ),
         _candidate(
             backend, params, split_uri, name=baseline_name, step="Baseline", image=backend.images.baseline,
@@ -221,8 +276,11 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 "enabled": params["BaselineEnabled"],
                 **backend.baseline_hyperparameters(_code_uri(backend, SOURCE_ARCHIVE)),
             },
+            recorded={"C": params["BaselineC"]},
         ),
     ]
+    if backend.tuning:  # last in tie-break order: it wins only when strictly better
+        candidates.append(_tuned_candidate(backend, params, split_uri))
 
     selection_file = PropertyFile(name="Selection", output_name="selection", path="selection.json")
     winner_report = PropertyFile(name="WinnerEvaluation", output_name="evaluation", path="evaluation.json")
@@ -252,6 +310,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
             arguments=[
                 "--metric", params["SelectionMetric"],
                 *(argument for c in candidates for argument in ("--candidate", c.name)),
+                *(argument for c in candidates for argument in ("--hyperparameters", c.name, c.hyperparameters)),
             ],
         ),
         property_files=[selection_file, winner_report],
@@ -286,6 +345,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 "WinningCandidate": JsonGet(step_name=select.name, property_file=selection_file, json_path="winner"),
                 "SelectionMetric": params["SelectionMetric"],
                 "Candidates": JsonGet(step_name=select.name, property_file=selection_file, json_path="summary"),
+                "Hyperparameters": JsonGet(step_name=select.name, property_file=selection_file, json_path="hyperparameters"),
             },
         ),
     )
@@ -312,6 +372,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     return Pipeline(
         name=PIPELINE_NAME,
         parameters=list(params.values()),
-        steps=[preprocess, *(step for c in candidates for step in (c.train, c.evaluate)), select, gate],
+        # The tuning branch, the longest, first: a local run starts its jobs first.
+        steps=[preprocess, *(step for c in sorted(candidates, key=lambda c: c.name != TUNED_CANDIDATE) for step in (c.train, c.evaluate)), select, gate],
         sagemaker_session=session,
     )

@@ -14,6 +14,8 @@ from churn.metrics import METRIC_NAMES, report_values
 
 #: Candidate names in graph and tie-break order.
 CANDIDATES = ("xgboost", "logistic-regression")
+#: The candidate of the tuning branch (TuneModel's best training job), after the others.
+TUNED_CANDIDATE = "xgboost-tuned"
 
 
 class SelectionError(ValueError):
@@ -26,6 +28,8 @@ class Candidate:
     #: The candidate's evaluation.json document; None when it was turned off.
     report: dict | None
     disabled_reason: str | None = None
+    #: The hyperparameters it was trained with, ``"name=value name=value"`` ("" when not given).
+    hyperparameters: str = ""
 
 
 def select(candidates: list[Candidate], metric: str) -> dict:
@@ -45,6 +49,8 @@ def select(candidates: list[Candidate], metric: str) -> dict:
         if metric not in values or not math.isfinite(values[metric]):
             raise SelectionError(f"the evaluation of candidate {candidate.name!r} has no finite {metric!r} value")
         records[candidate.name] = {"enabled": True, "metrics": values}
+        if candidate.hyperparameters:
+            records[candidate.name]["hyperparameters"] = hyperparameter_values(candidate.hyperparameters)
         if best is None or values[metric] > best[0]:
             best = (values[metric], candidate)
     if best is None:
@@ -55,7 +61,20 @@ def select(candidates: list[Candidate], metric: str) -> dict:
         "winner": winner.name,
         "candidates": records,
         "summary": summary_line(metric, winner.name, records),
+        # One line for the registry (CustomerMetadata, as the summary): what the winner was trained with.
+        "hyperparameters": " ".join(winner.hyperparameters.split())[:MAX_SUMMARY_CHARS],
     }
+
+
+def hyperparameter_values(text: str) -> dict[str, str]:
+    """``"max_depth=5 eta=0.2"`` -> ``{"max_depth": "5", "eta": "0.2"}``; a malformed pair is an error."""
+    values: dict[str, str] = {}
+    for pair in text.split():
+        name, sep, value = pair.partition("=")
+        if not (name and sep and value) or name in values:
+            raise SelectionError(f"hyperparameters must be distinct name=value pairs separated by spaces, got {pair!r} in {text!r}")
+        values[name] = value
+    return values
 
 
 #: SageMaker's CustomerMetadataValue: at most 256 characters of letters, separators, digits and

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from churn import __version__
-from churn.layout import ARTIFACT_STEP, ARTIFACTS
+from churn.layout import ARTIFACT_STEP, ARTIFACTS, TRIALS_FILE, TUNE_STEP
 from churn.metrics import report_values
 from churn.tables import write_lines_atomically
 
@@ -16,12 +16,12 @@ SUMMARY_FILE = "summary.json"
 
 
 #: Keys added to summary.json after its first version (older summaries lack them).
-LATER_KEYS = ("resumed_from", "selection", "input_sha256")
+LATER_KEYS = ("resumed_from", "selection", "input_sha256", "tuning")
 #: The keys of every summary.json, whatever the backend.
 SUMMARY_KEYS = (
     "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
     "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
-    "resumed_from", "selection", "input_sha256",
+    "resumed_from", "selection", "input_sha256", "tuning",
 )
 
 
@@ -144,6 +144,8 @@ class RunSummary:
     selection: dict | None
     #: sha256 of the input the run read (a file's, or a folder's tree hash); None when unknown.
     input_sha256: str | None
+    #: The tuning step's trials.json (settings, best trial, every trial); None without one.
+    tuning: dict | None = None
 
     def step(self, name: str) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -175,6 +177,7 @@ class RunSummary:
             "resumed_from": self.resumed_from,
             "selection": self.selection,
             "input_sha256": self.input_sha256,
+            "tuning": self.tuning,
         }
         assert tuple(record) == SUMMARY_KEYS  # noqa: S101 - the one place the keys are written
         return record
@@ -226,6 +229,7 @@ class RunSummary:
             resumed_from=text("resumed_from"),
             selection=mapping("selection"),
             input_sha256=text("input_sha256"),
+            tuning=mapping("tuning"),
         )
 
 
@@ -239,6 +243,16 @@ def selection_record(run_dir: Path) -> dict | None:
     """The run's selection.json (metric, winner, every candidate's metrics), if it has one."""
     path = run_dir / ARTIFACTS["selection"]
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def tuning_record(run_dir: Path) -> dict | None:
+    """The run's tuning trials (``<run>/TuneModel/trials.json``), if it has them."""
+    path = run_dir / TUNE_STEP / TRIALS_FILE
+    try:
+        document = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None  # a damaged record is no record (the run's own status says what happened)
+    return document if isinstance(document, dict) else None
 
 
 def build_summary(
@@ -273,6 +287,7 @@ def build_summary(
         resumed_from=resumed_from,
         selection=selection_record(run_dir),
         input_sha256=input_sha256,
+        tuning=tuning_record(run_dir),
     )
 
 

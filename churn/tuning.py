@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import copy
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -308,6 +309,57 @@ def ranked(trials: list[Trial], maximize: bool) -> list[Trial]:
     """The completed trials that reported an objective, best first (ties: the earlier trial)."""
     scored = [t for t in trials if t.status == "Completed" and t.objective is not None]
     return sorted(scored, key=lambda t: ((-t.objective if maximize else t.objective), t.number))  # type: ignore[operator]
+
+
+def trials_document(tuning_job: str, config: TuningConfig, trials: list[Trial]) -> dict:
+    """``trials.json``: the tuning job's settings, its best trial and every trial in number order
+    (also the ``tuning`` object of ``summary.json``)."""
+    best = ranked(trials, config.maximize)
+    return {
+        "tuning_job": tuning_job,
+        "strategy": config.strategy,
+        "max_jobs": config.max_jobs,
+        "max_parallel": config.max_parallel,
+        "seed": config.seed,
+        "objective": {"metric": config.metric, "type": "Maximize" if config.maximize else "Minimize"},
+        "best": best[0].job if best else None,
+        "trials": [dataclasses.asdict(t) for t in sorted(trials, key=lambda t: t.number)],
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else (None if value is None else str(value))
+
+
+def service_trials_document(job: dict, summaries: list[dict]) -> dict:
+    """``trials.json`` of a tuning job SageMaker ran, from ``DescribeHyperParameterTuningJob``
+    (``job``) and every ``ListTrainingJobsForHyperParameterTuningJob`` summary: the same shape as
+    a local tuning job's, trials numbered in the order they were created."""
+    config = job.get("HyperParameterTuningJobConfig") or {}
+    limits, objective = config.get("ResourceLimits") or {}, config.get("HyperParameterTuningJobObjective") or {}
+    trials = []
+    for number, summary in enumerate(sorted(summaries, key=lambda s: (_iso(s.get("CreationTime")) or "", s["TrainingJobName"])), 1):
+        start, end = summary.get("TrainingStartTime"), summary.get("TrainingEndTime")
+        trials.append(Trial(
+            number=number,
+            job=summary["TrainingJobName"],
+            hyperparameters={str(k): str(v) for k, v in (summary.get("TunedHyperParameters") or {}).items()},
+            status=str(summary.get("TrainingJobStatus")),
+            objective=(summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value"),
+            seconds=round((end - start).total_seconds(), 3) if hasattr(start, "isoformat") and hasattr(end, "isoformat") else None,
+            failure=summary.get("FailureReason"),
+            created=_iso(summary.get("CreationTime")),
+        ))
+    return {
+        "tuning_job": job.get("HyperParameterTuningJobName"),
+        "strategy": config.get("Strategy"),
+        "max_jobs": limits.get("MaxNumberOfTrainingJobs"),
+        "max_parallel": limits.get("MaxParallelTrainingJobs"),
+        "seed": config.get("RandomSeed"),
+        "objective": {"metric": objective.get("MetricName"), "type": objective.get("Type")},
+        "best": (job.get("BestTrainingJob") or {}).get("TrainingJobName"),
+        "trials": [dataclasses.asdict(t) for t in trials],
+    }
 
 
 #: The account and region in the ARNs of a local tuning job's trials (none exists on AWS).

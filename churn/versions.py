@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from churn.definition import has_tuning
 from churn.summary import SUMMARY_FILE, SummaryError, iso_time, read_summary
 
 
@@ -29,6 +30,8 @@ class Version:
     pipeline_version_ids: list[int] = field(default_factory=list)
     #: Cloud: the definition text as SageMaker stores it.
     definition: str | None = None
+    #: Whether the definition has the tuning branch (it was not compiled with ``--no-tuning``).
+    tuning: bool = False
 
     @property
     def name(self) -> str:
@@ -55,7 +58,8 @@ def list_versions(runs_dir: Path) -> list[Version]:
             if digest is None or not definition_file.is_file():
                 continue  # no definition recorded: no version
             if digest not in versions:
-                versions[digest] = Version(digest, code_hash(json.loads(definition_file.read_text())), summary.churn_version)
+                document = json.loads(definition_file.read_text())
+                versions[digest] = Version(digest, code_hash(document), summary.churn_version, tuning=has_tuning(document))
         except (SummaryError, KeyError, TypeError, ValueError, OSError):
             continue  # a damaged run folder is no version
         version = versions[digest]
@@ -105,7 +109,8 @@ def list_cloud_versions(sm, pipeline_name: str) -> list[Version]:
         if digest not in versions:
             description = described.get("PipelineVersionDescription") or described.get("PipelineDescription") or ""
             churn = description.split(",")[0].removeprefix("churn ") if description.startswith("churn ") else "-"
-            versions[digest] = Version(digest, code_hash(json.loads(text)), churn, definition=text)
+            document = json.loads(text)
+            versions[digest] = Version(digest, code_hash(document), churn, definition=text, tuning=has_tuning(document))
         version = versions[digest]
         version.pipeline_version_ids.append(summary["PipelineVersionId"])
         if summary.get("LastExecutionPipelineExecutionArn"):

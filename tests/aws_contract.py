@@ -5,7 +5,7 @@ lengths of its service model; AWS checks them on the server, and an emulator mos
 :func:`pipeline_requests` resolves each step of a compiled definition with real values (the
 parameters of an execution, its id, earlier steps' outputs, property files read from real step
 outputs) into the request the pipeline service makes for it (CreateProcessingJob,
-CreateTrainingJob, CreateModel, CreateModelPackage), and :func:`violations` checks a request
+CreateTrainingJob, CreateHyperParameterTuningJob, CreateModel, CreateModelPackage), and :func:`violations` checks a request
 against the service model with patterns, enums and lengths. Patterns are Java regular
 expressions (``\\p{L}``...), matched with the ``regex`` package.
 """
@@ -22,6 +22,7 @@ import regex
 OPERATIONS = {
     "Processing": ("CreateProcessingJob", "ProcessingJobName"),
     "Training": ("CreateTrainingJob", "TrainingJobName"),
+    "Tuning": ("CreateHyperParameterTuningJob", "HyperParameterTuningJobName"),
     "Model": ("CreateModel", "ModelName"),
     "RegisterModel": ("CreateModelPackage", None),
 }
@@ -134,11 +135,32 @@ def pipeline_requests(
         arguments = _resolve(step["Arguments"], context)
         if step["Type"] == "Processing":
             arguments.setdefault("RoleArn", role_arn)
-        if name_member:
+        if name_member == "HyperParameterTuningJobName":  # at most 32 characters (the pipeline service's own scheme is unknown)
+            arguments[name_member] = f"{execution_id[:12]}-{step['Name'][:12]}-abc123"
+        elif name_member:
             arguments[name_member] = f"pipelines-{execution_id[:12]}-{step['Name'][:20]}-abc123"
-        context["steps"][step["Name"]] = arguments
+        # What later steps read of it: a tuning job's properties also list its best training job.
+        context["steps"][step["Name"]] = (
+            {**arguments, "TrainingJobSummaries": [best_training_job(arguments)]} if step["Type"] == "Tuning" else arguments
+        )
         requests.append((step["Name"], operation, _typed(operation, arguments)))
     return requests
+
+
+def best_training_job(request: dict) -> dict:
+    """The first of a tuning job's ``TrainingJobSummaries`` as SageMaker would list it: a
+    training job named after the tuning job, with a value from each range (its low end)."""
+    ranges = request["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    tuned = {
+        item["Name"]: item["MinValue"] if "MinValue" in item else item["Values"][0]
+        for kind in ("Integer", "Continuous", "Categorical") for item in ranges.get(f"{kind}ParameterRanges") or []
+    }
+    return {
+        "TrainingJobName": f"{request['HyperParameterTuningJobName']}-001-0123abcd",
+        "TunedHyperParameters": {name: str(value) for name, value in tuned.items()},
+        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:auc", "Value": 0.9},
+        "TrainingJobStatus": "Completed",
+    }
 
 
 def _all_steps(steps: list[dict]):
@@ -175,6 +197,7 @@ def _text(value) -> str:
 
 _OUTPUT = re.compile(r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri")
 _MODEL = re.compile(r"Steps\.(\w+)\.ModelArtifacts\.S3ModelArtifacts")
+_SUMMARY = re.compile(r"Steps\.(\w+)\.TrainingJobSummaries\[(\d+)\]\.(TrainingJobName|TunedHyperParameters\['(\w+)'\])")
 
 
 def _get(path: str, context):
@@ -188,6 +211,9 @@ def _get(path: str, context):
     if match := _MODEL.fullmatch(path):
         job = context["steps"][match[1]]
         return f"{job['OutputDataConfig']['S3OutputPath']}/{job['TrainingJobName']}/output/model.tar.gz"
+    if match := _SUMMARY.fullmatch(path):
+        summary = context["steps"][match[1]]["TrainingJobSummaries"][int(match[2])]
+        return summary["TunedHyperParameters"][match[4]] if match[4] else summary["TrainingJobName"]
     raise KeyError(f"cannot resolve {path}")
 
 

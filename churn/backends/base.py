@@ -63,6 +63,9 @@ class Backend:
     model_package_group: str = DEFAULT_MODEL_PACKAGE_GROUP
     #: The layout of the input table (travels in the code bundle; see ``churn.dataset``).
     dataset: DatasetSpec = DEFAULT_SPEC
+    #: Compile the tuning branch (TuneModel -> EvaluateTuned) and its Tuning* parameters;
+    #: False (``--no-tuning``) compiles the two-candidate graph.
+    tuning: bool = True
 
     def session(self):
         """The SDK session the pipeline is compiled with (built on first use)."""

@@ -28,7 +28,8 @@ from churn.runner.runs import (
     local_path,
 )
 from churn.files import text_sha256
-from churn.layout import SAMPLE_DATA
+from churn.layout import SAMPLE_DATA, TRIALS_FILE, TUNE_STEP
+from churn.tables import write_lines_atomically
 from churn.runner.events import Events, Note, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.summary import ARTIFACT_STEP, ARTIFACTS, RegisteredModel
 
@@ -276,6 +277,26 @@ def explain_failed_steps(sm, steps: list[dict]) -> None:
             step["FailureReason"] = message[:MAX_REASON]
 
 
+def record_trials(sm, steps: list[dict], run_dir: Path, events: Events) -> None:
+    """``<run>/TuneModel/trials.json`` from SageMaker's record of the execution's tuning job (a
+    tuning step served from the cache is the source execution's job), as a local run writes it.
+    A record that cannot be read is a note, never the run's failure."""
+    from churn.tuning import service_trials_document
+
+    step = next((s for s in steps if s.get("StepName") == TUNE_STEP), None)
+    arn = ((step or {}).get("Metadata") or {}).get("TuningJob", {}).get("Arn")
+    if not arn:
+        return
+    name = arn.rsplit("/", 1)[-1]
+    try:
+        job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        pages = sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(HyperParameterTuningJobName=name)
+        summaries = [summary for page in pages for summary in page["TrainingJobSummaries"]]
+        write_lines_atomically(run_dir / TUNE_STEP / TRIALS_FILE, [json.dumps(service_trials_document(job, summaries), indent=1)])
+    except (*_client_error(), OSError) as error:
+        events.emit(Note(f"the trials of tuning job {name} were not recorded: {_explain(error)}"))
+
+
 def _registered_model(steps: list[dict]) -> RegisteredModel | None:
     """The model package a RegisterModel step created (SageMaker lists it in the step's metadata)."""
     step = next((s for s in steps if "RegisterModel" in (s.get("Metadata") or {})), None)
@@ -385,6 +406,7 @@ def run_cloud(
             describe = {**describe, "FailureReason": f"Step '{failed[0]['StepName']}' failed with message: {failed[0]['FailureReason']}"}
     run_dir = runs_dir / execution_id
     missing = download_results(s3, backend, execution_id, run_dir, steps)
+    record_trials(sm, steps, run_dir, events)
     if describe["PipelineExecutionStatus"] == "Succeeded" and missing:
         raise RunError(
             f"execution {execution_id} reports Succeeded but these results are missing from "

@@ -207,7 +207,7 @@ def run_local(
                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
                         "process_start": process_start(os.getpid()),
                         "resumed_from": resumed_from, "definition_sha256": definition_sha256,
-                        "code_version": backend.code_version or bundle_hash(backend.dataset),
+                        "code_version": backend.code_version or bundle_hash(backend.dataset), "tuning": backend.tuning,
                     },
                 )
 
@@ -360,11 +360,14 @@ class Resume:
     input_sha256: str | None
     definition_sha256: str | None
     code_version: str | None
+    #: Whether the execution's pipeline had the tuning branch (runs of older churns did not).
+    tuning: bool = False
 
 
 def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
     """How to run a failed, interrupted or killed local execution again from where it stopped
     (the steps that succeeded are reused from the step cache)."""
+    from churn.definition import has_tuning
     from churn.versions import code_hash
 
     run_dir = find_run_dir(runs_dir, execution_id)
@@ -376,13 +379,19 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
             if summary["status"] not in ("Failed", "Stopped"):
                 raise RunError(f"execution {execution_id} {summary['status']}: there is nothing to resume")
             definition_file = run_dir / "definition.json"
-            code = code_hash(json.loads(definition_file.read_text())) if definition_file.is_file() else None
-            return Resume(dict(summary["parameters"]), summary.get("input_sha256"), summary.get("definition_sha256"), code)
+            document = json.loads(definition_file.read_text()) if definition_file.is_file() else {}
+            return Resume(
+                dict(summary["parameters"]), summary.get("input_sha256"), summary.get("definition_sha256"),
+                code_hash(document) if document else None, has_tuning(document),
+            )
         if record_file.is_file():  # killed or interrupted before its summary, or still running
             record = json.loads(record_file.read_text())
             if not run_dir.name.endswith(INTERRUPTED_SUFFIX) and is_running(record):
                 raise RunError(f"execution {execution_id} is still running (process {record['pid']}): there is nothing to resume yet")
-            return Resume(dict(record["parameters"]), record.get("input_sha256"), record.get("definition_sha256"), record.get("code_version"))
+            return Resume(
+                dict(record["parameters"]), record.get("input_sha256"), record.get("definition_sha256"), record.get("code_version"),
+                bool(record.get("tuning", False)),
+            )
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         damaged = summary_file if summary_file.is_file() else record_file
         raise RunError(f"cannot resume {execution_id}: {damaged} is damaged ({type(error).__name__}: {error})") from None

@@ -58,6 +58,7 @@ from churn.tuning import (
     trial_job_name,
     trial_request,
     training_job_summaries,
+    trials_document,
     check_request,
     tuning_config,
     tuning_job_name,
@@ -226,15 +227,9 @@ class _Tuning:
 
     def write_trials(self) -> None:
         """``runs/<id>/<Step>/trials.json``: every trial so far, in their numbers' order."""
-        records = [
-            {
-                "number": t.number, "job": t.job, "hyperparameters": t.hyperparameters, "status": t.status,
-                "objective": t.objective, "seconds": t.seconds, "cached": t.cached, "failure": t.failure, "created": t.created,
-            }
-            for t in sorted(self.trials, key=lambda t: t.number)
-        ]
+        document = trials_document(self.name, self.config, self.trials)
         try:
-            write_lines_atomically(self.run.step_folder(self.step) / TRIALS_FILE, [json.dumps(records, indent=1)])
+            write_lines_atomically(self.run.step_folder(self.step) / TRIALS_FILE, [json.dumps(document, indent=1)])
         except OSError as error:  # a full disk, say: the trials stand, their record is missing
             logging.getLogger(__name__).warning("%s: %s not written (%s)", self.step, TRIALS_FILE, error)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from churn.parameters import ParameterError, check_tuning
 from churn.runner.runs import RunError
 
 BACKENDS = ("local", "cloud")
@@ -25,6 +26,8 @@ class RunRequest:
     version: str | None = None
     #: A dataset spec (JSON file) describing the input's layout (default: the churn.txt layout).
     dataset: Path | None = None
+    #: False (``--no-tuning``): compile the pipeline without the tuning branch (TuneModel).
+    tuning: bool = True
 
     # --- the local backend only ---
     #: Run a failed, interrupted or killed execution again from where it stopped.
@@ -89,12 +92,20 @@ def check_request(request: RunRequest) -> None:
                 (not request.use_cache, "--no-cache"),
                 (request.version is not None, "--pipeline-version"),
                 (request.dataset is not None, "--dataset"),
+                (not request.tuning, "--no-tuning"),
             ) if given
         ]
         if conflicts:
             raise RunError(f"--resume runs the failed execution as it was: it takes no {', '.join(conflicts)}")
     if request.version is not None and request.dataset is not None:
         raise RunError("--pipeline-version runs a recorded version with the dataset spec it ran with: it takes no --dataset")
+    if request.version is not None and not request.tuning:
+        raise RunError("--pipeline-version runs a recorded version with or without tuning as it was compiled: it takes no --no-tuning")
+    if not request.resume and request.version is None:
+        try:
+            check_tuning(request.parameters, request.tuning)
+        except ParameterError as error:
+            raise RunError(str(error)) from None
     if request.max_parallel_steps is not None and request.max_parallel_steps < 1:
         raise RunError(f"--max-parallel-steps must be a positive integer, got {request.max_parallel_steps}")
     if request.poll_seconds is not None and not request.poll_seconds > 0:

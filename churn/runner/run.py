@@ -5,6 +5,7 @@ backends is behind it (:mod:`churn.runner.local`, :mod:`churn.runner.cloud`)."""
 
 from __future__ import annotations
 
+from churn.parameters import ParameterError, check_tuning
 from churn.runner.events import Events
 from churn.runner.request import RunRequest, check_request
 from churn.runner.runs import RunError, RunResult
@@ -45,7 +46,7 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     from churn.versions import VersionError, find_version
 
     backend = local_backend(request.runs_dir, aws_images_=request.aws_images)
-    backend.dataset = _dataset(request)
+    backend.dataset, backend.tuning = _dataset(request), request.tuning
     try:
         max_parallel = request.max_parallel_steps or default_max_parallel_steps()
     except ValueError as error:
@@ -53,7 +54,7 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     overrides, expected_input, expected_definition = dict(request.parameters), None, None
     if request.resume:
         resume = resume_parameters(backend.runs_dir, request.resume)
-        overrides, expected_input = resume.parameters, resume.input_sha256
+        overrides, expected_input, backend.tuning = resume.parameters, resume.input_sha256, resume.tuning
         if resume.code_version:  # the step code and definition the execution ran (a --pipeline-version run's too)
             backend.code_version, expected_definition = resume.code_version, resume.definition_sha256
     if request.version:
@@ -61,7 +62,11 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
             version = find_version(backend.runs_dir, request.version)
         except VersionError as error:
             raise RunError(str(error)) from None
-        backend.code_version, expected_definition = version.code_hash, version.definition_sha256
+        backend.code_version, expected_definition, backend.tuning = version.code_hash, version.definition_sha256, version.tuning
+        try:
+            check_tuning(overrides, backend.tuning)
+        except ParameterError as error:
+            raise RunError(f"{error} (version {version.name} was compiled without it)") from None
     return run_local(
         backend, overrides, events=events, build_missing_images=request.build_images, use_cache=request.use_cache,
         resumed_from=request.resume, expected_definition_sha256=expected_definition, max_parallel_steps=max_parallel,
@@ -81,7 +86,7 @@ def _run_cloud(request: RunRequest, events: Events) -> RunResult:
         )
     except CloudSettingsError as error:
         raise RunError(str(error)) from None
-    backend.dataset = _dataset(request)
+    backend.dataset, backend.tuning = _dataset(request), request.tuning
     return run_cloud(
         backend, dict(request.parameters), request.runs_dir or DEFAULT_RUNS_DIR, events=events,
         poll_seconds=30.0 if request.poll_seconds is None else request.poll_seconds,

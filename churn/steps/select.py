@@ -15,6 +15,7 @@ No URI is passed in, so the step's request is the same in every execution (and c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -57,13 +58,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="churn.steps.select", description=__doc__)
     parser.add_argument("--metric", required=True, help="metric to maximise: " + ", ".join(selection.METRIC_NAMES))
     parser.add_argument("--candidate", action="append", required=True, help="a candidate's name, in tie-break order")
+    parser.add_argument(
+        "--hyperparameters", nargs=2, action="append", default=[], metavar=("NAME", "PAIRS"),
+        help="what candidate NAME was trained with: 'name=value name=value' (recorded in selection.json)",
+    )
     parser.add_argument("--candidates-dir", type=Path, default=CANDIDATES_DIR)
     parser.add_argument("--manifest", type=Path, default=MANIFEST_FILE, help="PreprocessData's manifest.json")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
     args = parser.parse_args(argv)
 
     shipped = features_document(args.manifest)
-    candidates = [read_candidate(args.candidates_dir / name / "evaluation", name) for name in args.candidate]
+    given = dict(args.hyperparameters)
+    unknown = sorted(set(given) - set(args.candidate))
+    if unknown:
+        parser.error(f"--hyperparameters names no --candidate: {', '.join(unknown)}")
+    candidates = [
+        dataclasses.replace(read_candidate(args.candidates_dir / name / "evaluation", name), hyperparameters=given.get(name, ""))
+        for name in args.candidate
+    ]
     document = selection.select(candidates, args.metric)
     winner = args.candidates_dir / document["winner"]
     tables.copy_file_atomically(winner / "evaluation" / REPORT_FILE, args.output / "evaluation" / REPORT_FILE)

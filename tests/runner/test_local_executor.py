@@ -18,13 +18,13 @@ from churn.backends.local import local_backend
 from churn.runner.local_jobs import JobsFolder, LocalRun
 from churn.runner.scheduling import predecessors
 from churn.files import uri_path
-from churn.pipeline import build_pipeline
+from churn.pipeline import TUNING_RANGES, build_pipeline
 from churn.runner import local_executor
 from churn.progress import LineProgress
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.runner.local_executor import GuardedStepExecutors, StepFailure
 
-CANDIDATE_STEPS = ("TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline")
+CANDIDATE_STEPS = ("TuneModel", "EvaluateTuned", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline")
 
 
 class Jobs:
@@ -47,7 +47,7 @@ class Jobs:
 
         class Factory(local_executor.GuardedStepExecutors):
             def get(self, step):
-                if step.step_type.value in ("Processing", "Training"):
+                if step.step_type.value in ("Processing", "Training", "Tuning"):
                     return FakeJob(executor, step, jobs)
                 return super().get(step)  # the SDK's condition, fail and create-model executors
 
@@ -74,12 +74,17 @@ class FakeJob:
             jobs.ended[name] = time.monotonic()
         if name in jobs.fail:
             self.executor.execution.update_step_failure(name, f"{name} broke")
+        if "HyperParameterTuningJobConfig" in args:  # a tuning job's properties: its best training job first
+            return {
+                "HyperParameterTuningJobArn": f"arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/{name.lower()}",
+                "TrainingJobSummaries": [{"TrainingJobName": f"{name}-001-0123abcd", "TunedHyperParameters": dict.fromkeys(TUNING_RANGES, "1")}],
+            }
         if "AlgorithmSpecification" in args:
             return {"TrainingJobName": name, "ModelArtifacts": {"S3ModelArtifacts": args["OutputDataConfig"]["S3OutputPath"] + "/model.tar.gz"}}
         outputs = {o["OutputName"]: o for o in args["ProcessingOutputConfig"]["Outputs"]}
         if name == "SelectModel":
             for output, document in (
-                ("selection", {"winner": "xgboost", "summary": "xgboost 0.9"}),
+                ("selection", {"winner": "xgboost", "summary": "xgboost 0.9", "hyperparameters": "max_depth=5"}),
                 ("evaluation", {"binary_classification_metrics": {"accuracy": {"value": jobs.accuracy}}}),
             ):
                 folder = uri_path(outputs[output]["S3Output"]["S3Uri"])
@@ -142,19 +147,19 @@ def test_the_bound_is_respected(compiled):
     _execute(compiled, jobs, max_parallel=1)
     assert jobs.peak == 1
     # One at a time, in definition order where the graph allows.
-    assert [n for e, n in jobs.log if e == "start"][:3] == ["PreprocessData", "TrainModel", "EvaluateModel"]
+    assert [n for e, n in jobs.log if e == "start"][:3] == ["PreprocessData", "TuneModel", "EvaluateTuned"]
 
 
 def test_after_a_failure_nothing_new_starts_and_running_steps_finish(compiled):
-    """TrainBaseline fails at once while TrainModel runs on: TrainModel finishes, but its
-    successor EvaluateModel (ready by then) never starts."""
-    jobs = Jobs(fail={"TrainBaseline"}, durations={"TrainModel": 0.5, "TrainBaseline": 0.01})
+    """TuneModel fails at once while TrainModel runs on: TrainModel finishes, but its
+    successor EvaluateModel (ready by then) and TrainBaseline never start."""
+    jobs = Jobs(fail={"TuneModel"}, durations={"TrainModel": 0.5, "TuneModel": 0.01})
     execution = _execute(compiled, jobs)
     describe = execution.describe()
     assert describe["PipelineExecutionStatus"] == "Failed"
-    assert describe["FailureReason"] == "Step 'TrainBaseline' failed with message: TrainBaseline broke"
+    assert describe["FailureReason"] == "Step 'TuneModel' failed with message: TuneModel broke"
     started = [n for e, n in jobs.log if e == "start"]
-    assert started == ["PreprocessData", "TrainModel", "TrainBaseline"] or started == ["PreprocessData", "TrainBaseline", "TrainModel"]
+    assert started == ["PreprocessData", "TuneModel", "TrainModel"]
     assert ("end", "TrainModel") in jobs.log  # the running step was not abandoned
     assert _statuses(execution)["TrainModel"] == "Succeeded"
 
@@ -235,7 +240,9 @@ def test_the_registration_step_runs_after_create_model_with_its_arguments_resolv
     assert container["ModelDataUrl"].startswith("file:///") and container["ModelDataUrl"].endswith(f"/{execution_id}/SelectModel/model/model.tar.gz")
     statistics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     assert statistics.endswith(f"/{execution_id}/SelectModel/evaluation/evaluation.json")
-    assert arguments["CustomerMetadataProperties"] == {"WinningCandidate": "xgboost", "SelectionMetric": "auc", "Candidates": "xgboost 0.9"}
+    assert arguments["CustomerMetadataProperties"] == {
+        "WinningCandidate": "xgboost", "SelectionMetric": "auc", "Candidates": "xgboost 0.9", "Hyperparameters": "max_depth=5",
+    }
     steps = {s["StepName"]: s for s in execution.list_steps()["PipelineExecutionSteps"]}
     register = steps["RegisterModel-RegisterModel"]
     assert register["StepStatus"] == "Succeeded"
@@ -289,7 +296,7 @@ def test_ctrl_c_stops_the_jobs_and_waits_for_running_steps(compiled, tmp_path):
             stopped.append(time.monotonic())
 
     def interrupt_when_branches_run(event):
-        if event == StepStarted("TrainBaseline"):
+        if event == StepStarted("TrainModel"):  # the tuning branch's step started first
             _thread.interrupt_main()
 
     folder = JobsFolder.create(tmp_path)
@@ -300,9 +307,9 @@ def test_ctrl_c_stops_the_jobs_and_waits_for_running_steps(compiled, tmp_path):
     finally:
         folder.close()
     assert len(stopped) == 1 and jobs.running == 0
-    assert stopped[0] < jobs.ended["TrainModel"] and stopped[0] < jobs.ended["TrainBaseline"]  # stopped first, then waited
-    assert [n for e, n in jobs.log if e == "start"] == ["PreprocessData", "TrainModel", "TrainBaseline"]
-    assert sorted(n for e, n in jobs.log if e == "end") == ["PreprocessData", "TrainBaseline", "TrainModel"]
+    assert stopped[0] < jobs.ended["TrainModel"] and stopped[0] < jobs.ended["TuneModel"]  # stopped first, then waited
+    assert [n for e, n in jobs.log if e == "start"] == ["PreprocessData", "TuneModel", "TrainModel"]
+    assert sorted(n for e, n in jobs.log if e == "end") == ["PreprocessData", "TrainModel", "TuneModel"]
 
 
 def test_a_fault_around_a_guarded_job_fails_that_step_not_the_run(compiled, tmp_path, monkeypatch):

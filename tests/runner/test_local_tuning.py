@@ -237,7 +237,11 @@ def _steps(execution) -> dict[str, dict]:
 
 
 def _trials(result) -> list[dict]:
-    return json.loads((result.folder / TUNE / TRIALS_FILE).read_text())
+    return _trials_in(result.folder)
+
+
+def _trials_in(run_dir: Path) -> list[dict]:
+    return json.loads((run_dir / TUNE / TRIALS_FILE).read_text())["trials"]
 
 
 def _properties(result) -> dict:
@@ -360,7 +364,7 @@ def test_trials_json_records_every_trial(setting):
     def look(name):  # as the second wave starts, the first wave's trials are recorded
         if name.split("-")[1] == "003":
             run = setting.fakes[-1].run
-            seen["trials"] = json.loads((setting.runs / str(run.execution_id) / TUNE / TRIALS_FILE).read_text())
+            seen["trials"] = _trials_in(setting.runs / str(run.execution_id))
 
     result = setting.execute(on_start=look)
     assert [t["number"] for t in seen["trials"]] == [1, 2]
@@ -373,6 +377,13 @@ def test_trials_json_records_every_trial(setting):
         assert (trial["status"], trial["cached"], trial["failure"]) == ("Completed", False, None)
         assert trial["objective"] == validation_auc(trial["hyperparameters"]) and trial["seconds"] >= 0
         assert set(trial["hyperparameters"]) == {"max_depth", "eta"} and 2 <= int(trial["hyperparameters"]["max_depth"]) <= 10
+    document = json.loads((result.folder / TUNE / TRIALS_FILE).read_text())
+    best = max(trials, key=lambda t: (t["objective"], -t["number"]))
+    assert {k: v for k, v in document.items() if k != "trials"} == {
+        "tuning_job": best["job"].rsplit("-", 2)[0], "strategy": "Bayesian", "max_jobs": 6, "max_parallel": 2, "seed": 7,
+        "objective": {"metric": "validation:auc", "type": "Maximize"}, "best": best["job"],
+    }
+    assert _properties(result)["TrainingJobSummaries"][0]["TrainingJobName"] == document["best"]
 
 
 # --- the cache -------------------------------------------------------------------------------
@@ -445,7 +456,7 @@ def test_ctrl_c_starts_no_new_wave_and_stops_the_running_trials(setting):
     run = box["run"]
     training = setting.fakes[-1]
     assert run.stopping and len(training.started) == 2 and training.running == 0
-    trials = json.loads((setting.runs / str(run.execution_id) / TUNE / TRIALS_FILE).read_text())
+    trials = _trials_in(setting.runs / str(run.execution_id))
     assert [(t["status"], t["failure"]) for t in trials] == [("Stopped", "stopped by Ctrl-C: the run was interrupted and the job's containers removed")] * 2
     stopped = [job for job, _ in setting.finished]
     for trial in trials:  # stop_jobs asked each trial's own job folder for its containers, before the step's

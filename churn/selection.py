@@ -61,9 +61,14 @@ def select(candidates: list[Candidate], metric: str) -> dict:
         "winner": winner.name,
         "candidates": records,
         "summary": summary_line(metric, winner.name, records),
-        # One line for the registry (CustomerMetadata, as the summary): what the winner was trained with.
-        "hyperparameters": " ".join(winner.hyperparameters.split())[:MAX_SUMMARY_CHARS],
+        # One line for the registry (CustomerMetadata, as the summary; never empty there): what
+        # the winner was trained with.
+        "hyperparameters": " ".join(winner.hyperparameters.split())[:MAX_SUMMARY_CHARS] or NOT_RECORDED,
     }
+
+
+#: The ``hyperparameters`` line of a winner whose hyperparameters were not given.
+NOT_RECORDED = "not recorded"
 
 
 def hyperparameter_values(text: str) -> dict[str, str]:

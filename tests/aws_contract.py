@@ -136,7 +136,7 @@ def pipeline_requests(
         if step["Type"] == "Processing":
             arguments.setdefault("RoleArn", role_arn)
         if name_member == "HyperParameterTuningJobName":  # at most 32 characters (the pipeline service's own scheme is unknown)
-            arguments[name_member] = f"{execution_id[:12]}-{step['Name'][:12]}-abc123"
+            arguments[name_member] = f"{execution_id[:12]}-{step['Name'][:12]}-abc123".lower()
         elif name_member:
             arguments[name_member] = f"pipelines-{execution_id[:12]}-{step['Name'][:20]}-abc123"
         # What later steps read of it: a tuning job's properties also list its best training job.

@@ -114,7 +114,9 @@ def candidate_outputs(sample_splits, trained_booster, baseline_model, tmp_path_f
         (root / name / "model").mkdir(parents=True)
         write_model_archive(root / name / "model" / "model.tar.gz", model)
         evaluate.main(["--model", str(root / name / "model"), "--test", str(sample_splits / "test"), "--output", str(root / name / "evaluation")])
+    trained_with = {CANDIDATES[0]: "max_depth=5 num_round=100 eta=0.2", CANDIDATES[1]: "C=1.0"}
     select.main(["--metric", "auc", *(a for name in CANDIDATES for a in ("--candidate", name)),
+                 *(a for name in CANDIDATES for a in ("--hyperparameters", name, trained_with[name])),
                  "--candidates-dir", str(root), "--manifest", str(sample_splits / "manifest" / "manifest.json"),
                  "--output", str(root / "selected")])
     return root

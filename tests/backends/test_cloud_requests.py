@@ -34,6 +34,8 @@ def test_every_request_passes_sagemakers_validation(candidate_outputs, settings)
     requests = _requests(candidate_outputs, **settings)
     assert [(step, operation) for step, operation, _ in requests] == [
         ("PreprocessData", "CreateProcessingJob"),
+        ("TuneModel", "CreateHyperParameterTuningJob"),
+        ("EvaluateTuned", "CreateProcessingJob"),
         ("TrainModel", "CreateTrainingJob"),
         ("EvaluateModel", "CreateProcessingJob"),
         ("TrainBaseline", "CreateTrainingJob"),
@@ -47,7 +49,10 @@ def test_every_request_passes_sagemakers_validation(candidate_outputs, settings)
 
 
 def test_non_default_parameters_pass_too(candidate_outputs):
-    parameters = {"NumRound": 7, "Eta": 0.5, "BaselineEnabled": "false", "SelectionMetric": "recall", "ModelApprovalStatus": "Approved"}
+    parameters = {
+        "NumRound": 7, "Eta": 0.5, "BaselineEnabled": "false", "SelectionMetric": "recall", "ModelApprovalStatus": "Approved",
+        "TuningStrategy": "Random", "TuningMaxJobs": 1, "TuningMaxParallelJobs": 1, "TuningSeed": 0,
+    }
     for step, operation, request in _requests(candidate_outputs, parameters):
         assert violations(operation, request) == [], step
 
@@ -81,3 +86,46 @@ def test_script_mode_gets_the_region(candidate_outputs):
     [train] = [r for s, _, r in _requests(candidate_outputs) if s == "TrainBaseline"]
     assert train["HyperParameters"]["sagemaker_region"] == "eu-west-1"
     assert train["HyperParameters"]["sagemaker_submit_directory"].startswith("s3://my-bucket/churn/code/")
+
+
+def test_the_tuned_candidate_is_the_best_training_jobs_model_and_hyperparameters(candidate_outputs):
+    """EvaluateTuned and SelectModel read TuneModel's best training job (TrainingJobSummaries[0])
+    at the URI the SDK's get_top_model_s3_uri names, and its tuned hyperparameters."""
+    from churn.backends.cloud import cloud_backend
+    from churn.pipeline import TUNING_RANGES, build_pipeline
+    from tests.aws_contract import _resolve, best_training_job
+
+    requests = {step: request for step, _, request in _requests(candidate_outputs)}
+    best = best_training_job(requests["TuneModel"])
+    model = next(i for i in requests["EvaluateTuned"]["ProcessingInputs"] if i["InputName"] == "model")["S3Input"]["S3Uri"]
+    assert model == f"s3://my-bucket/churn/runs/{EXECUTION}/TuneModel/{best['TrainingJobName']}/output/model.tar.gz"
+
+    pipeline = build_pipeline(cloud_backend(region="eu-west-1", role_arn=ROLE, bucket="my-bucket"))
+    tune = next(step for step in pipeline.steps if step.name == "TuneModel")
+    top = tune.get_top_model_s3_uri(top_k=0, s3_bucket="my-bucket", prefix=f"churn/runs/{EXECUTION}/TuneModel")
+    context = {"steps": {"TuneModel": {"TrainingJobSummaries": [best]}}, "parameters": {}, "execution_id": EXECUTION, "property_files": {}}
+    assert _resolve(json.loads(json.dumps(top.expr)), context) == model
+
+    arguments = requests["SelectModel"]["AppSpecification"]["ContainerArguments"]
+    tuned = arguments[arguments.index("xgboost-tuned", arguments.index("--hyperparameters")) + 1]
+    assert tuned == " ".join(f"{name}={best['TunedHyperParameters'][name]}" for name in TUNING_RANGES)
+    assert tuned.startswith("max_depth=2 eta=0.01 num_round=50 ")
+
+
+def test_the_tuning_job_is_one_sagemaker_accepts_and_the_local_backend_runs(candidate_outputs):
+    """CreateHyperParameterTuningJob's request, as sent: the objective SageMaker's XGBoost image
+    publishes, no metric definitions (SageMaker refuses them for its own algorithms), the
+    strategy and budget from the parameters; and the local backend's reading of it runs."""
+    from churn.tuning import tuning_config
+
+    parameters = {"TuningStrategy": "Random", "TuningMaxJobs": 9, "TuningMaxParallelJobs": 3, "TuningSeed": 5}
+    request = {step: request for step, _, request in _requests(candidate_outputs, parameters)}["TuneModel"]
+    config = request["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Random" and config["RandomSeed"] == 5
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 9, "MaxParallelTrainingJobs": 3}
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert "MetricDefinitions" not in request["TrainingJobDefinition"]["AlgorithmSpecification"]
+    assert request["TrainingJobDefinition"]["StaticHyperParameters"] == {"objective": "binary:logistic", "eval_metric": "auc"}
+    local = tuning_config(config)
+    assert (local.strategy, local.max_jobs, local.max_parallel, local.seed) == ("Random", 9, 3, 5)
+    assert {r.name for r in local.ranges} == {"max_depth", "eta", "num_round", "min_child_weight", "subsample"}

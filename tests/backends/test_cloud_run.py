@@ -152,6 +152,8 @@ class Simulator:
         self.property_files = property_files
         self.polls = 0
         self.requests: list[tuple[str, str, dict]] = []
+        #: The tuning jobs made on the emulator (lower-case name -> request).
+        self.tuning_jobs: dict[str, dict] = {}
 
     def _invalid_step(self, execution, execution_id: str) -> tuple[str, str] | None:
         from tests.aws_contract import pipeline_requests, violations
@@ -189,6 +191,7 @@ class Simulator:
             done("PreprocessData", Metadata={"ProcessingJob": {"Arn": processing_arn}}),
             done("TrainModel", Metadata={"TrainingJob": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{job}"}}),
         ]
+        tuning = {"TuneModel": f"arn:aws:sagemaker:{REGION}:123456789012:hyper-parameter-tuning-job/{execution_id[:12]}-tunemodel-abc123"}
         if self.outcome == "PreprocessFailed":
             execution.pipeline_execution_status = "Failed"
             return [{**steps[0], "StepStatus": "Failed", "FailureReason": "AlgorithmError: See job logs for more information"}]
@@ -197,11 +200,20 @@ class Simulator:
             execution.pipeline_execution_status = "Failed"
             return list(reversed(steps))
         invalid = self._invalid_step(execution, execution_id)
+        self.tuning = any(s["Type"] == "Tuning" for s in json.loads(execution.pipeline_definition_for_execution)["Steps"])
+        for step, operation, request in self.requests:  # the tuning job is made on the emulator, as SageMaker would
+            if operation == "CreateHyperParameterTuningJob" and not invalid:
+                if request["HyperParameterTuningJobName"].lower() not in self.tuning_jobs:  # (steps are listed at every poll)
+                    boto3.client("sagemaker", region_name=REGION).create_hyper_parameter_tuning_job(**request)
+                    self.tuning_jobs[request["HyperParameterTuningJobName"].lower()] = request
+                tuning[step] = f"arn:aws:sagemaker:{REGION}:123456789012:hyper-parameter-tuning-job/{request['HyperParameterTuningJobName'].lower()}"
         for relative, body in self.results.items():
             source = self.cached.get(relative.split("/", 1)[0], execution_id)
             key = f"churn/runs/{source}/{relative.replace('{job}', job)}"
             self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         steps += [
+            *(done(name, Metadata={"TuningJob": {"Arn": arn}}) for name, arn in tuning.items() if self.tuning),
+            *(done("EvaluateTuned") for _ in range(self.tuning)),
             done("EvaluateModel"),
             done("TrainBaseline"),
             done("EvaluateBaseline"),
@@ -271,6 +283,21 @@ def simulate(aws, monkeypatch, step_results, property_files):
             return json.dumps({"PipelineExecutionSteps": simulator.steps(execution, arn)})
 
         monkeypatch.setattr(responses.SageMakerResponse, "list_pipeline_execution_steps", list_pipeline_execution_steps, raising=False)
+
+        def list_training_jobs_for_hyper_parameter_tuning_job(self):
+            """What moto lacks: the tuning job's training jobs (its best, as tests/aws_contract says)."""
+            from tests.aws_contract import best_training_job
+
+            request = simulator.tuning_jobs[self._get_param("HyperParameterTuningJobName").lower()]
+            best = best_training_job(request)
+            summary = {**best, "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{best['TrainingJobName'].lower()}",
+                       "CreationTime": 1795867200.0, "TrainingStartTime": 1795867230.0, "TrainingEndTime": 1795867272.5}
+            return json.dumps({"TrainingJobSummaries": [summary]})
+
+        monkeypatch.setattr(
+            responses.SageMakerResponse, "list_training_jobs_for_hyper_parameter_tuning_job",
+            list_training_jobs_for_hyper_parameter_tuning_job, raising=False,
+        )
         start = models.SageMakerModelBackend.start_pipeline_execution
 
         def start_executing(self, *args, **kwargs):
@@ -305,9 +332,18 @@ def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
     assert summary["backend"] == "cloud" and summary["parameters"]["NumRound"] == 10
     assert summary["parameters"]["InputData"] == SAMPLE_CSV.resolve().as_uri()
     assert summary["registered_model"] == {"group": "churn", "version": 3, "arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}
-    assert [s["status"] for s in summary["steps"]] == ["Succeeded"] * 9 + ["NotStarted"]
+    assert [s["status"] for s in summary["steps"]] == ["Succeeded"] * 11 + ["NotStarted"]
     assert summary["metrics"]["accuracy"] > 0.9
     assert summary["selection"]["winner"] == "xgboost" and set(summary["selection"]["candidates"]) == {"xgboost", "logistic-regression"}
+    # The tuning job's trials, from SageMaker's record (DescribeHyperParameterTuningJob and its training jobs).
+    tuning = summary["tuning"]
+    (request,) = simulator.tuning_jobs.values()
+    assert tuning == json.loads((run_dir / "TuneModel" / "trials.json").read_text())
+    assert tuning["tuning_job"] == request["HyperParameterTuningJobName"] and tuning["strategy"] == "Bayesian"
+    assert (tuning["max_jobs"], tuning["max_parallel"]) == (6, 2)
+    [trial] = tuning["trials"]
+    assert trial["job"].startswith(request["HyperParameterTuningJobName"]) and trial["seconds"] == 42.5 and trial["objective"] == 0.9
+    assert not [line for line in lines if "not recorded" in line]
 
 
 def test_a_failed_execution_names_the_failing_step(aws, simulate, tmp_path):
@@ -537,7 +573,8 @@ def test_every_request_of_a_run_was_validated(aws, simulate, tmp_path):
     simulator = simulate()
     assert run_cloud(_backend(), {"NumRound": 12}, tmp_path, poll_seconds=0.01).status == "Succeeded"
     operations = [operation for _, operation, _ in simulator.requests]
-    assert operations.count("CreateProcessingJob") == 4 and operations.count("CreateTrainingJob") == 2
+    assert operations.count("CreateProcessingJob") == 5 and operations.count("CreateTrainingJob") == 2
+    assert operations.count("CreateHyperParameterTuningJob") == 1
     assert operations[-2:] == ["CreateModel", "CreateModelPackage"]
     [train] = [r for s, _, r in simulator.requests if s == "TrainModel"]
     assert train["HyperParameters"]["num_round"] == "12"

@@ -47,6 +47,7 @@ DEFAULTS = {
     "TrainRatio": 0.7, "ValidationRatio": 0.15, "SplitSeed": 42, "MaxDepth": 5, "NumRound": 100,
     "Eta": 0.2, "BaselineEnabled": "true", "BaselineC": 1.0, "SelectionMetric": "auc",
     "AccuracyThreshold": 0.8, "ModelApprovalStatus": "PendingManualApproval",
+    "TuningStrategy": "Bayesian", "TuningMaxJobs": 6, "TuningMaxParallelJobs": 2, "TuningSeed": 42,
 }
 
 
@@ -69,6 +70,7 @@ def test_every_default_is_pinned_in_the_compiled_definition():
         ("Eta=0", 0.0), ("Eta=1", 1.0), ("AccuracyThreshold=0", 0.0), ("AccuracyThreshold=1", 1.0),
         ("TrainRatio=0.01", 0.01), ("ValidationRatio=0.01", 0.01), ("SplitSeed=0", 0), ("MaxDepth=1", 1),
         ("NumRound=1", 1), ("BaselineC=1e-9", 1e-9), ("BaselineEnabled=false", "false"),
+        ("TuningMaxJobs=1", 1), ("TuningMaxParallelJobs=1", 1), ("TuningSeed=0", 0), ("TuningStrategy=Random", "Random"),
     ],
 )
 def test_values_at_the_bounds_are_accepted(pair, value):
@@ -84,6 +86,10 @@ def test_values_at_the_bounds_are_accepted(pair, value):
         ("ValidationRatio=0", r"ValidationRatio must be in \(0, 1\)"), ("ValidationRatio=1", r"ValidationRatio must be in \(0, 1\)"),
         ("SplitSeed=-1", "SplitSeed must be zero or positive"), ("MaxDepth=0", "MaxDepth must be positive"),
         ("NumRound=0", "NumRound must be positive"), ("BaselineC=-1", "BaselineC must be positive"),
+        ("TuningMaxJobs=0", "TuningMaxJobs must be positive"), ("TuningMaxParallelJobs=0", "TuningMaxParallelJobs must be positive"),
+        ("TuningSeed=-1", "TuningSeed must be zero or positive"),
+        ("TuningStrategy=Hyperband", "TuningStrategy must be one of Bayesian, Random, got 'Hyperband'"),
+        ("TuningStrategy=bayesian", "TuningStrategy must be one of Bayesian, Random"),
     ],
 )
 def test_values_just_outside_the_bounds_are_refused(pair, message):
@@ -161,6 +167,10 @@ def test_the_parameter_table_as_churn_params_shows_it():
         ("MaxDepth", "integer", "5", "x > 0"),
         ("NumRound", "integer", "100", "x > 0"),
         ("Eta", "number", "0.2", "0 <= x <= 1"),
+        ("TuningStrategy", "text", "Bayesian", "Bayesian | Random"),
+        ("TuningMaxJobs", "integer", "6", "x > 0"),
+        ("TuningMaxParallelJobs", "integer", "2", "x > 0"),
+        ("TuningSeed", "integer", "42", "x >= 0"),
         ("BaselineEnabled", "text", "true", "true | false"),
         ("BaselineC", "number", "1.0", "x > 0"),
         ("SelectionMetric", "text", "auc", "accuracy | precision | recall | f1 | auc"),

@@ -2,6 +2,7 @@
 references; they differ only in the fields of the reviewed allow-list."""
 
 import copy
+import json
 
 import pytest
 
@@ -49,6 +50,8 @@ def test_local_graph_has_the_product_steps(local_definition):
     steps = _steps(local_definition)
     assert {name: step["Type"] for name, step in steps.items()} == {
         "PreprocessData": "Processing",
+        "TuneModel": "Tuning",
+        "EvaluateTuned": "Processing",
         "TrainModel": "Training",
         "EvaluateModel": "Processing",
         "TrainBaseline": "Training",
@@ -87,7 +90,7 @@ def test_same_parameters_and_references(local_definition, cloud_definition):
     assert names(local_definition) == names(cloud_definition)
     assert [n for n, _ in names(local_definition)] == [
         "InputData", "TrainRatio", "ValidationRatio", "SplitSeed", "MaxDepth", "NumRound", "Eta",
-        "BaselineEnabled", "BaselineC", "SelectionMetric", "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
+        "TuningStrategy", "TuningMaxJobs", "TuningMaxParallelJobs", "TuningSeed", "BaselineEnabled", "BaselineC", "SelectionMetric", "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
     ]
     assert _references(local_definition) == _references(cloud_definition)
     assert set(_steps(cloud_definition)) == set(_steps(local_definition))
@@ -111,13 +114,14 @@ def test_steps_reference_earlier_outputs_only_through_properties(local_definitio
     assert gate["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
 
 
-def test_both_candidates_train_on_the_same_splits_and_the_winner_is_deployed(local_definition):
+def test_the_candidates_train_on_the_same_splits_and_the_winner_is_deployed(local_definition):
     steps = _steps(local_definition)
     channels = {
         name: {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in steps[name]["Arguments"]["InputDataConfig"]}
         for name in ("TrainModel", "TrainBaseline")
     }
-    assert channels["TrainModel"] == channels["TrainBaseline"]
+    tuned = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in steps["TuneModel"]["Arguments"]["TrainingJobDefinition"]["InputDataConfig"]}
+    assert channels["TrainModel"] == channels["TrainBaseline"] == tuned
     baseline = steps["TrainBaseline"]["Arguments"]["HyperParameters"]
     assert baseline["enabled"] == {"Get": "Parameters.BaselineEnabled"}
     assert baseline["C"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.BaselineC"}]}}
@@ -126,8 +130,22 @@ def test_both_candidates_train_on_the_same_splits_and_the_winner_is_deployed(loc
     sources = {i["InputName"]: i["S3Input"]["S3Uri"] for i in select["ProcessingInputs"]}
     assert sources["xgboost-evaluation"] == {"Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
     assert sources["logistic-regression-model"] == {"Get": "Steps.TrainBaseline.ModelArtifacts.S3ModelArtifacts"}
-    assert select["AppSpecification"]["ContainerArguments"] == [
-        "--metric", {"Get": "Parameters.SelectionMetric"}, "--candidate", "xgboost", "--candidate", "logistic-regression",
+    best = "Steps.TuneModel.TrainingJobSummaries[0]"
+    assert sources["xgboost-tuned-model"]["Std:Join"]["Values"][1:] == [
+        {"Get": "Execution.PipelineExecutionId"}, "TuneModel", {"Get": f"{best}.TrainingJobName"}, "output", "model.tar.gz",
+    ]
+    assert sources["xgboost-tuned-model"] == steps["EvaluateTuned"]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    arguments = select["AppSpecification"]["ContainerArguments"]
+    assert arguments[:8] == [
+        "--metric", {"Get": "Parameters.SelectionMetric"},
+        "--candidate", "xgboost", "--candidate", "logistic-regression", "--candidate", "xgboost-tuned",
+    ]
+    recorded = dict(zip(arguments[9::3], arguments[10::3]))
+    assert arguments[8::3] == ["--hyperparameters"] * 3 and recorded["logistic-regression"] == {
+        "Std:Join": {"On": "", "Values": ["C=", {"Get": "Parameters.BaselineC"}]}
+    }
+    assert recorded["xgboost-tuned"]["Std:Join"]["Values"][:4] == [
+        "max_depth=", {"Get": f"{best}.TunedHyperParameters['max_depth']"}, " eta=", {"Get": f"{best}.TunedHyperParameters['eta']"},
     ]
     model = steps["CreateModel-CreateModel"]["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
     assert model["Std:Join"]["Values"][0] == {"Get": "Steps.SelectModel.ProcessingOutputConfig.Outputs['model'].S3Output.S3Uri"}
@@ -171,6 +189,7 @@ def test_compiling_opens_no_socket_and_resolves_no_name(backend):
 
 
 _METRICS = "Steps[TrainModel].Arguments.AlgorithmSpecification.MetricDefinitions"
+_TUNED_METRICS = "Steps[TuneModel].Arguments.TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions"
 
 
 def baseline_definitions(definition: dict) -> list[dict]:
@@ -196,7 +215,7 @@ def test_local_backend_can_use_the_official_aws_images(local_definition):
     assert "sagemaker-scikit-learn:1.2-1" in steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
     assert "sagemaker-xgboost:1.7-1" in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     changed = {d.path for d in differences(local_definition, official)}
-    assert changed and all("Image" in path or ".sagemaker_" in path or ".Environment.SAGEMAKER_" in path for path in changed - {_METRICS}), changed
+    assert changed and all("Image" in path or ".sagemaker_" in path or ".Environment.SAGEMAKER_" in path for path in changed - {_METRICS, _TUNED_METRICS}), changed
     # SageMaker's XGBoost image serves churn's endpoint program in script mode, from the code bundle.
     for container in (_if_step(official, "CreateModel")["PrimaryContainer"], _if_step(official, "RegisterModel")["InferenceSpecification"]["Containers"][0]):
         assert container["Environment"]["SAGEMAKER_PROGRAM"] == "churn_endpoint.py"
@@ -205,7 +224,31 @@ def test_local_backend_can_use_the_official_aws_images(local_definition):
         assert not container.get("Environment"), "the project's image serves raw rows by itself"
     # SageMaker's XGBoost algorithm publishes its metrics itself: no definitions, on either backend.
     assert _METRICS in changed and "MetricDefinitions" not in steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]
+    assert _TUNED_METRICS in changed and "MetricDefinitions" not in steps["TuneModel"]["Arguments"]["TrainingJobDefinition"]["AlgorithmSpecification"]
     assert [d["Name"] for d in baseline_definitions(official)] == ["train:auc", "validation:auc"]
     baseline = steps["TrainBaseline"]["Arguments"]
     assert "sagemaker-scikit-learn:1.2-1" in baseline["AlgorithmSpecification"]["TrainingImage"]
     assert baseline["HyperParameters"]["sagemaker_program"] == "churn/algorithm/baseline.py"
+
+
+def test_without_tuning_the_graph_is_the_two_candidate_one(local_definition):
+    """--no-tuning: no TuneModel, EvaluateTuned or Tuning* parameters; every other step but
+    SelectModel (which has one candidate fewer) is the same as with tuning."""
+    from churn.definition import has_tuning
+
+    plain = compile_definition("local", tuning=False)
+    assert has_tuning(local_definition) and not has_tuning(plain)
+    steps, tuned = _steps(plain), _steps(local_definition)
+    assert set(tuned) - set(steps) == {"TuneModel", "EvaluateTuned"} and set(steps) < set(tuned)
+    assert plain["Parameters"] == [p for p in local_definition["Parameters"] if not p["Name"].startswith("Tuning")]
+    assert {name for name in steps if steps[name] != tuned[name]} == {"SelectModel"}
+    arguments = steps["SelectModel"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert [arguments[i + 1] for i, a in enumerate(arguments) if a == "--candidate"] == ["xgboost", "logistic-regression"]
+    assert "xgboost-tuned" not in json.dumps(steps["SelectModel"])
+
+
+def test_a_tuning_parameter_cannot_be_given_to_a_pipeline_without_tuning():
+    from churn.parameters import ParameterError
+
+    with pytest.raises(ParameterError, match="^TuningStrategy is a parameter of the tuning branch, which --no-tuning leaves out$"):
+        compile_definition("local", {"TuningStrategy": "Random"}, tuning=False)

@@ -108,3 +108,21 @@ def test_a_bad_dataset_spec_is_refused_before_anything_starts(tmp_path):
         run(RunRequest(dataset=tmp_path / "spec.json", runs_dir=tmp_path / "runs"))
     with pytest.raises(RunError, match=r"^dataset spec not found: .*missing.json$"):
         run(RunRequest(dataset=tmp_path / "missing.json", runs_dir=tmp_path / "runs"))
+
+
+@pytest.mark.parametrize("backend", ["local", "cloud"])
+def test_a_tuning_parameter_without_the_tuning_branch_is_refused(backend):
+    with pytest.raises(RunError) as refused:
+        check_request(RunRequest(backend=backend, tuning=False, parameters={"TuningMaxJobs": 3, "NumRound": 5, "TuningSeed": 1}))
+    assert str(refused.value) == "TuningMaxJobs, TuningSeed are parameters of the tuning branch, which --no-tuning leaves out"
+    check_request(RunRequest(backend=backend, tuning=False, parameters={"NumRound": 5}))
+    check_request(RunRequest(backend=backend, parameters={"TuningMaxJobs": 3}))
+
+
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"resume": "abc123"}, "--resume runs the failed execution as it was: it takes no --no-tuning"),
+    ({"version": "0123abcd"}, "--pipeline-version runs a recorded version with or without tuning as it was compiled: it takes no --no-tuning"),
+])
+def test_no_tuning_does_not_change_a_recorded_run(settings, says):
+    with pytest.raises(RunError, match=re.escape(says)):
+        check_request(RunRequest(tuning=False, **settings))

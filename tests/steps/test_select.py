@@ -135,6 +135,7 @@ def test_the_container_contract_defaults_output_and_log_line(candidate_outputs, 
     assert usage.startswith("usage: churn.steps.select ") and "SelectModel: pick the candidate" in usage
     assert usage.endswith("--metric METRIC metric to maximise: accuracy, precision, recall, f1, auc "
                           "--candidate CANDIDATE a candidate's name, in tie-break order "
+                          "--hyperparameters NAME PAIRS what candidate NAME was trained with: 'name=value name=value' (recorded in selection.json) "
                           "--candidates-dir CANDIDATES_DIR --manifest MANIFEST PreprocessData's manifest.json --output OUTPUT")
 
 
@@ -199,3 +200,37 @@ def test_only_the_evaluated_model_and_the_features_are_shipped(tmp_path):
     with tarfile.open(shipped) as tar:
         assert tar.getnames() == ["churn/features.json", "xgboost-model"]
         tar.extractall(tmp_path / "extracted", filter="data")
+
+
+def test_the_winners_hyperparameters_are_recorded_for_the_registry(tmp_path):
+    """--hyperparameters NAME PAIRS: each enabled candidate's values in selection.json, and the
+    winner's as one line (the registered model's Hyperparameters metadata)."""
+    _two_candidates(tmp_path / "candidates")
+    first, second = CANDIDATES
+    select.main([*_arguments(tmp_path / "candidates", tmp_path / "out"), "--hyperparameters", second, "C=1.0",
+                 "--hyperparameters", first, "max_depth=7  eta=0.05"])
+    document = json.loads((tmp_path / "out" / "selection" / "selection.json").read_text())
+    assert document["winner"] == first and document["hyperparameters"] == "max_depth=7 eta=0.05"
+    assert document["candidates"][first]["hyperparameters"] == {"max_depth": "7", "eta": "0.05"}
+    assert document["candidates"][second]["hyperparameters"] == {"C": "1.0"}
+
+
+def test_without_hyperparameters_the_line_still_says_so(tmp_path):
+    _two_candidates(tmp_path / "candidates")
+    select.main(_arguments(tmp_path / "candidates", tmp_path / "out"))
+    document = json.loads((tmp_path / "out" / "selection" / "selection.json").read_text())
+    assert document["hyperparameters"] == "not recorded"  # SageMaker's customer metadata takes no empty value
+    assert all("hyperparameters" not in record for record in document["candidates"].values())
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    (["--hyperparameters", "svm", "C=1"], "--hyperparameters names no --candidate: svm"),
+    (["--hyperparameters", CANDIDATES[0], "max_depth"], "hyperparameters must be distinct name=value pairs"),
+    (["--hyperparameters", CANDIDATES[0], "eta=1 eta=2"], "hyperparameters must be distinct name=value pairs"),
+])
+def test_malformed_hyperparameters_are_refused(tmp_path, capsys, given, says):
+    _two_candidates(tmp_path / "candidates")
+    with pytest.raises((SystemExit, ValueError)) as refused:
+        select.main([*_arguments(tmp_path / "candidates", tmp_path / "out"), *given])
+    assert says in (str(refused.value) + capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()

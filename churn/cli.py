@@ -146,6 +146,17 @@ def definition(backend, params, runs_dir, aws_images, no_tuning, region, role_ar
     sys.stdout.write("\n")
 
 
+def tuning_line(tuning: dict) -> str:
+    """``6 trials (Bayesian, 2 at a time), 0 failed, 2 cached; best validation:auc 0.92179: TuneModel-004-…``"""
+    trials = tuning["trials"]
+    failed = sum(t.get("objective") is None for t in trials)
+    cached = sum(bool(t.get("cached")) for t in trials)
+    best = next((t for t in trials if t.get("job") == tuning.get("best")), None)
+    metric = (tuning.get("objective") or {}).get("metric") or "objective"
+    line = f"{len(trials)} trials ({tuning.get('strategy')}, {tuning.get('max_parallel')} at a time), {failed} failed, {cached} cached"
+    return line + (f"; best {metric} {best['objective']:.5f}: {best['job']}" if best else "; no trial reported the objective")
+
+
 def failure_line(failed: list[StepRecord], execution_reason: str | None) -> str:
     """What failed, each failed step with its own reason (two branches can fail side by side)."""
     if len(failed) > 1:
@@ -310,7 +321,11 @@ def run(
         if summary.metrics:
             if summary.selection:
                 click.echo(f"  candidates (by {summary.selection['metric']}): {summary.selection['summary']}")
+                if summary.selection.get("hyperparameters"):
+                    click.echo(f"  winner's hyperparameters: {summary.selection['hyperparameters']}")
             click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
+        if summary.tuning and summary.tuning.get("trials"):
+            click.echo(f"  tuning: {tuning_line(summary.tuning)}")
         if summary.registered_model:
             model = summary.registered_model
             status = f" ({model.approval_status})" if model.approval_status else ""

@@ -64,6 +64,9 @@ def candidate_steps(run_dir: Path, kind: str) -> dict[str, str]:
     found = {}
     for item in inputs if isinstance(inputs, list) else []:
         source = (item.get("S3Input") or {}).get("S3Uri") if isinstance(item, dict) else None
+        if isinstance(source, dict) and isinstance(source.get("Std:Join"), dict):  # a location joined around a step's property
+            values = source["Std:Join"].get("Values") or []
+            source = next((v for v in values if isinstance(v, dict) and str(v.get("Get", "")).startswith("Steps.")), None)
         matched = _STEP_REFERENCE.match(str(source.get("Get", ""))) if isinstance(source, dict) else None
         name = str(item.get("InputName", ""))
         if matched and name.endswith(f"-{kind}"):

@@ -1,11 +1,13 @@
-"""Comparing two finished runs (``churn diff RUN_A RUN_B``): splits, winner, metrics, parameters."""
+"""Comparing two finished runs (``churn diff RUN_A RUN_B``): splits, winner, metrics, the tuned
+candidate's hyperparameters, parameters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from churn.files import file_sha256
+from churn.selection import TUNED_CANDIDATE
 from churn.summary import ARTIFACTS, read_summary
 
 SPLIT_ARTIFACTS = ("train", "validation", "test")
@@ -29,6 +31,9 @@ class RunDiff:
     backends: tuple[str, str]
     #: The winning candidate of each run (None: the run selected none).
     winners: tuple[str | None, str | None] = (None, None)
+    #: The tuned candidate's hyperparameters (its tuning job's best trial) that differ, name ->
+    #: (A's, B's); None where a run has no tuned candidate.
+    tuned: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @property
     def splits_identical(self) -> bool:
@@ -42,6 +47,7 @@ class RunDiff:
             delta = f"{b - a:+.4f}" if a is not None and b is not None else "n/a"
             show = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
             out.append(f"metric {name}: {show(a)} -> {show(b)} ({delta})")
+        out += [f"tuned {name}: {a or '-'} -> {b or '-'}" for name, (a, b) in self.tuned.items()]
         out += [f"parameter {name}: {a!r} -> {b!r}" for name, (a, b) in self.parameters.items()]
         if not self.parameters:
             out.append("parameters: identical")
@@ -63,4 +69,15 @@ def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
     ignored = {"ProcessingInstanceType", "TrainingInstanceType"} if backends[0] != backends[1] else set()
     names = sorted((set(a.parameters) | set(b.parameters)) - ignored)
     parameters = {n: (a.parameters.get(n), b.parameters.get(n)) for n in names if a.parameters.get(n) != b.parameters.get(n)}
-    return RunDiff(splits, metrics, parameters, (a.status, b.status), backends, (a.winner, b.winner))
+    tuned_a, tuned_b = _tuned(a.selection), _tuned(b.selection)
+    tuned = {
+        n: (tuned_a.get(n), tuned_b.get(n))
+        for n in dict.fromkeys([*tuned_a, *tuned_b]) if tuned_a.get(n) != tuned_b.get(n)
+    }
+    return RunDiff(splits, metrics, parameters, (a.status, b.status), backends, (a.winner, b.winner), tuned)
+
+
+def _tuned(selection: dict | None) -> dict[str, str]:
+    """The tuned candidate's hyperparameters in a selection.json ({} without one)."""
+    record = ((selection or {}).get("candidates") or {}).get(TUNED_CANDIDATE) or {}
+    return dict(record.get("hyperparameters") or {}) if isinstance(record, dict) else {}

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from churn.files import file_sha256
-from churn.layout import CACHE_DIR, PLOTS_DIR, STEP_LOG
+from churn.layout import CACHE_DIR, PLOTS_DIR, STEP_LOG, TRIALS_FILE, TUNE_STEP
 from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
 from churn.registry import Registry
@@ -85,6 +85,29 @@ def training_curves_plot(step: str, series: dict[str, list[float]]) -> str:
     for (name, values), colour in zip(sorted(series.items()), _COLOURS):
         axes.plot(range(len(values)), values, color=colour, label=name)
     axes.set(xlabel="round", ylabel="value", title=f"{step}: metrics per round (from its log)")
+    axes.legend(loc="lower right", fontsize=8)
+    return _png(figure)
+
+
+def tuning_plot(trials: list[dict], metric: str, maximize: bool = True) -> str:
+    """The tuning job's objective per trial (in the order they were created), the best so far as
+    a line, and the trials that reported none marked at the bottom."""
+    figure, axes = _figure(5.2, 3.4)
+    scored = [(t["number"], t["objective"]) for t in trials if t.get("objective") is not None]
+    if scored:
+        numbers, values = zip(*scored)
+        axes.scatter(numbers, values, color=_COLOURS[0], zorder=3, label="trial")
+        best, line = None, []
+        for value in values:
+            best = value if best is None or (value > best if maximize else value < best) else best
+            line.append(best)
+        axes.step(numbers, line, where="post", color=_COLOURS[1], label="best so far")
+    unscored = [t["number"] for t in trials if t.get("objective") is None]
+    if unscored:
+        bottom = min(v for _, v in scored) if scored else 0.0
+        axes.scatter(unscored, [bottom] * len(unscored), marker="x", color="#c62828", zorder=3, label="failed / no objective")
+    axes.set(xlabel="trial", ylabel=metric, title=f"TuneModel: {metric} per trial")
+    axes.xaxis.get_major_locator().set_params(integer=True)
     axes.legend(loc="lower right", fontsize=8)
     return _png(figure)
 
@@ -261,6 +284,51 @@ def _training_section(run_dir: Path, steps: tuple[StepRecord, ...]) -> list[str]
             "SageMaker reads them.</p>", *parts] if parts else []
 
 
+def _short(value) -> str:
+    """A hyperparameter for reading: four significant digits (the run folder keeps every digit)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(value) if number.is_integer() else f"{number:.4g}"
+
+
+def _tuning_section(run_dir: Path, tuning: dict | None) -> list[str]:
+    """The tuning job's trials: settings, the best trial's hyperparameters, a plot of the
+    objective over trials and one row per trial (with its log)."""
+    trials = (tuning or {}).get("trials") or []
+    if not trials:
+        return []
+    objective = tuning.get("objective") or {}
+    metric, maximize = str(objective.get("metric") or "objective"), objective.get("type") != "Minimize"
+    names = list(dict.fromkeys(name for t in trials for name in t.get("hyperparameters") or {}))
+    best = next((t for t in trials if t.get("job") == tuning.get("best")), None)
+    trials_file = run_dir / TUNE_STEP / TRIALS_FILE
+    plot = _memoised(run_dir, "tuning", [trials_file], lambda: tuning_plot(trials, metric, maximize)) if trials_file.is_file() else tuning_plot(trials, metric, maximize)
+    rows = []
+    for t in trials:
+        won = best is not None and t is best
+        cells = [html.escape(str(t.get("number"))), html.escape(str(t.get("job"))),
+                 *(html.escape(_short((t.get("hyperparameters") or {}).get(n, ""))) for n in names),
+                 "" if t.get("objective") is None else f"{t['objective']:.5f}",
+                 "" if t.get("seconds") is None else f"{t['seconds']:.1f} s",
+                 html.escape(str(t.get("status"))) + (f": {html.escape(str(t['failure']))}" if t.get("failure") else ""),
+                 "yes" if t.get("cached") else "", _log_link(run_dir, f"{TUNE_STEP}/{t.get('job')}")]
+        rows.append(tuple(f"<b>{c}</b>" if won and c else c for c in cells))
+    said = (
+        f"<p>{TUNE_STEP} ran {len(trials)} training job(s) (strategy {html.escape(str(tuning.get('strategy')))}, "
+        f"up to {html.escape(str(tuning.get('max_parallel')))} at a time, seed {html.escape(str(tuning.get('seed')))}), each "
+        f"with the hyperparameters the search proposed, for the {'highest' if maximize else 'lowest'} "
+        f"<b>{html.escape(metric)}</b> on the validation split."
+    )
+    if best is not None:
+        said += (f" Best: <b>{html.escape(str(best['job']))}</b>, {html.escape(metric)} {best['objective']:.5f}, with "
+                 + html.escape(" ".join(f"{k}={_short(v)}" for k, v in (best.get("hyperparameters") or {}).items()))
+                 + "; its model is the xgboost-tuned candidate.")
+    return ["<h2>Tuning</h2>", said + "</p>", _image(plot, f"{TUNE_STEP}: {metric} per trial"),
+            _table(rows, ("trial", "job", *names, metric, "time", "status", "cached", "log"))]
+
+
 def _log_link(run_dir: Path, step: str) -> str:
     relative = f"{step}/{STEP_LOG}"
     return f'<a href="{html.escape(relative)}">log</a>' if (run_dir / relative).is_file() else ""
@@ -315,21 +383,23 @@ def build_report(run_dir: Path) -> str:
         )
     )
     parts += _training_section(run_dir, summary.steps)
+    parts += _tuning_section(run_dir, summary.tuning)
     selection = summary.selection
     if selection:
         metric = selection["metric"]
         rows = []
         for name, record in selection["candidates"].items():
             won = name == selection["winner"]
+            trained = html.escape(" ".join(f"{k}={v}" for k, v in (record.get("hyperparameters") or {}).items()))
             if record["enabled"]:
                 values = [f"{record['metrics'][m]:.4f}" for m in METRIC_NAMES]
-                rows.append((f"<b>{html.escape(name)}</b>" if won else html.escape(name), *values, "winner" if won else ""))
+                rows.append((f"<b>{html.escape(name)}</b>" if won else html.escape(name), *values, trained, "winner" if won else ""))
             else:
-                rows.append((html.escape(name), *([""] * len(METRIC_NAMES)), f"off: {html.escape(record['reason'])}"))
+                rows.append((html.escape(name), *([""] * len(METRIC_NAMES)), trained, f"off: {html.escape(record['reason'])}"))
         parts += [
             f"<h2>Candidates</h2><p>Selected by the highest test <b>{html.escape(metric)}</b>: "
             f"<b>{html.escape(selection['winner'])}</b> won; the gate and registration apply to it.</p>",
-            _table(rows, ("candidate", *METRIC_NAMES, "")),
+            _table(rows, ("candidate", *METRIC_NAMES, "hyperparameters", "")),
         ]
     if metrics:
         winner = selection["winner"] if selection else None

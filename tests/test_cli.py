@@ -241,3 +241,13 @@ def test_predict_takes_a_registered_model_by_name(tmp_path, native_archive):
         assert refused.exit_code == 2 and says in refused.stderr and "Traceback" not in refused.stderr, (reference, refused.stderr)
     registry.set_status("churn", 1, "Approved")
     assert predict("churn:latest-approved").stdout == by_file.stdout
+
+
+def test_the_tuning_line_counts_failed_and_cached_trials_and_names_the_best():
+    from churn.cli import tuning_line
+
+    trials = [{"job": "t-001", "objective": 0.91, "cached": True}, {"job": "t-002", "objective": 0.9312345},
+              {"job": "t-003", "objective": None, "cached": False}]
+    tuning = {"strategy": "Random", "max_parallel": 3, "objective": {"metric": "validation:auc"}, "best": "t-002", "trials": trials}
+    assert tuning_line(tuning) == "3 trials (Random, 3 at a time), 1 failed, 1 cached; best validation:auc 0.93123: t-002"
+    assert tuning_line({**tuning, "best": None}).endswith("; no trial reported the objective")

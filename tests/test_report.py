@@ -284,3 +284,52 @@ def test_the_report_fits_a_phone_screen(finished_run):
             browser.close()
     assert width <= 360, width
     assert images and max(images) <= 360, images
+
+
+def _with_trials(run_dir: Path) -> dict:
+    """Give a finished run a tuning job's trials.json (one trial failed, one cached) and its
+    summary's ``tuning`` object; return the document."""
+    def trial(number, objective, **extra):
+        return {"number": number, "job": f"TuneModel-{number:03d}-0123abcd", "status": "Completed", "objective": objective,
+                "hyperparameters": {"max_depth": str(number + 3), "eta": f"0.0{number}2345678901234"}, "seconds": 2.5 + number,
+                "cached": False, "failure": None, "created": "2026-11-28T12:00:00+00:00", **extra}
+
+    document = {
+        "tuning_job": "TuneModel", "strategy": "Bayesian", "max_jobs": 3, "max_parallel": 2, "seed": 42,
+        "objective": {"metric": "validation:auc", "type": "Maximize"}, "best": "TuneModel-002-0123abcd",
+        "trials": [trial(1, 0.91, cached=True), trial(2, 0.93),
+                   trial(3, None, status="Failed", failure="train: <out of memory> (container exit code 137)")],
+    }
+    (run_dir / "TuneModel").mkdir(parents=True, exist_ok=True)
+    (run_dir / "TuneModel" / "trials.json").write_text(json.dumps(document))
+    (run_dir / "TuneModel" / "TuneModel-002-0123abcd").mkdir()
+    (run_dir / "TuneModel" / "TuneModel-002-0123abcd" / "logs.txt").write_text("[0]\tvalidation-auc:0.93\n")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["tuning"] = document
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return document
+
+
+def test_the_tuning_section_plots_and_lists_every_trial(finished_run):
+    _with_trials(finished_run)
+    page = build_report(finished_run)
+    assert "<h2>Tuning</h2>" in page and "TuneModel: validation:auc per trial" in page
+    assert "TuneModel ran 3 training job(s) (strategy Bayesian, up to 2 at a time, seed 42)" in page
+    assert "Best: <b>TuneModel-002-0123abcd</b>, validation:auc 0.93000, with max_depth=5 eta=0.02235" in page
+    table = page[page.index("<h2>Tuning</h2>"):]
+    assert "<td><b>TuneModel-002-0123abcd</b></td>" in table and "<td>0.01235</td>" in table  # four significant digits
+    assert "Failed: train: &lt;out of memory&gt; (container exit code 137)" in table  # escaped
+    assert '<a href="TuneModel/TuneModel-002-0123abcd/logs.txt">log</a>' in table
+    assert page.count('<img alt="') == 6  # the tuning plot besides the five others
+
+
+def test_a_run_without_trials_has_no_tuning_section(finished_run):
+    assert "<h2>Tuning</h2>" not in build_report(finished_run)
+
+
+def test_the_tuning_plot_marks_the_best_so_far_and_the_trials_without_an_objective():
+    from churn.report import tuning_plot
+
+    trials = [{"number": 1, "objective": 0.9}, {"number": 2, "objective": None}, {"number": 3, "objective": 0.95}]
+    assert tuning_plot(trials, "validation:auc") != tuning_plot([trials[0], trials[2]], "validation:auc")
+    assert tuning_plot([{"number": 1, "objective": None}], "validation:auc")  # nothing scored: still a plot

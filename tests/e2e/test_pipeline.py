@@ -18,10 +18,11 @@ from tests.test_metrics import SCHEMA
 pytestmark = pytest.mark.e2e
 
 STEPS = [
-    "PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy",
+    "PreprocessData", "TuneModel", "EvaluateTuned", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy",
     "CreateModel-CreateModel", "RegisterModel-RegisterModel", "AccuracyTooLow",
 ]
-CANDIDATES = {"xgboost", "logistic-regression"}
+CANDIDATES = {"xgboost", "logistic-regression", "xgboost-tuned"}
+UNTUNED = ["PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy"]
 
 
 def _booster_kind(path) -> str:
@@ -45,7 +46,9 @@ def test_default_run_succeeds_and_registers_the_model(default_run, backend_name)
 def test_every_artifact_is_in_the_run_folder(default_run):
     for name, relative in ARTIFACTS.items():
         assert (default_run.run_dir / relative).is_file(), name
-    assert load_booster(default_run.run_dir / ARTIFACTS["model"]).num_boosted_rounds() == 100
+    selection = default_run.summary["selection"]
+    rounds = int(selection["candidates"][selection["winner"]]["hyperparameters"]["num_round"])
+    assert load_booster(default_run.run_dir / ARTIFACTS["model"]).num_boosted_rounds() == rounds
 
 
 def test_split_files_equal_the_in_process_preprocessing(default_run, tmp_path):
@@ -63,7 +66,7 @@ def test_evaluation_json_has_the_schema_and_sane_metrics(default_run):
 
 
 def test_parameters_override_the_defaults(run_pipeline):
-    result = run_pipeline({"NumRound": 10, "SplitSeed": 7, "MaxDepth": 3})
+    result = run_pipeline({"NumRound": 10, "SplitSeed": 7, "MaxDepth": 3}, tuning=False)
     assert result.status == "Succeeded", result.failure_reason
     assert load_booster(result.run_dir / ARTIFACTS["model"]).num_boosted_rounds() == 10
     manifest = json.loads((result.run_dir / ARTIFACTS["manifest"]).read_text())
@@ -92,21 +95,45 @@ def test_a_crashing_training_job_fails_the_execution_with_its_reason(run_pipelin
 # --- candidate models -------------------------------------------------------------------
 
 
+def test_the_tuned_candidate_is_at_least_as_good_and_registered_with_its_hyperparameters(default_run):
+    """Issue 18's done-when, on the sample: the tuning branch ran its trials in containers, the
+    tuned candidate's test AUC is at least the default XGBoost's, and the registered winner
+    carries its hyperparameters."""
+    tuning, selection = default_run.summary["tuning"], default_run.summary["selection"]
+    assert tuning["max_jobs"] == len(tuning["trials"]) == 6 and tuning["strategy"] == "Bayesian"
+    assert all(t["status"] == "Completed" and t["objective"] is not None for t in tuning["trials"])
+    best = next(t for t in tuning["trials"] if t["job"] == tuning["best"])
+    assert best["objective"] == max(t["objective"] for t in tuning["trials"])
+    tuned, default = selection["candidates"]["xgboost-tuned"], selection["candidates"]["xgboost"]
+    assert tuned["hyperparameters"] == best["hyperparameters"]
+    assert tuned["metrics"]["auc"] >= default["metrics"]["auc"], (tuned["metrics"], default["metrics"])
+    winner = selection["candidates"][selection["winner"]]
+    assert selection["hyperparameters"] == " ".join(f"{k}={v}" for k, v in winner["hyperparameters"].items())
+    assert default_run.summary["registered_model"] is not None
+
+
+def test_without_tuning_the_run_has_two_candidates(run_pipeline):
+    result = run_pipeline(tuning=False)
+    assert result.status == "Succeeded", result.failure_reason
+    assert [s["name"] for s in result.summary["steps"]][:7] == UNTUNED and result.summary["tuning"] is None
+    assert set(result.summary["selection"]["candidates"]) == CANDIDATES - {"xgboost-tuned"}
+
+
 def test_both_candidates_are_trained_evaluated_and_the_better_one_registered(default_run):
     selection = default_run.summary["selection"]
     assert selection["metric"] == "auc" and set(selection["candidates"]) == CANDIDATES
     assert all(c["enabled"] for c in selection["candidates"].values())
     scores = {name: c["metrics"]["auc"] for name, c in selection["candidates"].items()}
-    assert selection["winner"] == max(scores, key=scores.get) == "xgboost"
-    # The gate and the registered model use the winner's evaluation; the report shows both.
-    assert default_run.summary["metrics"] == selection["candidates"]["xgboost"]["metrics"]
+    assert selection["winner"] == max(scores, key=scores.get)
+    # The gate and the registered model use the winner's evaluation; the report shows them all.
+    assert default_run.summary["metrics"] == selection["candidates"][selection["winner"]]["metrics"]
     assert _booster_kind(default_run.run_dir / ARTIFACTS["model"]) == "gbtree"
     report = (default_run.run_dir / "report.html").read_text()
     assert "<h2>Candidates</h2>" in report and f"{scores['logistic-regression']:.4f}" in report
 
 
 def test_a_weaker_xgboost_loses_to_the_baseline(run_pipeline):
-    result = run_pipeline({"NumRound": 1, "MaxDepth": 1, "AccuracyThreshold": 0.5})
+    result = run_pipeline({"NumRound": 1, "MaxDepth": 1, "AccuracyThreshold": 0.5}, tuning=False)
     assert result.status == "Succeeded", result.failure_reason
     selection = result.summary["selection"]
     assert selection["winner"] == "logistic-regression", selection["summary"]
@@ -124,7 +151,7 @@ def test_the_selection_metric_is_a_parameter(run_pipeline):
 
 
 def test_the_baseline_can_be_turned_off(run_pipeline):
-    result = run_pipeline({"BaselineEnabled": "false"})
+    result = run_pipeline({"BaselineEnabled": "false"}, tuning=False)
     assert result.status == "Succeeded", result.failure_reason
     selection = result.summary["selection"]
     assert selection["winner"] == "xgboost"

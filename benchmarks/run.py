@@ -59,12 +59,38 @@ def machine() -> dict:
 # --- end to end on the sample -------------------------------------------------------------
 
 
-def _run(runs: Path, parameters: dict | None = None, **settings):
-    """One local run through the run layer, as ``churn run`` makes it (no progress printed)."""
+def _run(runs: Path, parameters: dict | None = None, tuning: bool = False, **settings):
+    """One local run through the run layer, as ``churn run`` makes it (no progress printed).
+    Without the tuning branch unless asked: the graph plain local mode can run (it refuses a
+    TuningStep), so the comparisons are like for like; :func:`tuning_cost` measures the branch."""
     from churn.runner.request import RunRequest
     from churn.runner.run import run
 
-    return run(RunRequest(parameters=parameters or {}, runs_dir=runs, **settings))
+    return run(RunRequest(parameters=parameters or {}, runs_dir=runs, tuning=tuning, **settings))
+
+
+def tuning_cost(work: Path) -> dict:
+    """First runs (empty step cache) with and without the tuning branch, side by side, and a
+    cached re-run with it; the seconds of each trial."""
+    times: dict[str, list[float]] = {"with": [], "without": [], "cached": []}
+    trials: list[float] = []
+    result = None
+    for repeat in range(REPEATS):
+        for tuning in (True, False):
+            runs = work / f"tuning-{tuning}-{repeat}"
+            seconds, result = _clock(_run, runs, tuning=tuning)
+            assert result.status == "Succeeded", result.failure_reason
+            times["with" if tuning else "without"].append(seconds)
+            if tuning:
+                trials += [t["seconds"] for t in result.summary["tuning"]["trials"]]
+                seconds, _ = _clock(_run, runs, tuning=True)
+                times["cached"].append(seconds)
+    selection = result.summary["selection"] if result else {}
+    return {
+        "with": _median(times["with"]), "without": _median(times["without"]), "cached": _median(times["cached"]),
+        "trial_min": min(trials), "trial_median": _median(trials), "trial_max": max(trials), "samples": times,
+        "auc": {name: record["metrics"]["auc"] for name, record in selection.get("candidates", {}).items() if record.get("enabled")},
+    }
 
 
 def churn_runs(work: Path) -> dict:
@@ -130,6 +156,7 @@ def plain_local_mode_runs(work: Path) -> dict:
         start = time.perf_counter()
         session = LocalPipelineSession(boto_session=boto3.Session(region_name="us-east-1"))
         backend._session = session  # noqa: SLF001 - the plain session instead of churn's
+        backend.tuning = False  # local mode refuses a TuningStep
         pipeline = build_pipeline(backend)
         # Registration is churn's (local mode cannot run RegisterModel): nothing is registered here.
         execution = local_executor.execute(
@@ -187,7 +214,7 @@ def cli_wall_times(work: Path) -> dict:
     times = {}
     for label in ("first", "cached"):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "churn.cli", "run", "--runs-dir", str(work / "cli")], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "churn.cli", "run", "--no-tuning", "--runs-dir", str(work / "cli")], check=True, capture_output=True)
         times[label] = time.perf_counter() - start
     return times
 
@@ -367,6 +394,21 @@ def report(data: dict) -> str:
         f"`churn run` from the shell (new interpreter: SDK import and compile included): first run "
         f"{e['cli']['first']:.2f} s, cached re-run {e['cli']['cached']:.2f} s.",
         "",
+        "## The tuning branch (TuneModel -> EvaluateTuned, default budget: 6 trials, 2 at a time)",
+        "",
+        "Every row above is the two-candidate graph (`--no-tuning`), the one plain local mode can run.",
+        "First runs with and without the tuning branch, side by side (empty step cache):",
+        "",
+        "| run | seconds |",
+        "| --- | ---: |",
+        f"| without the tuning branch (`--no-tuning`) | {e['tuning']['without']:.2f} |",
+        f"| with it (the default) | {e['tuning']['with']:.2f} ({e['tuning']['with'] / e['tuning']['without']:.2f}x) |",
+        f"| with it, re-run with nothing changed (every trial cached) | {e['tuning']['cached']:.2f} |",
+        "",
+        f"A trial took {e['tuning']['trial_min']:.1f} to {e['tuning']['trial_max']:.1f} s (median {e['tuning']['trial_median']:.1f} s), "
+        "beside the other branches. Test AUC of the candidates: "
+        + ", ".join(f"{name} {value:.4f}" for name, value in e["tuning"]["auc"].items()) + ".",
+        "",
         "## Independent steps at the same time (local scheduler)",
         "",
         "The graph has two independent candidate branches (TrainModel -> EvaluateModel and",
@@ -446,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         churn = churn_runs(work)
         data["end_to_end"] = {
             "churn": churn, "parallel": parallel_effect(work), "plain": plain_local_mode_runs(work),
-            "floor": in_process_floor(work), "cli": cli_wall_times(work),
+            "floor": in_process_floor(work), "cli": cli_wall_times(work), "tuning": tuning_cost(work),
         }
         print("per step ...", flush=True)
         data["steps"] = step_breakdown(work / "steps", churn)

@@ -15,7 +15,7 @@ from churn import __version__
 from churn.history import RUN_STATUSES
 
 if TYPE_CHECKING:
-    from churn.summary import StepRecord
+    from churn.summary import RunSummary, StepRecord
 
 
 def _parameter_overrides(pairs: tuple[str, ...]) -> dict:
@@ -144,6 +144,25 @@ def definition(backend, params, runs_dir, aws_images, no_tuning, region, role_ar
         _fail(str(error), 2)
     json.dump(document, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def outcome_lines(summary: RunSummary) -> list[str]:
+    """What a finished run printed below its status line: candidates, the winner's
+    hyperparameters, metrics, tuning trials and the registered version."""
+    lines = []
+    if summary.metrics:
+        if summary.selection:
+            lines.append(f"candidates (by {summary.selection['metric']}): {summary.selection['summary']}")
+            if summary.selection.get("hyperparameters"):
+                lines.append(f"winner's hyperparameters: {summary.selection['hyperparameters']}")
+        lines.append("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
+    if summary.tuning and summary.tuning.get("trials"):
+        lines.append(f"tuning: {tuning_line(summary.tuning)}")
+    if summary.registered_model:
+        model = summary.registered_model
+        status = f" ({model.approval_status})" if model.approval_status else ""
+        lines.append(f"registered: {model.group} version {model.version}{status}")
+    return lines
 
 
 def tuning_line(tuning: dict) -> str:
@@ -318,18 +337,8 @@ def run(
     else:
         click.echo(f"execution {result.execution_id}: {result.status} in {summary.duration_seconds:.1f} s{resumed}")
     if mode not in (JSON, QUIET):
-        if summary.metrics:
-            if summary.selection:
-                click.echo(f"  candidates (by {summary.selection['metric']}): {summary.selection['summary']}")
-                if summary.selection.get("hyperparameters"):
-                    click.echo(f"  winner's hyperparameters: {summary.selection['hyperparameters']}")
-            click.echo("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
-        if summary.tuning and summary.tuning.get("trials"):
-            click.echo(f"  tuning: {tuning_line(summary.tuning)}")
-        if summary.registered_model:
-            model = summary.registered_model
-            status = f" ({model.approval_status})" if model.approval_status else ""
-            click.echo(f"  registered: {model.group} version {model.version}{status}")
+        for line in outcome_lines(summary):
+            click.echo(f"  {line}")
         click.echo(f"  artifacts: {result.run_dir}")
     if not no_track:
         _track_finished_run(result.run_dir, track_uri, track_experiment, show=mode not in (JSON, QUIET))

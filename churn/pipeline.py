@@ -32,7 +32,9 @@ from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, Para
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TuningStep
+from sagemaker.parameter import ParameterRange
 from sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
+from sagemaker.workflow.entities import PipelineVariable
 
 from churn import parameters
 from churn.backends import Backend
@@ -124,7 +126,8 @@ class CandidateSteps:
     name: str
     train: TrainingStep | TuningStep
     evaluate: ProcessingStep
-    model_data: object
+    #: The URI of the model it evaluates (a step property, or a Join around one).
+    model_data: PipelineVariable
     hyperparameters: Join
 
     @property
@@ -213,10 +216,11 @@ def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> Candida
     estimator = _estimator(
         backend, params, name=TUNED_CANDIDATE, step=TUNE_STEP, image=backend.images.training, hyperparameters=dict(FIXED_HYPERPARAMETERS),
     )
+    ranges: dict[str | PipelineVariable, ParameterRange] = {name: scale for name, scale in TUNING_RANGES.items()}  # a typed copy
     tuner = HyperparameterTuner(
         estimator,
         TUNING_OBJECTIVE,
-        dict(TUNING_RANGES),
+        ranges,
         metric_definitions=_metric_definitions(backend, backend.images.training),
         objective_type="Maximize",
         strategy=params["TuningStrategy"],

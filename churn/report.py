@@ -296,9 +296,9 @@ def _short(value) -> str:
 def _tuning_section(run_dir: Path, tuning: dict | None) -> list[str]:
     """The tuning job's trials: settings, the best trial's hyperparameters, a plot of the
     objective over trials and one row per trial (with its log)."""
-    trials = (tuning or {}).get("trials") or []
-    if not trials:
+    if not tuning or not tuning.get("trials"):
         return []
+    trials = tuning["trials"]
     objective = tuning.get("objective") or {}
     metric, maximize = str(objective.get("metric") or "objective"), objective.get("type") != "Minimize"
     names = list(dict.fromkeys(name for t in trials for name in t.get("hyperparameters") or {}))

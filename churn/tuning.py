@@ -24,6 +24,7 @@ import hashlib
 import json
 import copy
 import dataclasses
+from datetime import datetime
 import math
 import re
 from dataclasses import dataclass, field
@@ -346,7 +347,7 @@ def service_trials_document(job: dict, summaries: list[dict]) -> dict:
             hyperparameters={str(k): str(v) for k, v in (summary.get("TunedHyperParameters") or {}).items()},
             status=str(summary.get("TrainingJobStatus")),
             objective=(summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value"),
-            seconds=round((end - start).total_seconds(), 3) if hasattr(start, "isoformat") and hasattr(end, "isoformat") else None,
+            seconds=round((end - start).total_seconds(), 3) if isinstance(start, datetime) and isinstance(end, datetime) else None,
             failure=summary.get("FailureReason"),
             created=_iso(summary.get("CreationTime")),
         ))

@@ -57,7 +57,7 @@ def test_run_folder_is_named_by_the_execution_and_holds_its_definition(default_r
     assert all(s["duration_seconds"] >= 0 for s in summary["steps"] if s["status"] == "Succeeded")
     definition = json.loads((result.run_dir / "definition.json").read_text())
     assert [s["Name"] for s in definition["Steps"]] == [
-        "PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy",
+        "PreprocessData", "TuneModel", "EvaluateTuned", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel", "CheckAccuracy",
     ]
     # The SDK's definition text is json.dumps of the document: the recorded hash is of that text.
     assert summary["definition_sha256"] == hashlib.sha256(json.dumps(definition).encode()).hexdigest()
@@ -72,7 +72,8 @@ def test_the_model_is_registered_in_the_local_registry(default_run, runs_dir):
     assert package.model_data == (result.run_dir / ARTIFACTS["model"]).as_uri()
     assert result.summary["registered_model"]["version"] == 1
     # The registry records how the model won: the same selection as the run's summary.
-    assert package.selection == result.summary["selection"] and package.winner == "xgboost"
+    assert package.selection == result.summary["selection"] and package.winner == result.summary["selection"]["winner"]
+    assert package.winner == "xgboost-tuned"  # on the sample, the tuned candidate wins
 
 
 def test_no_network_beyond_loopback_and_docker(default_run):
@@ -219,6 +220,14 @@ def test_each_step_keeps_its_log_and_the_training_steps_their_curves(default_run
     report = (run / "report.html").read_text()
     assert 'alt="TrainModel: training curves"' in report and '<a href="TrainModel/logs.txt">log</a>' in report
     assert 'alt="ROC curves of the candidates"' in report
+    # Each tuning trial is a training job of its own: its log, its curves, its objective the last
+    # validation-auc of its log (the metric definitions SageMaker reads it with).
+    trials = result.summary["tuning"]["trials"]
+    assert len(trials) == 6 and 'alt="TuneModel: validation:auc per trial"' in report
+    for trial in trials:
+        folder = run / "TuneModel" / trial["job"]
+        assert f"{trial['hyperparameters']['num_round']} rounds" in (folder / "logs.txt").read_text()
+        assert read_series(folder / "metrics.json")["validation:auc"][-1] == trial["objective"], trial["job"]
 
 
 def test_bad_input_file_fails_in_preprocessing_with_a_clear_reason(runs_dir, tmp_path):

@@ -17,10 +17,11 @@ from churn.runner.events import Events
 from tests.parity.test_golden_splits import assert_matches_golden
 
 pytestmark = pytest.mark.docker
-JOB_STEPS = ("PreprocessData", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel")
-#: What a changed XGBoost hyperparameter reruns: its branch and the selection, not the baseline's.
+JOB_STEPS = ("PreprocessData", "TuneModel", "EvaluateTuned", "TrainModel", "EvaluateModel", "TrainBaseline", "EvaluateBaseline", "SelectModel")
+#: What a changed XGBoost hyperparameter reruns: its branch and the selection, not the baseline's
+#: nor the tuning branch's (every trial is a cache hit).
 XGBOOST_RERUN = {
-    "PreprocessData": True, "TrainModel": False, "EvaluateModel": False,
+    "PreprocessData": True, "TuneModel": True, "EvaluateTuned": True, "TrainModel": False, "EvaluateModel": False,
     "TrainBaseline": True, "EvaluateBaseline": True, "SelectModel": False,
 }
 

@@ -53,3 +53,26 @@ def test_what_cannot_be_resumed_is_said(tmp_path, files, says):
         (tmp_path / name).write_text(text)
     with pytest.raises(RunError, match=says):
         resume_parameters(tmp_path, "abc")
+
+
+@pytest.mark.parametrize("tuning", [True, False])
+def test_a_killed_run_resumes_with_or_without_tuning_as_it_started(tmp_path, tuning):
+    write_run_record(tmp_path / "abc", {**RECORD, "tuning": tuning})
+    assert resume_parameters(tmp_path, "abc").tuning is tuning
+
+
+def test_a_run_record_of_an_older_churn_resumes_without_tuning(tmp_path):
+    """Runs before the tuning branch compiled none: their definitions stay rebuildable."""
+    write_run_record(tmp_path / "abc", RECORD)
+    assert resume_parameters(tmp_path, "abc").tuning is False
+
+
+@pytest.mark.parametrize("tuning", [True, False])
+def test_a_failed_run_resumes_with_or_without_tuning_as_its_definition_says(tmp_path, tuning):
+    from churn.definition import compile_definition
+
+    (tmp_path / "abc").mkdir()
+    summary = {"status": "Failed", "parameters": {"NumRound": 7}, "input_sha256": None, "definition_sha256": "e" * 64}
+    (tmp_path / "abc" / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "abc" / "definition.json").write_text(json.dumps(compile_definition("local", tuning=tuning, runs_dir=tmp_path)))
+    assert resume_parameters(tmp_path, "abc").tuning is tuning

@@ -965,6 +965,8 @@ def _version_lines(entry) -> list[str]:
         lines.append(f"    approval  {p.approval_status} as of {p.updated_at}{comment}")
     if p.selection:
         lines.append(f"    winner    {p.winner} by {p.selection['metric']}: {p.selection['summary']}")
+        if p.selection.get("hyperparameters"):
+            lines.append(f"    trained   {p.selection['hyperparameters']}")
     if p.metrics:
         lines.append("    metrics   " + " ".join(f"{k}={v:.4f}" for k, v in p.metrics.items()))
     if entry.same_bytes_as is not None:

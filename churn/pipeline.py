@@ -211,8 +211,11 @@ def _candidate(
 
 def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> CandidateSteps:
     """TuneModel (a hyperparameter tuning job over the XGBoost estimator), then the evaluation
-    of its best training job's model: ``get_top_model_s3_uri``'s URI, as one flat Join that
-    also reaches a local ``file://`` root (the SDK's helper writes ``s3:/``)."""
+    of its best training job's model: ``get_top_model_s3_uri``'s URI,
+    ``<S3OutputPath>/<best job>/output/model.tar.gz``, as one flat Join that also reaches a
+    local ``file://`` root (the SDK's helper writes ``s3:/``). The output path is read from the
+    tuning job's own properties, not this execution's id: a TuneModel step SageMaker serves from
+    its cache is an earlier execution's tuning job, whose models are under that execution."""
     estimator = _estimator(
         backend, params, name=TUNED_CANDIDATE, step=TUNE_STEP, image=backend.images.training, hyperparameters=dict(FIXED_HYPERPARAMETERS),
     )
@@ -233,7 +236,7 @@ def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> Candida
     best = tune.properties.TrainingJobSummaries[0]
     model_data = Join(
         on="/",
-        values=[backend.artifact_root, ExecutionVariables.PIPELINE_EXECUTION_ID, TUNE_STEP, best.TrainingJobName, "output", "model.tar.gz"],
+        values=[tune.properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath, best.TrainingJobName, "output", "model.tar.gz"],
     )
     evaluate = _evaluation(backend, params, split_uri, name=TUNED_CANDIDATE, step="Tuned", model_data=model_data)
     return CandidateSteps(

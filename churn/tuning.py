@@ -307,8 +307,8 @@ class Trial:
 
 
 def ranked(trials: list[Trial], maximize: bool) -> list[Trial]:
-    """The completed trials that reported an objective, best first (ties: the earlier trial)."""
-    scored = [t for t in trials if t.status == "Completed" and t.objective is not None]
+    """The completed trials that reported a finite objective, best first (ties: the earlier trial)."""
+    scored = [t for t in trials if t.status == "Completed" and t.objective is not None and math.isfinite(t.objective)]
     return sorted(scored, key=lambda t: ((-t.objective if maximize else t.objective), t.number))  # type: ignore[operator]
 
 
@@ -332,10 +332,12 @@ def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else (None if value is None else str(value))
 
 
-def service_trials_document(job: dict, summaries: list[dict]) -> dict:
+def service_trials_document(job: dict, summaries: list[dict], cached: bool = False) -> dict:
     """``trials.json`` of a tuning job SageMaker ran, from ``DescribeHyperParameterTuningJob``
     (``job``) and every ``ListTrainingJobsForHyperParameterTuningJob`` summary: the same shape as
-    a local tuning job's, trials numbered in the order they were created."""
+    a local tuning job's, trials numbered in the order they were created. ``best`` is the first
+    of the summaries as SageMaker sorts them for the pipeline (``TrainingJobSummaries[0]``, the
+    model EvaluateTuned evaluates); ``cached``: the step was served from SageMaker's cache."""
     config = job.get("HyperParameterTuningJobConfig") or {}
     limits, objective = config.get("ResourceLimits") or {}, config.get("HyperParameterTuningJobObjective") or {}
     trials = []
@@ -345,12 +347,15 @@ def service_trials_document(job: dict, summaries: list[dict]) -> dict:
             number=number,
             job=summary["TrainingJobName"],
             hyperparameters={str(k): str(v) for k, v in (summary.get("TunedHyperParameters") or {}).items()},
-            status=str(summary.get("TrainingJobStatus")),
+            status=str(summary.get("TrainingJobStatus") or "Unknown"),
             objective=(summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value"),
             seconds=round((end - start).total_seconds(), 3) if isinstance(start, datetime) and isinstance(end, datetime) else None,
             failure=summary.get("FailureReason"),
+            cached=cached,
             created=_iso(summary.get("CreationTime")),
         ))
+    maximize = objective.get("Type") != "Minimize"
+    best = ranked(trials, maximize)
     return {
         "tuning_job": job.get("HyperParameterTuningJobName"),
         "strategy": config.get("Strategy"),
@@ -358,7 +363,7 @@ def service_trials_document(job: dict, summaries: list[dict]) -> dict:
         "max_parallel": limits.get("MaxParallelTrainingJobs"),
         "seed": config.get("RandomSeed"),
         "objective": {"metric": objective.get("MetricName"), "type": objective.get("Type")},
-        "best": (job.get("BestTrainingJob") or {}).get("TrainingJobName"),
+        "best": best[0].job if best else None,
         "trials": [dataclasses.asdict(t) for t in trials],
     }
 

@@ -117,13 +117,15 @@ def _bounds(size, meta: dict, where: str, unit: str, found: list[str]) -> None:
 
 
 def pipeline_requests(
-    definition: dict, parameters: dict, execution_id: str, property_files: dict[str, dict], role_arn: str
+    definition: dict, parameters: dict, execution_id: str, property_files: dict[str, dict], role_arn: str,
+    cached: dict[str, str] | None = None,
 ) -> list[tuple[str, str, dict]]:
     """(step name, operation, request) for each job, model and registration step, in order.
 
     ``parameters`` are the execution's values (defaults filled in), ``property_files`` the
     documents each ``Steps.<step>.PropertyFiles.<name>`` reference reads (as the real step
-    outputs hold them). Both branches of a condition are resolved."""
+    outputs hold them). Both branches of a condition are resolved. ``cached``: step -> id of
+    the earlier execution SageMaker serves it from (its properties are that execution's job's)."""
     values = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     values.update(parameters)
     context = {"parameters": values, "execution_id": execution_id, "steps": {}, "property_files": property_files}
@@ -132,13 +134,15 @@ def pipeline_requests(
         if step["Type"] not in OPERATIONS:
             continue
         operation, name_member = OPERATIONS[step["Type"]]
-        arguments = _resolve(step["Arguments"], context)
+        source = (cached or {}).get(step["Name"])
+        arguments = _resolve(step["Arguments"], {**context, "execution_id": source} if source else context)
         if step["Type"] == "Processing":
             arguments.setdefault("RoleArn", role_arn)
+        job_execution = source or execution_id
         if name_member == "HyperParameterTuningJobName":  # at most 32 characters (the pipeline service's own scheme is unknown)
-            arguments[name_member] = f"{execution_id[:12]}-{step['Name'][:12]}-abc123".lower()
+            arguments[name_member] = f"{job_execution[:12]}-{step['Name'][:12]}-abc123".lower()
         elif name_member:
-            arguments[name_member] = f"pipelines-{execution_id[:12]}-{step['Name'][:20]}-abc123"
+            arguments[name_member] = f"pipelines-{job_execution[:12]}-{step['Name'][:20]}-abc123"
         # What later steps read of it: a tuning job's properties also list its best training job.
         context["steps"][step["Name"]] = (
             {**arguments, "TrainingJobSummaries": [best_training_job(arguments)]} if step["Type"] == "Tuning" else arguments
@@ -197,6 +201,7 @@ def _text(value) -> str:
 
 _OUTPUT = re.compile(r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri")
 _MODEL = re.compile(r"Steps\.(\w+)\.ModelArtifacts\.S3ModelArtifacts")
+_MEMBER = re.compile(r"Steps\.(\w+)\.((?:TrainingJobDefinition|OutputDataConfig)(?:\.\w+)+)")
 _SUMMARY = re.compile(r"Steps\.(\w+)\.TrainingJobSummaries\[(\d+)\]\.(TrainingJobName|TunedHyperParameters\['(\w+)'\])")
 
 
@@ -214,6 +219,11 @@ def _get(path: str, context):
     if match := _SUMMARY.fullmatch(path):
         summary = context["steps"][match[1]]["TrainingJobSummaries"][int(match[2])]
         return summary["TunedHyperParameters"][match[4]] if match[4] else summary["TrainingJobName"]
+    if match := _MEMBER.fullmatch(path):  # a member of the step's request, as its Describe echoes it
+        value = context["steps"][match[1]]
+        for key in match[2].split("."):
+            value = value[key]
+        return value
     raise KeyError(f"cannot resolve {path}")
 
 

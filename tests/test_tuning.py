@@ -216,3 +216,12 @@ def test_sagemaker_lists_at_most_50_training_jobs():
     trials = [_trial(n, objective=n / 100) for n in range(60)]
     summaries = training_job_summaries(trials, tuning_config(_config()))
     assert len(summaries) == 50 and summaries[0]["TrainingJobName"] == "churn-tune-059"
+
+
+def test_a_trial_with_a_non_finite_objective_is_never_the_best():
+    from churn.tuning import Trial, ranked
+
+    trials = [Trial(1, "t-1", {}, "Completed", float("nan")), Trial(2, "t-2", {}, "Completed", float("inf")),
+              Trial(3, "t-3", {}, "Completed", 0.8), Trial(4, "t-4", {}, "Completed", float("-inf"))]
+    assert [t.job for t in ranked(trials, maximize=True)] == ["t-3"]
+    assert [t.job for t in ranked(trials, maximize=False)] == ["t-3"]

@@ -292,7 +292,8 @@ def record_trials(sm, steps: list[dict], run_dir: Path, events: Events) -> None:
         job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         pages = sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(HyperParameterTuningJobName=name)
         summaries = [summary for page in pages for summary in page["TrainingJobSummaries"]]
-        write_lines_atomically(run_dir / TUNE_STEP / TRIALS_FILE, [json.dumps(service_trials_document(job, summaries), indent=1)])
+        document = service_trials_document(job, summaries, cached=bool(step.get("CacheHitResult")))  # type: ignore[union-attr]
+        write_lines_atomically(run_dir / TUNE_STEP / TRIALS_FILE, [json.dumps(document, indent=1)])
     except (*_client_error(), OSError) as error:
         events.emit(Note(f"the trials of tuning job {name} were not recorded: {_explain(error)}"))
 
@@ -359,6 +360,11 @@ def run_cloud(
     check_bucket(s3, backend.bucket, backend.region)
     pipeline = build_pipeline(backend)
     recorded = _recorded_version(sm, s3, backend, version) if version else None
+    if recorded:
+        try:
+            parameter_specs.check_tuning(overrides, recorded.tuning)
+        except parameter_specs.ParameterError as error:
+            raise RunError(f"{error} (version {recorded.name} was compiled without it)") from None
     try:
         overrides["InputData"], input_keys, staged_sha256 = stage_input(s3, backend, requested_input)
         code_keys = [] if recorded else stage_code(s3, backend)

@@ -104,12 +104,28 @@ def test_the_tuned_candidate_is_the_best_training_jobs_model_and_hyperparameters
     tune = next(step for step in pipeline.steps if step.name == "TuneModel")
     top = tune.get_top_model_s3_uri(top_k=0, s3_bucket="my-bucket", prefix=f"churn/runs/{EXECUTION}/TuneModel")
     context = {"steps": {"TuneModel": {"TrainingJobSummaries": [best]}}, "parameters": {}, "execution_id": EXECUTION, "property_files": {}}
+    assert tune.properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath.expr  # a property the step has
     assert _resolve(json.loads(json.dumps(top.expr)), context) == model
 
     arguments = requests["SelectModel"]["AppSpecification"]["ContainerArguments"]
     tuned = arguments[arguments.index("xgboost-tuned", arguments.index("--hyperparameters")) + 1]
     assert tuned == " ".join(f"{name}={best['TunedHyperParameters'][name]}" for name in TUNING_RANGES)
     assert tuned.startswith("max_depth=2 eta=0.01 num_round=50 ")
+
+
+def test_a_tuning_step_served_from_the_cache_is_evaluated_where_its_models_are(candidate_outputs):
+    """SageMaker serves an unchanged TuneModel from its cache: its properties (best job, output
+    path) are the earlier execution's tuning job, whose models are under that execution."""
+    definition = compile_definition("cloud", {}, region="eu-west-1", role_arn=ROLE, bucket="my-bucket")
+    earlier = "0ld3xecut10n"
+    requests = {
+        step: request for step, _, request in
+        pipeline_requests(definition, {}, EXECUTION, _property_files(candidate_outputs), ROLE, cached={"TuneModel": earlier})
+    }
+    model = next(i for i in requests["EvaluateTuned"]["ProcessingInputs"] if i["InputName"] == "model")["S3Input"]["S3Uri"]
+    assert model.startswith(f"s3://my-bucket/churn/runs/{earlier}/TuneModel/{earlier[:12].lower()}-tunemodel-abc123-001-")
+    selected = next(i for i in requests["SelectModel"]["ProcessingInputs"] if i["InputName"] == "xgboost-tuned-model")
+    assert selected["S3Input"]["S3Uri"] == model
 
 
 def test_the_tuning_job_is_one_sagemaker_accepts_and_the_local_backend_runs(candidate_outputs):

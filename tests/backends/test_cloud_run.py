@@ -164,7 +164,7 @@ class Simulator:
         kinds = {p["Name"]: p["Type"] for p in definition["Parameters"]}
         cast = {"Integer": int, "Float": float, "String": str, "Boolean": str}
         given = {p["Name"]: cast[kinds[p["Name"]]](p["Value"]) for p in execution.pipeline_parameters or []}
-        self.requests = pipeline_requests(definition, given, execution_id, self.property_files, ROLE)
+        self.requests = pipeline_requests(definition, given, execution_id, self.property_files, ROLE, cached=self.cached)
         for step, operation, request in self.requests:
             problems = violations(operation, request)
             if problems:
@@ -505,6 +505,17 @@ def test_running_a_recorded_cloud_version_starts_it_without_upserting(aws, pipel
     assert again.summary["definition_sha256"] == first
     assert json.loads((again.run_dir / "definition.json").read_text()) == json.loads(pipeline_versions["versions"][1]["definition"])
     assert again.summary["parameters"]["NumRound"] == 7
+
+
+def test_a_tuning_parameter_for_a_cloud_version_without_tuning_is_refused(aws, pipeline_versions, simulate, tmp_path):
+    simulate()
+    backend = _backend()
+    backend.tuning = False
+    plain = run_cloud(backend, {}, tmp_path, poll_seconds=0.01)
+    digest = plain.summary["definition_sha256"][:12]
+    with pytest.raises(RunError, match=rf"^TuningSeed is a parameter of the tuning branch, which --no-tuning leaves out \(version {digest} was compiled without it\)$"):
+        run_cloud(_backend(), {"TuningSeed": 3}, tmp_path, poll_seconds=0.01, version=digest)
+    assert pipeline_versions["started"] == [None]
 
 
 def test_an_unknown_or_unrunnable_cloud_version_is_named(aws, pipeline_versions, simulate, tmp_path):

@@ -87,6 +87,24 @@ def test_every_trial_of_every_page_is_recorded_numbered_by_creation(sm, tmp_path
     assert notes == []
 
 
+def test_the_best_is_the_first_as_sagemaker_sorts_them_and_a_cached_step_says_so(sm, tmp_path):
+    """``best`` is the trial TrainingJobSummaries[0] names (EvaluateTuned's model), whatever
+    BestTrainingJob says on a tie; a NaN objective is never best; a step served from
+    SageMaker's cache marks its trials cached."""
+    client, stubber = sm
+    first, tied, broken = _summary(1, 0.93), _summary(2, 0.93), _summary(3, float("nan"))
+    stubber.add_response("describe_hyper_parameter_tuning_job", _describe(tied), {"HyperParameterTuningJobName": NAME.lower()})
+    stubber.add_response("list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": [broken, tied, first]},
+                         {"HyperParameterTuningJobName": NAME.lower()})
+    steps = _steps()
+    steps[1]["CacheHitResult"] = {"SourcePipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/churn/execution/old"}
+    record_trials(client, steps, tmp_path, Events())
+    document = json.loads((tmp_path / TUNE_STEP / TRIALS_FILE).read_text())
+    assert document["best"] == first["TrainingJobName"]
+    assert [t["number"] for t in document["trials"] if t["objective"] != t["objective"]] == [3]  # the NaN, kept as recorded
+    assert all(t["cached"] for t in document["trials"])
+
+
 def test_a_record_that_cannot_be_read_is_a_note_not_a_failure(sm, tmp_path):
     client, stubber = sm
     stubber.add_client_error("describe_hyper_parameter_tuning_job", "AccessDeniedException", "not authorized to DescribeHyperParameterTuningJob")

@@ -132,8 +132,9 @@ def test_the_candidates_train_on_the_same_splits_and_the_winner_is_deployed(loca
     assert sources["xgboost-evaluation"] == {"Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
     assert sources["logistic-regression-model"] == {"Get": "Steps.TrainBaseline.ModelArtifacts.S3ModelArtifacts"}
     best = "Steps.TuneModel.TrainingJobSummaries[0]"
-    assert sources["xgboost-tuned-model"]["Std:Join"]["Values"][1:] == [
-        {"Get": "Execution.PipelineExecutionId"}, "TuneModel", {"Get": f"{best}.TrainingJobName"}, "output", "model.tar.gz",
+    assert sources["xgboost-tuned-model"]["Std:Join"]["Values"] == [  # where the tuning job wrote it, cached or not
+        {"Get": "Steps.TuneModel.TrainingJobDefinition.OutputDataConfig.S3OutputPath"}, {"Get": f"{best}.TrainingJobName"},
+        "output", "model.tar.gz",
     ]
     assert sources["xgboost-tuned-model"] == steps["EvaluateTuned"]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
     arguments = select["AppSpecification"]["ContainerArguments"]

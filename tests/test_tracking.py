@@ -345,7 +345,9 @@ def test_the_arn_pattern():
 
 
 def test_the_training_steps_are_named_by_their_candidates(runs):
-    assert tracking.training_steps(runs / "20261128-090000-aaaaaa") == {"TrainModel": "xgboost", "TrainBaseline": "logistic-regression"}
+    assert tracking.training_steps(runs / "20261128-090000-aaaaaa") == {
+        "TrainModel": "xgboost", "TrainBaseline": "logistic-regression", "TuneModel": "xgboost-tuned",  # its model's Join names the step
+    }
     assert tracking.training_steps(runs / "nowhere") == {}
 
 

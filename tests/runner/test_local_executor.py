@@ -77,6 +77,7 @@ class FakeJob:
         if "HyperParameterTuningJobConfig" in args:  # a tuning job's properties: its best training job first
             return {
                 "HyperParameterTuningJobArn": f"arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/{name.lower()}",
+                "TrainingJobDefinition": args["TrainingJobDefinition"],
                 "TrainingJobSummaries": [{"TrainingJobName": f"{name}-001-0123abcd", "TunedHyperParameters": dict.fromkeys(TUNING_RANGES, "1")}],
             }
         if "AlgorithmSpecification" in args:

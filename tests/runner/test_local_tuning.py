@@ -436,6 +436,10 @@ def test_ctrl_c_starts_no_new_wave_and_stops_the_running_trials(setting):
 
     def interrupt(name):
         if name.split("-")[1] == "001":
+            # Once both trials of the wave run: a trial prepared after Ctrl-C rightly never starts.
+            deadline = time.monotonic() + 10
+            while setting.fakes[-1].running < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
             _thread.interrupt_main()
         deadline = time.monotonic() + 10
         while not box["run"].stopping and time.monotonic() < deadline:

@@ -192,3 +192,15 @@ def test_every_close_name_is_suggested():
         parameters.convert("InstanceType", "x")
     assert "did you mean 'TrainingInstanceType' or 'ProcessingInstanceType'?" in str(error.value) or \
         "did you mean 'ProcessingInstanceType' or 'TrainingInstanceType'?" in str(error.value)
+
+
+def test_the_tuning_parameters_belong_to_the_tuning_branch():
+    assert parameters.TUNING == ("TuningStrategy", "TuningMaxJobs", "TuningMaxParallelJobs", "TuningSeed")
+    assert parameters.specs() == parameters.SPECS
+    assert [s.name for s in parameters.specs(tuning=False)] == [s.name for s in parameters.SPECS if s.name not in parameters.TUNING]
+    parameters.check_tuning(["TuningSeed", "NumRound"], True)
+    parameters.check_tuning(["NumRound"], False)
+    with pytest.raises(ParameterError, match=r"^TuningSeed is a parameter of the tuning branch, which --no-tuning leaves out$"):
+        parameters.check_tuning(["NumRound", "TuningSeed"], False)
+    with pytest.raises(ParameterError, match=r"^TuningMaxJobs, TuningStrategy are parameters of the tuning branch"):
+        parameters.check_tuning(["TuningMaxJobs", "TuningStrategy"], False)

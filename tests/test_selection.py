@@ -88,3 +88,24 @@ def test_the_first_candidate_turned_off_leaves_the_second_to_win():
     document = select([Candidate("xgboost", None, "turned off"), Candidate("logistic-regression", _report(auc=0.7))], "auc")
     assert document["winner"] == "logistic-regression"
     assert document["candidates"]["xgboost"] == {"enabled": False, "reason": "turned off"}
+
+
+def test_the_winners_hyperparameters_are_one_line_and_each_candidates_are_recorded():
+    from churn.selection import NOT_RECORDED, hyperparameter_values
+
+    reports = {name: _report(auc=0.5 + i / 10) for i, name in enumerate(CANDIDATES)}
+    chosen = select([Candidate(CANDIDATES[0], reports[CANDIDATES[0]], hyperparameters="max_depth=5  eta=0.2"),
+                     Candidate(CANDIDATES[1], reports[CANDIDATES[1]], hyperparameters="C=1.0")], "auc")
+    assert chosen["winner"] == CANDIDATES[1] and chosen["hyperparameters"] == "C=1.0"
+    assert chosen["candidates"][CANDIDATES[0]]["hyperparameters"] == {"max_depth": "5", "eta": "0.2"}
+    assert chosen["candidates"][CANDIDATES[1]]["hyperparameters"] == {"C": "1.0"}
+    bare = select([Candidate(CANDIDATES[0], reports[CANDIDATES[0]])], "auc")
+    assert bare["hyperparameters"] == NOT_RECORDED == "not recorded" and "hyperparameters" not in bare["candidates"][CANDIDATES[0]]
+    long = select([Candidate(CANDIDATES[0], reports[CANDIDATES[0]], hyperparameters=" ".join(f"p{i}=0.123456789" for i in range(40)))], "auc")
+    assert len(long["hyperparameters"]) == 256
+    off = select([Candidate(CANDIDATES[0], reports[CANDIDATES[0]]), Candidate(CANDIDATES[1], None, "off", hyperparameters="C=1.0")], "auc")
+    assert "hyperparameters" not in off["candidates"][CANDIDATES[1]]
+    assert hyperparameter_values("") == {} and hyperparameter_values("a=1 b=x=y") == {"a": "1", "b": "x=y"}
+    for bad in ("a", "=1", "a=", "a=1 a=2"):
+        with pytest.raises(SelectionError, match="distinct name=value pairs"):
+            hyperparameter_values(bad)

@@ -167,10 +167,12 @@ def outcome_lines(summary: RunSummary) -> list[str]:
 
 def tuning_line(tuning: dict) -> str:
     """``6 trials (Bayesian, 2 at a time), 0 failed, 2 cached; best validation:auc 0.92179: TuneModel-004-…``"""
+    from churn.tuning import best_trial
+
     trials = tuning["trials"]
     failed = sum(t.get("objective") is None for t in trials)
     cached = sum(bool(t.get("cached")) for t in trials)
-    best = next((t for t in trials if t.get("job") == tuning.get("best")), None)
+    best = best_trial(tuning)
     metric = (tuning.get("objective") or {}).get("metric") or "objective"
     line = f"{len(trials)} trials ({tuning.get('strategy')}, {tuning.get('max_parallel')} at a time), {failed} failed, {cached} cached"
     return line + (f"; best {metric} {best['objective']:.5f}: {best['job']}" if best else "; no trial reported the objective")

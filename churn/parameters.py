@@ -133,11 +133,15 @@ def specs(tuning: bool = True) -> tuple[ParameterSpec, ...]:
     return SPECS if tuning else tuple(spec for spec in SPECS if spec.name not in TUNING)
 
 
-def check_tuning(values: Iterable[str], tuning: bool) -> None:
-    """Refuse overrides of the tuning branch's parameters for a pipeline compiled without it."""
+def check_tuning(values: Iterable[str], tuning: bool, version: str | None = None) -> None:
+    """Refuse overrides of the tuning branch's parameters for a pipeline compiled without it
+    (``version``: the recorded pipeline version that was)."""
     given = [name for name in values if name in TUNING]
     if given and not tuning:
-        raise ParameterError(f"{', '.join(given)} {'is a parameter' if len(given) == 1 else 'are parameters'} of the tuning branch, which --no-tuning leaves out")
+        raise ParameterError(
+            f"{', '.join(given)} {'is a parameter' if len(given) == 1 else 'are parameters'} of the tuning branch, which --no-tuning leaves out"
+            + (f" (version {version} was compiled without it)" if version else "")
+        )
 
 
 def convert(name: str, text: str) -> object:

@@ -27,6 +27,7 @@ from churn.registry import Registry
 from churn.summary import ARTIFACTS, RegisteredModel, RunSummary, StepRecord, read_summary
 from churn.tables import write_lines_atomically
 from churn.training_metrics import METRICS_FILE, read_series
+from churn.tuning import best_trial
 
 REPORT_FILE = "report.html"
 TOP_FEATURES = 15
@@ -302,7 +303,7 @@ def _tuning_section(run_dir: Path, tuning: dict | None) -> list[str]:
     objective = tuning.get("objective") or {}
     metric, maximize = str(objective.get("metric") or "objective"), objective.get("type") != "Minimize"
     names = list(dict.fromkeys(name for t in trials for name in t.get("hyperparameters") or {}))
-    best = next((t for t in trials if t.get("job") == tuning.get("best")), None)
+    best = best_trial(tuning)
     trials_file = run_dir / TUNE_STEP / TRIALS_FILE
     plot = _memoised(run_dir, "tuning", [trials_file], lambda: tuning_plot(trials, metric, maximize)) if trials_file.is_file() else tuning_plot(trials, metric, maximize)
     rows = []

@@ -368,6 +368,11 @@ def service_trials_document(job: dict, summaries: list[dict], cached: bool = Fal
     }
 
 
+def best_trial(document: dict) -> dict | None:
+    """The record of a ``trials.json`` document's best trial (None when no trial is best)."""
+    return next((t for t in document.get("trials") or [] if t.get("job") == document.get("best")), None)
+
+
 #: The account and region in the ARNs of a local tuning job's trials (none exists on AWS).
 LOCAL_ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
 

@@ -362,9 +362,9 @@ def run_cloud(
     recorded = _recorded_version(sm, s3, backend, version) if version else None
     if recorded:
         try:
-            parameter_specs.check_tuning(overrides, recorded.tuning)
+            parameter_specs.check_tuning(overrides, recorded.tuning, recorded.name)
         except parameter_specs.ParameterError as error:
-            raise RunError(f"{error} (version {recorded.name} was compiled without it)") from None
+            raise RunError(str(error)) from None
     try:
         overrides["InputData"], input_keys, staged_sha256 = stage_input(s3, backend, requested_input)
         code_keys = [] if recorded else stage_code(s3, backend)

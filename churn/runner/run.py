@@ -64,9 +64,9 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
             raise RunError(str(error)) from None
         backend.code_version, expected_definition, backend.tuning = version.code_hash, version.definition_sha256, version.tuning
         try:
-            check_tuning(overrides, backend.tuning)
+            check_tuning(overrides, backend.tuning, version.name)
         except ParameterError as error:
-            raise RunError(f"{error} (version {version.name} was compiled without it)") from None
+            raise RunError(str(error)) from None
     return run_local(
         backend, overrides, events=events, build_missing_images=request.build_images, use_cache=request.use_cache,
         resumed_from=request.resume, expected_definition_sha256=expected_definition, max_parallel_steps=max_parallel,

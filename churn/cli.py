@@ -148,7 +148,7 @@ def definition(backend, params, runs_dir, aws_images, no_tuning, region, role_ar
 
 def outcome_lines(summary: RunSummary) -> list[str]:
     """What a finished run printed below its status line: candidates, the winner's
-    hyperparameters, metrics, tuning trials and the registered version."""
+    hyperparameters, metrics, tuning trials, the training instance type and the registered version."""
     lines = []
     if summary.metrics:
         if summary.selection:
@@ -158,6 +158,10 @@ def outcome_lines(summary: RunSummary) -> list[str]:
         lines.append("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
     if summary.tuning and summary.tuning.get("trials"):
         lines.append(f"tuning: {tuning_line(summary.tuning)}")
+    if summary.sizing:
+        from churn.sizing import describe
+
+        lines.append(f"training instance: {describe(summary.sizing, local=summary.backend == 'local')}")
     if summary.registered_model:
         model = summary.registered_model
         status = f" ({model.approval_status})" if model.approval_status else ""

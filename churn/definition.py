@@ -33,6 +33,12 @@ def has_tuning(definition: dict) -> bool:
     return any(step.get("Type") == "Tuning" for step in definition.get("Steps", []))
 
 
+def sizes_training(definition: dict) -> bool:
+    """Whether a compiled definition's training steps take their instance type from
+    PreprocessData's manifest (``TrainingInstanceType=auto`` means something to it)."""
+    return any(f.get("PropertyFileName") == "Manifest" for step in definition.get("Steps", []) for f in step.get("PropertyFiles", []))
+
+
 def step_names(definition: dict) -> list[str]:
     """Every step of a compiled definition, in its order, a condition's steps right after it
     (its if-steps, then its else-steps): the names a run's steps are recorded under."""

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from churn import split
+from churn import sizing, split
 from churn.metrics import METRIC_NAMES
 from churn.tuning import STRATEGIES
 
@@ -86,6 +86,10 @@ def _not_empty(value) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
+def _training_instance(value) -> str | None:
+    return sizing.instance_type_problem(value)
+
+
 _ALLOWED: dict[Callable, str] = {
     _unit_open: "0 < x < 1",
     _unit_closed: "0 <= x <= 1",
@@ -96,6 +100,7 @@ _ALLOWED: dict[Callable, str] = {
     _approval_status: " | ".join(APPROVAL_STATUSES),
     _strategy: " | ".join(STRATEGIES),
     _not_empty: "not empty",
+    _training_instance: f"{sizing.AUTO} | {' | '.join(sizing.LOCAL_TYPES)} | ml.<family>.<size>",
 }
 #: What the backends take when a parameter has no default of its own (churn.backends.local and .cloud).
 _INSTANCE_DEFAULT = "local (cloud: ml.m5.large)"
@@ -120,7 +125,10 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _metric_name),
     ParameterSpec("AccuracyThreshold", float, 0.8, "test accuracy the winning model must reach", _unit_closed),
     ParameterSpec("ProcessingInstanceType", str, None, "instance type of processing steps", _not_empty, _INSTANCE_DEFAULT),
-    ParameterSpec("TrainingInstanceType", str, None, "instance type of the training step", _not_empty, _INSTANCE_DEFAULT),
+    ParameterSpec(
+        "TrainingInstanceType", str, None, f"instance type of the training steps ({sizing.AUTO}: from the training rows)",
+        _training_instance, f"local (cloud: {sizing.AUTO})",
+    ),
     ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval_status),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}

@@ -48,6 +48,8 @@ from churn.training_metrics import METRIC_DEFINITIONS
 
 PIPELINE_NAME = "churn"
 ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
+#: Where the training steps read their instance type: PreprocessData's manifest (churn.sizing).
+SIZING_PATH = "sizing.chosen"
 #: The instance type a registered model declares for endpoints and batch transform.
 SERVING_INSTANCE_TYPE = "ml.m5.large"
 #: Fixed hyperparameters of the XGBoost built-in algorithm (the rest are pipeline parameters).
@@ -119,6 +121,15 @@ def _code_input(backend: Backend) -> ProcessingInput:
 
 
 @dataclass(frozen=True)
+class Preprocessed:
+    """What the candidate branches take from PreprocessData: the URI of each split, and the
+    training instance type its manifest records (``sizing.chosen``; churn.sizing)."""
+
+    splits: dict[str, PipelineVariable]
+    instance_type: JsonGet
+
+
+@dataclass(frozen=True)
 class CandidateSteps:
     """One candidate model's branch: its name in selection.json, its two steps, the URI of the
     model it evaluates and the hyperparameters it was trained with (``name=value ...``)."""
@@ -154,12 +165,13 @@ def _pairs(values: dict) -> Join:
     return Join(on="", values=parts)
 
 
-def _estimator(backend: Backend, params: dict, *, name: str, step: str, image: str, hyperparameters: dict) -> Estimator:
+def _estimator(backend: Backend, instance_type: JsonGet, *, name: str, step: str, image: str, hyperparameters: dict) -> Estimator:
     return Estimator(
         image_uri=image,
         role=backend.role_arn,
         instance_count=1,
-        instance_type=params["TrainingInstanceType"],
+        # PreprocessData's manifest: TrainingInstanceType, or for "auto" the training rows' tier.
+        instance_type=instance_type,
         output_path=_run_uri(backend, step),
         base_job_name=f"churn-train-{name}",
         # SageMaker Debugger and Profiler are not used (and local mode cannot run them).
@@ -176,11 +188,11 @@ def _metric_definitions(backend: Backend, image: str) -> list | None:
     return None if image == backend.images.training and backend.images.training_builtin else list(METRIC_DEFINITIONS)
 
 
-def _channels(split_uri: dict) -> dict:
-    return {channel: TrainingInput(s3_data=split_uri[channel], content_type="text/csv") for channel in ("train", "validation")}
+def _channels(data: Preprocessed) -> dict:
+    return {channel: TrainingInput(s3_data=data.splits[channel], content_type="text/csv") for channel in ("train", "validation")}
 
 
-def _evaluation(backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, model_data) -> ProcessingStep:
+def _evaluation(backend: Backend, params: dict, data: Preprocessed, *, name: str, step: str, model_data) -> ProcessingStep:
     """EvaluateX: the model at ``model_data`` on the test split."""
     return ProcessingStep(
         name=f"Evaluate{step}",
@@ -190,7 +202,7 @@ def _evaluation(backend: Backend, params: dict, split_uri: dict, *, name: str, s
         ).run(
             inputs=[
                 ProcessingInput(source=model_data, destination=paths.MODEL, input_name="model"),
-                ProcessingInput(source=split_uri["test"], destination=paths.TEST, input_name="test"),
+                ProcessingInput(source=data.splits["test"], destination=paths.TEST, input_name="test"),
                 _code_input(backend),
             ],
             outputs=_outputs(backend, f"Evaluate{step}", ("evaluation",)),
@@ -199,17 +211,17 @@ def _evaluation(backend: Backend, params: dict, split_uri: dict, *, name: str, s
 
 
 def _candidate(
-    backend: Backend, params: dict, split_uri: dict, *, name: str, step: str, image: str, hyperparameters: dict, recorded: dict
+    backend: Backend, params: dict, data: Preprocessed, *, name: str, step: str, image: str, hyperparameters: dict, recorded: dict
 ) -> CandidateSteps:
     """TrainX on train/validation, then its evaluation on the test split."""
-    estimator = _estimator(backend, params, name=name, step=f"Train{step}", image=image, hyperparameters=hyperparameters)
-    train = TrainingStep(name=f"Train{step}", **_job_step_options(backend), step_args=estimator.fit(inputs=_channels(split_uri)))
+    estimator = _estimator(backend, data.instance_type, name=name, step=f"Train{step}", image=image, hyperparameters=hyperparameters)
+    train = TrainingStep(name=f"Train{step}", **_job_step_options(backend), step_args=estimator.fit(inputs=_channels(data)))
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
-    evaluate = _evaluation(backend, params, split_uri, name=name, step=step, model_data=model_data)
+    evaluate = _evaluation(backend, params, data, name=name, step=step, model_data=model_data)
     return CandidateSteps(name, train, evaluate, model_data, _pairs(recorded))
 
 
-def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> CandidateSteps:
+def _tuned_candidate(backend: Backend, params: dict, data: Preprocessed) -> CandidateSteps:
     """TuneModel (a hyperparameter tuning job over the XGBoost estimator), then the evaluation
     of its best training job's model: ``get_top_model_s3_uri``'s URI,
     ``<S3OutputPath>/<best job>/output/model.tar.gz``, as one flat Join that also reaches a
@@ -217,7 +229,7 @@ def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> Candida
     tuning job's own properties, not this execution's id: a TuneModel step SageMaker serves from
     its cache is an earlier execution's tuning job, whose models are under that execution."""
     estimator = _estimator(
-        backend, params, name=TUNED_CANDIDATE, step=TUNE_STEP, image=backend.images.training, hyperparameters=dict(FIXED_HYPERPARAMETERS),
+        backend, data.instance_type, name=TUNED_CANDIDATE, step=TUNE_STEP, image=backend.images.training, hyperparameters=dict(FIXED_HYPERPARAMETERS),
     )
     ranges: dict[str | PipelineVariable, ParameterRange] = {name: scale for name, scale in TUNING_RANGES.items()}  # a typed copy
     tuner = HyperparameterTuner(
@@ -232,13 +244,13 @@ def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> Candida
         random_seed=params["TuningSeed"],
         early_stopping_type="Off",
     )
-    tune = TuningStep(name=TUNE_STEP, **_job_step_options(backend), step_args=tuner.fit(inputs=_channels(split_uri)))
+    tune = TuningStep(name=TUNE_STEP, **_job_step_options(backend), step_args=tuner.fit(inputs=_channels(data)))
     best = tune.properties.TrainingJobSummaries[0]
     model_data = Join(
         on="/",
         values=[tune.properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath, best.TrainingJobName, "output", "model.tar.gz"],
     )
-    evaluate = _evaluation(backend, params, split_uri, name=TUNED_CANDIDATE, step="Tuned", model_data=model_data)
+    evaluate = _evaluation(backend, params, data, name=TUNED_CANDIDATE, step="Tuned", model_data=model_data)
     return CandidateSteps(
         TUNED_CANDIDATE, tune, evaluate, model_data, _pairs({name: best.TunedHyperParameters[name] for name in TUNING_RANGES}),
     )
@@ -247,6 +259,7 @@ def _tuned_candidate(backend: Backend, params: dict, split_uri: dict) -> Candida
 def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pipeline:
     params = pipeline_parameters(backend, parameter_defaults)
     session = backend.session()
+    manifest_file = PropertyFile(name="Manifest", output_name="manifest", path="manifest.json")
 
     preprocess = ProcessingStep(
         name=PREPROCESS_STEP,
@@ -264,20 +277,25 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
                 "--validation-ratio", params["ValidationRatio"].to_string(),
                 "--split-seed", params["SplitSeed"].to_string(),
                 "--dataset", f"{paths.CODE}/{DATASET_FILE}",
+                "--training-instance-type", params["TrainingInstanceType"],
             ],
         ),
+        property_files=[manifest_file],
     )
-    split_uri = {name: preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri for name in SPLITS}
+    data = Preprocessed(
+        {name: preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri for name in SPLITS},
+        JsonGet(step_name=preprocess.name, property_file=manifest_file, json_path=SIZING_PATH),
+    )
 
     xgboost_name, baseline_name = CANDIDATES
     xgboost = {"max_depth": params["MaxDepth"], "num_round": params["NumRound"], "eta": params["Eta"]}
     candidates = [
         _candidate(
-            backend, params, split_uri, name=xgboost_name, step="Model", image=backend.images.training,
+            backend, params, data, name=xgboost_name, step="Model", image=backend.images.training,
             hyperparameters={**FIXED_HYPERPARAMETERS, **xgboost}, recorded=xgboost,
         ),
         _candidate(
-            backend, params, split_uri, name=baseline_name, step="Baseline", image=backend.images.baseline,
+            backend, params, data, name=baseline_name, step="Baseline", image=backend.images.baseline,
             hyperparameters={
                 "C": params["BaselineC"],
                 "enabled": params["BaselineEnabled"],
@@ -287,7 +305,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
         ),
     ]
     if backend.tuning:  # last in tie-break order: it wins only when strictly better
-        candidates.append(_tuned_candidate(backend, params, split_uri))
+        candidates.append(_tuned_candidate(backend, params, data))
 
     selection_file = PropertyFile(name="Selection", output_name="selection", path="selection.json")
     winner_report = PropertyFile(name="WinnerEvaluation", output_name="evaluation", path="evaluation.json")

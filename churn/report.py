@@ -26,6 +26,7 @@ from churn.model_io import ModelArtifactError
 from churn.registry import Registry
 from churn.summary import ARTIFACTS, RegisteredModel, RunSummary, StepRecord, read_summary
 from churn.tables import write_lines_atomically
+from churn.sizing import describe
 from churn.training_metrics import METRICS_FILE, read_series
 from churn.tuning import best_trial
 
@@ -206,8 +207,9 @@ def _memoised(run_dir: Path, kind: str, inputs: list[Path], make) -> str:
     return data
 
 
-def _data_section(manifest_file: Path) -> list[str]:
-    """The input's layout (its dataset spec) and class balance, from the run's manifest."""
+def _data_section(manifest_file: Path, local: bool = False) -> list[str]:
+    """The input's layout (its dataset spec), class balance, split and training instance type,
+    from the run's manifest (``local``: a local run's)."""
     if not manifest_file.is_file():
         return []
     manifest = json.loads(manifest_file.read_text())
@@ -239,6 +241,9 @@ def _data_section(manifest_file: Path) -> list[str]:
         )
     if rows:
         lines.append("Split: " + ", ".join(f"{html.escape(str(name))} {html.escape(str(count))}" for name, count in rows.items()) + " rows")
+    sizing = part("sizing", dict)
+    if sizing:
+        lines.append(f"Training instance: {html.escape(describe(sizing, local))}")
     return ["<h2>Data</h2>", *(f"<p>{line}</p>" for line in lines)] if lines else []
 
 
@@ -370,7 +375,7 @@ def build_report(run_dir: Path) -> str:
     ]
     if summary.failure_reason:
         parts.append(f"<div class=\"failure\">{html.escape(summary.failure_reason)}</div>")
-    parts += _data_section(manifest_file)
+    parts += _data_section(manifest_file, local=summary.backend == "local")
     parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary.steps), "Step graph with each step's status and duration")]
     parts.append(
         _table(

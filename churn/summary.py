@@ -16,12 +16,12 @@ SUMMARY_FILE = "summary.json"
 
 
 #: Keys added to summary.json after its first version (older summaries lack them).
-LATER_KEYS = ("resumed_from", "selection", "input_sha256", "tuning")
+LATER_KEYS = ("resumed_from", "selection", "input_sha256", "tuning", "sizing")
 #: The keys of every summary.json, whatever the backend.
 SUMMARY_KEYS = (
     "execution_id", "backend", "status", "failure_reason", "started_at", "finished_at", "duration_seconds",
     "parameters", "steps", "metrics", "artifacts", "registered_model", "churn_version", "definition_sha256",
-    "resumed_from", "selection", "input_sha256", "tuning",
+    "resumed_from", "selection", "input_sha256", "tuning", "sizing",
 )
 
 
@@ -146,6 +146,9 @@ class RunSummary:
     input_sha256: str | None
     #: The tuning step's trials.json (settings, best trial, every trial); None without one.
     tuning: dict | None = None
+    #: The manifest's ``sizing`` (training rows; the training instance type asked for, what
+    #: ``auto`` gives for those rows, what was used); None without one.
+    sizing: dict | None = None
 
     def step(self, name: str) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -178,6 +181,7 @@ class RunSummary:
             "selection": self.selection,
             "input_sha256": self.input_sha256,
             "tuning": self.tuning,
+            "sizing": self.sizing,
         }
         assert tuple(record) == SUMMARY_KEYS  # noqa: S101 - the one place the keys are written
         return record
@@ -230,6 +234,7 @@ class RunSummary:
             selection=mapping("selection"),
             input_sha256=text("input_sha256"),
             tuning=mapping("tuning"),
+            sizing=mapping("sizing"),
         )
 
 
@@ -245,14 +250,25 @@ def selection_record(run_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def tuning_record(run_dir: Path) -> dict | None:
-    """The run's tuning trials (``<run>/TuneModel/trials.json``), if it has them."""
-    path = run_dir / TUNE_STEP / TRIALS_FILE
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in ``path``; None when there is none: a damaged record is no record
+    (the run's own status says what happened)."""
     try:
         document = json.loads(path.read_text()) if path.is_file() else None
     except (OSError, ValueError):
-        return None  # a damaged record is no record (the run's own status says what happened)
+        return None
     return document if isinstance(document, dict) else None
+
+
+def tuning_record(run_dir: Path) -> dict | None:
+    """The run's tuning trials (``<run>/TuneModel/trials.json``), if it has them."""
+    return _json_object(run_dir / TUNE_STEP / TRIALS_FILE)
+
+
+def sizing_record(run_dir: Path) -> dict | None:
+    """The training instance type PreprocessData's manifest records (``sizing``), if it has one."""
+    sizing = (_json_object(run_dir / ARTIFACTS["manifest"]) or {}).get("sizing")
+    return sizing if isinstance(sizing, dict) else None
 
 
 def build_summary(
@@ -288,6 +304,7 @@ def build_summary(
         selection=selection_record(run_dir),
         input_sha256=input_sha256,
         tuning=tuning_record(run_dir),
+        sizing=sizing_record(run_dir),
     )
 
 

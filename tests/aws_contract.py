@@ -15,8 +15,11 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import regex
+
+from churn import sizing
 
 #: The API call the pipeline service makes for each step type.
 OPERATIONS = {
@@ -149,6 +152,21 @@ def pipeline_requests(
         )
         requests.append((step["Name"], operation, _typed(operation, arguments)))
     return requests
+
+
+def execution_property_files(candidate_outputs: Path, training_instance_type: str = sizing.AUTO) -> dict[str, dict]:
+    """What an execution's ``Steps.<step>.PropertyFiles.<name>`` references read, as the real
+    steps write them (``candidate_outputs``: conftest's fixture): PreprocessData's manifest, its
+    sizing for the execution's ``TrainingInstanceType`` (the cloud default: ``auto``), and
+    SelectModel's selection.json and evaluation.json."""
+    manifest = json.loads((candidate_outputs / "manifest" / "manifest.json").read_text())
+    manifest["sizing"] = sizing.sizing(manifest["rows"]["train"], training_instance_type)
+    selected = candidate_outputs / "selected"
+    return {
+        "Steps.PreprocessData.PropertyFiles.Manifest": manifest,
+        "Steps.SelectModel.PropertyFiles.Selection": json.loads((selected / "selection/selection.json").read_text()),
+        "Steps.SelectModel.PropertyFiles.WinnerEvaluation": json.loads((selected / "evaluation/evaluation.json").read_text()),
+    }
 
 
 def best_training_job(request: dict) -> dict:

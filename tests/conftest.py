@@ -103,12 +103,15 @@ def baseline_model(sample_splits) -> bytes:
 
 @pytest.fixture(scope="session")
 def candidate_outputs(sample_splits, trained_booster, baseline_model, tmp_path_factory) -> Path:
-    """``<root>/<candidate>/{model,evaluation}`` for both candidates and ``<root>/selected``
-    (SelectModel's output), made by the step entrypoints in-process from the sample."""
+    """``<root>/<candidate>/{model,evaluation}`` for both candidates, ``<root>/selected``
+    (SelectModel's output) and ``<root>/manifest`` (PreprocessData's), made by the step
+    entrypoints in-process from the sample."""
     from churn.selection import CANDIDATES
     from churn.steps import evaluate, select
 
     root = tmp_path_factory.mktemp("candidates")
+    (root / "manifest").mkdir()  # PreprocessData's, which the execution's Manifest property file reads
+    (root / "manifest" / "manifest.json").write_bytes((sample_splits / "manifest" / "manifest.json").read_bytes())
     models = {CANDIDATES[0]: bytes(trained_booster.save_raw("json")), CANDIDATES[1]: baseline_model}
     for name, model in models.items():
         (root / name / "model").mkdir(parents=True)

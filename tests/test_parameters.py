@@ -117,7 +117,7 @@ def test_a_number_that_does_not_parse_is_named_with_its_kind():
         convert("MaxDepth", "2.5")
 
 
-@pytest.mark.parametrize("name", ["InputData", "ProcessingInstanceType", "TrainingInstanceType"])
+@pytest.mark.parametrize("name", ["InputData", "ProcessingInstanceType"])
 def test_a_blank_text_parameter_is_refused(name):
     from churn.parameters import convert
 
@@ -176,7 +176,7 @@ def test_the_parameter_table_as_churn_params_shows_it():
         ("SelectionMetric", "text", "auc", "accuracy | precision | recall | f1 | auc"),
         ("AccuracyThreshold", "number", "0.8", "0 <= x <= 1"),
         ("ProcessingInstanceType", "text", "local (cloud: ml.m5.large)", "not empty"),
-        ("TrainingInstanceType", "text", "local (cloud: ml.m5.large)", "not empty"),
+        ("TrainingInstanceType", "text", "local (cloud: auto)", "auto | local | local_gpu | ml.<family>.<size>"),
         ("ModelApprovalStatus", "text", "PendingManualApproval", "PendingManualApproval | Approved | Rejected"),
     ]
 

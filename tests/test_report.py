@@ -198,6 +198,25 @@ def test_the_report_names_the_dataset_spec_and_the_class_balance(finished_run):
     assert "Class balance: 483 churned, 2850 stayed (14.5% churned) of 3333 rows" in page
     assert "Split: " in page and "train 2310" in page
     assert "Missing values" not in page  # the sample has none
+    assert "Training instance: local (on SageMaker, auto would choose ml.m5.large for 2,310 training rows)" in page
+
+
+def test_the_summary_and_the_printout_say_which_training_instance_was_used(finished_run, tmp_path):
+    import shutil
+
+    from churn.cli import outcome_lines
+    from churn.layout import ARTIFACTS
+    from churn.summary import read_summary, sizing_record
+
+    summary = read_summary(finished_run)
+    assert summary.sizing == {"training_rows": 2310, "requested": "local", "would_choose": "ml.m5.large", "chosen": "local"}
+    assert "training instance: local (on SageMaker, auto would choose ml.m5.large for 2,310 training rows)" in outcome_lines(summary)
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / ARTIFACTS["manifest"]).write_text("{not json")
+    assert sizing_record(run) is None
+    (run / ARTIFACTS["manifest"]).write_text(json.dumps({"sizing": ["x"]}))
+    assert sizing_record(run) is None
 
 
 def test_the_report_counts_missing_values_per_column(finished_run, tmp_path):

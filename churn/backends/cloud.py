@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from churn.backends.base import DEFAULT_MODEL_PACKAGE_GROUP, Backend
+from churn import sizing
 from churn.backends.images import aws_images
 from churn.files import file_sha256
 from churn.layout import SAMPLE_DATA
@@ -36,7 +37,8 @@ PLACEHOLDER_ROLE_ARN = "arn:aws:iam::111111111111:role/CHURN_ROLE_ARN-is-not-set
 PLACEHOLDER_BUCKET = "churn-bucket-not-set"
 DEFAULT_PREFIX = "churn"
 DEFAULT_PROCESSING_INSTANCE = "ml.m5.large"
-DEFAULT_TRAINING_INSTANCE = "ml.m5.large"
+#: The training steps take the type the input's training rows call for (churn.sizing).
+DEFAULT_TRAINING_INSTANCE = sizing.AUTO
 DEFAULT_CACHE_EXPIRY = "P30D"
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

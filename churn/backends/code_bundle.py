@@ -30,6 +30,7 @@ STEP_SIDE_FILES = (
     "schema.py",
     "features.py",
     "split.py",
+    "sizing.py",
     "tables.py",
     "metrics.py",
     "model_io.py",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from churn import __version__
 from churn import parameters as parameter_specs
+from churn import sizing
+from churn.definition import sizes_training
 from churn.backends.cloud import CloudBackend, CloudSettingsError
 from churn.backends.code_bundle import bundle_files, bundle_hash
 from churn.runner.runs import (
@@ -365,6 +367,11 @@ def run_cloud(
             parameter_specs.check_tuning(overrides, recorded.tuning, recorded.name)
         except parameter_specs.ParameterError as error:
             raise RunError(str(error)) from None
+        if overrides.get("TrainingInstanceType") == sizing.AUTO and not sizes_training(json.loads(recorded.definition or "{}")):
+            raise RunError(
+                f"TrainingInstanceType={sizing.AUTO} needs a pipeline version that sizes its training jobs from the input; "
+                f"version {recorded.name} passes the type to SageMaker as given: name one, such as ml.m5.large"
+            )
     try:
         overrides["InputData"], input_keys, staged_sha256 = stage_input(s3, backend, requested_input)
         code_keys = [] if recorded else stage_code(s3, backend)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn import dataset, features, schema, split, tables
+from churn import dataset, features, schema, sizing, split, tables
 from churn.dataset import DEFAULT_SPEC, DatasetSpec
 from churn.steps import entrypoint, paths
 
@@ -172,9 +172,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input", type=Path, default=INPUT_DIR, help="CSV file or directory of CSV files")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR)
 
+    parser.add_argument(
+        "--training-instance-type", default=sizing.LOCAL_TYPES[0],
+        help=f"the TrainingInstanceType parameter ({sizing.AUTO}: from the training rows); recorded as the manifest's sizing",
+    )
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk (bounds memory)")
     args = parser.parse_args(argv)
 
+    sizing.sizing(0, args.training_instance_type)  # a bad type fails before the input is read
     spec = DEFAULT_SPEC if args.dataset is None else dataset.spec_from_json(tables.read_json(args.dataset, "dataset spec"))
     result = write_splits_streaming(
         args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows, spec,
@@ -194,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
             "validation_ratio": args.validation_ratio,
             "split_seed": args.split_seed,
             **result,
+            # The training steps' instance type (JsonGet "sizing.chosen"), from the training rows.
+            "sizing": sizing.sizing(result["rows"]["train"], args.training_instance_type),
         },
     )
     print(f"wrote splits: {json.dumps(result['rows'])}")

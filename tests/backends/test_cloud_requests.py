@@ -10,23 +10,15 @@ import json
 import pytest
 
 from churn.definition import compile_definition
-from tests.aws_contract import pipeline_requests, violations
+from tests.aws_contract import execution_property_files, pipeline_requests, violations
 
 ROLE = "arn:aws:iam::123456789012:role/churn-pipeline"
 EXECUTION = "a1b2c3d4e5f6"
 
 
-def _property_files(candidate_outputs) -> dict:
-    selected = candidate_outputs / "selected"
-    return {
-        "Steps.SelectModel.PropertyFiles.Selection": json.loads((selected / "selection/selection.json").read_text()),
-        "Steps.SelectModel.PropertyFiles.WinnerEvaluation": json.loads((selected / "evaluation/evaluation.json").read_text()),
-    }
-
-
 def _requests(candidate_outputs, parameters=None, property_files=None, **settings):
     definition = compile_definition("cloud", {}, region="eu-west-1", role_arn=ROLE, bucket="my-bucket", **settings)
-    return pipeline_requests(definition, parameters or {}, EXECUTION, property_files or _property_files(candidate_outputs), ROLE)
+    return pipeline_requests(definition, parameters or {}, EXECUTION, property_files or execution_property_files(candidate_outputs), ROLE)
 
 
 @pytest.mark.parametrize("settings", [{}, {"prefix": "/"}, {"prefix": "team/churn"}], ids=["default", "no-prefix", "nested-prefix"])
@@ -60,7 +52,7 @@ def test_non_default_parameters_pass_too(candidate_outputs):
 def test_the_old_candidates_summary_is_refused_as_sagemaker_refused_it(candidate_outputs):
     """Before the fix, RegisterModel sent "xgboost auc=0.9212 (winner); ..." as customer
     metadata: SageMaker's pattern has no parentheses or semicolons."""
-    files = _property_files(candidate_outputs)
+    files = execution_property_files(candidate_outputs)
     files["Steps.SelectModel.PropertyFiles.Selection"]["summary"] = "xgboost auc=0.9212 (winner); logistic-regression auc=0.8233"
     [(_, operation, request)] = [r for r in _requests(candidate_outputs, property_files=files) if r[1] == "CreateModelPackage"]
     [problem] = violations(operation, request)
@@ -120,7 +112,7 @@ def test_a_tuning_step_served_from_the_cache_is_evaluated_where_its_models_are(c
     earlier = "0ld3xecut10n"
     requests = {
         step: request for step, _, request in
-        pipeline_requests(definition, {}, EXECUTION, _property_files(candidate_outputs), ROLE, cached={"TuneModel": earlier})
+        pipeline_requests(definition, {}, EXECUTION, execution_property_files(candidate_outputs), ROLE, cached={"TuneModel": earlier})
     }
     model = next(i for i in requests["EvaluateTuned"]["ProcessingInputs"] if i["InputName"] == "model")["S3Input"]["S3Uri"]
     assert model.startswith(f"s3://my-bucket/churn/runs/{earlier}/TuneModel/{earlier[:12].lower()}-tunemodel-abc123-001-")

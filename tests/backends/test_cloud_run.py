@@ -28,6 +28,7 @@ from churn.pipeline import build_pipeline
 from churn.summary import ARTIFACTS
 from churn.progress import LineProgress
 from churn.runner.events import Events
+from tests.aws_contract import execution_property_files
 from tests.conftest import SAMPLE_CSV
 
 moto_server = pytest.importorskip("moto.server")
@@ -239,7 +240,9 @@ def step_results(sample_splits, candidate_outputs):
         f"PreprocessData/{name}/{name}.csv": (sample_splits / name / f"{name}.csv").read_bytes()
         for name in ("train", "validation", "test")
     }
-    results["PreprocessData/manifest/manifest.json"] = (sample_splits / "manifest/manifest.json").read_bytes()
+    # The manifest of a cloud execution: its sizing is TrainingInstanceType auto's.
+    manifest = execution_property_files(candidate_outputs)["Steps.PreprocessData.PropertyFiles.Manifest"]
+    results["PreprocessData/manifest/manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
     for step, candidate in (("Model", "xgboost"), ("Baseline", "logistic-regression")):
         results[f"Evaluate{step}/evaluation/evaluation.json"] = (candidate_outputs / candidate / "evaluation/evaluation.json").read_bytes()
         results[f"Train{step}/{{job}}/output/model.tar.gz"] = (candidate_outputs / candidate / "model/model.tar.gz").read_bytes()
@@ -250,12 +253,8 @@ def step_results(sample_splits, candidate_outputs):
 
 @pytest.fixture()
 def property_files(candidate_outputs) -> dict:
-    """What Steps.SelectModel.PropertyFiles.* read in a real execution: SelectModel's outputs."""
-    selected = candidate_outputs / "selected"
-    return {
-        "Steps.SelectModel.PropertyFiles.Selection": json.loads((selected / "selection/selection.json").read_text()),
-        "Steps.SelectModel.PropertyFiles.WinnerEvaluation": json.loads((selected / "evaluation/evaluation.json").read_text()),
-    }
+    """What Steps.*.PropertyFiles.* read in a real execution: the steps' outputs."""
+    return execution_property_files(candidate_outputs)
 
 
 @pytest.fixture()
@@ -334,6 +333,8 @@ def test_polling_and_download_of_results(aws, simulate, tmp_path, step_results):
     assert summary["registered_model"] == {"group": "churn", "version": 3, "arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/3"}
     assert [s["status"] for s in summary["steps"]] == ["Succeeded"] * 11 + ["NotStarted"]
     assert summary["metrics"]["accuracy"] > 0.9
+    # The training jobs' instance type, from the downloaded manifest (auto: the training rows' tier).
+    assert summary["sizing"] == {"training_rows": 2310, "requested": "auto", "would_choose": "ml.m5.large", "chosen": "ml.m5.large"}
     assert summary["selection"]["winner"] == "xgboost" and set(summary["selection"]["candidates"]) == {"xgboost", "logistic-regression"}
     # The tuning job's trials, from SageMaker's record (DescribeHyperParameterTuningJob and its training jobs).
     tuning = summary["tuning"]
@@ -516,6 +517,26 @@ def test_a_tuning_parameter_for_a_cloud_version_without_tuning_is_refused(aws, p
     with pytest.raises(RunError, match=rf"^TuningSeed is a parameter of the tuning branch, which --no-tuning leaves out \(version {digest} was compiled without it\)$"):
         run_cloud(_backend(), {"TuningSeed": 3}, tmp_path, poll_seconds=0.01, version=digest)
     assert pipeline_versions["started"] == [None]
+
+
+def test_auto_for_a_cloud_version_that_does_not_size_its_training_is_refused(aws, pipeline_versions, simulate, tmp_path):
+    """A version from before the training instance type followed the input would hand SageMaker
+    the word "auto" as an instance type."""
+    from churn.versions import list_cloud_versions
+
+    simulate()
+    run_cloud(_backend(), {}, tmp_path, poll_seconds=0.01)
+    old = json.loads(pipeline_versions["versions"][0]["definition"])
+    for step in old["Steps"]:
+        if step["Name"] == "PreprocessData":
+            del step["PropertyFiles"]
+    pipeline_versions["versions"][0]["definition"] = json.dumps(old)
+    [version] = list_cloud_versions(aws["sm"], "churn")
+    with pytest.raises(RunError, match=rf"^TrainingInstanceType=auto needs a pipeline version .*; version {version.name} passes"):
+        run_cloud(_backend(), {"TrainingInstanceType": "auto"}, tmp_path, poll_seconds=0.01, version=version.name)
+    assert pipeline_versions["started"] == [None]
+    again = run_cloud(_backend(), {"TrainingInstanceType": "ml.m5.xlarge"}, tmp_path, poll_seconds=0.01, version=version.name)
+    assert pipeline_versions["started"] == [None, 1] and again.status == "Succeeded"
 
 
 def test_an_unknown_or_unrunnable_cloud_version_is_named(aws, pipeline_versions, simulate, tmp_path):

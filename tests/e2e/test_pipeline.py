@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from churn.model_io import load_booster
+from churn import sizing
 from churn.steps import preprocess
 from churn.summary import ARTIFACTS, SUMMARY_KEYS
 from tests.conftest import SAMPLE_CSV
@@ -121,6 +122,15 @@ def test_the_tuned_candidate_is_at_least_as_good_and_registered_with_its_hyperpa
 
         described = boto3.client("sagemaker").describe_model_package(ModelPackageName=registered["arn"])
         assert described["CustomerMetadataProperties"]["Hyperparameters"] == selection["hyperparameters"]
+
+
+def test_the_training_instance_type_follows_the_training_rows(default_run, backend_name):
+    """Issue 18, item 5: PreprocessData's manifest says which instance type the training steps
+    take (locally: local, and what auto would choose; on SageMaker: auto's tier)."""
+    manifest = json.loads((default_run.run_dir / ARTIFACTS["manifest"]).read_text())
+    requested = "local" if backend_name == "local" else "auto"
+    assert default_run.summary["sizing"] == manifest["sizing"] == sizing.sizing(manifest["rows"]["train"], requested)
+    assert manifest["sizing"]["would_choose"] == "ml.m5.large"
 
 
 def test_without_tuning_the_run_has_two_candidates(run_pipeline):

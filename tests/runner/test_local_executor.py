@@ -41,6 +41,8 @@ class Jobs:
         self.lock = threading.Lock()
         self.running, self.peak, self.log = 0, 0, []
         self.ended: dict[str, float] = {}
+        #: The instance type each training step (and TuneModel's trials) was asked for.
+        self.instance_types: dict[str, str] = {}
 
     def factory(self, executor):
         jobs = self
@@ -74,6 +76,11 @@ class FakeJob:
             jobs.ended[name] = time.monotonic()
         if name in jobs.fail:
             self.executor.execution.update_step_failure(name, f"{name} broke")
+        if "HyperParameterTuningJobConfig" in args:
+            resources = args["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"]
+            jobs.instance_types[name] = resources["InstanceType"]
+        elif "AlgorithmSpecification" in args:
+            jobs.instance_types[name] = args["ResourceConfig"]["InstanceType"]
         if "HyperParameterTuningJobConfig" in args:  # a tuning job's properties: its best training job first
             return {
                 "HyperParameterTuningJobArn": f"arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/{name.lower()}",
@@ -83,6 +90,10 @@ class FakeJob:
         if "AlgorithmSpecification" in args:
             return {"TrainingJobName": name, "ModelArtifacts": {"S3ModelArtifacts": args["OutputDataConfig"]["S3OutputPath"] + "/model.tar.gz"}}
         outputs = {o["OutputName"]: o for o in args["ProcessingOutputConfig"]["Outputs"]}
+        if name == "PreprocessData":  # the manifest's sizing, which the training steps read
+            folder = uri_path(outputs["manifest"]["S3Output"]["S3Uri"])
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "manifest.json").write_text(json.dumps({"sizing": {"training_rows": 10, "chosen": "ml.m5.xlarge"}}))
         if name == "SelectModel":
             for output, document in (
                 ("selection", {"winner": "xgboost", "summary": "xgboost 0.9", "hyperparameters": "max_depth=5"}),
@@ -124,6 +135,15 @@ def _order_ok(log, graph) -> bool:
         else:
             ended.append(name)
     return True
+
+
+def test_the_training_steps_take_the_instance_type_the_manifest_chose(compiled):
+    """Issue 18, item 5: TrainModel, TrainBaseline and TuneModel's trials read PreprocessData's
+    manifest (``sizing.chosen``) through the executor's local property files."""
+    jobs = Jobs()
+    execution = _execute(compiled, jobs)
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    assert jobs.instance_types == dict.fromkeys(("TuneModel", "TrainModel", "TrainBaseline"), "ml.m5.xlarge")
 
 
 def test_branches_run_together_and_dependencies_hold(compiled):

@@ -39,7 +39,8 @@ def test_row_order_shuffled_copy_gives_byte_identical_splits(tmp_path, sample_sp
 
 def test_ratios_and_seed_are_arguments(tmp_path):
     preprocess.main(
-        ["--input", str(SAMPLE_CSV), "--output", str(tmp_path), "--train-ratio", "0.5", "--validation-ratio", "0.25", "--split-seed", "7"]
+        ["--input", str(SAMPLE_CSV), "--output", str(tmp_path), "--train-ratio", "0.5", "--validation-ratio", "0.25", "--split-seed", "7",
+         "--training-instance-type", "auto"]
     )
     manifest = json.loads((tmp_path / "manifest" / "manifest.json").read_text())
     assert manifest["split_seed"] == 7 and sum(manifest["rows"].values()) == 3333
@@ -184,6 +185,8 @@ def test_the_manifest_is_pinned_whole(sample_splits):
         "dataset": DEFAULT_SPEC.to_json(),
         "label_counts": {"1": 483, "0": 2850},
         "missing_counts": {},
+        # The training steps' instance type (local: this machine; what auto would choose).
+        "sizing": {"training_rows": 2310, "requested": "local", "would_choose": "ml.m5.large", "chosen": "local"},
     }
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
@@ -208,7 +211,8 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, ca
     usage = " ".join(capsys.readouterr().out.split())
     assert usage.startswith("usage: churn.steps.preprocess ") and "PreprocessData: raw churn CSV" in usage
     assert usage.endswith("--input INPUT CSV file or directory of CSV files --output OUTPUT "
-                          "--chunk-rows CHUNK_ROWS rows per chunk (bounds memory)")
+                          "--training-instance-type TRAINING_INSTANCE_TYPE the TrainingInstanceType parameter (auto: from the "
+                          "training rows); recorded as the manifest's sizing --chunk-rows CHUNK_ROWS rows per chunk (bounds memory)")
 
 
 def test_in_memory_splitting_needs_the_label_column(sample_raw):
@@ -220,7 +224,8 @@ def test_the_manifest_records_the_arguments_given(tmp_path):
     """manifest.json written by the entrypoint itself (not the shared fixture) for non-default
     ratios and seed: every field, the split files' digests, and sorted, indented JSON text."""
     preprocess.main(
-        ["--input", str(SAMPLE_CSV), "--output", str(tmp_path), "--train-ratio", "0.5", "--validation-ratio", "0.25", "--split-seed", "7"]
+        ["--input", str(SAMPLE_CSV), "--output", str(tmp_path), "--train-ratio", "0.5", "--validation-ratio", "0.25", "--split-seed", "7",
+         "--training-instance-type", "auto"]
     )
     text = (tmp_path / "manifest" / "manifest.json").read_text()
     manifest = json.loads(text)
@@ -239,7 +244,9 @@ def test_the_manifest_records_the_arguments_given(tmp_path):
         "dataset": DEFAULT_SPEC.to_json(),
         "label_counts": {"1": 483, "0": 2850},
         "missing_counts": {},
+        "sizing": {"training_rows": manifest["rows"]["train"], "requested": "auto", "would_choose": "ml.m5.large", "chosen": "ml.m5.large"},
     }
+    assert manifest["rows"]["train"] > 1000
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     assert text.startswith('{\n  "dataset": {\n    "columns": [\n      {\n        "name": "State",\n')
 

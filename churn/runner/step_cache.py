@@ -95,13 +95,15 @@ class StepCache:
         folder = self.root / key
         try:
             entry = json.loads((folder / ENTRY_FILE).read_text())
+            if not (isinstance(entry["files"], dict) and isinstance(entry["response"], dict) and isinstance(entry["execution_id"], str)):
+                raise ValueError("not an entry")  # valid JSON of another shape: as damaged as any
             for name in outputs:
                 if not has_content(folder / "outputs" / name):
                     raise ValueError(f"output {name} is empty")
             for relative, digest in entry["files"].items():
                 if file_sha256(folder / "outputs" / relative) != digest:
                     raise ValueError(relative)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)  # corrupted: a miss, and gone
             return None

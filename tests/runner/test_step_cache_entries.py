@@ -116,3 +116,22 @@ def test_an_entry_removed_while_it_is_restored_is_a_miss(tmp_path, monkeypatch):
     monkeypatch.setattr(StepCache, "_valid_entry", valid_then_gone)
     assert cache.restore("step", "k", _outputs(tmp_path / "c", train=None, test=None)) is None
     assert cache.hits == {}
+
+
+def test_an_entry_json_of_the_wrong_shape_is_a_miss_and_removed(tmp_path):
+    """Valid JSON that is not an entry (a list, files not an object, no stored description) is a
+    miss, as a damaged file is: the job runs again, it does not fail on the cache."""
+    import json
+
+    cache = _cache(tmp_path)
+    for key, entry in (
+        ("k1", []), ("k2", {"execution_id": "exec-a", "files": [], "response": {}}),
+        ("k3", {"execution_id": "exec-a", "files": {}, "response": "x"}), ("k4", {"execution_id": 5, "files": {}, "response": {}}),
+        ("k5", "text"), ("k6", {"execution_id": "exec-a", "files": {"train/train.csv": 5}, "response": {}}),
+    ):
+        cache.store(key, _outputs(tmp_path / key, train="1,2\n"), {"r": 1}, "exec-a")
+        (tmp_path / ".cache" / key / "entry.json").write_text(json.dumps(entry))
+        assert cache.restore("step", key, _outputs(tmp_path / f"{key}-out", train=None)) is None, key
+        assert not (tmp_path / ".cache" / key).exists(), key
+    assert cache.hits == {}
+

@@ -368,6 +368,70 @@ def service_trials_document(job: dict, summaries: list[dict], cached: bool = Fal
     }
 
 
+def _number(value, finite_only: bool = True) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and (not finite_only or math.isfinite(value))
+
+
+def _bad(key: str, what: str, value) -> TuningError:
+    return TuningError(f"{key} must be {what}, got {value!r}"[:300])
+
+
+def _checked_trial(trial, at: str) -> Trial:
+    """One record of a ``trials.json``'s ``trials``, checked (``at``: its key's path)."""
+    if not isinstance(trial, dict):
+        raise _bad(at, "an object", trial)
+    number, job, status = trial.get("number"), trial.get("job"), trial.get("status")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise _bad(f"{at}.number", "a whole number", number)
+    if not isinstance(job, str) or not job:
+        raise _bad(f"{at}.job", "a training job name", job)
+    if not isinstance(status, str):
+        raise _bad(f"{at}.status", "text", status)
+    hyperparameters = trial.get("hyperparameters", {})
+    if not isinstance(hyperparameters, dict) or not all(isinstance(v, str) for v in hyperparameters.values()):
+        raise _bad(f"{at}.hyperparameters", "an object of texts", hyperparameters)
+    value, seconds = trial.get("objective"), trial.get("seconds")
+    if value is not None and not _number(value):
+        raise _bad(f"{at}.objective", "a finite number or null", value)
+    if seconds is not None and not (_number(seconds) and seconds >= 0):
+        raise _bad(f"{at}.seconds", "a number of seconds or null", seconds)
+    for key in ("failure", "created"):
+        if not isinstance(trial.get(key), (str, type(None))):
+            raise _bad(f"{at}.{key}", "text or null", trial.get(key))
+    if not isinstance(trial.get("cached", False), bool):
+        raise _bad(f"{at}.cached", "true or false", trial.get("cached"))
+    return Trial(number, job, hyperparameters, status, value)
+
+
+def check_trials_document(document, where: str = "trials.json") -> dict:
+    """``document`` (a ``trials.json``, or ``summary.json``'s ``tuning``) as :func:`trials_document`
+    and :func:`service_trials_document` write it; else :class:`TuningError` naming the key and
+    its value (``where`` starts the key's path). ``best`` must be the trial the objectives rank
+    first: a record whose best is not its best trial is damaged. (An objective may be negative:
+    the objective metric is any the training job defines.)"""
+    if not isinstance(document, dict):
+        raise _bad(where, "an object", document)
+    objective = document.get("objective") or {}
+    if not isinstance(objective, dict) or objective.get("type") not in ("Maximize", "Minimize", None):
+        raise _bad(f"{where}.objective", "an object whose type is Maximize or Minimize", objective)
+    if not isinstance(objective.get("metric"), (str, type(None))):
+        raise _bad(f"{where}.objective.metric", "text", objective.get("metric"))
+    trials = document.get("trials")
+    if not isinstance(trials, list):
+        raise _bad(f"{where}.trials", "a list", trials)
+    records = [_checked_trial(trial, f"{where}.trials[{index}]") for index, trial in enumerate(trials)]
+    jobs = [t.job for t in records]
+    repeated = next((job for job in jobs if jobs.count(job) > 1), None)
+    if repeated:
+        raise _bad(f"{where}.trials", "trials of different training jobs", f"{repeated} more than once")
+    best = ranked(records, objective.get("type") != "Minimize")
+    expected = best[0].job if best else None
+    if document.get("best") != expected:
+        ranks = f"the objectives rank {expected!r} first" if expected else "no trial reported the objective"
+        raise TuningError(f"{where}.best is {document.get('best')!r}, but {ranks}"[:300])
+    return document
+
+
 def best_trial(document: dict) -> dict | None:
     """The record of a ``trials.json`` document's best trial (None when no trial is best)."""
     return next((t for t in document.get("trials") or [] if t.get("job") == document.get("best")), None)

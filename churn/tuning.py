@@ -36,6 +36,8 @@ STRATEGIES = ("Bayesian", "Random")
 #: The seed of a tuning job that names none (SageMaker documents no default; churn's pipeline
 #: always gives one, ``TuningSeed``).
 DEFAULT_SEED = 0
+#: The largest seed SageMaker takes (its RandomSeed is a 32-bit integer from 0).
+MAX_SEED = 2**31 - 1
 #: SageMaker lists at most this many training jobs of a tuning job in ``TrainingJobSummaries``.
 MAX_SUMMARIES = 50
 #: Settings of a tuning job that the local backend does not run: refused, never ignored (those
@@ -140,6 +142,8 @@ def tuning_config(config: dict) -> TuningConfig:
         seed = int(seed)
     except (TypeError, ValueError):
         raise TuningError(f"the tuning seed must be a whole number, got {seed!r}") from None
+    if not 0 <= seed <= MAX_SEED:  # (optuna's samplers would fail on it mid-run, in numpy's words)
+        raise TuningError(f"TuningSeed (RandomSeed) must be in [0, {MAX_SEED}], got {seed}")
     return TuningConfig(
         strategy=strategy,
         max_jobs=_positive(limits.get("MaxNumberOfTrainingJobs"), "TuningMaxJobs (MaxNumberOfTrainingJobs)"),

@@ -329,3 +329,12 @@ def test_a_best_when_no_trial_reported_the_objective_is_refused():
     document["trials"][0]["objective"] = None
     with pytest.raises(TuningError, match="best is 'TuneModel-002-bbbbbbbb', but no trial reported the objective"):
         check_trials_document(document)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 10**20])
+def test_a_seed_sagemaker_would_not_take_is_refused_before_any_trial(seed):
+    """SageMaker's RandomSeed is a 32-bit integer from 0; optuna's samplers failed later, mid-run,
+    with numpy's own words ("Seed must be between 0 and 2**32 - 1")."""
+    with pytest.raises(TuningError, match=rf"^TuningSeed \(RandomSeed\) must be in \[0, 2147483647\], got {seed}$"):
+        tuning_config(_config(RandomSeed=seed))
+    assert tuning_config(_config(RandomSeed=2**31 - 1)).seed == 2**31 - 1

@@ -182,6 +182,24 @@ def tuning_line(tuning: dict) -> str:
     return line + (f"; best {metric} {best['objective']:.5f}: {best['job']}" if best else "; no trial reported the objective")
 
 
+def _sigterm_as_ctrl_c() -> None:
+    """A plain kill (SIGTERM: ``timeout``, ``docker stop``, the end of a CI job) stops a local run
+    as Ctrl-C does: no new step or trial starts, the running jobs' containers are removed and the
+    run folder is marked interrupted. (Python's default let the process die at once, its trial
+    containers running on until the next run removed them.) The SIGINT handler in force decides,
+    so a SIGTERM during the executor's deferred or ignored stretches is held or ignored as a
+    Ctrl-C is; where SIGINT is ignored (a shell's background job), SIGTERM still stops the run."""
+    import os
+    import signal
+
+    def stop(signum, frame):
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def failure_line(failed: list[StepRecord], execution_reason: str | None) -> str:
     """What failed, each failed step with its own reason (two branches can fail side by side)."""
     if len(failed) > 1:
@@ -329,6 +347,8 @@ def run(
     )
     mode = choose_mode(sys.stdout, verbose=verbose, quiet=quiet, as_json=as_json)
     shown, listeners = _progress_display(mode, verbose)
+    if backend == "local":
+        _sigterm_as_ctrl_c()
     try:
         with shown:
             result = run_pipeline(request, Events(*listeners))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from churn import sizing, split
 from churn.metrics import METRIC_NAMES
-from churn.tuning import STRATEGIES
+from churn.tuning import MAX_SEED, STRATEGIES
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -62,6 +62,10 @@ def _non_negative(value) -> str | None:
     return None if value >= 0 else "must be zero or positive"
 
 
+def _seed(value) -> str | None:
+    return None if 0 <= value <= MAX_SEED else f"must be in [0, {MAX_SEED}] (SageMaker's RandomSeed is a 32-bit integer)"
+
+
 def _choice(choices: tuple[str, ...], value) -> str | None:
     return None if value in choices else f"must be one of {', '.join(choices)}"
 
@@ -95,6 +99,7 @@ _ALLOWED: dict[Callable, str] = {
     _unit_closed: "0 <= x <= 1",
     _positive: "x > 0",
     _non_negative: "x >= 0",
+    _seed: f"0 <= x <= {MAX_SEED}",
     _true_or_false: "true | false",
     _metric_name: " | ".join(METRIC_NAMES),
     _approval_status: " | ".join(APPROVAL_STATUSES),
@@ -119,7 +124,7 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec("TuningStrategy", str, "Bayesian", "how TuneModel proposes trials (tuning branch)", _strategy),
     ParameterSpec("TuningMaxJobs", int, 6, "training jobs TuneModel runs in all (tuning branch)", _positive),
     ParameterSpec("TuningMaxParallelJobs", int, 2, "TuneModel's training jobs at a time (tuning branch)", _positive),
-    ParameterSpec("TuningSeed", int, 42, "seed of TuneModel's search: a re-run proposes the same trials (tuning branch)", _non_negative),
+    ParameterSpec("TuningSeed", int, 42, "seed of TuneModel's search: a re-run proposes the same trials (tuning branch)", _seed),
     ParameterSpec("BaselineEnabled", str, "true", "train the logistic-regression baseline candidate too", _true_or_false),
     ParameterSpec("BaselineC", float, 1.0, "inverse regularisation strength of the baseline", _positive),
     ParameterSpec("SelectionMetric", str, "auc", "test metric that picks the winning candidate", _metric_name),

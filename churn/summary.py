@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -233,7 +234,7 @@ class RunSummary:
             resumed_from=text("resumed_from"),
             selection=mapping("selection"),
             input_sha256=text("input_sha256"),
-            tuning=mapping("tuning"),
+            tuning=_tuning(mapping("tuning"), "summary.json: tuning"),
             sizing=mapping("sizing"),
         )
 
@@ -260,9 +261,23 @@ def _json_object(path: Path) -> dict | None:
     return document if isinstance(document, dict) else None
 
 
+def _tuning(document: dict | None, where: str) -> dict | None:
+    """A tuning record checked (:func:`churn.tuning.check_trials_document`: ValueError naming
+    the key and its value, so a forged best or a non-finite objective is never shown as one)."""
+    from churn.tuning import check_trials_document
+
+    return None if document is None else check_trials_document(document, where)
+
+
 def tuning_record(run_dir: Path) -> dict | None:
-    """The run's tuning trials (``<run>/TuneModel/trials.json``), if it has them."""
-    return _json_object(run_dir / TUNE_STEP / TRIALS_FILE)
+    """The run's tuning trials (``<run>/TuneModel/trials.json``), if it has them; a damaged record
+    is no record (said in a warning; the run's own status says what happened)."""
+    path = run_dir / TUNE_STEP / TRIALS_FILE
+    try:
+        return _tuning(json.loads(path.read_text()), str(path)) if path.is_file() else None
+    except (OSError, ValueError) as error:
+        logging.getLogger(__name__).warning("%s is damaged, left out of the summary: %s", path, error)
+        return None
 
 
 def sizing_record(run_dir: Path) -> dict | None:

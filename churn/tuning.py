@@ -36,6 +36,8 @@ STRATEGIES = ("Bayesian", "Random")
 #: The seed of a tuning job that names none (SageMaker documents no default; churn's pipeline
 #: always gives one, ``TuningSeed``).
 DEFAULT_SEED = 0
+#: The largest seed SageMaker takes (its RandomSeed is a 32-bit integer from 0).
+MAX_SEED = 2**31 - 1
 #: SageMaker lists at most this many training jobs of a tuning job in ``TrainingJobSummaries``.
 MAX_SUMMARIES = 50
 #: Settings of a tuning job that the local backend does not run: refused, never ignored (those
@@ -140,6 +142,8 @@ def tuning_config(config: dict) -> TuningConfig:
         seed = int(seed)
     except (TypeError, ValueError):
         raise TuningError(f"the tuning seed must be a whole number, got {seed!r}") from None
+    if not 0 <= seed <= MAX_SEED:  # (optuna's samplers would fail on it mid-run, in numpy's words)
+        raise TuningError(f"TuningSeed (RandomSeed) must be in [0, {MAX_SEED}], got {seed}")
     return TuningConfig(
         strategy=strategy,
         max_jobs=_positive(limits.get("MaxNumberOfTrainingJobs"), "TuningMaxJobs (MaxNumberOfTrainingJobs)"),
@@ -366,6 +370,70 @@ def service_trials_document(job: dict, summaries: list[dict], cached: bool = Fal
         "best": best[0].job if best else None,
         "trials": [dataclasses.asdict(t) for t in trials],
     }
+
+
+def _number(value, finite_only: bool = True) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and (not finite_only or math.isfinite(value))
+
+
+def _bad(key: str, what: str, value) -> TuningError:
+    return TuningError(f"{key} must be {what}, got {value!r}"[:300])
+
+
+def _checked_trial(trial, at: str) -> Trial:
+    """One record of a ``trials.json``'s ``trials``, checked (``at``: its key's path)."""
+    if not isinstance(trial, dict):
+        raise _bad(at, "an object", trial)
+    number, job, status = trial.get("number"), trial.get("job"), trial.get("status")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise _bad(f"{at}.number", "a whole number", number)
+    if not isinstance(job, str) or not job:
+        raise _bad(f"{at}.job", "a training job name", job)
+    if not isinstance(status, str):
+        raise _bad(f"{at}.status", "text", status)
+    hyperparameters = trial.get("hyperparameters", {})
+    if not isinstance(hyperparameters, dict) or not all(isinstance(v, str) for v in hyperparameters.values()):
+        raise _bad(f"{at}.hyperparameters", "an object of texts", hyperparameters)
+    value, seconds = trial.get("objective"), trial.get("seconds")
+    if value is not None and not _number(value):
+        raise _bad(f"{at}.objective", "a finite number or null", value)
+    if seconds is not None and not (_number(seconds) and seconds >= 0):
+        raise _bad(f"{at}.seconds", "a number of seconds or null", seconds)
+    for key in ("failure", "created"):
+        if not isinstance(trial.get(key), (str, type(None))):
+            raise _bad(f"{at}.{key}", "text or null", trial.get(key))
+    if not isinstance(trial.get("cached", False), bool):
+        raise _bad(f"{at}.cached", "true or false", trial.get("cached"))
+    return Trial(number, job, hyperparameters, status, value)
+
+
+def check_trials_document(document, where: str = "trials.json") -> dict:
+    """``document`` (a ``trials.json``, or ``summary.json``'s ``tuning``) as :func:`trials_document`
+    and :func:`service_trials_document` write it; else :class:`TuningError` naming the key and
+    its value (``where`` starts the key's path). ``best`` must be the trial the objectives rank
+    first: a record whose best is not its best trial is damaged. (An objective may be negative:
+    the objective metric is any the training job defines.)"""
+    if not isinstance(document, dict):
+        raise _bad(where, "an object", document)
+    objective = document.get("objective") or {}
+    if not isinstance(objective, dict) or objective.get("type") not in ("Maximize", "Minimize", None):
+        raise _bad(f"{where}.objective", "an object whose type is Maximize or Minimize", objective)
+    if not isinstance(objective.get("metric"), (str, type(None))):
+        raise _bad(f"{where}.objective.metric", "text", objective.get("metric"))
+    trials = document.get("trials")
+    if not isinstance(trials, list):
+        raise _bad(f"{where}.trials", "a list", trials)
+    records = [_checked_trial(trial, f"{where}.trials[{index}]") for index, trial in enumerate(trials)]
+    jobs = [t.job for t in records]
+    repeated = next((job for job in jobs if jobs.count(job) > 1), None)
+    if repeated:
+        raise _bad(f"{where}.trials", "trials of different training jobs", f"{repeated} more than once")
+    best = ranked(records, objective.get("type") != "Minimize")
+    expected = best[0].job if best else None
+    if document.get("best") != expected:
+        ranks = f"the objectives rank {expected!r} first" if expected else "no trial reported the objective"
+        raise TuningError(f"{where}.best is {document.get('best')!r}, but {ranks}"[:300])
+    return document
 
 
 def best_trial(document: dict) -> dict | None:

@@ -161,3 +161,51 @@ def test_an_option_of_the_other_backend_is_an_error_not_ignored(tmp_path, args, 
     done = _churn("run", "--runs-dir", str(tmp_path / "runs"), *args)
     assert _one_error_line(done, 2) == f"error: {says}"
     assert not (tmp_path / "runs").exists()  # refused before anything is written
+
+
+_SIGTERM_PROBE = """
+import os, signal, sys, time
+from churn import cli
+held = []
+if sys.argv[1] == "ignored":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+elif sys.argv[1] == "deferred":
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+cli._sigterm_as_ctrl_c()
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(2)
+    print("held" if held == [signal.SIGINT] else "ran on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize("sigint, says", [("default", "interrupted"), ("ignored", "interrupted"), ("deferred", "held")])
+def test_a_sigterm_stops_a_local_run_as_ctrl_c_does(sigint, says):
+    """SIGTERM killed `churn run` at once, its trial containers running on as orphans; it now
+    takes Ctrl-C's path (held where the executor holds a Ctrl-C), also where SIGINT is ignored."""
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_PROBE, sigint], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == says
+
+
+def test_a_local_run_takes_sigterm_as_ctrl_c(monkeypatch, tmp_path):
+    import signal
+
+    import churn.runner.run
+    from churn.runner.runs import RunError
+
+    seen = []
+
+    def record_the_handler(request, events):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        raise RunError("stop here")
+
+    monkeypatch.setattr(churn.runner.run, "run", record_the_handler)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        CliRunner().invoke(cli.main, ["run", "--runs-dir", str(tmp_path / "runs")])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert len(seen) == 1 and seen[0] not in (signal.SIG_DFL, before) and seen[0].__qualname__.startswith("_sigterm_as_ctrl_c")

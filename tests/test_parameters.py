@@ -71,6 +71,7 @@ def test_every_default_is_pinned_in_the_compiled_definition():
         ("TrainRatio=0.01", 0.01), ("ValidationRatio=0.01", 0.01), ("SplitSeed=0", 0), ("MaxDepth=1", 1),
         ("NumRound=1", 1), ("BaselineC=1e-9", 1e-9), ("BaselineEnabled=false", "false"),
         ("TuningMaxJobs=1", 1), ("TuningMaxParallelJobs=1", 1), ("TuningSeed=0", 0), ("TuningStrategy=Random", "Random"),
+        ("TuningSeed=2147483647", 2147483647),
     ],
 )
 def test_values_at_the_bounds_are_accepted(pair, value):
@@ -87,7 +88,9 @@ def test_values_at_the_bounds_are_accepted(pair, value):
         ("SplitSeed=-1", "SplitSeed must be zero or positive"), ("MaxDepth=0", "MaxDepth must be positive"),
         ("NumRound=0", "NumRound must be positive"), ("BaselineC=-1", "BaselineC must be positive"),
         ("TuningMaxJobs=0", "TuningMaxJobs must be positive"), ("TuningMaxParallelJobs=0", "TuningMaxParallelJobs must be positive"),
-        ("TuningSeed=-1", "TuningSeed must be zero or positive"),
+        ("TuningSeed=-1", r"TuningSeed must be in \[0, 2147483647\] \(SageMaker's RandomSeed is a 32-bit integer\), got '-1'"),
+        ("TuningSeed=2147483648", r"TuningSeed must be in \[0, 2147483647\] \(SageMaker's RandomSeed is a 32-bit integer\), got '2147483648'"),
+        ("TuningSeed=99999999999999999999", r"TuningSeed must be in \[0, 2147483647\]"),
         ("TuningStrategy=Hyperband", "TuningStrategy must be one of Bayesian, Random, got 'Hyperband'"),
         ("TuningStrategy=bayesian", "TuningStrategy must be one of Bayesian, Random"),
     ],
@@ -170,7 +173,7 @@ def test_the_parameter_table_as_churn_params_shows_it():
         ("TuningStrategy", "text", "Bayesian", "Bayesian | Random"),
         ("TuningMaxJobs", "integer", "6", "x > 0"),
         ("TuningMaxParallelJobs", "integer", "2", "x > 0"),
-        ("TuningSeed", "integer", "42", "x >= 0"),
+        ("TuningSeed", "integer", "42", "0 <= x <= 2147483647"),
         ("BaselineEnabled", "text", "true", "true | false"),
         ("BaselineC", "number", "1.0", "x > 0"),
         ("SelectionMetric", "text", "auc", "accuracy | precision | recall | f1 | auc"),

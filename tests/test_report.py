@@ -352,3 +352,40 @@ def test_the_tuning_plot_marks_the_best_so_far_and_the_trials_without_an_objecti
     trials = [{"number": 1, "objective": 0.9}, {"number": 2, "objective": None}, {"number": 3, "objective": 0.95}]
     assert tuning_plot(trials, "validation:auc") != tuning_plot([trials[0], trials[2]], "validation:auc")
     assert tuning_plot([{"number": 1, "objective": None}], "validation:auc")  # nothing scored: still a plot
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (lambda d: d.__setitem__("best", "TuneModel-001-0123abcd"), "summary.json: tuning.best is 'TuneModel-001-0123abcd', but the objectives rank 'TuneModel-002-0123abcd' first"),
+        (lambda d: d["trials"][0].__setitem__("objective", float("nan")), "summary.json: tuning.trials[0].objective must be a finite number or null, got nan"),
+        (lambda d: d["trials"][1].__setitem__("objective", "0.99"), "summary.json: tuning.trials[1].objective must be a finite number or null, got '0.99'"),
+        (lambda d: d.__setitem__("trials", "abc"), "summary.json: tuning.trials must be a list, got 'abc'"),
+        (lambda d: d["trials"][0].__setitem__("hyperparameters", [1, 2]), "summary.json: tuning.trials[0].hyperparameters must be an object of texts"),
+    ],
+)
+def test_a_report_of_forged_or_damaged_trials_is_one_error_line_naming_the_key(finished_run, change, says):
+    """A forged best is never shown as the best, a non-finite objective never as a result, and a
+    record of the wrong shape is no internal error: `churn report` names the key and its value."""
+    document = _with_trials(finished_run)
+    change(document)
+    summary = json.loads((finished_run / "summary.json").read_text())
+    summary["tuning"] = document
+    (finished_run / "summary.json").write_text(json.dumps(summary))
+    done = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(finished_run)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if "sagemaker.config" not in line]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"error: cannot build the report of {finished_run}: a file of the run is damaged (TuningError: {says}"), lines[0]
+    assert not (finished_run / "report.html").exists()
+
+
+def test_a_damaged_trials_json_is_left_out_of_the_summary(finished_run, caplog):
+    from churn.summary import tuning_record
+
+    document = _with_trials(finished_run)
+    assert tuning_record(finished_run) == document
+    document["best"] = "TuneModel-001-0123abcd"  # not the best trial
+    (finished_run / "TuneModel" / "trials.json").write_text(json.dumps(document))
+    assert tuning_record(finished_run) is None
+    assert "trials.json is damaged, left out of the summary: " in caplog.text and ".best is 'TuneModel-001-0123abcd', but the objectives rank 'TuneModel-002-0123abcd' first" in caplog.text

@@ -225,3 +225,116 @@ def test_a_trial_with_a_non_finite_objective_is_never_the_best():
               Trial(3, "t-3", {}, "Completed", 0.8), Trial(4, "t-4", {}, "Completed", float("-inf"))]
     assert [t.job for t in ranked(trials, maximize=True)] == ["t-3"]
     assert [t.job for t in ranked(trials, maximize=False)] == ["t-3"]
+
+
+def _document() -> dict:
+    from churn.tuning import trials_document, tuning_config as config_of
+
+    config = config_of(_config())
+    trials = [
+        Trial(1, "TuneModel-001-aaaaaaaa", {"max_depth": "5"}, "Completed", 0.91, 3.2, created="2026-11-28T12:00:00+00:00"),
+        Trial(2, "TuneModel-002-bbbbbbbb", {"max_depth": "3"}, "Completed", 0.93, 2.9, cached=True),
+        Trial(3, "TuneModel-003-cccccccc", {"max_depth": "9"}, "Failed", None, 1.0, failure="out of memory"),
+    ]
+    return trials_document("TuneModel", config, trials)
+
+
+def test_the_trials_documents_churn_writes_pass_their_check():
+    from churn.tuning import check_trials_document, service_trials_document
+
+    assert check_trials_document(_document()) == _document()
+    negative = _document()
+    for trial in negative["trials"][:2]:
+        trial["objective"] = -trial["objective"]  # any metric may be the objective: a loss, say
+    negative["best"] = "TuneModel-001-aaaaaaaa"
+    assert check_trials_document(negative)["best"] == "TuneModel-001-aaaaaaaa"
+    job = {"HyperParameterTuningJobName": "t", "HyperParameterTuningJobConfig": {
+        "Strategy": "Bayesian", "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:logloss"}}}
+    summaries = [
+        {"TrainingJobName": "t-001", "TrainingJobStatus": "Completed", "TunedHyperParameters": {"eta": 0.1},
+         "FinalHyperParameterTuningJobObjectiveMetric": {"Value": 0.3}},
+        {"TrainingJobName": "t-002", "TrainingJobStatus": "Failed", "FailureReason": "boom"},
+    ]
+    assert check_trials_document(service_trials_document(job, summaries))["best"] == "t-001"
+    assert check_trials_document(service_trials_document(job, summaries[1:]))["best"] is None
+
+
+def _forged(path: str, value):
+    document = _document()
+    *keys, last = path.split(".")
+    target = document
+    for key in keys:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    if isinstance(target, list):
+        target[int(last)] = value
+    elif value is _GONE:
+        del target[last]
+    else:
+        target[last] = value
+    return document
+
+
+_GONE = object()
+
+
+@pytest.mark.parametrize(
+    "path, value, says",
+    [
+        ("best", "TuneModel-001-aaaaaaaa", "trials.json.best is 'TuneModel-001-aaaaaaaa', but the objectives rank 'TuneModel-002-bbbbbbbb' first"),
+        ("best", "TuneModel-999-deadbeef", "trials.json.best is 'TuneModel-999-deadbeef', but the objectives rank 'TuneModel-002-bbbbbbbb' first"),
+        ("best", None, "trials.json.best is None, but the objectives rank 'TuneModel-002-bbbbbbbb' first"),
+        ("trials.1.objective", float("nan"), "trials.json.trials[1].objective must be a finite number or null, got nan"),
+        ("trials.0.objective", float("inf"), "trials.json.trials[0].objective must be a finite number or null, got inf"),
+        ("trials.1.objective", "0.99", "trials.json.trials[1].objective must be a finite number or null, got '0.99'"),
+        ("trials.1.objective", True, "trials.json.trials[1].objective must be a finite number or null, got True"),
+        ("trials.1.seconds", "3", "trials.json.trials[1].seconds must be a number of seconds or null, got '3'"),
+        ("trials.1.seconds", -1, "trials.json.trials[1].seconds must be a number of seconds or null, got -1"),
+        ("trials.0.number", _GONE, "trials.json.trials[0].number must be a whole number, got None"),
+        ("trials.0.number", "one", "trials.json.trials[0].number must be a whole number, got 'one'"),
+        ("trials.0.job", "TuneModel-002-bbbbbbbb", "trials.json.trials must be trials of different training jobs"),
+        ("trials.0.hyperparameters", [1, 2], "trials.json.trials[0].hyperparameters must be an object of texts, got [1, 2]"),
+        ("trials.0.status", None, "trials.json.trials[0].status must be text, got None"),
+        ("trials.0.cached", "yes", "trials.json.trials[0].cached must be true or false, got 'yes'"),
+        ("trials.0.failure", 5, "trials.json.trials[0].failure must be text or null, got 5"),
+        ("trials.0", 5, "trials.json.trials[0] must be an object, got 5"),
+        ("trials", "abc", "trials.json.trials must be a list, got 'abc'"),
+        ("trials", {"a": 1}, "trials.json.trials must be a list, got {'a': 1}"),
+        ("objective", "x", "trials.json.objective must be an object whose type is Maximize or Minimize, got 'x'"),
+        ("objective.type", "Maximise", "trials.json.objective must be an object whose type is Maximize or Minimize"),
+    ],
+)
+def test_a_forged_or_damaged_trials_document_is_refused_naming_the_key_and_value(path, value, says):
+    from churn.tuning import check_trials_document
+
+    with pytest.raises(TuningError) as raised:
+        check_trials_document(_forged(path, value))
+    assert str(raised.value).startswith(says), str(raised.value)
+    assert isinstance(raised.value, ValueError)  # what `churn report`, `churn diff` and `churn runs` report as a damaged file
+
+
+def test_a_minimized_objective_ranks_the_lowest_first():
+    from churn.tuning import check_trials_document
+
+    document = _forged("objective.type", "Minimize")
+    with pytest.raises(TuningError, match="rank 'TuneModel-001-aaaaaaaa' first"):
+        check_trials_document(document)
+    document["best"] = "TuneModel-001-aaaaaaaa"
+    assert check_trials_document(document) is document
+
+
+def test_a_best_when_no_trial_reported_the_objective_is_refused():
+    from churn.tuning import check_trials_document
+
+    document = _forged("trials.1.objective", None)
+    document["trials"][0]["objective"] = None
+    with pytest.raises(TuningError, match="best is 'TuneModel-002-bbbbbbbb', but no trial reported the objective"):
+        check_trials_document(document)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 10**20])
+def test_a_seed_sagemaker_would_not_take_is_refused_before_any_trial(seed):
+    """SageMaker's RandomSeed is a 32-bit integer from 0; optuna's samplers failed later, mid-run,
+    with numpy's own words ("Seed must be between 0 and 2**32 - 1")."""
+    with pytest.raises(TuningError, match=rf"^TuningSeed \(RandomSeed\) must be in \[0, 2147483647\], got {seed}$"):
+        tuning_config(_config(RandomSeed=seed))
+    assert tuning_config(_config(RandomSeed=2**31 - 1)).seed == 2**31 - 1

@@ -235,7 +235,9 @@ def _execute_and_summarize(
     except KeyboardInterrupt:  # (the caller rolls the registration back)
         marked = _mark_interrupted(runs_dir / run.execution_id if run.execution_id else None)
         raise RunInterrupted(
-            "interrupted: the execution was stopped and its containers removed; nothing of it was cached"
+            "interrupted: the execution was stopped and its containers removed; "
+            + ("what it stopped was not cached; what finished before was (a tuning step's trials too)" if cache is not None
+               else "nothing of it was cached")
             + (f"; its partial outputs are in {marked} (churn run --resume {run.execution_id} continues it)" if marked else "")
         ) from None
     finally:

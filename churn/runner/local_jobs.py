@@ -474,9 +474,9 @@ def _start(run: LocalRun, job_dir: Path, start: Callable[[], dict], failed: Call
 def _sdk_failed(run: LocalRun, error: Exception, count: int, job_log: Path, log_file: Path, failed: Callable[[str], None]) -> None:
     """Local mode said the job failed: its reason, in the step's log, and the error raised."""
     message = getattr(error, "message", str(error))
-    if run.stopping:  # Ctrl-C removed its containers (their output is in job_log)
-        message = STOPPED
-    elif count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
+    if run.stopping:  # Ctrl-C removed its containers (their output is in job_log): the step was
+        failed(STOPPED)  # stopped, whatever Compose's exit said ("Failed to run: ... code: 137")
+    if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
         failed(f"the job's container did not run: {message}")
     keep_log(_read_bytes(job_log), log_file, failure=message)
     raise error

@@ -6,9 +6,11 @@ hyperparameters, environment, resources) and input *contents* match an earlier s
 reuses that step's outputs without starting a container. Entries live in ``runs/.cache/<key>/``,
 are written to a temporary folder and renamed (atomic), and list the sha256 of every file: a
 missing or corrupted file, or a declared output without a non-empty file, makes the entry a
-miss, never a wrong result. Entries and run folders never share a file: outputs are copied
-both ways (a reflink where the file system has them), so changing one run's file changes
-neither the cache nor another run.
+miss, never a wrong result; so does a changed note (the producing job's log and metric series,
+kept beside the outputs: a tuning trial's objective is read from the series; a missing note is
+no note). Entries and run
+folders never share a file: outputs are copied both ways (a reflink where the file system has
+them), so changing one run's file changes neither the cache nor another run.
 
 An entry also records its use: restoring it touches ``entry.json`` (its mtime is the last use,
 else when it was stored) and leaves ``used-by/<execution-id>``, so ``churn cache prune``
@@ -28,8 +30,8 @@ from pathlib import Path
 from churn.files import clone_or_copy, content_sha256, file_sha256, has_content, new_folder, tree_files, uri_path
 
 ENTRY_FILE = "entry.json"
-#: The producing job's log (bounded), kept beside its outputs as a note: notes are informative,
-#: not part of the entry's check.
+#: The producing job's log (bounded), kept beside its outputs as a note (``entry.json`` lists each
+#: note's sha256: a tuning trial's objective comes from its metrics note).
 CACHED_LOG = "log.txt"
 _NOTES = "notes"
 #: In an entry: one empty file per execution that restored it.
@@ -95,13 +97,22 @@ class StepCache:
         folder = self.root / key
         try:
             entry = json.loads((folder / ENTRY_FILE).read_text())
+            if not (isinstance(entry["files"], dict) and isinstance(entry["response"], dict) and isinstance(entry["execution_id"], str)
+                    and isinstance(entry.get("notes", {}), dict)):
+                raise ValueError("not an entry")  # valid JSON of another shape: as damaged as any
             for name in outputs:
                 if not has_content(folder / "outputs" / name):
                     raise ValueError(f"output {name} is empty")
             for relative, digest in entry["files"].items():
                 if file_sha256(folder / "outputs" / relative) != digest:
                     raise ValueError(relative)
-        except (OSError, ValueError, KeyError):
+            for name, digest in entry.get("notes", {}).items():  # (an earlier churn's entries list none)
+                # A missing note is no note (the job's log "was not kept"); a changed one is a
+                # damaged entry: a tuning trial's objective is read from its metrics note.
+                note = folder / _NOTES / name
+                if note.exists() and file_sha256(note) != digest:
+                    raise ValueError(name)
+        except (OSError, ValueError, KeyError, TypeError):
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)  # corrupted: a miss, and gone
             return None
@@ -149,10 +160,12 @@ class StepCache:
                     relative = f"{name}/{file.relative_to(source).as_posix()}"
                     clone_or_copy(file, partial / "outputs" / relative)
                     files[relative] = file_sha256(partial / "outputs" / relative)
+            noted = {}
             for name, data in (notes or {}).items():
                 (partial / _NOTES).mkdir(exist_ok=True)
                 (partial / _NOTES / name).write_bytes(data)
-            entry = {"execution_id": execution_id, "files": files, "response": response}
+                noted[name] = hashlib.sha256(data).hexdigest()
+            entry = {"execution_id": execution_id, "files": files, "response": response, "notes": noted}
             (partial / ENTRY_FILE).write_text(json.dumps(entry, default=str))
 
 

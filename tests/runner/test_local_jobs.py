@@ -336,10 +336,10 @@ def test_a_job_stopped_by_ctrl_c_keeps_its_output_and_says_it_was_stopped(settin
         setting.containers["output"], setting.containers["result"] = b"", (None, 0)
         raise RuntimeError("Failed to run: ['docker-compose', 'up'], Process exited with code: 130")
 
-    with pytest.raises(RuntimeError, match="code: 130"):
+    with pytest.raises(StepExecutionException):  # not Compose's "Failed to run: ... code: 130" (or 137, or 1)
         setting.guard(start)
     assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
-    assert setting.execution.failures == [] and removed == [setting.run.jobs.path]
+    assert setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)] and removed == [setting.run.jobs.path]
 
 
 def test_a_job_stopped_by_ctrl_c_that_local_mode_calls_a_success_says_it_was_stopped(setting, monkeypatch):
@@ -369,3 +369,35 @@ def test_a_job_prepared_after_ctrl_c_does_not_start(setting, monkeypatch):
     with pytest.raises(StepExecutionException):
         setting.guard(lambda: started.append(1) or {"ProcessingJobName": "job"})
     assert started == [] and setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_an_interrupted_run_says_what_was_cached(tmp_path, monkeypatch, cached):
+    """Ctrl-C: the steps and trials that finished before it were cached (--resume reuses them);
+    "nothing of it was cached" is true only of a run without the cache (--no-cache)."""
+    import contextlib
+
+    from churn.runner import local
+    from churn.runner.runs import RunInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local, "execute_locally", interrupted)
+    monkeypatch.setattr(docker, "remove_job_containers", lambda folder: None)
+    runs = tmp_path / "runs"
+    (runs / "exec-1").mkdir(parents=True)
+    jobs = JobsFolder.create(runs)
+    run = LocalRun(runs_dir=runs, jobs=jobs, cache=StepCache(runs / ".cache", lambda n: "id") if cached else None, max_parallel=2,
+                   execution_id="exec-1")
+    backend = SimpleNamespace(sdk_scope=contextlib.nullcontext)
+    with pytest.raises(RunInterrupted) as raised:
+        local._execute_and_summarize(backend, None, None, {}, run, jobs, SimpleNamespace(run=None), None, definition="", requested_input="",
+                                     resumed_from=None, input_sha256="")
+    said = str(raised.value)
+    assert said.startswith("interrupted: the execution was stopped and its containers removed; ")
+    if cached:
+        assert "nothing of it was cached" not in said and "what it stopped was not cached; what finished before was" in said
+    else:
+        assert "nothing of it was cached" in said
+    assert f"its partial outputs are in {runs / 'exec-1.interrupted'} (churn run --resume exec-1 continues it)" in said

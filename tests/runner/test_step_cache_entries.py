@@ -116,3 +116,37 @@ def test_an_entry_removed_while_it_is_restored_is_a_miss(tmp_path, monkeypatch):
     monkeypatch.setattr(StepCache, "_valid_entry", valid_then_gone)
     assert cache.restore("step", "k", _outputs(tmp_path / "c", train=None, test=None)) is None
     assert cache.hits == {}
+
+
+def test_an_entry_json_of_the_wrong_shape_is_a_miss_and_removed(tmp_path):
+    """Valid JSON that is not an entry (a list, files not an object, no stored description) is a
+    miss, as a damaged file is: the job runs again, it does not fail on the cache."""
+    import json
+
+    cache = _cache(tmp_path)
+    for key, entry in (
+        ("k1", []), ("k2", {"execution_id": "exec-a", "files": [], "response": {}}),
+        ("k3", {"execution_id": "exec-a", "files": {}, "response": "x"}), ("k4", {"execution_id": 5, "files": {}, "response": {}}),
+        ("k5", "text"), ("k6", {"execution_id": "exec-a", "files": {"train/train.csv": 5}, "response": {}}),
+    ):
+        cache.store(key, _outputs(tmp_path / key, train="1,2\n"), {"r": 1}, "exec-a")
+        (tmp_path / ".cache" / key / "entry.json").write_text(json.dumps(entry))
+        assert cache.restore("step", key, _outputs(tmp_path / f"{key}-out", train=None)) is None, key
+        assert not (tmp_path / ".cache" / key).exists(), key
+    assert cache.hits == {}
+
+
+def test_an_entry_whose_notes_changed_is_a_miss(tmp_path):
+    """A tuning trial's objective is read from its entry's metrics note: a note changed after the
+    entry was stored (a forged objective, a damaged file) makes the entry a miss, never a result."""
+    cache = _cache(tmp_path)
+    notes = {"metrics.json": b'{"series": {"validation:auc": [0.91]}}', "log.txt": b"[0] validation-auc:0.91\n"}
+    for key, note in (("k1", "metrics.json"), ("k2", "log.txt")):
+        cache.store(key, _outputs(tmp_path / key, train="1,2\n"), {"r": 1}, "exec-a", notes=notes)
+        assert cache.note(key, note) == notes[note]
+        (tmp_path / ".cache" / key / "notes" / note).write_bytes(notes[note].replace(b"0.91", b"0.99"))
+        assert cache.restore("step", key, _outputs(tmp_path / f"{key}-out", train=None)) is None, key
+        assert not (tmp_path / ".cache" / key).exists(), key
+    cache.store("k3", _outputs(tmp_path / "k3", train="1,2\n"), {"r": 1}, "exec-a", notes=notes)
+    assert cache.restore("step", "k3", _outputs(tmp_path / "k3-out", train=None)) == {"r": 1}  # untouched: a hit
+    assert cache.note("k3", "metrics.json") == notes["metrics.json"]

@@ -86,6 +86,10 @@ def _strategy(value) -> str | None:
     return _choice(STRATEGIES, value)
 
 
+def _instance_count(value) -> str | None:
+    return None if value >= 1 else "must be at least 1"
+
+
 def _not_empty(value) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -105,6 +109,7 @@ _ALLOWED: dict[Callable, str] = {
     _approval_status: " | ".join(APPROVAL_STATUSES),
     _strategy: " | ".join(STRATEGIES),
     _not_empty: "not empty",
+    _instance_count: "x >= 1",
     _training_instance: f"{sizing.AUTO} | {' | '.join(sizing.LOCAL_TYPES)} | ml.<family>.<size>",
 }
 #: What the backends take when a parameter has no default of its own (churn.backends.local and .cloud).
@@ -133,6 +138,14 @@ SPECS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "TrainingInstanceType", str, None, f"instance type of the training steps ({sizing.AUTO}: from the training rows)",
         _training_instance, f"local (cloud: {sizing.AUTO})",
+    ),
+    ParameterSpec(
+        "ProcessingInstanceCount", int, 1,
+        "instances of PreprocessData; above 1 (cloud only) each preprocesses a share of the input's files", _instance_count,
+    ),
+    ParameterSpec(
+        "TrainingInstanceCount", int, 1,
+        "instances of TrainModel; above 1 (cloud only) XGBoost trains distributed on the train split's files", _instance_count,
     ),
     ParameterSpec("ModelApprovalStatus", str, "PendingManualApproval", "approval status of the registered model", _approval_status),
 )
@@ -192,9 +205,55 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, object]:
 
 
 def check_together(values: dict[str, object]) -> None:
+    """The checks that take more than one parameter: the ratios, and the instance counts (the
+    train split is one file per PreprocessData instance, and ShardedByS3Key gives each training
+    instance whole files, so a training instance beyond the files would get no rows)."""
+    processing = values.get("ProcessingInstanceCount", BY_NAME["ProcessingInstanceCount"].default)
+    training = values.get("TrainingInstanceCount", BY_NAME["TrainingInstanceCount"].default)
+    if training > processing:  # type: ignore[operator]  # convert() gives both as integers
+        raise ParameterError(
+            f"TrainingInstanceCount={training} is more than ProcessingInstanceCount={processing}: the train split is one file per "
+            "PreprocessData instance and each training instance takes whole files, so some would get no rows"
+        )
     train = values.get("TrainRatio", BY_NAME["TrainRatio"].default)
     validation = values.get("ValidationRatio", BY_NAME["ValidationRatio"].default)
     try:
         split.validate_ratios(train, validation)  # type: ignore[arg-type]  # convert() gives the ratios as floats
     except ValueError as error:
         raise ParameterError(str(error)) from None
+
+
+#: What shards PreprocessData's input and TrainModel's train channel (cloud backend only).
+SCALING = ("ProcessingInstanceCount", "TrainingInstanceCount")
+
+
+def check_scaling(values: dict[str, object], *, local: bool, training_instance_type: object, collected: Iterable[str] = ()) -> None:
+    """Refuse instance counts above 1 where they cannot work, before anything runs: on the local
+    backend (SageMaker local mode supports FullyReplicated inputs only, so nothing would be
+    sharded: every instance would process every row); and with ProcessingInstanceCount above 1,
+    ``TrainingInstanceType=auto`` (no instance counts the whole train split that ``auto`` sizes
+    from) or a dataset spec with collected vocabularies (no instance sees every value).
+    ``training_instance_type``: the override or the backend's default; ``collected``: the
+    spec's collected columns."""
+    if local:
+        given = [f"{name}={values[name]}" for name in SCALING if values.get(name, 1) != 1]
+        if given:
+            raise ParameterError(
+                f"{', '.join(given)}: the local backend runs one instance per job (local mode shards no input); "
+                "instance counts above 1 are for --backend cloud"
+            )
+        return
+    processing = values.get("ProcessingInstanceCount", 1)
+    if processing == 1:
+        return
+    if training_instance_type == sizing.AUTO:
+        raise ParameterError(
+            f"ProcessingInstanceCount={processing} shards preprocessing, so no instance counts the whole train split that "
+            f"TrainingInstanceType={sizing.AUTO} sizes from: give TrainingInstanceType, such as ml.m5.xlarge"
+        )
+    columns = list(collected)
+    if columns:
+        raise ParameterError(
+            f"ProcessingInstanceCount={processing} shards preprocessing, but the dataset spec collects the vocabulary of "
+            f"{', '.join(columns)} from the whole input, which no instance sees: list the values in the spec, or use 1"
+        )

@@ -78,6 +78,8 @@ def pipeline_parameters(backend: Backend, defaults: dict[str, object] | None = N
     }
     overrides = defaults or {}
     parameters.check_tuning(overrides, backend.tuning)
+    parameters.check_together(overrides)
+    backend.check_scaling(overrides)
     built = {}
     for spec in parameters.specs(backend.tuning):
         default = overrides.get(spec.name, backend_defaults.get(spec.name, spec.default))
@@ -90,12 +92,12 @@ def _run_uri(backend: Backend, *parts: str) -> Join:
     return Join(on="/", values=[backend.artifact_root, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
 
-def _step_processor(backend: Backend, image: str, module: str, instance_type, base_job_name: str) -> Processor:
+def _step_processor(backend: Backend, image: str, module: str, instance_type, base_job_name: str, instance_count=1) -> Processor:
     return Processor(
         role=backend.role_arn,
         image_uri=image,
         entrypoint=["python3", "-m", module],
-        instance_count=1,
+        instance_count=instance_count,
         instance_type=instance_type,
         # No .pyc files written into the mounted, content-addressed code bundle.
         env={"PYTHONPATH": paths.CODE, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
@@ -165,11 +167,15 @@ def _pairs(values: dict) -> Join:
     return Join(on="", values=parts)
 
 
-def _estimator(backend: Backend, instance_type: JsonGet, *, name: str, step: str, image: str, hyperparameters: dict) -> Estimator:
+def _estimator(
+    backend: Backend, instance_type: JsonGet, *, name: str, step: str, image: str, hyperparameters: dict, instance_count=1,
+) -> Estimator:
     return Estimator(
         image_uri=image,
         role=backend.role_arn,
-        instance_count=1,
+        # TrainModel: TrainingInstanceCount (SageMaker's XGBoost image trains distributed with
+        # several hosts); the baseline and each tuning trial: one instance.
+        instance_count=instance_count,
         # PreprocessData's manifest: TrainingInstanceType, or for "auto" the training rows' tier.
         instance_type=instance_type,
         output_path=_run_uri(backend, step),
@@ -188,8 +194,17 @@ def _metric_definitions(backend: Backend, image: str) -> list | None:
     return None if image == backend.images.training and backend.images.training_builtin else list(METRIC_DEFINITIONS)
 
 
-def _channels(data: Preprocessed) -> dict:
-    return {channel: TrainingInput(s3_data=data.splits[channel], content_type="text/csv") for channel in ("train", "validation")}
+def _channels(data: Preprocessed, train_distribution: str = "FullyReplicated") -> dict:
+    """The train and validation channels. A scaled-out TrainModel's train channel is
+    ``ShardedByS3Key`` (each instance gets whole split files, its share of the rows); validation
+    is ``FullyReplicated``: every instance evaluates on all of it."""
+    return {
+        channel: TrainingInput(
+            s3_data=data.splits[channel], content_type="text/csv",
+            distribution=train_distribution if channel == "train" else "FullyReplicated",
+        )
+        for channel in ("train", "validation")
+    }
 
 
 def _evaluation(backend: Backend, params: dict, data: Preprocessed, *, name: str, step: str, model_data) -> ProcessingStep:
@@ -211,11 +226,17 @@ def _evaluation(backend: Backend, params: dict, data: Preprocessed, *, name: str
 
 
 def _candidate(
-    backend: Backend, params: dict, data: Preprocessed, *, name: str, step: str, image: str, hyperparameters: dict, recorded: dict
+    backend: Backend, params: dict, data: Preprocessed, *, name: str, step: str, image: str, hyperparameters: dict, recorded: dict,
+    scaled: bool = False,
 ) -> CandidateSteps:
-    """TrainX on train/validation, then its evaluation on the test split."""
-    estimator = _estimator(backend, data.instance_type, name=name, step=f"Train{step}", image=image, hyperparameters=hyperparameters)
-    train = TrainingStep(name=f"Train{step}", **_job_step_options(backend), step_args=estimator.fit(inputs=_channels(data)))
+    """TrainX on train/validation, then its evaluation on the test split (``scaled``: on
+    TrainingInstanceCount instances, the train channel shared out among them)."""
+    estimator = _estimator(
+        backend, data.instance_type, name=name, step=f"Train{step}", image=image, hyperparameters=hyperparameters,
+        instance_count=params["TrainingInstanceCount"] if scaled else 1,
+    )
+    channels = _channels(data, backend.distribution if scaled else "FullyReplicated")
+    train = TrainingStep(name=f"Train{step}", **_job_step_options(backend), step_args=estimator.fit(inputs=channels))
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     evaluate = _evaluation(backend, params, data, name=name, step=step, model_data=model_data)
     return CandidateSteps(name, train, evaluate, model_data, _pairs(recorded))
@@ -265,10 +286,14 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
         name=PREPROCESS_STEP,
         **_job_step_options(backend),
         step_args=_step_processor(
-            backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess"
+            backend, backend.images.processing, "churn.steps.preprocess", params["ProcessingInstanceType"], "churn-preprocess",
+            instance_count=params["ProcessingInstanceCount"],
         ).run(
             inputs=[
-                ProcessingInput(source=params["InputData"], destination=paths.RAW, input_name="raw"),
+                # Scaled out, each instance gets whole input files, its share (churn.steps.preprocess).
+                ProcessingInput(
+                    source=params["InputData"], destination=paths.RAW, input_name="raw", s3_data_distribution_type=backend.distribution,
+                ),
                 _code_input(backend),
             ],
             outputs=_outputs(backend, PREPROCESS_STEP, (*SPLITS, "manifest")),
@@ -292,7 +317,7 @@ def _build(backend: Backend, parameter_defaults: dict[str, object] | None) -> Pi
     candidates = [
         _candidate(
             backend, params, data, name=xgboost_name, step="Model", image=backend.images.training,
-            hyperparameters={**FIXED_HYPERPARAMETERS, **xgboost}, recorded=xgboost,
+            hyperparameters={**FIXED_HYPERPARAMETERS, **xgboost}, recorded=xgboost, scaled=True,
         ),
         _candidate(
             backend, params, data, name=baseline_name, step="Baseline", image=backend.images.baseline,

@@ -13,8 +13,13 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from churn import sizing
+
 SPLITS = ("train", "validation", "test")
 _SCALE = float(2**64)
+#: A processing job's instances, as SageMaker Processing describes them to each container:
+#: ``{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"], ...}``.
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 
 
 def validate_ratios(train_ratio: float, validation_ratio: float) -> None:
@@ -86,3 +91,60 @@ def split_rows(
     """Distribute ``lines`` (one per row of a canonical ``table``) over the splits, in memory."""
     ordered = keyed_rows(table, lines, train_ratio, validation_ratio, seed)
     return {name: [line for _, line, w in ordered if w == i] for i, name in enumerate(SPLITS)}
+
+
+# --- a sharded PreprocessData: several instances, each with whole input files ------------------
+
+
+def instances(resource_config: object) -> tuple[str, list[str]]:
+    """(this instance, every instance of the job) from a processing job's resource config;
+    ``("", [])`` without one (outside SageMaker's container contract: a single instance)."""
+    if not isinstance(resource_config, dict):
+        return "", []
+    hosts = resource_config.get("hosts")
+    current = resource_config.get("current_host")
+    if not isinstance(hosts, list) or len(hosts) <= 1:
+        return str(current or ""), [str(h) for h in hosts or []]  # one instance: nothing to tell apart
+    if not all(isinstance(h, str) and h for h in hosts) or current not in hosts:
+        raise ValueError(f"resourceconfig.json names no current_host among its hosts: {resource_config!r}")
+    return str(current), [str(h) for h in hosts]
+
+
+def split_file_name(name: str, host: str | None = None) -> str:
+    """The file of split ``name`` an instance writes: ``train.csv`` for a single instance (what
+    every run wrote before instance counts), ``train-algo-2.csv`` for instance ``algo-2`` of
+    several, which all upload to the same S3 prefix."""
+    return f"{name}-{host}.csv" if host else f"{name}.csv"
+
+
+def manifest_part_name(host: str) -> str:
+    """An instance's own counts when PreprocessData runs on several: ``manifest-algo-2.json``."""
+    return f"manifest-{host}.json"
+
+
+def merge_shard_manifests(manifest: dict, parts: dict[str, dict]) -> dict:
+    """The whole input's manifest from a sharded PreprocessData's: its common ``manifest.json``
+    (what every instance writes alike) and each instance's part (``host -> part``). Rows, class
+    balance and missing values are summed; duplicate rows are those each instance saw (identical
+    rows in files of two instances are not counted); the sizing gets the train split's rows."""
+    merged = dict(manifest)
+    hosts = list(manifest.get("instances", {}).get("hosts", parts))
+    missing = [host for host in hosts if host not in parts]
+    if missing:
+        raise ValueError(f"the sharded manifest lacks the part of instance(s) {', '.join(missing)}")
+    ordered = [parts[host] for host in hosts]
+    merged["rows"] = {name: sum(int(part["rows"][name]) for part in ordered) for name in SPLITS}
+    merged["label_counts"] = {label: sum(int(part["label_counts"][label]) for part in ordered) for label in ("1", "0")}
+    missing_counts: dict[str, int] = {}
+    for part in ordered:
+        for column, count in part.get("missing_counts", {}).items():
+            missing_counts[column] = missing_counts.get(column, 0) + int(count)
+    merged["missing_counts"] = missing_counts
+    merged["duplicate_rows"] = sum(int(part.get("duplicate_rows", 0)) for part in ordered)
+    merged["ignored_columns"] = sorted({column for part in ordered for column in part.get("ignored_columns", [])})
+    # Each instance's files and their digests (no one digest covers a split of several files).
+    merged.pop("sha256", None)
+    merged["parts"] = {host: {key: parts[host][key] for key in ("files", "rows", "sha256")} for host in hosts}
+    requested = manifest["sizing"]["requested"]
+    merged["sizing"] = sizing.sizing(merged["rows"]["train"], requested)
+    return merged

@@ -48,6 +48,7 @@ DEFAULTS = {
     "Eta": 0.2, "BaselineEnabled": "true", "BaselineC": 1.0, "SelectionMetric": "auc",
     "AccuracyThreshold": 0.8, "ModelApprovalStatus": "PendingManualApproval",
     "TuningStrategy": "Bayesian", "TuningMaxJobs": 6, "TuningMaxParallelJobs": 2, "TuningSeed": 42,
+    "ProcessingInstanceCount": 1, "TrainingInstanceCount": 1,
 }
 
 
@@ -180,6 +181,8 @@ def test_the_parameter_table_as_churn_params_shows_it():
         ("AccuracyThreshold", "number", "0.8", "0 <= x <= 1"),
         ("ProcessingInstanceType", "text", "local (cloud: ml.m5.large)", "not empty"),
         ("TrainingInstanceType", "text", "local (cloud: auto)", "auto | local | local_gpu | ml.<family>.<size>"),
+        ("ProcessingInstanceCount", "integer", "1", "x >= 1"),
+        ("TrainingInstanceCount", "integer", "1", "x >= 1"),
         ("ModelApprovalStatus", "text", "PendingManualApproval", "PendingManualApproval | Approved | Rejected"),
     ]
 

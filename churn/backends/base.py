@@ -66,6 +66,28 @@ class Backend:
     #: Compile the tuning branch (TuneModel -> EvaluateTuned) and its Tuning* parameters;
     #: False (``--no-tuning``) compiles the two-candidate graph.
     tuning: bool = True
+    #: Jobs may run on more than one instance (``ProcessingInstanceCount``,
+    #: ``TrainingInstanceCount``): PreprocessData's raw input and TrainModel's train channel are
+    #: ``ShardedByS3Key``. SageMaker local mode takes ``FullyReplicated`` inputs only, so the
+    #: local backend keeps those and refuses counts above 1.
+    scales_out: bool = False
+
+    @property
+    def distribution(self) -> str:
+        """The S3DataDistributionType of the inputs a scaled-out job shares out: with one
+        instance ``ShardedByS3Key`` gives it every object, as ``FullyReplicated`` does."""
+        return "ShardedByS3Key" if self.scales_out else "FullyReplicated"
+
+    def check_scaling(self, overrides: dict) -> None:
+        """Refuse instance counts this backend, the training instance type or the dataset spec
+        cannot run (:func:`churn.parameters.check_scaling`)."""
+        from churn import parameters
+
+        parameters.check_scaling(
+            overrides, local=not self.scales_out,
+            training_instance_type=overrides.get("TrainingInstanceType", self.training_instance_type),
+            collected=[c.name for c in self.dataset.categorical_columns if c.collected],
+        )
 
     def session(self):
         """The SDK session the pipeline is compiled with (built on first use)."""

@@ -59,6 +59,7 @@ class CloudBackend(Backend):
     #: the credential chain's instance-metadata probe happens.
     compile_only: bool = False
     cache_expiry: str = DEFAULT_CACHE_EXPIRY
+    scales_out: bool = True
 
     @property
     def root(self) -> str:

@@ -254,7 +254,40 @@ def download_results(s3, backend: CloudBackend, execution_id: str, run_dir: Path
         bucket, root = _split(f"{backend.artifact_root}/{source}")
         if not _download(s3, bucket, f"{root}/{relative}", run_dir / relative):
             missing.append(name)
+    if "manifest" not in missing:
+        source = output_execution(steps or [], ARTIFACT_STEP["manifest"], execution_id)
+        bucket, root = _split(f"{backend.artifact_root}/{source}")
+        missing = _download_shards(s3, bucket, root, run_dir, missing)
     return missing
+
+
+def _download_shards(s3, bucket: str, root: str, run_dir: Path, missing: list[str]) -> list[str]:
+    """A PreprocessData on several instances (ProcessingInstanceCount above 1) wrote one file per
+    split and a manifest part per instance (churn.steps.preprocess): bring them all, and put the
+    whole input's manifest (:func:`churn.split.merge_shard_manifests`) in place of the common
+    one. ``missing``: the artifacts not found; returned without the splits the shards stand for."""
+    from churn.split import SPLITS, manifest_part_name, merge_shard_manifests, split_file_name
+
+    manifest_file = run_dir / ARTIFACTS["manifest"]
+    manifest = json.loads(manifest_file.read_text())
+    hosts = manifest.get("instances", {}).get("hosts") if isinstance(manifest, dict) else None
+    if not hosts:
+        return missing
+    step_dir = manifest_file.parent.parent  # runs/<id>/PreprocessData
+    found = {name: all(
+        _download(s3, bucket, f"{root}/{step_dir.name}/{name}/{split_file_name(name, host)}", step_dir / name / split_file_name(name, host))
+        for host in hosts
+    ) for name in SPLITS}
+    parts = {}
+    for host in hosts:
+        target = manifest_file.parent / manifest_part_name(host)
+        if _download(s3, bucket, f"{root}/{step_dir.name}/manifest/{target.name}", target):
+            parts[host] = json.loads(target.read_text())
+    lost = [name for name in missing if name not in SPLITS] + [name for name in SPLITS if not found[name]]
+    if len(parts) < len(hosts):
+        return lost + [f"manifest part of {host}" for host in hosts if host not in parts]
+    write_lines_atomically(manifest_file, [json.dumps(merge_shard_manifests(manifest, parts), indent=2, sort_keys=True)])
+    return lost
 
 
 #: SageMaker's FailureReason holds 1,024 characters; churn shows no more of any message.
@@ -352,6 +385,7 @@ def run_cloud(
         raise RunError(str(error)) from None
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
+    backend.check_scaling(overrides)  # counts above 1: where they can run
     requested_input = input_uri(str(overrides.get("InputData", SAMPLE_DATA)), "cloud")
 
     from churn.pipeline import build_pipeline

@@ -147,6 +147,7 @@ def run_local(
     ``expected_input_sha256`` (a resume) the run refuses an input whose content changed."""
     overrides = dict(overrides)
     parameter_specs.check_together(overrides)
+    backend.check_scaling(overrides)  # counts above 1: where they can run
     requested_input = input_uri(str(overrides.get("InputData", backend.input_data)), "local")
     runs_dir = backend.runs_dir
     check_local_folder(runs_dir, "the runs folder")

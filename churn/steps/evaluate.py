@@ -31,9 +31,14 @@ REPORT_FILE = "evaluation.json"
 
 
 def read_labelled_csv(location: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and features of headerless, label-first CSV files (a file or a directory). The
+    """Labels and features of headerless, label-first CSV files (a file or a directory: every
+    ``*.csv`` in name order, such as a sharded PreprocessData's ``test-algo-1.csv``,
+    ``test-algo-2.csv``; an empty one, an instance's share without test rows, adds none). The
     labels stay as read: :func:`churn.metrics.evaluation_report` refuses any that is not 0 or 1."""
-    frames = [pd.read_csv(p, header=None, dtype=np.float64) for p in tables.raw_csv_files(location)]
+    files = tables.raw_csv_files(location)
+    frames = [pd.read_csv(p, header=None, dtype=np.float64) for p in files if p.stat().st_size]
+    if not frames:
+        raise ValueError(f"the test split has no rows: {', '.join(p.name for p in files)} are empty")
     data = pd.concat(frames).to_numpy()
     return data[:, 0], data[:, 1:]
 

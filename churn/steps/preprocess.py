@@ -3,6 +3,15 @@
 Container paths: reads every ``*.csv`` under ``/opt/ml/processing/input/raw``; writes
 ``/opt/ml/processing/output/{train,validation,test}/<split>.csv`` (headerless, label first)
 and ``/opt/ml/processing/output/manifest/manifest.json``.
+
+On several instances (``ProcessingInstanceCount`` above 1, SageMaker only; the raw input is
+``ShardedByS3Key``, so each instance gets whole files), instance ``algo-2`` writes
+``<split>/<split>-algo-2.csv`` and its own counts to ``manifest/manifest-algo-2.json``: the
+instances' outputs land in the same S3 prefixes. Every instance writes the same
+``manifest.json`` (what no instance needs the others for: the features, the dataset spec, the
+training instance type as given, the instances' names); ``churn.split.merge_shard_manifests``
+adds the parts up. A row's split depends only on its content and the seed, so the instances'
+split files hold, together, exactly the rows one instance would write.
 """
 
 from __future__ import annotations
@@ -106,7 +115,7 @@ def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS)
 
 def write_splits_streaming(
     location: Path, output_dir: Path, train_ratio: float, validation_ratio: float, seed: int,
-    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC,
+    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC, host: str | None = None,
 ) -> dict:
     """Preprocess a raw CSV file or folder of any size into the split files, in bounded memory.
 
@@ -136,7 +145,7 @@ def write_splits_streaming(
         schema.require_both_classes_counts(labels, spec)
         rows, digests, duplicates = {}, {}, 0
         for name in split.SPLITS:
-            with ExitStack() as stack, tables.AtomicTextWriter(output_dir / name / f"{name}.csv") as out:
+            with ExitStack() as stack, tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
                 count, block, previous = 0, [], None
                 for keyed_line in heapq.merge(*(stack.enter_context(p.open()) for p in runs[name])):
                     # Identical rows hash alike, so they arrive side by side (and in one split).
@@ -158,9 +167,41 @@ def write_splits_streaming(
     }
 
 
-def write_manifest(output_dir: Path, manifest: dict) -> None:
+def write_manifest(output_dir: Path, manifest: dict, name: str = "manifest.json") -> None:
     text = json.dumps(manifest, indent=2, sort_keys=True)
-    tables.write_lines_atomically(output_dir / "manifest" / "manifest.json", [text])
+    tables.write_lines_atomically(output_dir / "manifest" / name, [text])
+
+
+#: What an instance of a sharded PreprocessData counts itself (its ``manifest-<host>.json``).
+PART_KEYS = ("rows", "sha256", "ignored_columns", "duplicate_rows", "label_counts", "missing_counts")
+
+
+def read_resource_config(path: Path) -> object:
+    """A processing job's ``resourceconfig.json`` (None where there is none: a single instance)."""
+    return tables.read_json(path, "resource config") if path.is_file() else None
+
+
+def check_shardable(current: str, hosts: list[str], location: Path, training_instance_type: str, spec: DatasetSpec) -> None:
+    """Refuse what a sharded PreprocessData cannot do, naming the parameter: size the training
+    instances from the whole train split (``auto``), collect a vocabulary from the whole input,
+    or run an instance that got no input file (more instances than files)."""
+    count = f"ProcessingInstanceCount={len(hosts)}"
+    if training_instance_type == sizing.AUTO:
+        raise ValueError(
+            f"{count} shards preprocessing, so no instance counts the whole train split that TrainingInstanceType="
+            f"{sizing.AUTO} sizes from: give TrainingInstanceType, such as ml.m5.xlarge"
+        )
+    collected = [c.name for c in spec.categorical_columns if c.collected]
+    if collected:
+        raise ValueError(
+            f"{count} shards preprocessing, but the dataset spec collects the vocabulary of {', '.join(collected)} from the "
+            "whole input, which no instance sees: list the values in the spec, or use 1"
+        )
+    if location.is_dir() and not any(p.is_file() for p in location.rglob("*.csv")):
+        raise ValueError(
+            f"instance {current} of {len(hosts)} got no CSV file of InputData: ShardedByS3Key gives each instance whole "
+            f"files, so {count} needs at least {len(hosts)} input files"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -177,33 +218,53 @@ def main(argv: list[str] | None = None) -> None:
         help=f"the TrainingInstanceType parameter ({sizing.AUTO}: from the training rows); recorded as the manifest's sizing",
     )
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk (bounds memory)")
+    parser.add_argument(
+        "--resource-config", type=Path, default=Path(split.RESOURCE_CONFIG),
+        help="the processing job's instances (SageMaker's resourceconfig.json); several: this one writes its share",
+    )
     args = parser.parse_args(argv)
 
     sizing.sizing(0, args.training_instance_type)  # a bad type fails before the input is read
     spec = DEFAULT_SPEC if args.dataset is None else dataset.spec_from_json(tables.read_json(args.dataset, "dataset spec"))
+    current, hosts = split.instances(read_resource_config(args.resource_config))
+    host = current if len(hosts) > 1 else None
+    if host:
+        check_shardable(host, hosts, args.input, args.training_instance_type, spec)
     result = write_splits_streaming(
-        args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows, spec,
+        args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows, spec, host,
     )
     resolved = dataset.spec_from_json(result["dataset"])
     if result["ignored_columns"]:
         print(f"note: ignored column(s) not used as features: {', '.join(result['ignored_columns'])}")
     if result["duplicate_rows"]:
         print(f"note: {result['duplicate_rows']} row(s) repeat an earlier row; they are kept, always in the same split")
+    common = {
+        "feature_names": features.feature_names(resolved),
+        "label": {"column": resolved.label, "encoding": resolved.label_encoding, "position": 0},
+        "format": "text/csv, no header, label in the first column",
+        "train_ratio": args.train_ratio,
+        "validation_ratio": args.validation_ratio,
+        "split_seed": args.split_seed,
+        "dataset": result["dataset"],
+    }
+    if host is None:
+        # The training steps' instance type (JsonGet "sizing.chosen"), from the training rows.
+        write_manifest(args.output, {**common, **result, "sizing": sizing.sizing(result["rows"]["train"], args.training_instance_type)})
+        print(f"wrote splits: {json.dumps(result['rows'])}")
+        return
+    part = {"host": host, "files": {name: split.split_file_name(name, host) for name in split.SPLITS}}
+    write_manifest(args.output, {**part, **{key: result[key] for key in PART_KEYS}}, split.manifest_part_name(host))
+    # The same bytes from every instance: the type as given (check_shardable refused auto).
+    chosen = args.training_instance_type
     write_manifest(
         args.output,
         {
-            "feature_names": features.feature_names(resolved),
-            "label": {"column": resolved.label, "encoding": resolved.label_encoding, "position": 0},
-            "format": "text/csv, no header, label in the first column",
-            "train_ratio": args.train_ratio,
-            "validation_ratio": args.validation_ratio,
-            "split_seed": args.split_seed,
-            **result,
-            # The training steps' instance type (JsonGet "sizing.chosen"), from the training rows.
-            "sizing": sizing.sizing(result["rows"]["train"], args.training_instance_type),
+            **common,
+            "instances": {"hosts": hosts, "parts": {h: split.manifest_part_name(h) for h in hosts}},
+            "sizing": {"training_rows": None, "requested": chosen, "would_choose": None, "chosen": chosen},
         },
     )
-    print(f"wrote splits: {json.dumps(result['rows'])}")
+    print(f"wrote splits of instance {host} of {len(hosts)}: {json.dumps(result['rows'])}")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def test_same_parameters_and_references(local_definition, cloud_definition):
     assert [n for n, _ in names(local_definition)] == [
         "InputData", "TrainRatio", "ValidationRatio", "SplitSeed", "MaxDepth", "NumRound", "Eta",
         "TuningStrategy", "TuningMaxJobs", "TuningMaxParallelJobs", "TuningSeed", "BaselineEnabled", "BaselineC", "SelectionMetric",
-        "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ModelApprovalStatus",
+        "AccuracyThreshold", "ProcessingInstanceType", "TrainingInstanceType", "ProcessingInstanceCount", "TrainingInstanceCount",
+        "ModelApprovalStatus",
     ]
     assert _references(local_definition) == _references(cloud_definition)
     assert set(_steps(cloud_definition)) == set(_steps(local_definition))

@@ -212,7 +212,9 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, ca
     assert usage.startswith("usage: churn.steps.preprocess ") and "PreprocessData: raw churn CSV" in usage
     assert usage.endswith("--input INPUT CSV file or directory of CSV files --output OUTPUT "
                           "--training-instance-type TRAINING_INSTANCE_TYPE the TrainingInstanceType parameter (auto: from the "
-                          "training rows); recorded as the manifest's sizing --chunk-rows CHUNK_ROWS rows per chunk (bounds memory)")
+                          "training rows); recorded as the manifest's sizing --chunk-rows CHUNK_ROWS rows per chunk (bounds memory) "
+                          "--resource-config RESOURCE_CONFIG the processing job's instances (SageMaker's resourceconfig.json); "
+                          "several: this one writes its share")
 
 
 def test_in_memory_splitting_needs_the_label_column(sample_raw):

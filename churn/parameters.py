@@ -86,8 +86,16 @@ def _strategy(value) -> str | None:
     return _choice(STRATEGIES, value)
 
 
+#: CreateProcessingJob takes at most this many instances (botocore's ProcessingInstanceCount).
+MAX_PROCESSING_INSTANCES = 100
+
+
 def _instance_count(value) -> str | None:
     return None if value >= 1 else "must be at least 1"
+
+
+def _processing_instances(value) -> str | None:
+    return None if 1 <= value <= MAX_PROCESSING_INSTANCES else f"must be in [1, {MAX_PROCESSING_INSTANCES}] (CreateProcessingJob's range)"
 
 
 def _not_empty(value) -> str | None:
@@ -110,6 +118,7 @@ _ALLOWED: dict[Callable, str] = {
     _strategy: " | ".join(STRATEGIES),
     _not_empty: "not empty",
     _instance_count: "x >= 1",
+    _processing_instances: f"1 <= x <= {MAX_PROCESSING_INSTANCES}",
     _training_instance: f"{sizing.AUTO} | {' | '.join(sizing.LOCAL_TYPES)} | ml.<family>.<size>",
 }
 #: What the backends take when a parameter has no default of its own (churn.backends.local and .cloud).
@@ -141,7 +150,7 @@ SPECS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec(
         "ProcessingInstanceCount", int, 1,
-        "instances of PreprocessData; above 1 (cloud only) each preprocesses a share of the input's files", _instance_count,
+        "instances of PreprocessData; above 1 (cloud only) each preprocesses a share of the input's files", _processing_instances,
     ),
     ParameterSpec(
         "TrainingInstanceCount", int, 1,

@@ -181,7 +181,7 @@ def test_the_parameter_table_as_churn_params_shows_it():
         ("AccuracyThreshold", "number", "0.8", "0 <= x <= 1"),
         ("ProcessingInstanceType", "text", "local (cloud: ml.m5.large)", "not empty"),
         ("TrainingInstanceType", "text", "local (cloud: auto)", "auto | local | local_gpu | ml.<family>.<size>"),
-        ("ProcessingInstanceCount", "integer", "1", "x >= 1"),
+        ("ProcessingInstanceCount", "integer", "1", "1 <= x <= 100"),
         ("TrainingInstanceCount", "integer", "1", "x >= 1"),
         ("ModelApprovalStatus", "text", "PendingManualApproval", "PendingManualApproval | Approved | Rejected"),
     ]

@@ -636,3 +636,44 @@ def test_an_empty_prefix_stages_keys_without_an_empty_segment(aws, tmp_path):
     _, input_keys, _ = stage_input(aws["s3"], backend, "file://" + str(SAMPLE_CSV.resolve()))
     assert all(not key.startswith("/") and "//" not in key for key in keys + input_keys)
     assert keys[0].startswith(f"code/{bundle_hash()}/") and input_keys[0].startswith("input/")
+
+
+def test_a_scaled_out_run_downloads_every_instances_split_files_and_the_whole_inputs_manifest(aws, simulate, tmp_path, step_results, candidate_outputs):
+    """ProcessingInstanceCount=2: PreprocessData's two instances left train-algo-1.csv and
+    train-algo-2.csv (and so on) and a manifest part each beside the common manifest.json; the
+    run downloads them all and records the whole input's manifest (its sizing, in summary.json)."""
+    from churn import split
+    from tests.steps.test_preprocess_sharded import HOSTS, _run, _shards
+
+    folders, out = _shards(tmp_path / "shards"), tmp_path / "shards" / "out"
+    for host in HOSTS:
+        _run(tmp_path / "shards", host, HOSTS, folders[host], out)
+    results = {key: body for key, body in step_results.items() if not key.startswith("PreprocessData/")}
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        results[f"PreprocessData/{path.relative_to(out).as_posix()}"] = path.read_bytes()
+    manifest = json.loads((out / "manifest" / "manifest.json").read_text())
+    property_files = {**execution_property_files(candidate_outputs, "ml.m5.xlarge"), "Steps.PreprocessData.PropertyFiles.Manifest": manifest}
+    simulator = simulate(property_files=property_files)
+    simulator.results = results
+    overrides = {"ProcessingInstanceCount": 2, "TrainingInstanceCount": 2, "TrainingInstanceType": "ml.m5.xlarge"}
+    result = run_cloud(_backend(), overrides, tmp_path / "runs", poll_seconds=0.01)
+    assert result.status == "Succeeded", result.summary.get("failure_reason")
+    requests = {step: request for step, _, request in simulator.requests}
+    assert requests["PreprocessData"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    assert requests["TrainModel"]["ResourceConfig"]["InstanceCount"] == 2
+    step_dir = tmp_path / "runs" / result.execution_id / "PreprocessData"
+    for name in split.SPLITS:
+        assert sorted(p.name for p in (step_dir / name).iterdir()) == [f"{name}-algo-1.csv", f"{name}-algo-2.csv"]
+    recorded = json.loads((step_dir / "manifest" / "manifest.json").read_text())
+    assert recorded["rows"] == {"train": 2310, "validation": 524, "test": 499} and recorded["instances"]["hosts"] == HOSTS
+    summary = json.loads((tmp_path / "runs" / result.execution_id / "summary.json").read_text())
+    assert summary["sizing"] == {"training_rows": 2310, "requested": "ml.m5.xlarge", "would_choose": "ml.m5.large", "chosen": "ml.m5.xlarge"}
+    assert summary["parameters"]["ProcessingInstanceCount"] == 2 and summary["parameters"]["TrainingInstanceCount"] == 2
+
+
+def test_a_sharded_run_that_auto_would_size_is_refused_before_anything_is_staged(aws, tmp_path):
+    from churn.parameters import ParameterError
+
+    with pytest.raises(ParameterError, match="^ProcessingInstanceCount=2 shards preprocessing"):
+        run_cloud(_backend(), {"ProcessingInstanceCount": 2}, tmp_path, poll_seconds=0.01)
+    assert aws["s3"].list_objects_v2(Bucket=_backend().bucket).get("KeyCount", 0) == 0

@@ -150,3 +150,27 @@ def test_a_label_that_is_not_0_or_1_fails_the_step_not_truncated(tmp_path, sampl
     with pytest.raises(ValueError, match="labels must be 0 or 1"):
         evaluate.main(["--model", str(model_dir), "--test", str(tmp_path / "test"), "--output", str(tmp_path / "eval")])
     assert not (tmp_path / "eval").exists()
+
+
+def test_a_sharded_test_split_is_read_whole_in_name_order_and_scores_as_one_file(tmp_path, sample_splits, trained_booster):
+    """A PreprocessData on several instances leaves test-algo-1.csv, test-algo-2.csv, ... (an
+    instance whose share had no test rows, an empty file): every file is read, none skipped,
+    and every metric is the one file's (they do not depend on row order)."""
+    lines = (sample_splits / "test" / "test.csv").read_text().splitlines(keepends=True)
+    shards = tmp_path / "test"
+    shards.mkdir()
+    (shards / "test-algo-1.csv").write_text("".join(lines[1::2]))
+    (shards / "test-algo-2.csv").write_text("".join(lines[::2]))
+    (shards / "test-algo-3.csv").write_text("")
+    labels, features = evaluate.read_labelled_csv(shards)
+    assert len(labels) == len(lines) and sorted(labels.tolist()) == sorted(evaluate.read_labelled_csv(sample_splits / "test")[0].tolist())
+    model = write_model_archive(tmp_path / "model.tar.gz", bytes(trained_booster.save_raw("ubj")))
+    for name, test in (("one", sample_splits / "test"), ("sharded", shards)):
+        evaluate.main(["--model", str(model), "--test", str(test), "--output", str(tmp_path / name)])
+    reports = {name: json.loads((tmp_path / name / "evaluation.json").read_text())["binary_classification_metrics"] for name in ("one", "sharded")}
+    # Every metric's value is the one file's (a standard deviation is a bootstrap's, which follows the row order).
+    assert {k: v.get("value") for k, v in reports["sharded"].items()} == {k: v.get("value") for k, v in reports["one"].items()}
+    for path in shards.iterdir():
+        path.write_text("")
+    with pytest.raises(ValueError, match="^the test split has no rows: test-algo-1.csv, test-algo-2.csv, test-algo-3.csv are empty$"):
+        evaluate.read_labelled_csv(shards)

@@ -17,6 +17,11 @@ import pandas as pd
 from churn.dataset import DEFAULT_SPEC, DatasetSpec
 
 
+def vocabularies(spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
+    """Each categorical column's vocabulary, in one-hot order (collected ones resolved first)."""
+    return _vocabularies(spec)
+
+
 def _vocabularies(spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
     collected = [c.name for c in spec.categorical_columns if c.vocabulary is None]
     if collected:
@@ -56,6 +61,11 @@ def _one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
     value's block is all zeros."""
     segments = {value: ",".join("1" if value == other else "0" for other in vocabulary) for value in vocabulary}
     return {**segments, "": ",".join("0" for _ in vocabulary)}
+
+
+def one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
+    """Each value's whole one-hot block as text (a missing value: all zeros)."""
+    return _one_hot_segments(vocabulary)
 
 
 def labelled_lines(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> list[str]:

@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from pandas._libs import hashtable as _hashtable
 
 from churn.dataset import DEFAULT_SPEC, DatasetSpec
 
@@ -134,6 +135,161 @@ def _require_float32(name: str, column: pd.Series, tokens: pd.Series) -> None:
         )
 
 
+def _fast_numbers(values: list[str]) -> list[str | None]:
+    """:func:`canonical_number` of many values at once, where a vectorized reading can prove the
+    spelling: ``None`` where it cannot (the caller asks :func:`canonical_number` for those).
+
+    Proven: an optional ``-``, integer digits without leading zeros, an optional fraction, at
+    most 15 significant digits (a double holds 15 decimal digits exactly, so ``repr`` gives the
+    same digits back) and at most 3 zeros after the point before the first significant one
+    (``repr`` writes ``1e-05`` from the fifth on). Its canonical spelling is the value with the
+    fraction's trailing zeros (and a bare point) dropped; zero is ``"0"`` whatever its sign."""
+    result: list[str | None] = [None] * len(values)
+    if not values:
+        return result
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    short = np.flatnonzero((lengths > 0) & (lengths <= 40))
+    if not short.size:
+        return result
+    picked = np.array(values, dtype=object)[short]
+    text = np.array(picked.tolist(), dtype=str)  # fixed-width UCS4, padded with NULs
+    width = text.dtype.itemsize // 4
+    chars = text.view(np.uint32).reshape(len(picked), width)
+    length = lengths[short]
+    position = np.arange(width)
+    inside = position < length[:, None]
+    digit = (chars >= 48) & (chars <= 57)
+    dot = chars == 46
+    minus = (chars == 45) & (position == 0)
+    ok = ((digit | dot | minus) | ~inside).all(axis=1) & ((chars != 0) | ~inside).all(axis=1)
+    dots = (dot & inside).sum(axis=1)
+    ok &= dots <= 1
+    point = np.where(dots == 1, dot.argmax(axis=1), length)
+    start = minus[:, 0].astype(np.int64)
+    integer_digits = point - start
+    ok &= integer_digits >= 1
+    first = chars[np.arange(len(picked)), np.minimum(start, width - 1)]
+    ok &= ~((integer_digits > 1) & (first == 48))
+    nonzero = digit & (chars != 48) & (position > point[:, None]) & inside
+    fraction = nonzero.any(axis=1)
+    last = width - 1 - nonzero[:, ::-1].argmax(axis=1)
+    first_fraction = nonzero.argmax(axis=1)
+    zero_integer = (integer_digits == 1) & (first == 48)
+    significant = np.where(zero_integer, 0, integer_digits) + np.where(
+        fraction, np.where(zero_integer, last - first_fraction + 1, last - point), 0
+    )
+    ok &= significant <= 15
+    ok &= ~(zero_integer & fraction & (first_fraction - point - 1 > 3))
+    end = np.where(fraction, last + 1, point)
+    kept = chars.copy()
+    kept[position >= end[:, None]] = 0
+    tokens = kept.reshape(-1).view(text.dtype).astype(object)
+    tokens[zero_integer & ~fraction] = "0"
+    spelled = np.full(len(values), None, dtype=object)
+    spelled[short[ok]] = tokens[ok]
+    return spelled.tolist()
+
+
+def _spelled(values: list[str], normal, missing: frozenset[str], allow_missing: bool,
+             missing_numbers: frozenset[str], numbers: bool) -> list[str | None]:
+    """What :func:`_normalise` maps each distinct value to (``None``: a problem), with numbers
+    spelled by :func:`_fast_numbers` where it can (``normal(stripped value, spelling or None)``)."""
+    fast = _fast_numbers(values) if numbers else [None] * len(values)
+    if missing.intersection(values) or missing_numbers.intersection(fast):
+        fast = [None if v in missing or t in missing_numbers else t for v, t in zip(values, fast)]
+    tokens: list[str | None] = []
+    for value, spelled in zip(values, fast):
+        if spelled is not None:
+            tokens.append(normal(value, spelled))
+            continue
+        stripped = str(value).strip()
+        if stripped in missing or not stripped or (missing_numbers and _number_or_none(stripped) in missing_numbers):
+            tokens.append(MISSING if allow_missing else None)
+        else:
+            tokens.append(normal(stripped, None))
+    return tokens
+
+
+def _numeric_spelled(values: list[str], missing: frozenset[str], allow_missing: bool, missing_numbers: frozenset[str]) -> list[str | None]:
+    """:func:`_spelled` for a numeric column: per value only where :func:`_fast_numbers` cannot."""
+    fast = _fast_numbers(values)
+    redo = [i for i, t in enumerate(fast) if t is None]
+    if missing.intersection(values) or missing_numbers.intersection(fast):
+        redo = [i for i, (v, t) in enumerate(zip(values, fast)) if t is None or v in missing or t in missing_numbers]
+    if redo:
+        again = _spelled([values[i] for i in redo], lambda text, _: _number_or_none(text), missing, allow_missing, missing_numbers, False)
+        for i, token in zip(redo, again):
+            fast[i] = token
+    return fast
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of an object array of strings (a missing value coded -1), through
+    pandas' string hash table directly where it has one (twice as fast: no check of the values'
+    types first; after ``astype(str)`` they are strings or missing)."""
+    table = getattr(_hashtable, "StringHashTable", None)
+    if table is not None:
+        try:
+            distinct, codes = table(len(values)).factorize(values)
+            return np.asarray(codes), np.asarray(distinct)
+        except (TypeError, ValueError):
+            pass
+    codes, distinct = pd.factorize(values)
+    return np.asarray(codes), np.asarray(distinct)
+
+
+def _distinct(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's code into the column's distinct values (as ``str``), a missing value (NaN, in a
+    frame not read by :mod:`churn.tables`) being one more of them."""
+    if getattr(series.dtype, "storage", None) == "pyarrow":  # Arrow factorizes its strings itself
+        codes, distinct = series.factorize()
+        codes, distinct = np.asarray(codes), np.asarray(distinct, dtype=object)
+    else:
+        codes, distinct = _factorize(series.to_numpy(dtype=object))
+    values = [str(v) for v in distinct]
+    absent = codes < 0
+    if absent.any():
+        values.append(str(series.iloc[int(absent.argmax())]))
+        codes = np.where(absent, len(values) - 1, codes)
+    return codes, values
+
+
+class EncodedTable:
+    """A canonical table (see :func:`canonical_table`) held as, per column, the distinct tokens
+    and each row's code into them: what the preprocessing step builds its lines from without a
+    Python call per value."""
+
+    def __init__(self, index: pd.Index, columns: dict[str, tuple[np.ndarray, list[str]]], dtypes: dict):
+        self.index = index
+        self.columns = columns
+        self._dtypes = dtypes
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def unique(self, name: str) -> list[str]:
+        """The distinct tokens of a column (each row's token is one of them)."""
+        return self.columns[name][1]
+
+    def values(self, name: str) -> np.ndarray:
+        codes, tokens = self.columns[name]
+        return np.array(tokens, dtype=object)[codes]
+
+    def counts(self, name: str) -> dict[str, int]:
+        codes, tokens = self.columns[name]
+        counts: dict[str, int] = {}
+        for token, count in zip(tokens, np.bincount(codes, minlength=len(tokens)).tolist()):
+            if count:
+                counts[token] = counts.get(token, 0) + count
+        return counts
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {name: pd.Series(self.values(name), index=self.index, dtype=self._dtypes[name]) for name in self.columns},
+            index=self.index,
+        )
+
+
 def canonical_table(frame: pd.DataFrame, *, require_label: bool = True, spec: DatasetSpec = DEFAULT_SPEC) -> pd.DataFrame:
     """Validate a raw churn frame (all values strings) and return its canonical tokens.
 
@@ -147,6 +303,13 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True, spec: Da
     here (the vocabulary is what the whole input holds). Raises :class:`SchemaError` naming the
     problem.
     """
+    return encoded_table(frame, require_label=require_label, spec=spec).frame()
+
+
+def encoded_table(frame: pd.DataFrame, *, require_label: bool = True, spec: DatasetSpec = DEFAULT_SPEC) -> EncodedTable:
+    """:func:`canonical_table` as an :class:`EncodedTable`: each column is validated and spelled
+    once per distinct value (numbers by :func:`_fast_numbers` where it can), and a column with a
+    problem is handed to :func:`_normalise` and :func:`_require_float32`, whose messages name it."""
     if frame.shape[1] == 0:
         raise SchemaError("input is empty: no header and no rows")
     wanted = spec.required_columns if require_label or spec.label in frame.columns else spec.feature_source_columns
@@ -163,33 +326,50 @@ def canonical_table(frame: pd.DataFrame, *, require_label: bool = True, spec: Da
     written_missing = frozenset(spec.missing_values)
     # In a column of numbers a missing value written as a number matches by value (-1.0 is -1).
     missing_numbers = frozenset(n for n in map(_number_or_none, spec.missing_values) if n is not None)
-    columns = {}
+    columns: dict[str, tuple[np.ndarray, list[str]]] = {}
     for name in wanted:
+        series = raw[name]
+        codes, values = _distinct(series)
         if name == spec.label:
-            values = " or ".join(map(repr, (*spec.positive, *spec.negative)))
-            columns[name] = _normalise(
-                name, raw[name], spec.label_encoding.get, f"label {{name!r}} must be {values}; unknown values at {{examples}}",
-            )
+            encoding = spec.label_encoding
+            tokens = _spelled(values, lambda text, _, e=encoding: e.get(text), frozenset({""}), False, frozenset(), False)
+            if None in tokens:
+                values_ = " or ".join(map(repr, (*spec.positive, *spec.negative)))
+                _normalise(name, series, encoding.get, f"label {{name!r}} must be {values_}; unknown values at {{examples}}")
+            columns[name] = (codes, tokens)  # type: ignore[assignment]
             continue
         column = spec.column(name)
         if column.kind == "categorical":
-            spell = _number_or_none if column.numbers else (lambda text: text)
             vocabulary = None if column.vocabulary is None else set(column.vocabulary)
-            problem = (
-                "column {name!r} must be numeric; bad values at {examples}" if vocabulary is None
-                else "column {name!r} has values outside its vocabulary at {examples}"
-            )
-            columns[name] = _normalise(
-                name, raw[name], lambda text, v=vocabulary, f=spell: f(text) if v is None or f(text) in v else None,
-                problem, written_missing, column.missing, missing_numbers if column.numbers else frozenset(),
-            )
+            numbers = column.numbers
+
+            def normal(text, spelled, v=vocabulary, numbers=numbers):
+                token = (spelled if spelled is not None else _number_or_none(text)) if numbers else text
+                return token if v is None or token in v else None
+
+            tokens = _spelled(values, normal, written_missing, column.missing, missing_numbers if numbers else frozenset(), numbers)
+            if None in tokens:
+                spell = _number_or_none if numbers else (lambda text: text)
+                problem = (
+                    "column {name!r} must be numeric; bad values at {examples}" if vocabulary is None
+                    else "column {name!r} has values outside its vocabulary at {examples}"
+                )
+                _normalise(
+                    name, series, lambda text, v=vocabulary, f=spell: f(text) if v is None or f(text) in v else None,
+                    problem, written_missing, column.missing, missing_numbers if numbers else frozenset(),
+                )
         else:
-            columns[name] = _normalise(
-                name, raw[name], _number_or_none, "column {name!r} must be numeric; bad values at {examples}", written_missing, column.missing,
-                missing_numbers,
-            )
-            _require_float32(name, raw[name], columns[name])
-    return pd.DataFrame(columns, index=raw.index)
+            tokens = _numeric_spelled(values, written_missing, column.missing, missing_numbers)
+            if None in tokens:
+                _normalise(
+                    name, series, _number_or_none, "column {name!r} must be numeric; bad values at {examples}", written_missing,
+                    column.missing, missing_numbers,
+                )
+            # Beyond float32's range only as repr writes such a number: with an exponent.
+            if any("e" in t and abs(float(t)) > FLOAT32_MAX for t in tokens):  # type: ignore[operator, arg-type]
+                _require_float32(name, series, pd.Series(np.array(tokens, dtype=object)[codes], index=series.index))
+        columns[name] = (codes, tokens)  # type: ignore[assignment]
+    return EncodedTable(raw.index, columns, {name: raw[name].dtype for name in wanted})
 
 
 def ignored_columns(frame: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> list[str]:

@@ -49,12 +49,23 @@ def row_keys(table: pd.DataFrame) -> list[str]:
     return ["\x1f".join(row) for row in zip(*columns)]
 
 
-def hash_values(keys: Iterable[str], seed: int) -> list[int]:
-    """Each key's 64-bit BLAKE2b hash keyed by the seed: the split and the order inside it."""
+def hash_values(keys: Iterable[str] | Iterable[bytes], seed: int) -> list[int]:
+    """Each key's 64-bit BLAKE2b hash keyed by the seed: the split and the order inside it.
+    Keys are strings, or their UTF-8 bytes."""
     validate_seed(seed)
-    salt = str(seed).encode()
-    blake2b = hashlib.blake2b
-    return [int.from_bytes(blake2b(k.encode(), digest_size=8, key=salt).digest(), "big") for k in keys]
+    keyed = hashlib.blake2b(digest_size=8, key=str(seed).encode())
+    copy = keyed.copy  # the key's block is hashed once, not once per row
+    digests = []
+    for key in keys:
+        hasher = copy()
+        hasher.update(key.encode() if isinstance(key, str) else key)
+        digests.append(hasher.digest())
+    return np.frombuffer(b"".join(digests), dtype=">u8").tolist()
+
+
+def fractions(values: list[int]) -> np.ndarray:
+    """Hash values as numbers in [0, 1): over 2**64."""
+    return _fractions(values)
 
 
 def _fractions(values: list[int]) -> np.ndarray:

@@ -17,7 +17,6 @@ split files hold, together, exactly the rows one instance would write.
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import tempfile
 from collections import Counter
@@ -26,6 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from churn import dataset, features, schema, sizing, split, tables
@@ -46,7 +46,7 @@ def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
     for table in tables_:
         for name, values in seen.items():
-            values.update(table[name].unique())
+            values.update(table.unique(name) if isinstance(table, schema.EncodedTable) else table[name].unique())
             values.discard(schema.MISSING)
             if len(values) > dataset.MAX_COLLECTED_VALUES:
                 raise schema.SchemaError(
@@ -83,16 +83,178 @@ class _Account:
     missing: Counter = field(default_factory=Counter)
 
 
-def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, account: _Account) -> Iterator[pd.DataFrame]:
-    """The canonical table of each raw chunk (validated: the first bad chunk raises the run's
-    :class:`~churn.schema.SchemaError`), counted into ``account`` on the way."""
+def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, account: _Account) -> Iterator[schema.EncodedTable]:
+    """The canonical table of each raw chunk, encoded (validated: the first bad chunk raises the
+    run's :class:`~churn.schema.SchemaError`), counted into ``account`` on the way."""
     for number, chunk in enumerate(tables.read_raw_chunks(location, chunk_rows)):
         if number == 0:
             account.ignored = schema.ignored_columns(chunk, spec)
-        table = schema.canonical_table(chunk, require_label=True, spec=spec)
-        account.labels.update(table[spec.label].value_counts().to_dict())
-        account.missing.update({name: int((table[name] == schema.MISSING).sum()) for name in spec.feature_source_columns})
+        table = schema.encoded_table(chunk, require_label=True, spec=spec)
+        account.labels.update(table.counts(spec.label))
+        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
         yield table
+
+
+def _pieces(columns: list[tuple[np.ndarray, list[str]]], order: np.ndarray | None, end: str) -> np.ndarray:
+    """Each row's tokens of ``columns`` (codes into distinct tokens), rows in ``order``, and ``end``
+    last: an object matrix whose ``ravel`` is every row's pieces one after the other."""
+    rows = len(columns[0][0])
+    pieces = np.empty((rows, len(columns) + 1), dtype=object)
+    for j, (codes, tokens) in enumerate(columns):
+        pieces[:, j] = np.array(tokens, dtype=object)[codes if order is None else codes[order]]
+    pieces[:, -1] = end
+    return pieces
+
+
+def _row_keys(table: schema.EncodedTable) -> list[bytes]:
+    """:func:`churn.split.row_keys` of an encoded table, UTF-8 encoded, joined as one text (rows
+    ended by a newline no token holds) and split again: no Python call per row."""
+    columns = list(table.columns.values())
+    if any("\n" in token for _, tokens in columns for token in tokens):
+        return [key.encode() for key in split.row_keys(table.frame())]
+    text = "\x1f".join(_pieces(columns, None, "\n").ravel().tolist()).encode()
+    return text[:-2].split(b"\x1f\n\x1f")  # a row's tokens, then "\x1f\n" and the next row's "\x1f"
+
+
+def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[np.ndarray, list[str]]]:
+    """The columns of :func:`churn.features.labelled_lines` as codes into distinct pieces: the
+    label, the numbers, then each category's whole one-hot block."""
+    columns = [table.columns[spec.label]] + [table.columns[name] for name in spec.numeric_columns]
+    for name, vocabulary in features.vocabularies(spec).items():
+        codes, tokens = table.columns[name]
+        segments = features.one_hot_segments(vocabulary)
+        columns.append((codes, [segments[token] for token in tokens]))
+    return columns
+
+
+def _sorted_runs(
+    table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int,
+) -> Iterator[tuple[int, np.ndarray, bytes]]:
+    """:func:`churn.split.keyed_rows` of a chunk for the streaming merge: for each split with
+    rows, its index, the rows' hash values in order and their lines (ASCII, newline-ended)."""
+    keys = _row_keys(table)
+    values = split.hash_values(keys, seed)
+    which = split.split_indices(split.fractions(values), train_ratio, validation_ratio)
+    hashes = np.array(values, dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    columns = _line_columns(table, spec)
+    tied = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    if tied.size:  # equal hash values (repeated rows, or a collision): ordered by line
+        order = order.copy()
+        start = 0
+        while start < tied.size:
+            stop = start
+            while stop + 1 < tied.size and tied[stop + 1] == tied[stop] + 1:
+                stop += 1
+            first, last = int(tied[start]), int(tied[stop]) + 2
+            rows = order[first:last]
+            if len({keys[i] for i in rows.tolist()}) > 1:
+                lines = [",".join(tokens[codes[i]] for codes, tokens in columns) for i in rows.tolist()]
+                order[first:last] = rows[sorted(range(len(rows)), key=lines.__getitem__)]
+            start = stop + 1
+    hashes, which = hashes[order], which[order]
+    pieces = _pieces(columns, order, "\n")
+    for index in range(len(split.SPLITS)):
+        low, high = np.searchsorted(which, index, "left"), np.searchsorted(which, index, "right")
+        if high > low:
+            text = ",".join(pieces[low:high].ravel().tolist()).replace(",\n,", "\n")
+            yield index, hashes[low:high], (text[:-2] + "\n").encode("ascii")
+
+
+def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:
+    """A sorted run: its row count, its hash values (little-endian uint64), its lines."""
+    with path.open("wb") as handle:
+        handle.write(len(hashes).to_bytes(8, "little"))
+        handle.write(hashes.astype("<u8").tobytes())
+        handle.write(lines)
+
+
+class _RunReader:
+    """Reads a sorted run block by block: its hash values and lines (without the newline)."""
+
+    def __init__(self, path: Path, block_bytes: int):
+        self.handle = path.open("rb")
+        self.left = int.from_bytes(self.handle.read(8), "little")  # rows not loaded yet
+        self.hash_at, self.text_at = 8, 8 + 8 * self.left
+        self.block_bytes, self.tail = block_bytes, b""
+        self.hashes: np.ndarray = np.zeros(0, dtype=np.uint64)
+        self.lines: list[bytes] = []
+        self.at = 0  # the next row of the block to merge
+
+    def load(self) -> None:
+        lines: list[bytes] = []
+        while not lines:
+            self.handle.seek(self.text_at)
+            data = self.handle.read(self.block_bytes)
+            self.text_at += len(data)
+            lines = (self.tail + data).split(b"\n")
+            self.tail = lines.pop()
+        self.handle.seek(self.hash_at)
+        self.hashes = np.frombuffer(self.handle.read(8 * len(lines)), dtype="<u8").astype(np.uint64)
+        self.hash_at += 8 * len(lines)
+        self.left -= len(lines)
+        self.lines, self.at = lines, 0
+
+    def taking(self, bound: tuple[int, bytes] | None) -> int:
+        """How many rows of the block, from ``at``, sort at or before ``bound`` (all: None)."""
+        if bound is None:
+            return len(self.lines) - self.at
+        value, line = bound
+        stop = int(np.searchsorted(self.hashes, np.uint64(value), "left"))
+        stop = max(stop, self.at)
+        while stop < len(self.lines) and int(self.hashes[stop]) == value and self.lines[stop] <= line:
+            stop += 1
+        return stop - self.at
+
+
+def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter) -> tuple[int, int]:
+    """Merge sorted runs into ``out`` in (hash value, line) order, block by block: every row not
+    after the least last row of the blocks loaded (of the runs with more to load) goes out at once,
+    sorted by numpy. Returns the rows written and how many repeat the row before them."""
+    block_bytes = max(1 << 14, min(1 << 20, (64 << 20) // max(1, len(paths))))
+    with ExitStack() as stack:
+        readers = [_RunReader(p, block_bytes) for p in paths]
+        for reader in readers:
+            stack.callback(reader.handle.close)
+        count, duplicates = 0, 0
+        previous: tuple[int, bytes] | None = None
+        while True:
+            for reader in readers:
+                if reader.at == len(reader.lines) and reader.left:
+                    reader.load()
+            readers = [r for r in readers if r.at < len(r.lines)]
+            if not readers:
+                break
+            waiting = [r for r in readers if r.left]
+            bound = min((int(r.hashes[-1]), r.lines[-1]) for r in waiting) if waiting else None
+            hashes, lines = [], []
+            for reader in readers:
+                take = reader.taking(bound)
+                hashes.append(reader.hashes[reader.at:reader.at + take])
+                lines.extend(reader.lines[reader.at:reader.at + take])
+                reader.at += take
+            merged = np.concatenate(hashes)
+            if len(hashes) > 1:
+                order = np.argsort(merged, kind="stable")
+                merged = merged[order]
+                lines = [lines[i] for i in order.tolist()]
+            tied = np.flatnonzero(merged[1:] == merged[:-1])
+            start = 0
+            while start < tied.size:  # equal hash values from different runs: ordered by line
+                stop = start
+                while stop + 1 < tied.size and tied[stop + 1] == tied[stop] + 1:
+                    stop += 1
+                first, last = int(tied[start]), int(tied[stop]) + 2
+                lines[first:last] = sorted(lines[first:last])
+                start = stop + 1
+            duplicates += sum(lines[i] == lines[i + 1] for i in tied.tolist())
+            if previous is not None and lines and previous == (int(merged[0]), lines[0]):
+                duplicates += 1
+            if lines:
+                previous = (int(merged[-1]), lines[-1])
+                out.write(b"\n".join(lines) + b"\n")
+                count += len(lines)
+        return count, duplicates
 
 
 def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS) -> str:
@@ -133,31 +295,19 @@ def write_splits_streaming(
     with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
         runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
         for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
-            keyed = split.keyed_rows(table, features.labelled_lines(table, spec), train_ratio, validation_ratio, seed)
-            buckets: tuple[list[str], ...] = tuple([] for _ in split.SPLITS)
-            for value, line, which in keyed:
-                buckets[which].append(f"{value:016x}\t{line}\n")
-            for name, bucket in zip(split.SPLITS, buckets):
-                path = Path(scratch) / f"{name}-{number:06d}.txt"
-                path.write_text("".join(bucket))
+            for index, hashes, lines in _sorted_runs(table, spec, train_ratio, validation_ratio, seed):
+                name = split.SPLITS[index]
+                path = Path(scratch) / f"{name}-{number:06d}.run"
+                _write_run(path, hashes, lines)
                 runs[name].append(path)
         labels = account.labels
         schema.require_both_classes_counts(labels, spec)
         rows, digests, duplicates = {}, {}, 0
         for name in split.SPLITS:
-            with ExitStack() as stack, tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
-                count, block, previous = 0, [], None
-                for keyed_line in heapq.merge(*(stack.enter_context(p.open()) for p in runs[name])):
-                    # Identical rows hash alike, so they arrive side by side (and in one split).
-                    duplicates += keyed_line == previous
-                    previous = keyed_line
-                    block.append(keyed_line[17:])  # drop the 16-digit hash and the tab
-                    if len(block) == 8192:
-                        out.write("".join(block))
-                        count, block = count + len(block), []
-                out.write("".join(block))
-                count += len(block)
-            rows[name], digests[name] = count, out.hexdigest()
+            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
+                rows[name], repeated = _merge_runs(runs[name], out)
+                duplicates += repeated
+            digests[name] = out.hexdigest()
     return {
         "rows": rows, "sha256": digests, "ignored_columns": account.ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
         # Churned ("1") and stayed ("0") rows of the whole input: the class balance.

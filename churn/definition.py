@@ -42,17 +42,22 @@ def sizes_training(definition: dict) -> bool:
 def step_names(definition: dict) -> list[str]:
     """Every step of a compiled definition, in its order, a condition's steps right after it
     (its if-steps, then its else-steps): the names a run's steps are recorded under."""
-    names: list[str] = []
+    return list(step_types(definition))
+
+
+def step_types(definition: dict) -> dict[str, str]:
+    """Step name -> its ``Type``, for every step of a compiled definition in :func:`step_names`' order."""
+    types: dict[str, str] = {}
 
     def walk(steps: list[dict]) -> None:
         for step in steps:
-            names.append(step["Name"])
+            types[step["Name"]] = str(step.get("Type"))
             if step.get("Type") == "Condition":
                 walk(step["Arguments"].get("IfSteps", []))
                 walk(step["Arguments"].get("ElseSteps", []))
 
     walk(definition["Steps"])
-    return names
+    return types
 
 
 def candidate_steps(run_dir: Path, kind: str) -> dict[str, str]:

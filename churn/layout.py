@@ -53,6 +53,9 @@ TRIALS_FILE = "trials.json"
 #: What the runs of a runs folder share, beside their own folders: the step cache (with the
 #: report's memoised plots in ``.cache/plots``), the staged inputs and the step code bundles.
 CACHE_DIR, INPUTS_DIR, CODE_DIR = ".cache", ".inputs", ".code"
+#: Under the runs folder: what each succeeded local run did, by a digest of what decided it
+#: (a re-run with nothing changed replays it without the SDK: ``churn.runner.replay``).
+REPLAY_DIR = ".replay"
 PLOTS_DIR = "plots"
 
 #: The steps whose outputs are a run's artifacts (churn.pipeline names them so).

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from churn.files import file_sha256
-from churn.layout import CACHE_DIR, PLOTS_DIR, STEP_LOG, TRIALS_FILE, TUNE_STEP
+from churn.layout import CACHE_DIR, PLOTS_DIR, STEP_LOG, TUNE_STEP
 from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
 from churn.registry import Registry
@@ -163,7 +163,14 @@ def step_graph_plot(run_dir: Path, steps: tuple[StepRecord, ...]) -> str | None:
         if step.name not in graph.nodes and step.status != "NotStarted" and before.name in graph.nodes:
             graph.nodes.append(step.name)
             graph.edges.append((before.name, step.name, ""))
-    return base64.b64encode(render(graph, statuses)).decode()
+    # What the picture shows (each box's status, duration as drawn and cache hit): a re-run with
+    # nothing changed draws the same picture, reused from the plots cache (matplotlib is slow to load).
+    shown = [
+        (name, record.status, None if record.duration_seconds is None else f"{record.duration_seconds:.1f}", record.cache_hit)
+        for name in graph.nodes if (record := statuses.get(name)) is not None
+    ]
+    drawn = json.dumps([graph.nodes, graph.edges, shown])
+    return _memoised(run_dir, f"step-graph:{drawn}", [], lambda: base64.b64encode(render(graph, statuses)).decode())
 
 
 def _table(rows: list[tuple], header: tuple) -> str:
@@ -309,8 +316,10 @@ def _tuning_section(run_dir: Path, tuning: dict | None) -> list[str]:
     metric, maximize = str(objective.get("metric") or "objective"), objective.get("type") != "Minimize"
     names = list(dict.fromkeys(name for t in trials for name in t.get("hyperparameters") or {}))
     best = best_trial(tuning)
-    trials_file = run_dir / TUNE_STEP / TRIALS_FILE
-    plot = _memoised(run_dir, "tuning", [trials_file], lambda: tuning_plot(trials, metric, maximize)) if trials_file.is_file() else tuning_plot(trials, metric, maximize)
+    # Memoised by what the plot shows (trials.json also holds when each trial ran): a re-run whose
+    # trials all came from the cache draws the same picture.
+    drawn = json.dumps([metric, maximize, [(t["number"], t.get("objective")) for t in trials]])
+    plot = _memoised(run_dir, f"tuning:{drawn}", [], lambda: tuning_plot(trials, metric, maximize))
     rows = []
     for t in trials:
         won = best is not None and t is best

@@ -141,7 +141,9 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     (finished_run.parent / ".cache").mkdir()
     first = build_report(finished_run)
     stored = sorted((finished_run.parent / ".cache" / "plots").iterdir())
-    assert len(stored) == 4  # ROC, PR, confusion matrix, feature importance (the graph changes per run)
+    # ROC, PR, confusion matrix, feature importance and the step graph (by the statuses and
+    # durations it shows: a re-run with nothing changed draws the same one)
+    assert len(stored) == 5
     for plot in stored:
         os.utime(plot, (1, 1))
     assert build_report(finished_run) == first
@@ -149,11 +151,11 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     winner = finished_run / "SelectModel" / "evaluation" / "evaluation.json"
     winner.write_text(winner.read_text().replace('"auc"', '"auc" ', 1))
     build_report(finished_run)
-    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 5  # the winner's: a new confusion matrix
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 6  # the winner's: a new confusion matrix
     candidate = finished_run / "EvaluateBaseline" / "evaluation" / "evaluation.json"
     candidate.write_text(candidate.read_text().replace('"auc"', '"auc" ', 1))
     build_report(finished_run)
-    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # a candidate's: new ROC and PR curves
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 8  # a candidate's: new ROC and PR curves
 
 
 def test_report_never_unpickles_the_model_and_says_why_the_plot_is_missing(finished_run):

@@ -6,15 +6,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import re
 import shutil
 import sqlite3
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from churn import parameters as parameter_specs
 from churn.backends import docker
@@ -22,13 +25,13 @@ from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
 from churn.history import is_running, process_start
-from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, RUN_RECORD, STEP_LOG, TRIALS_FILE
+from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, REPLAY_DIR, RUN_RECORD, STEP_LOG, TRIALS_FILE
 from churn.registry import PendingRegistration, Registry
-from churn.runner.events import Events, RunStarted
-from churn.runner.local_executor import StepFailure
-from churn.runner.local_executor import execute as execute_locally
+from churn.runner import replay
+from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.runner.local_jobs import (
-    JobsFolder, LocalRun, bounded, keep_log, locked, remove_all_but, remove_dead_runs, store_lock, write_run_record,
+    JobsFolder, LocalRun, StepFailure, bounded, keep_log, locked, remove_all_but, remove_dead_runs, run_job, store_lock,
+    write_run_record,
 )
 from churn.runner.runs import (
     RunError,
@@ -146,6 +149,7 @@ def run_local(
     :func:`~churn.runner.scheduling.default_max_parallel_steps`). With
     ``expected_input_sha256`` (a resume) the run refuses an input whose content changed."""
     overrides = dict(overrides)
+    requested = dict(overrides)  # (InputData becomes the staged copy below)
     parameter_specs.check_together(overrides)
     backend.check_scaling(overrides)  # counts above 1: where they can run
     requested_input = input_uri(str(overrides.get("InputData", backend.input_data)), "local")
@@ -195,38 +199,81 @@ def run_local(
         run = LocalRun(
             runs_dir=runs_dir, jobs=jobs, cache=cache, max_parallel=max_parallel_steps or default_max_parallel_steps(),
             verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
+            # What the execution's steps ran, for its replay record (a plain run only: a resumed
+            # run or a recorded version is never replayed).
+            journal=[] if cache is not None and resumed_from is None and expected_definition_sha256 is None
+            and backend.code_version is None else None,
         )
-        parameters_requested = {**overrides, "InputData": requested_input}
+        finished: list[StepFinished] = []
 
         def started(event) -> None:
             if isinstance(event, RunStarted):
                 run.execution_id = event.execution_id
-                write_run_record(
-                    runs_dir / event.execution_id,
-                    {
-                        "execution_id": event.execution_id, "parameters": parameters_requested, "input_sha256": staged.sha256,
-                        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
-                        "process_start": process_start(os.getpid()),
-                        "resumed_from": resumed_from, "definition_sha256": definition_sha256,
-                        "code_version": backend.code_version or bundle_hash(backend.dataset), "tuning": backend.tuning,
-                    },
-                )
+                _write_run_record(backend, run, overrides, requested_input, staged, definition_sha256, resumed_from)
+            elif isinstance(event, StepFinished):
+                finished.append(event)
 
         registration = _Registration(backend, runs_dir)
         try:  # whatever happens, an uncommitted registration is rolled back (a no-op once committed)
-            return _execute_and_summarize(
+            result = _execute_and_summarize(
                 backend, pipeline, session, overrides, run, jobs, registration, Events(started, (events or Events()).emit),
                 definition=definition, requested_input=requested_input, resumed_from=resumed_from, input_sha256=staged.sha256,
             )
         finally:
             registration.abandon()
+        if run.journal is not None and result.status == "Succeeded":
+            _record_replay(backend, run, requested, requested_input, staged, definition, finished, registration, result)
+        return result
+
+
+def _write_run_record(
+    backend: LocalBackend, run: LocalRun, overrides: dict, requested_input: str, staged: StagedInput, definition_sha256: str,
+    resumed_from: str | None,
+) -> None:
+    """``runs/<id>/run.json``, written as the execution starts (see :func:`write_run_record`)."""
+    execution_id = str(run.execution_id)
+    write_run_record(
+        run.runs_dir / execution_id,
+        {
+            "execution_id": execution_id, "parameters": {**overrides, "InputData": requested_input}, "input_sha256": staged.sha256,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+            "process_start": process_start(os.getpid()),
+            "resumed_from": resumed_from, "definition_sha256": definition_sha256,
+            "code_version": backend.code_version or bundle_hash(backend.dataset), "tuning": backend.tuning,
+        },
+    )
+
+
+def _record_replay(backend: LocalBackend, run: LocalRun, overrides: dict, requested_input: str, staged: StagedInput,
+                   definition: str, finished: list[StepFinished], registration: _Registration, result: RunResult) -> None:
+    """Leave the replay record of a succeeded run (:mod:`churn.runner.replay`); a record that
+    cannot be made or written is no record (the next run takes the full path)."""
+    if run.cache is None or run.journal is None:
+        return
+    record = replay.build_record(
+        execution_id=str(run.execution_id), definition=definition, parameters=dict(result.record.parameters), finished=finished,
+        journal=run.journal, register_args=registration.arguments, image_id=run.cache.image_id,
+    )
+    if record is None:
+        return
+    try:
+        replay.write_record(run.runs_dir, replay.replay_digest(backend, overrides, requested_input, staged.sha256), record)
+    except OSError as error:
+        logging.getLogger(__name__).warning("the replay record was not written (%s)", error)
+
+
+def execute_locally(*args, **kwargs):
+    """:func:`churn.runner.local_executor.execute`, imported when a run executes (the SDK with it:
+    a replayed run never imports it)."""
+    from churn.runner.local_executor import execute
+
+    return execute(*args, **kwargs)
 
 
 def _execute_and_summarize(
     backend, pipeline, session, overrides, run: LocalRun, jobs: JobsFolder, registration: _Registration, events: Events,
     *, definition: str, requested_input: str, resumed_from: str | None, input_sha256: str,
 ) -> RunResult:
-    runs_dir, cache = run.runs_dir, run.cache
     try:
         with backend.sdk_scope():
             execution = execute_locally(
@@ -234,21 +281,37 @@ def _execute_and_summarize(
                 events=events, own_steps={"RegisterModel": registration.run},
             )
     except KeyboardInterrupt:  # (the caller rolls the registration back)
-        marked = _mark_interrupted(runs_dir / run.execution_id if run.execution_id else None)
-        raise RunInterrupted(
-            "interrupted: the execution was stopped and its containers removed; "
-            + ("what it stopped was not cached; what finished before was (a tuning step's trials too)" if cache is not None
-               else "nothing of it was cached")
-            + (f"; its partial outputs are in {marked} (churn run --resume {run.execution_id} continues it)" if marked else "")
-        ) from None
+        raise _interrupted(run) from None
     finally:
         docker.remove_job_containers(jobs.path)
         jobs.close()
+    return _summarize(
+        run, registration, execution.describe(), execution.list_steps()["PipelineExecutionSteps"],
+        definition=definition, parameters={**execution.pipeline_parameters, "InputData": requested_input},
+        resumed_from=resumed_from, input_sha256=input_sha256,
+    )
 
-    describe = execution.describe()
+
+def _interrupted(run: LocalRun) -> RunInterrupted:
+    """Ctrl-C: the run folder marked interrupted, and what to tell the user."""
+    marked = _mark_interrupted(run.runs_dir / run.execution_id if run.execution_id else None)
+    return RunInterrupted(
+        "interrupted: the execution was stopped and its containers removed; "
+        + ("what it stopped was not cached; what finished before was (a tuning step's trials too)" if run.cache is not None
+           else "nothing of it was cached")
+        + (f"; its partial outputs are in {marked} (churn run --resume {run.execution_id} continues it)" if marked else "")
+    )
+
+
+def _summarize(
+    run: LocalRun, registration: _Registration, describe: dict, steps: list[dict], *, definition: str, parameters: dict,
+    resumed_from: str | None, input_sha256: str,
+) -> RunResult:
+    """A finished execution's run folder completed: failed steps' leftovers removed, the
+    definition and summary written, then the registration committed and the report written."""
+    runs_dir, cache = run.runs_dir, run.cache
     run_dir = runs_dir / describe["PipelineExecutionArn"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    steps = execution.list_steps()["PipelineExecutionSteps"]
     failed_logs = []
     for step in steps:
         if step.get("StepStatus") == "Failed":
@@ -266,8 +329,7 @@ def _execute_and_summarize(
     if describe.get("FailureReason"):
         describe["FailureReason"] = bounded(describe["FailureReason"], failed_logs[0] if failed_logs else str(run_dir))
     finish = dict(
-        backend="local", run_dir=run_dir, definition=definition,
-        parameters={**execution.pipeline_parameters, "InputData": requested_input}, resumed_from=resumed_from,
+        backend="local", run_dir=run_dir, definition=definition, parameters=parameters, resumed_from=resumed_from,
         input_sha256=input_sha256, report=False,
     )
     package = registration.package
@@ -287,6 +349,123 @@ def _execute_and_summarize(
             result = _summary_or_error(lambda: finish_run(**finish, describe=failed, list_steps=steps, registered_model=None), run_dir)
     write_run_report(run_dir)
     return result
+
+
+def replay_local(
+    backend: LocalBackend, overrides: dict[str, object], *, events: Events | None = None, max_parallel_steps: int | None = None,
+) -> RunResult | None:
+    """Run the pipeline again without compiling it, when nothing changed since a run that
+    succeeded with the same digest (:mod:`churn.runner.replay`): every step's cache entry is
+    checked first, then the recorded steps are done again from the cache as a cached run does
+    them (the same run folder, events, summary, registration and report), without the SDK.
+    None when the run is not provably unchanged: the caller runs it in full."""
+    runs_dir = backend.runs_dir
+    if not (runs_dir / REPLAY_DIR).is_dir():
+        return None
+    overrides = dict(overrides)
+    try:
+        parameter_specs.check_together(overrides)
+        requested_input = input_uri(str(overrides.get("InputData", backend.input_data)), "local")
+        check_local_folder(runs_dir, "the runs folder")
+        content = input_sha256(local_path(requested_input))
+        digest = replay.replay_digest(backend, overrides, requested_input, content)
+    except (ValueError, RunError, OSError):
+        return None  # the full path says what is wrong
+    record = replay.read_record(runs_dir, digest)
+    if record is None:
+        return None
+    image_id = functools.lru_cache(maxsize=None)(docker.image_id)
+    try:
+        if any(image_id(name) != content for name, content in record["images"].items()):
+            return None  # an image was rebuilt or removed
+    except Exception:  # noqa: BLE001 - Docker does not answer: the full path says so
+        return None
+    with store_lock(runs_dir):
+        remove_dead_runs(runs_dir)
+        cache = replay.ReplayCache(runs_dir / CACHE_DIR, image_id, record["keys"])
+        if not cache.verify():
+            return None
+        staged = stage_input(requested_input, runs_dir)
+        if staged.sha256 != content:
+            return None  # the input changed meanwhile
+        _touch(write_bundle(runs_dir / CODE_DIR, backend.dataset))
+        overrides["InputData"] = staged.uri
+        jobs = JobsFolder.create(runs_dir)
+        run = LocalRun(
+            runs_dir=runs_dir, jobs=jobs, cache=cache, max_parallel=max_parallel_steps or default_max_parallel_steps(),
+            verified_inputs={staged.uri: (staged.path, staged.sha256)}, user_paths=staged.user_paths,
+        )
+        cache.on_miss = lambda: setattr(run, "stopping", True)  # a job that is not the recorded one does not start
+        registration = _Registration(backend, runs_dir)
+        try:
+            return _replay(backend, record, run, registration, overrides, staged, requested_input, events or Events())
+        except replay.NotReplayable as reason:
+            logging.getLogger(__name__).info("not replayed (%s): the run takes the full path", reason)
+            if run.execution_id:
+                shutil.rmtree(runs_dir / run.execution_id, ignore_errors=True)
+            return None
+        except KeyboardInterrupt:
+            raise _interrupted(run) from None
+        finally:
+            registration.abandon()
+            jobs.close()
+
+
+def _not_replayable(*args) -> NoReturn:
+    raise replay.NotReplayable("a step would run")
+
+
+def _replay(
+    backend: LocalBackend, record: dict, run: LocalRun, registration: _Registration, overrides: dict, staged: StagedInput,
+    requested_input: str, events: Events,
+) -> RunResult:
+    """Do a replay record's steps again in a new run folder; the events the user sees are emitted
+    once every step was (a step that cannot be replayed raises NotReplayable, and nothing was shown)."""
+    from churn.history import new_execution_id
+    from churn.runner.local_tuning import run_tuning
+    from churn.tuning import Proposal
+
+    cache = run.cache
+    assert isinstance(cache, replay.ReplayCache)  # noqa: S101 - replay_local made it
+    definition, source = record["definition"], record["execution_id"]
+    run.execution_id = execution_id = new_execution_id()
+    created = time.time()
+    shown: list = [RunStarted(execution_id)]
+    _write_run_record(backend, run, overrides, requested_input, staged, text_sha256(definition), None)
+    steps = []
+    for step in record["steps"]:
+        name, kind = step["name"], step["kind"]
+        args = replay.with_execution(step.get("args"), source, execution_id)
+        shown.append(StepStarted(name))
+        started, clock = time.time(), time.monotonic()
+        try:
+            if kind in ("processing", "training"):
+                run_job(run, name, kind, args, start=_not_replayable, fail=_not_replayable, replay=lambda stored, *_: stored,
+                        execution_id=execution_id)
+            elif kind == replay.TUNING:
+                waves = [[Proposal(p["number"], p["hyperparameters"]) for p in wave] for wave in step["waves"]]
+                run_tuning(run, name, args, start_trial=_not_replayable, execution_id=execution_id, waves=waves)
+            elif kind == replay.REGISTER:
+                registration.run(name, args, execution_id)
+        except replay.NotReplayable:
+            raise
+        except Exception as error:  # noqa: BLE001 - a step that does not end as recorded: the full path runs it
+            raise replay.NotReplayable(f"{name}: {type(error).__name__}: {error}") from None
+        if run.stopping or (kind in ("processing", "training", replay.TUNING) and name not in cache.hits):
+            raise replay.NotReplayable(f"{name} was not served from the cache")
+        steps.append({"StepName": name, "StepStatus": "Succeeded", "StartTime": started, "EndTime": time.time()})
+        shown.append(StepFinished(name, "Succeeded", time.monotonic() - clock, name in cache.hits, None, step.get("detail")))
+    shown.append(RunFinished(execution_id, "Succeeded", None))
+    for event in shown:
+        events.emit(event)
+    describe = {
+        "PipelineExecutionArn": execution_id, "PipelineExecutionStatus": "Succeeded", "CreationTime": created,
+        "LastModifiedTime": time.time(),
+    }
+    return _summarize(
+        run, registration, describe, steps, definition=definition, parameters={**record["parameters"], "InputData": requested_input},
+        resumed_from=None, input_sha256=staged.sha256,
+    )
 
 
 def _summary_or_error(write, run_dir: Path, consequence: str = "") -> RunResult:
@@ -309,6 +488,8 @@ class _Registration:
         self.registry = Registry(runs_dir)
         self.pending: PendingRegistration | None = None
         self.step_name: str | None = None
+        #: The step's arguments (the run's replay record holds them).
+        self.arguments: dict | None = None
 
     @property
     def package(self):
@@ -317,7 +498,7 @@ class _Registration:
     def run(self, step_name: str, arguments: dict, execution_id: str) -> None:
         """Register what the step's arguments name: the model archive, its container image, the
         evaluation report, the approval status, the model package group."""
-        self.step_name = step_name
+        self.step_name, self.arguments = step_name, arguments
         container = arguments["InferenceSpecification"]["Containers"][0]
         model_file = local_path(container["ModelDataUrl"])
         evaluation_file = local_path(arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])

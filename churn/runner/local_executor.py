@@ -71,7 +71,7 @@ from contextlib import contextmanager
 from typing import cast
 
 from churn.backends import sdk_adapters  # first: quiets the SDK before it is imported
-from churn.runner.local_jobs import LocalRun, bounded, run_job
+from churn.runner.local_jobs import LocalRun, StepFailure, bounded, run_job
 from churn.runner.local_tuning import TuningFailed, run_tuning
 from churn.runner.scheduling import failure_message, predecessors, ready_steps
 from churn.files import file_uri, uri_path
@@ -92,14 +92,6 @@ _POLL_SECONDS = 0.2
 
 #: Local mode's telemetry-decorated job methods (see ``sdk_adapters.unwrap_telemetry``).
 _TELEMETRY_WRAPPED = ("create_processing_job", "create_training_job", "create_transform_job", "create_model", "create_pipeline")
-
-
-class StepFailure(Exception):
-    """Raised by an :data:`OwnStepHandler` to fail with ``reason`` (the step's FailureReason)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 #: How churn runs a step type local mode cannot run (RegisterModel):

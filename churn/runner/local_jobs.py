@@ -64,6 +64,15 @@ _LOCK_FILE = "owner.lock"
 STORE_LOCK = ".store.lock"
 
 
+class StepFailure(Exception):
+    """Raised by a step churn runs itself (RegisterModel's handler) to fail with ``reason`` (the
+    step's FailureReason)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def bounded(reason: str, log_hint: str = "") -> str:
     if len(reason) <= MAX_REASON:
         return reason
@@ -214,6 +223,9 @@ class LocalRun:
     #: Host paths as the user knows them (a staged copy -> the user's own file).
     user_paths: dict[str, str] = field(default_factory=dict)
     execution_id: str | None = None
+    #: When a list: each job step (and tuning trial) that succeeded appends what it ran, for the
+    #: run's replay record (:mod:`churn.runner.replay`): its name, kind, request, cache key, outputs.
+    journal: list[dict] | None = None
 
     def __post_init__(self):
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
@@ -426,6 +438,7 @@ def run_job(
         stored = run.cache.restore(step, key, outputs, execution_id)
         if stored is not None:
             _keep_cached_log(run, run.cache, step, kind, args, key)
+            _journal(run, step, kind, args, key, outputs)
             return replay(stored, f"{step}-cached-{key[:8]}", outputs)
     response, sdk_failure = _start(run, job_dir, start, failed)
     failed_container, count = docker.finish_job_containers(job_dir, job_log)
@@ -455,7 +468,13 @@ def run_job(
     keep_log(output, log_file)
     if metrics is not None:
         _write(run.step_folder(step) / METRICS_FILE, metrics)
+    _journal(run, step, kind, args, key, outputs)
     return response
+
+
+def _journal(run: LocalRun, step: str, kind: str, args: dict, key: str | None, outputs: dict[str, Path]) -> None:
+    if run.journal is not None:
+        run.journal.append({"step": step, "kind": kind, "args": args, "key": key, "outputs": sorted(outputs)})
 
 
 def _start(run: LocalRun, job_dir: Path, start: Callable[[], dict], failed: Callable[[str], None]) -> tuple[dict, Exception | None]:

@@ -89,9 +89,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_tuning(run: LocalRun, step: str, arguments: dict, *, start_trial: StartTrial, execution_id: str) -> dict:
+def run_tuning(
+    run: LocalRun, step: str, arguments: dict, *, start_trial: StartTrial, execution_id: str, waves: list[list[Proposal]] | None = None,
+) -> dict:
     """Run tuning step ``step`` of ``run`` from its resolved ``arguments`` (the
     ``CreateHyperParameterTuningJob`` request the SDK compiled); return the step's properties.
+    With ``waves`` (a replay, :mod:`churn.runner.replay`) the trials are those proposals, in
+    those waves, instead of the searcher's (which proposed them: the same seed proposes the same).
 
     Raises :class:`~churn.tuning.TuningError` for a job the local backend cannot run (before any
     trial) and :class:`TuningFailed` when no trial reported the objective or Ctrl-C stopped it."""
@@ -104,8 +108,25 @@ def run_tuning(run: LocalRun, step: str, arguments: dict, *, start_trial: StartT
         raise TuningError(f"the objective metric {config.metric!r} is not one of the training job's metric definitions ({known})")
     trial_request(definition, {}, "check")  # an incomplete definition fails the step before any trial
     tuning = _Tuning(run, step, definition, config, definitions, start_trial, execution_id)
-    tuning.search()  # records the trials after each wave: they are there when the step fails too
+    # Records the trials after each wave: they are there when the step fails too.
+    tuning.search(Searcher(config) if waves is None else _Recorded(waves))
+    if run.journal is not None:
+        recorded = [[{"number": p.number, "hyperparameters": p.hyperparameters} for p in wave] for wave in tuning.waves]
+        run.journal.append({"step": step, "kind": "tuning", "args": arguments, "waves": recorded})
     return tuning.properties(arguments)
+
+
+class _Recorded:
+    """The proposals of an earlier run of the same tuning job, wave by wave (a searcher's part)."""
+
+    def __init__(self, waves: list[list[Proposal]]):
+        self._waves = list(waves)
+
+    def next_wave(self) -> list[Proposal]:
+        return self._waves.pop(0) if self._waves else []
+
+    def record(self, proposals: list[Proposal], objectives: dict[int, float | None]) -> None:
+        pass
 
 
 class _Tuning:
@@ -115,18 +136,20 @@ class _Tuning:
         self.definitions, self.start_trial, self.execution_id = definitions, start_trial, execution_id
         self.name = tuning_job_name(step)
         self.trials: list[Trial] = []
+        #: The proposals, wave by wave (what a replay of the step proposes again).
+        self.waves: list[list[Proposal]] = []
         self.created = _now()
         #: How many trials of a wave run at once: the tuning job's bound, and the run's too. A wave
         #: is always MaxParallelTrainingJobs proposals, so the run's bound (--max-parallel-steps)
         #: never changes which trials are proposed, nor so their cache hits.
         self.concurrency = max(1, min(config.max_parallel, run.max_parallel))
 
-    def search(self) -> None:
-        searcher = Searcher(self.config)
+    def search(self, searcher: Searcher | _Recorded) -> None:
         while not self.run.stopping:
             wave = searcher.next_wave()
             if not wave:
                 break
+            self.waves.append(wave)
             finished = self._wave(wave)
             self.trials.extend(finished)
             searcher.record(wave, {p.number: t.objective if t.status == "Completed" else None for p, t in zip(wave, finished)})

@@ -41,7 +41,7 @@ def _dataset(request: RunRequest):
 
 def _run_local(request: RunRequest, events: Events) -> RunResult:
     from churn.backends.local import local_backend
-    from churn.runner.local import resume_parameters, run_local
+    from churn.runner.local import replay_local, resume_parameters, run_local
     from churn.runner.scheduling import default_max_parallel_steps
     from churn.versions import VersionError, find_version
 
@@ -52,6 +52,12 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     except ValueError as error:
         raise RunError(str(error)) from None
     overrides, expected_input, expected_definition = dict(request.parameters), None, None
+    if request.use_cache and not request.resume and request.version is None:
+        # Nothing changed since a run that succeeded: done again from the cache, without compiling
+        # (and so without importing the SDK); else None, and the run takes the full path below.
+        replayed = replay_local(backend, overrides, events=events, max_parallel_steps=max_parallel)
+        if replayed is not None:
+            return replayed
     if request.resume:
         resume = resume_parameters(backend.runs_dir, request.resume)
         overrides, expected_input, backend.tuning = resume.parameters, resume.input_sha256, resume.tuning

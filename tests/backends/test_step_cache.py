@@ -116,3 +116,23 @@ def test_only_failed_executions_can_be_resumed(first, runs_dir):
         resume_parameters(runs_dir, first.execution_id)
     with pytest.raises(RunError, match="no execution nope"):
         resume_parameters(runs_dir, "nope")
+
+
+def test_an_unchanged_rerun_from_the_shell_is_replayed_without_the_sdk(first, runs_dir):
+    """Issue 19 item 2 in real containers: ``churn run`` with nothing changed, in a new process,
+    replays the recorded run (every job step cached) without importing the SageMaker SDK."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = (
+        "import json, sys\nfrom pathlib import Path\nfrom churn.runner.request import RunRequest\nfrom churn.runner.run import run\n"
+        f"result = run(RunRequest(runs_dir=Path({str(runs_dir)!r})))\n"
+        "print(json.dumps({'status': result.status, 'sdk': 'sagemaker' in sys.modules, "
+        "'hits': sorted({s['cache_hit'] for s in result.summary['steps'] if s['name'] in %r})}))\n" % (list(JOB_STEPS),)
+    )
+    _run(runs_dir)  # the record of a cached run (the tests above changed the cache)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"status": "Succeeded", "sdk": False, "hits": [True]}

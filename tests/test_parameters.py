@@ -210,3 +210,51 @@ def test_the_tuning_parameters_belong_to_the_tuning_branch():
         parameters.check_tuning(["NumRound", "TuningSeed"], False)
     with pytest.raises(ParameterError, match=r"^TuningMaxJobs, TuningStrategy are parameters of the tuning branch"):
         parameters.check_tuning(["TuningMaxJobs", "TuningStrategy"], False)
+
+
+# --- the instance parameters (issues 18 and 19): checked here, before anything compiles -----
+
+
+@pytest.mark.parametrize("value", ["auto", "local", "local_gpu", "ml.m5.large", "ml.p4d.24xlarge"])
+def test_a_training_instance_type_sagemaker_or_local_mode_takes_is_accepted(value):
+    assert parameters.convert("TrainingInstanceType", value) == value
+
+
+@pytest.mark.parametrize("value", ["", " ", "Auto", "m5.large", "ml.m5", "ml.M5.large", "local-gpu"])
+def test_any_other_training_instance_type_is_refused_naming_it(value):
+    with pytest.raises(ParameterError, match=r"^TrainingInstanceType must be auto, local or local_gpu, or a SageMaker instance type"):
+        parameters.convert("TrainingInstanceType", value)
+
+
+@pytest.mark.parametrize(("name", "good", "bad"), [
+    ("ProcessingInstanceCount", ["1", "2", "100"], ["0", "-1", "101"]),
+    ("TrainingInstanceCount", ["1", "2", "500"], ["0", "-3"]),
+])
+def test_instance_counts_have_their_ranges(name, good, bad):
+    for text in good:
+        assert parameters.convert(name, text) == int(text)
+    for text in bad:
+        with pytest.raises(ParameterError, match=rf"^{name} must "):
+            parameters.convert(name, text)
+
+
+def test_more_training_than_processing_instances_is_refused():
+    parameters.check_together({"ProcessingInstanceCount": 3, "TrainingInstanceCount": 3})
+    parameters.check_together({"ProcessingInstanceCount": 3, "TrainingInstanceCount": 1})
+    with pytest.raises(ParameterError, match=r"^TrainingInstanceCount=2 is more than ProcessingInstanceCount=1: "):
+        parameters.check_together({"TrainingInstanceCount": 2})
+
+
+def test_scaling_out_is_for_the_cloud_and_needs_a_named_training_type_and_no_collected_vocabulary():
+    parameters.check_scaling({}, local=True, training_instance_type="local")
+    parameters.check_scaling({"ProcessingInstanceCount": 1, "TrainingInstanceCount": 1}, local=True, training_instance_type="local")
+    with pytest.raises(ParameterError, match=r"^ProcessingInstanceCount=2, TrainingInstanceCount=2: the local backend runs one"):
+        parameters.check_scaling({"ProcessingInstanceCount": 2, "TrainingInstanceCount": 2}, local=True, training_instance_type="local")
+    with pytest.raises(ParameterError, match=r"^TrainingInstanceCount=2: the local backend"):
+        parameters.check_scaling({"TrainingInstanceCount": 2}, local=True, training_instance_type="local")
+    parameters.check_scaling({"ProcessingInstanceCount": 1}, local=False, training_instance_type="auto", collected=["Plan"])
+    parameters.check_scaling({"ProcessingInstanceCount": 2}, local=False, training_instance_type="ml.m5.xlarge")
+    with pytest.raises(ParameterError, match=r"^ProcessingInstanceCount=2 shards preprocessing, so no instance counts .* TrainingInstanceType=auto sizes from"):
+        parameters.check_scaling({"ProcessingInstanceCount": 2}, local=False, training_instance_type="auto")
+    with pytest.raises(ParameterError, match=r"collects the vocabulary of Plan, Area from the whole input"):
+        parameters.check_scaling({"ProcessingInstanceCount": 2}, local=False, training_instance_type="ml.m5.xlarge", collected=["Plan", "Area"])

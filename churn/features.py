@@ -19,10 +19,6 @@ from churn.dataset import DEFAULT_SPEC, DatasetSpec
 
 def vocabularies(spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
     """Each categorical column's vocabulary, in one-hot order (collected ones resolved first)."""
-    return _vocabularies(spec)
-
-
-def _vocabularies(spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
     collected = [c.name for c in spec.categorical_columns if c.vocabulary is None]
     if collected:
         raise ValueError(f"the vocabulary of {', '.join(map(repr, collected))} is collected from the data: resolve it first")
@@ -32,7 +28,7 @@ def _vocabularies(spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
 def feature_names(spec: DatasetSpec = DEFAULT_SPEC) -> list[str]:
     """Model input columns, in order: the numeric columns, then one-hot columns ``Column=value``."""
     names = list(spec.numeric_columns)
-    for column, vocabulary in _vocabularies(spec).items():
+    for column, vocabulary in vocabularies(spec).items():
         names.extend(f"{column}={value}" for value in vocabulary)
     return names
 
@@ -41,7 +37,7 @@ def feature_tokens(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> pd.
     """The feature matrix of a canonical table as canonical string tokens, columns in
     :func:`feature_names` order. Tokens are what the split files contain, byte for byte."""
     columns: dict[str, np.ndarray] = {name: table[name].to_numpy() for name in spec.numeric_columns}
-    for column, vocabulary in _vocabularies(spec).items():
+    for column, vocabulary in vocabularies(spec).items():
         values = table[column].to_numpy()
         for value in vocabulary:
             columns[f"{column}={value}"] = np.where(values == value, "1", "0").astype(object)
@@ -56,16 +52,11 @@ def feature_matrix(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> np.
 
 
 @lru_cache(maxsize=64)  # built once per vocabulary, not once per chunk
-def _one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
+def one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
     """Each category value's whole one-hot block as text, e.g. ``"no"`` -> ``"1,0"``; a missing
     value's block is all zeros."""
     segments = {value: ",".join("1" if value == other else "0" for other in vocabulary) for value in vocabulary}
     return {**segments, "": ",".join("0" for _ in vocabulary)}
-
-
-def one_hot_segments(vocabulary: tuple[str, ...]) -> dict[str, str]:
-    """Each value's whole one-hot block as text (a missing value: all zeros)."""
-    return _one_hot_segments(vocabulary)
 
 
 def labelled_lines(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> list[str]:
@@ -73,9 +64,9 @@ def labelled_lines(table: pd.DataFrame, spec: DatasetSpec = DEFAULT_SPEC) -> lis
 
     The same tokens as :func:`feature_tokens` in the same order; each category's one-hot block
     is looked up whole, so a line joins one piece per column instead of one per feature."""
-    vocabularies = _vocabularies(spec)
-    segments = {column: _one_hot_segments(vocabulary) for column, vocabulary in vocabularies.items()}
+    vocabulary_of = vocabularies(spec)
+    segments = {column: one_hot_segments(vocabulary) for column, vocabulary in vocabulary_of.items()}
     pieces = [table[spec.label].tolist()]
     pieces += [table[name].tolist() for name in spec.numeric_columns]
-    pieces += [table[column].map(segments[column]).tolist() for column in vocabularies]
+    pieces += [table[column].map(segments[column]).tolist() for column in vocabulary_of]
     return [",".join(row) for row in zip(*pieces)]

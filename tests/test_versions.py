@@ -23,7 +23,7 @@ def _changed_split_script(monkeypatch):
     """A step script edited the way a user might: the seed handling of the split changes."""
     original = code_bundle.bundle_files()
     edited = tuple(
-        (name, content.replace(b"salt = str(seed).encode()", b"salt = str(seed + 1).encode()") if name == "churn/split.py" else content)
+        (name, content.replace(b"key=str(seed).encode()", b"key=str(seed + 1).encode()") if name == "churn/split.py" else content)
         for name, content in original
     )
     assert edited != original

@@ -21,7 +21,9 @@ from churn.runner.runs import RunError
 pytestmark = pytest.mark.docker
 
 
-def _wait_for_training_container(scratch_root, timeout=120):
+def _wait_for_training_container(scratch_root, step="TrainModel", timeout=120):
+    """The container of training step ``step`` (not a tuning trial's, which runs the same image
+    at the same time): its job's name, in TRAINING_JOB_NAME, starts with the step's."""
     client = docker_sdk.from_env()
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -29,7 +31,7 @@ def _wait_for_training_container(scratch_root, timeout=120):
             labels = container.labels
             if labels.get("com.docker.compose.service", "").startswith("algo-") and str(scratch_root) in labels.get(
                 "com.docker.compose.project.working_dir", ""
-            ) and any("xgboost" in tag for tag in container.image.tags):
+            ) and f"TRAINING_JOB_NAME={step}-" in " ".join(container.attrs["Config"]["Env"] or []):
                 return container
         time.sleep(0.1)
     raise AssertionError("no training container appeared")

@@ -255,14 +255,6 @@ def check_scaling(values: dict[str, object], *, local: bool, training_instance_t
     processing = values.get("ProcessingInstanceCount", 1)
     if processing == 1:
         return
-    if training_instance_type == sizing.AUTO:
-        raise ParameterError(
-            f"ProcessingInstanceCount={processing} shards preprocessing, so no instance counts the whole train split that "
-            f"TrainingInstanceType={sizing.AUTO} sizes from: give TrainingInstanceType, such as ml.m5.xlarge"
-        )
-    columns = list(collected)
-    if columns:
-        raise ParameterError(
-            f"ProcessingInstanceCount={processing} shards preprocessing, but the dataset spec collects the vocabulary of "
-            f"{', '.join(columns)} from the whole input, which no instance sees: list the values in the spec, or use 1"
-        )
+    problem = split.sharding_problem(processing, training_instance_type, collected)
+    if problem:
+        raise ParameterError(problem)

@@ -121,6 +121,26 @@ def instances(resource_config: object) -> tuple[str, list[str]]:
     return str(current), [str(h) for h in hosts]
 
 
+def sharding_problem(count: object, training_instance_type: object, collected: Iterable[str]) -> str | None:
+    """What a PreprocessData on ``count`` instances (each with a share of the input's files)
+    cannot do, in words naming the parameter (None: nothing): size the training instances from
+    the whole train split (``auto``), or collect a vocabulary (``collected``: the spec's columns
+    that need one) from the whole input. Checked before a run (:mod:`churn.parameters`) and by
+    the step itself (:mod:`churn.steps.preprocess`)."""
+    if training_instance_type == sizing.AUTO:
+        return (
+            f"ProcessingInstanceCount={count} shards preprocessing, so no instance counts the whole train split that "
+            f"TrainingInstanceType={sizing.AUTO} sizes from: give TrainingInstanceType, such as ml.m5.xlarge"
+        )
+    columns = list(collected)
+    if columns:
+        return (
+            f"ProcessingInstanceCount={count} shards preprocessing, but the dataset spec collects the vocabulary of "
+            f"{', '.join(columns)} from the whole input, which no instance sees: list the values in the spec, or use 1"
+        )
+    return None
+
+
 def split_file_name(name: str, host: str | None = None) -> str:
     """The file of split ``name`` an instance writes: ``train.csv`` for a single instance (what
     every run wrote before instance counts), ``train-algo-2.csv`` for instance ``algo-2`` of

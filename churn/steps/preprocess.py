@@ -336,17 +336,9 @@ def check_shardable(current: str, hosts: list[str], location: Path, training_ins
     instances from the whole train split (``auto``), collect a vocabulary from the whole input,
     or run an instance that got no input file (more instances than files)."""
     count = f"ProcessingInstanceCount={len(hosts)}"
-    if training_instance_type == sizing.AUTO:
-        raise ValueError(
-            f"{count} shards preprocessing, so no instance counts the whole train split that TrainingInstanceType="
-            f"{sizing.AUTO} sizes from: give TrainingInstanceType, such as ml.m5.xlarge"
-        )
-    collected = [c.name for c in spec.categorical_columns if c.collected]
-    if collected:
-        raise ValueError(
-            f"{count} shards preprocessing, but the dataset spec collects the vocabulary of {', '.join(collected)} from the "
-            "whole input, which no instance sees: list the values in the spec, or use 1"
-        )
+    problem = split.sharding_problem(len(hosts), training_instance_type, [c.name for c in spec.categorical_columns if c.collected])
+    if problem:
+        raise ValueError(problem)
     if location.is_dir() and not any(p.is_file() for p in location.rglob("*.csv")):
         raise ValueError(
             f"instance {current} of {len(hosts)} got no CSV file of InputData: ShardedByS3Key gives each instance whole "

@@ -158,10 +158,11 @@ def outcome_lines(summary: RunSummary) -> list[str]:
         lines.append("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
     if summary.tuning and summary.tuning.get("trials"):
         lines.append(f"tuning: {tuning_line(summary.tuning)}")
-    if summary.sizing:
-        from churn.sizing import describe
+    from churn.sizing import describe
 
-        lines.append(f"training instance: {describe(summary.sizing, local=summary.backend == 'local')}")
+    sizing = describe(summary.sizing or {}, local=summary.backend == "local")
+    if sizing:
+        lines.append(f"training instance: {sizing}")
     if summary.registered_model:
         model = summary.registered_model
         status = f" ({model.approval_status})" if model.approval_status else ""

@@ -248,9 +248,9 @@ def _data_section(manifest_file: Path, local: bool = False) -> list[str]:
         )
     if rows:
         lines.append("Split: " + ", ".join(f"{html.escape(str(name))} {html.escape(str(count))}" for name, count in rows.items()) + " rows")
-    sizing = part("sizing", dict)
+    sizing = describe(part("sizing", dict) or {}, local)
     if sizing:
-        lines.append(f"Training instance: {html.escape(describe(sizing, local))}")
+        lines.append(f"Training instance: {html.escape(sizing)}")
     return ["<h2>Data</h2>", *(f"<p>{line}</p>" for line in lines)] if lines else []
 
 

@@ -55,15 +55,20 @@ def sizing(training_rows: int, requested: str) -> Dict[str, Union[int, str]]:
     }
 
 
-def describe(record: dict, local: bool = False) -> str:
+def describe(record: dict, local: bool = False) -> Optional[str]:
     """A run's sizing in words (the printout and the report), e.g. ``ml.m5.large (auto, for
     2,345 training rows)`` or ``local (on SageMaker, auto would choose ml.m5.large for 2,345
-    training rows)``; ``local``: the run was local, where every job runs on this machine."""
+    training rows)``; ``local``: the run was local, where every job runs on this machine.
+    None for a damaged record (no type chosen or asked for, as text): it loses its line."""
     rows = record.get("training_rows")
     for_rows = f"{rows:,} training rows" if isinstance(rows, int) and not isinstance(rows, bool) else "the training rows"
     chosen, requested, would = record.get("chosen"), record.get("requested"), record.get("would_choose")
+    if not isinstance(chosen, str) or not isinstance(requested, str):
+        return None
     if requested == AUTO:
         text = f"{chosen} ({AUTO}, for {for_rows})"
+    elif not isinstance(would, str):  # sharded preprocessing counts no whole train split: no tier
+        text = f"{chosen} (as asked)"
     else:
         text = f"{chosen} ({'on SageMaker, ' if requested in LOCAL_TYPES else 'as asked; '}{AUTO} would choose {would} for {for_rows})"
     return text + ("; run on this machine" if local and chosen not in LOCAL_TYPES else "")

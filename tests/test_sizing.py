@@ -135,3 +135,36 @@ def test_a_local_run_with_a_sagemaker_type_says_it_ran_here():
     assert sizing.describe(sizing.sizing(2310, "local"), local=True) == (
         "local (on SageMaker, auto would choose ml.m5.large for 2,310 training rows)"
     )
+
+
+def test_a_sharded_preprocessings_sizing_fits_the_summary_schema_and_reads_as_asked():
+    """ProcessingInstanceCount > 1 records no training rows and no auto tier (null): the
+    summary's schema takes that record, and the words name no "None"."""
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    import churn
+
+    schema = json.loads((Path(churn.__file__).parent / "schemas" / "summary.schema.json").read_text())
+    record = {"training_rows": None, "requested": "ml.m5.xlarge", "would_choose": None, "chosen": "ml.m5.xlarge"}
+    jsonschema.validate(record, {"$defs": schema["$defs"], **schema["properties"]["sizing"]})
+    assert sizing.describe(record) == "ml.m5.xlarge (as asked)"
+    assert sizing.describe(record, local=True) == "ml.m5.xlarge (as asked); run on this machine"
+
+
+@pytest.mark.parametrize("record", [
+    {"x": 1},
+    {"training_rows": {"a": 1}, "requested": ["auto"], "would_choose": {"x": 1}, "chosen": [1]},
+    {"training_rows": 5, "requested": 7, "would_choose": "ml.m5.large", "chosen": None},
+])
+def test_a_damaged_sizing_loses_its_line_in_the_report_not_garbage(tmp_path, record):
+    import json
+
+    from churn.report import _data_section
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"sizing": record}))
+    assert not any("Training instance" in line for line in _data_section(manifest))
+    assert sizing.describe(record) is None

@@ -330,7 +330,9 @@ def test_ctrl_c_stops_the_jobs_and_waits_for_running_steps(compiled, tmp_path):
         folder.close()
     assert len(stopped) == 1 and jobs.running == 0
     assert stopped[0] < jobs.ended["TrainModel"] and stopped[0] < jobs.ended["TuneModel"]  # stopped first, then waited
-    assert [n for e, n in jobs.log if e == "start"] == ["PreprocessData", "TuneModel", "TrainModel"]
+    started = [n for e, n in jobs.log if e == "start"]
+    # The two branch steps start side by side, so either may log first; no other step starts.
+    assert started[0] == "PreprocessData" and sorted(started[1:]) == ["TrainModel", "TuneModel"]
     assert sorted(n for e, n in jobs.log if e == "end") == ["PreprocessData", "TrainModel", "TuneModel"]
 
 

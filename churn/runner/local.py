@@ -60,7 +60,7 @@ class StagedInput:
     user_paths: dict[str, str]  # staged path -> the user's path, for messages
 
 
-def stage_input(uri: str, runs_dir: Path) -> StagedInput:
+def stage_input(uri: str, runs_dir: Path, digest: str | None = None) -> StagedInput:
     """Copy the user's input (a file, or a folder's .csv files) to ``runs/.inputs/<sha256>/``
     (the first 16 hex digits of it).
 
@@ -68,11 +68,14 @@ def stage_input(uri: str, runs_dir: Path) -> StagedInput:
     whose bytes are checked against the sha256 each time a run stages the same content (a copy
     that changed on disk, or that shares its inode with another file, is replaced) and again
     when the step starts. A reflink where the file system has them; else a plain copy. Staging
-    holds a lock on ``runs/.inputs``, so two runs never replace a copy the other one reads."""
+    holds a lock on ``runs/.inputs``, so two runs never replace a copy the other one reads.
+
+    ``digest``: the input's sha256 when the caller has just read it (a replay): the input is not
+    read once more for it. The copy is still checked against it."""
     path = local_path(uri)
     single = path.is_file()
     files = input_files(path)
-    digest = input_sha256(path, files)
+    digest = digest or input_sha256(path, files)
     names = [_safe_name(f.name) if single else f.relative_to(path).as_posix() for f in files]
     inputs = runs_dir / INPUTS_DIR
     target = inputs / digest[:16]
@@ -385,9 +388,10 @@ def replay_local(
         cache = replay.ReplayCache(runs_dir / CACHE_DIR, image_id, record["keys"])
         if not cache.verify():
             return None
-        staged = stage_input(requested_input, runs_dir)
-        if staged.sha256 != content:
-            return None  # the input changed meanwhile
+        try:
+            staged = stage_input(requested_input, runs_dir, digest=content)
+        except RunError:
+            return None  # the input changed meanwhile: the full path says so
         _touch(write_bundle(runs_dir / CODE_DIR, backend.dataset))
         overrides["InputData"] = staged.uri
         jobs = JobsFolder.create(runs_dir)

@@ -259,6 +259,51 @@ def test_a_changed_input_file_takes_the_full_path(first, fakes, monkeypatch, tmp
     assert not replayed and result.status == "Succeeded" and fakes.ran[0] == "PreprocessData"
 
 
+def test_a_replay_reads_the_users_input_once(first, fakes, monkeypatch, tmp_path):
+    """The input's sha256 is taken once for the digest and handed to staging, which checks its
+    copy against it rather than reading the user's file again (a 1 GB input was read three
+    times: for the digest, for staging and for the staged copy's check)."""
+    runs, _ = first
+    data = tmp_path / "churn.csv"
+    data.write_bytes(SAMPLE_CSV.read_bytes())
+    assert _run(runs, {"InputData": str(data)})[0].status == "Succeeded"
+    opened: list[Path] = []
+    original = Path.open
+
+    def counting(self, *args, **kwargs):
+        if self == data:
+            opened.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", counting)
+    replayed, result = _replayed(runs, monkeypatch, {"InputData": str(data)})
+    assert replayed and result.status == "Succeeded"
+    assert len(opened) == 1
+
+
+def test_an_input_that_changes_while_it_is_staged_takes_the_full_path(first, fakes, monkeypatch, tmp_path):
+    """The digest's content and the staged copy's must agree: a file changed between the two
+    reads is not replayed (the full path stages it again and says what it read)."""
+    runs, _ = first
+    data = tmp_path / "churn.csv"
+    data.write_bytes(SAMPLE_CSV.read_bytes())
+    assert _run(runs, {"InputData": str(data)})[0].status == "Succeeded"
+    for staged in (runs / ".inputs").glob("*/churn.csv"):
+        staged.chmod(0o644)
+        staged.write_bytes(b"damaged")  # the staged copy must be made again from the user's file
+    original = local.stage_input
+
+    def changed_meanwhile(uri, runs_dir, digest=None):
+        if digest is not None:
+            data.write_text("".join(SAMPLE_CSV.read_text().splitlines(keepends=True)[:-1]))
+        return original(uri, runs_dir, digest)
+
+    monkeypatch.setattr(local, "stage_input", changed_meanwhile)
+    fakes.ran.clear()
+    replayed, result = _replayed(runs, monkeypatch, {"InputData": str(data)})
+    assert not replayed and result.status == "Succeeded" and fakes.ran[0] == "PreprocessData"
+
+
 @pytest.mark.parametrize("damage", ["tampered", "missing"])
 def test_a_damaged_or_missing_cache_entry_takes_the_full_path(first, fakes, monkeypatch, damage):
     runs, first_result = first

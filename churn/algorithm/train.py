@@ -45,14 +45,54 @@ def missing_or_float(text: str) -> float:
 
 
 def _read_csv_block(path: Path) -> np.ndarray:
-    """A headerless numeric CSV file as float64; empty fields are missing values (NaN). The fast
-    reader first; the per-field one only for a file with empty fields."""
+    """A headerless numeric CSV file as float64; empty fields are missing values (NaN). pandas'
+    C reader first (about 3x numpy's at a million rows), kept only where it gives what numpy's
+    reader gives; numpy's reader for everything else (and for the error of a malformed file)."""
+    fast = _read_csv_fast(path)
+    if fast is not None:
+        return fast
+    return _read_csv_numpy(path)
+
+
+def _read_csv_numpy(path: Path) -> np.ndarray:
+    """The reference reader: numpy's, then the per-field one for a file with empty fields."""
     with warnings.catch_warnings():  # an empty file: no rows, counted by the caller, not a warning
         warnings.simplefilter("ignore", UserWarning)
         try:
             return np.loadtxt(path, delimiter=",", ndmin=2)  # float64
         except ValueError:
             return np.loadtxt(path, delimiter=",", ndmin=2, converters=missing_or_float)
+
+
+def _read_csv_fast(path: Path) -> np.ndarray | None:
+    """``path`` read by pandas, or None where that might differ from :func:`_read_csv_numpy`: a
+    file pandas cannot read as one float table (an empty file, a malformed row, a quote), or one
+    with a missing value (pandas pads a short row with them, numpy refuses it; blank and comment
+    lines are read as such rows, since numpy reads a line of spaces as a row). Numbers are
+    parsed exactly, as numpy parses them: pandas 3.1's one converter is fast_float, before it
+    ``round_trip`` is Python's own."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
+    precision = {} if _pandas_parses_exactly(pd.__version__) else {"float_precision": "round_trip"}
+    try:
+        table = pd.read_csv(
+            path, header=None, dtype=np.float64, na_filter=False, comment="#", quoting=3, skip_blank_lines=False,  # 3: QUOTE_NONE
+            engine="c", **precision,
+        )
+    except (ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return None
+    block = table.to_numpy(dtype=np.float64)
+    if not block.size or np.isnan(block).any():
+        return None
+    return block
+
+
+def _pandas_parses_exactly(version: str) -> bool:
+    """Whether this pandas' default float converter is correctly rounded (fast_float, 3.1 on)."""
+    major, minor = (int(part) if part.isdigit() else 0 for part in (version.split(".") + ["0"])[:2])
+    return (major, minor) >= (3, 1)
 
 
 def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[np.ndarray, np.ndarray]:

@@ -221,3 +221,65 @@ def test_xgboost_trains_on_missing_values_and_scores_them_as_missing(tmp_path):
     booster = booster_from_bytes(train.train(folder).read_bytes())
     scores = booster.predict(xgboost.DMatrix(x))
     assert np.isfinite(scores).all() and not np.allclose(scores, scores[0])
+
+
+# --- the fast reader gives what numpy's reader gives, or steps aside --------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FIELDS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda x: f"{x:.17g}"),
+    st.integers(-10**20, 10**20).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+    st.sampled_from(["", " 1.5", "2.5 ", "+3", "-.5", "5.", "1e5", "1E-5", "inf", "-inf", "nan", "NA", "a", '"1"', "1_0", "0x10", "#1", " "]),
+)
+
+
+def _rows(draw_rows):
+    return "".join(",".join(row) + "\n" for row in draw_rows)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.lists(_FIELDS, min_size=1, max_size=4), min_size=0, max_size=6),
+    widths=st.booleans(),
+    trailer=st.sampled_from(["", "\n", "# a comment\n", "\n\n"]),
+)
+def test_the_fast_reader_gives_numpys_array_or_its_error(tmp_path, rows, widths, trailer):
+    """pandas' reader (used for speed) is kept only where it is numpy's: same values to the bit
+    (the numbers parsed exactly), same shape, and a file numpy refuses is refused the same way."""
+    if widths and rows:  # mostly rectangular tables, as the splits are
+        width = len(rows[0])
+        rows = [(row * width)[:width] for row in rows]
+    path = tmp_path / "block.csv"
+    path.write_text(_rows(rows) + trailer)
+
+    def outcome(reader):
+        try:
+            return reader(path)
+        except ValueError as error:
+            return f"ValueError: {error}"
+
+    expected, got = outcome(train._read_csv_numpy), outcome(train._read_csv_block)
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == expected.shape
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)) or np.array_equal(got, expected, equal_nan=True)
+    fast = train._read_csv_fast(path)
+    if fast is not None:  # whenever the fast reader answers, it is numpy's answer bit for bit
+        assert not isinstance(expected, str) and np.array_equal(fast.view(np.uint64), np.ascontiguousarray(expected).view(np.uint64))
+
+
+def test_the_fast_reader_reads_the_splits(sample_splits):
+    """It is the reader that serves real splits (not numpy's every time), with numpy's values."""
+    path = sample_splits / "train" / "train.csv"
+    fast = train._read_csv_fast(path)
+    assert fast is not None and np.array_equal(fast, train._read_csv_numpy(path))
+
+
+@pytest.mark.parametrize(("version", "exact"), [("3.1.1", True), ("3.1.0rc0", True), ("4.0.0", True), ("3.0.2", False), ("1.1.3", False), ("2.2", False)])
+def test_only_pandas_3_1_on_parses_exactly_by_default(version, exact):
+    assert train._pandas_parses_exactly(version) is exact

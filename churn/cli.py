@@ -419,7 +419,8 @@ def predict(model_ref, runs_dir, input_path, output_path, allow_pickle, spec_pat
     from churn.model_io import ModelArtifactError
     from churn.predict import LayoutMismatchError, dataset_of, format_probabilities, score
     from churn.schema import SchemaError
-    from churn.tables import raw_csv_files, write_lines_atomically
+    from churn.atomic import write_lines_atomically
+    from churn.tables import raw_csv_files
 
     model_path = str(_model_file(model_ref, runs_dir))
     if output_path:
@@ -1086,7 +1087,8 @@ def dataset_infer(input_path, label, positive, name, output_path) -> None:
     from churn.dataset import DatasetSpecError
     from churn.dataset_infer import infer_spec
     from churn.schema import SchemaError
-    from churn.tables import read_raw_chunks, write_lines_atomically
+    from churn.atomic import write_lines_atomically
+    from churn.tables import read_raw_chunks
 
     try:
         found = infer_spec(read_raw_chunks(Path(input_path), 100_000), label, positive, name or Path(input_path).stem)

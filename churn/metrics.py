@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auc")
+from churn.rules import DECISION_THRESHOLD, METRIC_NAMES, report_values  # noqa: F401 - the step code's names
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -78,9 +78,6 @@ def bootstrap_standard_deviations(
     return {name: float(np.std(values)) if len(values) > 1 else 0.0 for name, values in samples.items()}
 
 
-#: The score at or above which a row counts as churn: accuracy, precision, recall, F1 and the
-#: confusion matrix are taken at it (AUC and the curves are not).
-DECISION_THRESHOLD = 0.5
 
 
 def evaluation_report(
@@ -120,8 +117,3 @@ def evaluation_report(
         }
     }
 
-
-def report_values(report: dict) -> dict[str, float]:
-    """``{metric: value}`` of an ``evaluation.json`` document (the point values only)."""
-    section = report.get("binary_classification_metrics", {})
-    return {name: value["value"] for name, value in section.items() if isinstance(value, dict) and "value" in value}

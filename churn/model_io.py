@@ -265,7 +265,7 @@ def write_with_features(source: Path | str, features: dict, target: Path) -> Non
     plus :data:`FEATURES_MEMBER` holding ``features``; nothing else (any other member of
     ``source`` is left out: the official XGBoost container would try to load it as a model).
     Deterministic (fixed headers, gzip without a time stamp) and atomic."""
-    from churn.tables import AtomicTextWriter
+    from churn.atomic import AtomicTextWriter
 
     contents = {
         MODEL_FILE: read_model_bytes(source),

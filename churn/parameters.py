@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from churn import sizing, split
-from churn.metrics import METRIC_NAMES
+from churn import rules, sizing
+from churn.rules import METRIC_NAMES
 from churn.tuning import MAX_SEED, STRATEGIES
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -227,7 +227,7 @@ def check_together(values: dict[str, object]) -> None:
     train = values.get("TrainRatio", BY_NAME["TrainRatio"].default)
     validation = values.get("ValidationRatio", BY_NAME["ValidationRatio"].default)
     try:
-        split.validate_ratios(train, validation)  # type: ignore[arg-type]  # convert() gives the ratios as floats
+        rules.validate_ratios(train, validation)  # type: ignore[arg-type]  # convert() gives the ratios as floats
     except ValueError as error:
         raise ParameterError(str(error)) from None
 
@@ -255,6 +255,6 @@ def check_scaling(values: dict[str, object], *, local: bool, training_instance_t
     processing = values.get("ProcessingInstanceCount", 1)
     if processing == 1:
         return
-    problem = split.sharding_problem(processing, training_instance_type, collected)
+    problem = rules.sharding_problem(processing, training_instance_type, collected)
     if problem:
         raise ParameterError(problem)

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from churn.files import file_sha256
 from churn.layout import CACHE_DIR, PLOTS_DIR, STEP_LOG, TUNE_STEP
-from churn.metrics import DECISION_THRESHOLD, METRIC_NAMES
+from churn.rules import DECISION_THRESHOLD, METRIC_NAMES
 from churn.model_io import ModelArtifactError
 from churn.registry import Registry
 from churn.summary import ARTIFACTS, RegisteredModel, RunSummary, StepRecord, read_summary
-from churn.tables import write_lines_atomically
+from churn.atomic import write_lines_atomically
 from churn.sizing import describe
 from churn.training_metrics import METRICS_FILE, read_series
 from churn.tuning import best_trial

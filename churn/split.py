@@ -7,39 +7,19 @@ does not change with row order, library versions, or rows appended to the file.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from churn import sizing
+from churn.rules import sharding_problem, validate_ratios, validate_seed  # noqa: F401 - the step code's names
 
 SPLITS = ("train", "validation", "test")
 _SCALE = float(2**64)
 #: A processing job's instances, as SageMaker Processing describes them to each container:
 #: ``{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"], ...}``.
 RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
-
-
-def validate_ratios(train_ratio: float, validation_ratio: float) -> None:
-    """Raise ``ValueError`` naming the parameter unless both ratios are in (0, 1) and leave
-    a non-empty share for the test split."""
-    for name, value in (("TrainRatio", train_ratio), ("ValidationRatio", validation_ratio)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-        if not 0 < value < 1:
-            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    if train_ratio + validation_ratio >= 1:
-        raise ValueError(
-            f"TrainRatio + ValidationRatio must be below 1 to leave rows for the test split, "
-            f"got {train_ratio!r} + {validation_ratio!r}"
-        )
-
-
-def validate_seed(seed: int) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"SplitSeed must be a non-negative integer, got {seed!r}")
 
 
 def row_keys(table: pd.DataFrame) -> list[str]:
@@ -119,26 +99,6 @@ def instances(resource_config: object) -> tuple[str, list[str]]:
     if not all(isinstance(h, str) and h for h in hosts) or current not in hosts:
         raise ValueError(f"resourceconfig.json names no current_host among its hosts: {resource_config!r}")
     return str(current), [str(h) for h in hosts]
-
-
-def sharding_problem(count: object, training_instance_type: object, collected: Iterable[str]) -> str | None:
-    """What a PreprocessData on ``count`` instances (each with a share of the input's files)
-    cannot do, in words naming the parameter (None: nothing): size the training instances from
-    the whole train split (``auto``), or collect a vocabulary (``collected``: the spec's columns
-    that need one) from the whole input. Checked before a run (:mod:`churn.parameters`) and by
-    the step itself (:mod:`churn.steps.preprocess`)."""
-    if training_instance_type == sizing.AUTO:
-        return (
-            f"ProcessingInstanceCount={count} shards preprocessing, so no instance counts the whole train split that "
-            f"TrainingInstanceType={sizing.AUTO} sizes from: give TrainingInstanceType, such as ml.m5.xlarge"
-        )
-    columns = list(collected)
-    if columns:
-        return (
-            f"ProcessingInstanceCount={count} shards preprocessing, but the dataset spec collects the vocabulary of "
-            f"{', '.join(columns)} from the whole input, which no instance sees: list the values in the spec, or use 1"
-        )
-    return None
 
 
 def split_file_name(name: str, host: str | None = None) -> str:

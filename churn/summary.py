@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from churn import __version__
+from churn.rules import report_values
 from churn.layout import ARTIFACT_STEP, ARTIFACTS, TRIALS_FILE, TUNE_STEP
-from churn.metrics import report_values
-from churn.tables import write_lines_atomically
+from churn.atomic import write_lines_atomically
 
 SUMMARY_FILE = "summary.json"
 

@@ -67,7 +67,7 @@ def series_document(definitions: list[dict], series: dict[str, list[float]]) -> 
 
 
 def write_series(path: Path, definitions: list[dict], series: dict[str, list[float]]) -> None:
-    from churn.tables import AtomicTextWriter
+    from churn.atomic import AtomicTextWriter
 
     with AtomicTextWriter(path) as out:
         out.write(series_document(definitions, series))

@@ -117,7 +117,7 @@ def load_csv_channel(directory: Path, channel: str, content_type: str) -> tuple[
     widths = {b.shape[1] for b in blocks}
     if len(widths) != 1:
         raise ChannelError(f"channel {channel!r}: files have different numbers of columns {sorted(widths)}")
-    data = np.vstack(blocks)
+    data = blocks[0] if len(blocks) == 1 else np.vstack(blocks)  # one file: no second copy of a matrix of GBs
     if data.shape[1] < 2:
         raise ChannelError(f"channel {channel!r} needs a label column and at least one feature column")
     if np.isnan(data[:, 0]).any():
@@ -136,19 +136,20 @@ def train(prefix: Path = PREFIX) -> Path:
     if not (data_dir / "train").is_dir():
         raise ChannelError("the required 'train' channel is missing")
     label, features = load_csv_channel(data_dir / "train", "train", channel_content_type(data_config, "train"))
+    rows, width = features.shape
     evals = [(xgboost.DMatrix(features, label=label), "train")]
+    del label, features  # the DMatrix holds its own copy: the arrays' GBs are not kept through training
     if (data_dir / "validation").is_dir():
         v_label, v_features = load_csv_channel(
             data_dir / "validation", "validation", channel_content_type(data_config, "validation")
         )
-        if v_features.shape[1] != features.shape[1]:
-            raise ChannelError(
-                f"validation has {v_features.shape[1]} feature columns but train has {features.shape[1]}"
-            )
+        if v_features.shape[1] != width:
+            raise ChannelError(f"validation has {v_features.shape[1]} feature columns but train has {width}")
         evals.append((xgboost.DMatrix(v_features, label=v_label), "validation"))
+        del v_label, v_features
     if early_stopping and len(evals) < 2:
         raise HyperparameterError("early_stopping_rounds needs a validation channel")
-    print(f"training on {len(label)} rows x {features.shape[1]} features, {num_round} rounds", flush=True)
+    print(f"training on {rows} rows x {width} features, {num_round} rounds", flush=True)
     booster = xgboost.train(
         params, evals[0][0], num_boost_round=num_round, evals=evals,
         early_stopping_rounds=early_stopping, verbose_eval=True,

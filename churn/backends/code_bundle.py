@@ -26,10 +26,12 @@ PACKAGE_DIR = Path(churn.__file__).parent
 #: Modules the step entrypoints import (tests check the bundle imports on its own).
 STEP_SIDE_FILES = (
     "__init__.py",
+    "atomic.py",
     "dataset.py",
     "schema.py",
     "features.py",
     "split.py",
+    "rules.py",
     "sizing.py",
     "tables.py",
     "metrics.py",

@@ -14,7 +14,7 @@ from churn.layout import IMAGE_FILES, PACKAGE_DIR, project_file
 CONTEXT_PROJECT_FILES = IMAGE_FILES
 #: The package's modules an image carries (its algorithms' code, and the feature code the XGBoost
 #: image's ``serve`` scores raw customer rows with), relative to the package.
-SERVING_MODULES = ("serving.py", "predict.py", "features.py", "schema.py", "tables.py", "dataset.py", "layout.py")
+SERVING_MODULES = ("serving.py", "predict.py", "features.py", "schema.py", "tables.py", "atomic.py", "dataset.py", "layout.py")
 CONTEXT_PACKAGE_FILES = ("__init__.py", "model_io.py", "algorithm", *SERVING_MODULES)
 #: Versions of the official images the project's images stand in for.
 AWS_SKLEARN_VERSION = "1.2-1"

@@ -31,7 +31,7 @@ from churn.runner.runs import (
 )
 from churn.files import text_sha256
 from churn.layout import SAMPLE_DATA, TRIALS_FILE, TUNE_STEP
-from churn.tables import write_lines_atomically
+from churn.atomic import write_lines_atomically
 from churn.runner.events import Events, Note, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.summary import ARTIFACT_STEP, ARTIFACTS, RegisteredModel
 

@@ -42,7 +42,7 @@ from churn.files import content_sha256, has_content, uri_path
 from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, STEP_LOG
 from churn.runner.step_cache import CACHED_LOG, StepCache
 from churn.steps.paths import TRAINING_DATA
-from churn.tables import AtomicTextWriter
+from churn.atomic import AtomicTextWriter
 from churn.training_metrics import METRICS_FILE, job_metric_definitions, metric_series, series_document
 
 #: Failure reasons are bounded like SageMaker's (its FailureReason holds 1,024 characters);
@@ -515,7 +515,7 @@ def write_run_record(run_dir: Path, record: dict) -> None:
     """``runs/<id>/run.json``: what a run was started with, written as soon as its id is known,
     so a run killed before its summary can still be resumed."""
     from churn.layout import RUN_RECORD
-    from churn.tables import write_lines_atomically
+    from churn.atomic import write_lines_atomically
 
     write_lines_atomically(run_dir / RUN_RECORD, [json.dumps(record, indent=2, default=str)])
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from churn.files import file_uri
 from churn.layout import TRIALS_FILE
 from churn.runner.local_jobs import STOPPED, LocalRun, bounded, remove_all_but, run_job
-from churn.tables import write_lines_atomically
+from churn.atomic import write_lines_atomically
 from churn.training_metrics import METRICS_FILE, job_metric_definitions, read_series
 from churn.tuning import (
     LOCAL_ARN_PREFIX,

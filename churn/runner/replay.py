@@ -34,7 +34,7 @@ from churn.files import file_sha256
 from churn.layout import PACKAGE_DIR, REPLAY_DIR
 from churn.parameters import specs
 from churn.runner.step_cache import StepCache
-from churn.tables import write_lines_atomically
+from churn.atomic import write_lines_atomically
 
 #: The replay record's layout: a record of another format is no record.
 FORMAT = 1

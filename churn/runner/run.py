@@ -27,10 +27,10 @@ def run(request: RunRequest, events: Events | None = None) -> RunResult:
 def _dataset(request: RunRequest):
     """The request's dataset spec (the churn.txt layout when it names none)."""
     from churn.dataset import DEFAULT_SPEC, DatasetSpecError, spec_from_json
-    from churn.tables import read_json
 
     if request.dataset is None:
         return DEFAULT_SPEC
+    from churn.tables import read_json  # pandas: only when a spec is given
     try:
         return spec_from_json(read_json(request.dataset, "dataset spec"))
     except DatasetSpecError as error:

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 from churn.definition import step_names
 from churn.files import file_sha256, file_uri, text_sha256, tree_files, tree_sha256, unsafe_characters, uri_path
 from churn.summary import RegisteredModel, RunSummary, build_summary, step_records, write_summary
-from churn.tables import write_lines_atomically
+from churn.atomic import write_lines_atomically
 
 
 class RunError(RuntimeError):

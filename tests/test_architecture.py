@@ -108,7 +108,7 @@ def test_the_cycle_check_finds_a_cycle():
 LAYERS = {
     "core": ("schema", "features", "split", "metrics", "selection", "tables", "model_io", "parameters", "files",
              "layout", "steps", "algorithm", "predict", "summary", "registry", "dataset", "dataset_infer",
-             "training_metrics", "serving", "tuning", "sizing"),
+             "training_metrics", "serving", "tuning", "sizing", "atomic", "rules"),
     "compile": ("backends", "pipeline", "definition", "versions", "graph", "report", "diff", "history", "tracking"),
     "run": ("runner",),
     "interface": ("cli", "progress"),

@@ -64,6 +64,22 @@ def curves(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, ...]:
     return fpr, tpr, precision, recall
 
 
+#: The most points a curve of ``evaluation.json`` holds. A test set with more distinct scores
+#: gets this many points of its full curve, evenly spaced along it, both ends included: every
+#: score of a million-row test set would make a file of 100 MB and more, for a plot.
+CURVE_POINTS = 2001
+
+
+def thinned(*arrays: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, ...]:
+    """The same points of each curve coordinate (arrays of one length): all of them up to
+    ``points``, else ``points`` of them evenly spaced by index, the first and the last included."""
+    length = len(arrays[0])
+    if length <= points:
+        return arrays
+    keep = np.unique(np.linspace(0, length - 1, points).round().astype(np.int64))
+    return tuple(array[keep] for array in arrays)
+
+
 def bootstrap_standard_deviations(
     y_true: np.ndarray, y_score: np.ndarray, threshold: float, rounds: int, seed: int
 ) -> dict[str, float]:
@@ -148,6 +164,8 @@ def evaluation_report(
     tn, fp = int(np.sum(~predicted & ~actual)), int(np.sum(predicted & ~actual))
     fn, tp = int(np.sum(~predicted & actual)), int(np.sum(predicted & actual))
     fpr, tpr, precisions, recalls = curves(y_true, y_score)
+    fpr, tpr = thinned(fpr, tpr)
+    precisions, recalls = thinned(precisions, recalls)
     metrics = {name: {"value": float(point[name]), "standard_deviation": spread[name]} for name in METRIC_NAMES}
     return {
         "binary_classification_metrics": {

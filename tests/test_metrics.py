@@ -264,3 +264,26 @@ def test_past_the_exact_counting_limit_the_rows_are_resampled(monkeypatch):
     y_true, y_score = np.array([0, 1] * 6), np.linspace(0, 1, 12)
     assert metrics.bootstrap_standard_deviations(y_true, y_score, 0.5, 4, 2) == _bootstrap_by_resampling(y_true, y_score, 0.5, 4, 2)
     assert counted == []
+
+
+def test_a_curve_holds_at_most_curve_points_of_the_full_one_ends_included():
+    """A million-row test set's curves were every distinct score (100 MB of evaluation.json):
+    now at most CURVE_POINTS points, each one of the full curve's, in order, ends included;
+    a smaller curve is whole."""
+    from churn.metrics import CURVE_POINTS, curves
+
+    rng = np.random.default_rng(2)
+    y_true = (rng.random(30_000) < 0.2).astype(int)
+    y_score = np.clip(rng.normal(0.3 + 0.3 * y_true, 0.2), 0, 1)
+    full = curves(y_true, y_score)
+    report = evaluation_report(y_true, y_score, bootstrap_rounds=2)["binary_classification_metrics"]
+    roc, pr = report["receiver_operating_characteristic_curve"], report["precision_recall_curve"]
+    for (xs, ys), (full_x, full_y) in (((roc["false_positive_rates"], roc["true_positive_rates"]), full[:2]),
+                                       ((pr["precisions"], pr["recalls"]), full[2:])):
+        assert len(xs) == len(ys) == CURVE_POINTS < len(full_x)
+        points = list(zip(full_x.tolist(), full_y.tolist()))
+        positions = [points.index(point) for point in zip(xs, ys)]
+        assert positions == sorted(positions) and positions[0] == 0 and positions[-1] == len(points) - 1
+        assert max(b - a for a, b in zip(positions, positions[1:])) <= len(points) // (CURVE_POINTS - 1) + 1
+    small = evaluation_report(y_true[:500], y_score[:500], bootstrap_rounds=2)["binary_classification_metrics"]
+    assert small["receiver_operating_characteristic_curve"]["false_positive_rates"] == curves(y_true[:500], y_score[:500])[0].tolist()

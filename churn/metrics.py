@@ -64,20 +64,80 @@ def curves(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, ...]:
     return fpr, tpr, precision, recall
 
 
+#: The most points a curve of ``evaluation.json`` holds. A test set with more distinct scores
+#: gets this many points of its full curve, evenly spaced along it, both ends included: every
+#: score of a million-row test set would make a file of 100 MB and more, for a plot.
+CURVE_POINTS = 2001
+
+
+def thinned(*arrays: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, ...]:
+    """The same points of each curve coordinate (arrays of one length): all of them up to
+    ``points``, else ``points`` of them evenly spaced by index, the first and the last included."""
+    length = len(arrays[0])
+    if length <= points:
+        return arrays
+    keep = np.unique(np.linspace(0, length - 1, points).round().astype(np.int64))
+    return tuple(array[keep] for array in arrays)
+
+
 def bootstrap_standard_deviations(
     y_true: np.ndarray, y_score: np.ndarray, threshold: float, rounds: int, seed: int
 ) -> dict[str, float]:
-    """Standard deviation of each metric over ``rounds`` bootstrap resamples of the test rows."""
+    """Standard deviation of each metric over ``rounds`` bootstrap resamples of the test rows.
+
+    A resample is counted, not sorted: each row falls in a cell (its score among the distinct
+    scores, its class), a resample is its cells' counts, and every metric follows from those
+    counts exactly as from the resampled rows (AUC's rank sum is a sum of half-integers, exact
+    in either order below 2**26 rows), so the values are those of :func:`point_metrics` on
+    each resample, to the bit, at O(rows) a round instead of a sort."""
     rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
-    for _ in range(rounds):
-        index = rng.integers(0, len(y_true), len(y_true))
-        for name, value in point_metrics(y_true[index], y_score[index], threshold).items():
+    rows = len(y_true)
+    if rows >= _EXACT_COUNTING_ROWS:
+        resampled = (point_metrics(y_true[i], y_score[i], threshold) for i in (rng.integers(0, rows, rows) for _ in range(rounds)))
+    else:
+        distinct, code = np.unique(y_score, return_inverse=True)
+        cells = code.reshape(-1) * 2 + (y_true == 1)
+        predicted = distinct >= threshold
+        resampled = (
+            _counted_metrics(np.bincount(cells[rng.integers(0, rows, rows)], minlength=2 * len(distinct)).reshape(-1, 2), predicted, rows)
+            for _ in range(rounds)
+        )
+    for values in resampled:
+        for name, value in values.items():
             if not math.isnan(value):
                 samples[name].append(value)
     return {name: float(np.std(values)) if len(values) > 1 else 0.0 for name, values in samples.items()}
 
 
+#: Below this many rows a resample's AUC rank sum (at most rows**2 / 2, in halves) is exact in
+#: float64 whatever the order of the sum.
+_EXACT_COUNTING_ROWS = 2**26
+
+
+def _counted_metrics(counts: np.ndarray, predicted: np.ndarray, rows: int) -> dict[str, float]:
+    """:func:`point_metrics` of a resample given as ``counts[score, class]`` (the distinct
+    scores in increasing order; ``predicted``: which of them are at or above the threshold)."""
+    negatives_at, positives_at = counts[:, 0], counts[:, 1]
+    tp, fn = int(positives_at[predicted].sum()), int(positives_at[~predicted].sum())
+    fp, tn = int(negatives_at[predicted].sum()), int(negatives_at[~predicted].sum())
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    positives = tp + fn
+    negatives = rows - positives
+    if positives == 0 or negatives == 0:
+        auc = math.nan
+    else:
+        at = negatives_at + positives_at
+        average_ranks = np.cumsum(at) - (at - 1) / 2.0  # 1-based, averaged over ties (unused where none)
+        rank_sum = float((positives_at * average_ranks).sum())
+        auc = float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+    return {
+        "accuracy": _ratio(tp + tn, rows),
+        "precision": precision,
+        "recall": recall,
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "auc": auc,
+    }
 
 
 def evaluation_report(
@@ -104,6 +164,8 @@ def evaluation_report(
     tn, fp = int(np.sum(~predicted & ~actual)), int(np.sum(predicted & ~actual))
     fn, tp = int(np.sum(~predicted & actual)), int(np.sum(predicted & actual))
     fpr, tpr, precisions, recalls = curves(y_true, y_score)
+    fpr, tpr = thinned(fpr, tpr)
+    precisions, recalls = thinned(precisions, recalls)
     metrics = {name: {"value": float(point[name]), "standard_deviation": spread[name]} for name in METRIC_NAMES}
     return {
         "binary_classification_metrics": {

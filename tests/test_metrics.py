@@ -209,3 +209,81 @@ def test_certain_scores_of_exactly_zero_and_one_are_probabilities_too():
     for outside in (1.0000001, -1e-12):
         with pytest.raises(ValueError):
             evaluation_report([0, 1, 1, 0], [0.0, outside, 1.0, 0.0], bootstrap_rounds=5)
+
+
+def _bootstrap_by_resampling(y_true, y_score, threshold, rounds, seed):
+    """The reference: each resample's rows drawn and scored by :func:`point_metrics` (what the
+    counted bootstrap must equal to the bit)."""
+    from churn.metrics import METRIC_NAMES, point_metrics
+
+    rng = np.random.default_rng(seed)
+    samples = {name: [] for name in METRIC_NAMES}
+    for _ in range(rounds):
+        index = rng.integers(0, len(y_true), len(y_true))
+        for name, value in point_metrics(y_true[index], y_score[index], threshold).items():
+            if not math.isnan(value):
+                samples[name].append(value)
+    return {name: float(np.std(values)) if len(values) > 1 else 0.0 for name, values in samples.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    labels=st.lists(st.integers(0, 1), min_size=1, max_size=60),
+    scores=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5000000000000001, 0.75, 1.0]) | st.floats(0, 1), min_size=60, max_size=60),
+    threshold=st.sampled_from([0.0, 0.5, 0.75, 1.0]) | st.floats(0, 1),
+    rounds=st.integers(0, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_counted_bootstrap_equals_resampling_the_rows_to_the_bit(labels, scores, threshold, rounds, seed):
+    """Ties, one class, thresholds on a score, a single row: counting cells gives each resample's
+    metrics exactly as drawing its rows does, so the spreads are the same floats."""
+    from churn.metrics import bootstrap_standard_deviations
+
+    y_true = np.array(labels)
+    y_score = np.array(scores[: len(labels)])
+    assert bootstrap_standard_deviations(y_true, y_score, threshold, rounds, seed) == _bootstrap_by_resampling(y_true, y_score, threshold, rounds, seed)
+
+
+def test_the_counted_bootstrap_equals_resampling_on_many_rows():
+    """A model's scores on 20,000 rows (mostly distinct, some tied): the same spreads to the bit."""
+    from churn.metrics import bootstrap_standard_deviations
+
+    rng = np.random.default_rng(5)
+    y_true = (rng.random(20_000) < 0.15).astype(int)
+    y_score = np.round(np.clip(rng.normal(0.3 + 0.4 * y_true, 0.2), 0, 1), 5)
+    assert bootstrap_standard_deviations(y_true, y_score, 0.5, 25, 0) == _bootstrap_by_resampling(y_true, y_score, 0.5, 25, 0)
+
+
+def test_past_the_exact_counting_limit_the_rows_are_resampled(monkeypatch):
+    """Where a rank sum could round (2**26 rows and more), each resample's rows are drawn."""
+    from churn import metrics
+
+    monkeypatch.setattr(metrics, "_EXACT_COUNTING_ROWS", 10)
+    counted = []
+    monkeypatch.setattr(metrics, "_counted_metrics", lambda *args: counted.append(args))
+    y_true, y_score = np.array([0, 1] * 6), np.linspace(0, 1, 12)
+    assert metrics.bootstrap_standard_deviations(y_true, y_score, 0.5, 4, 2) == _bootstrap_by_resampling(y_true, y_score, 0.5, 4, 2)
+    assert counted == []
+
+
+def test_a_curve_holds_at_most_curve_points_of_the_full_one_ends_included():
+    """A million-row test set's curves were every distinct score (100 MB of evaluation.json):
+    now at most CURVE_POINTS points, each one of the full curve's, in order, ends included;
+    a smaller curve is whole."""
+    from churn.metrics import CURVE_POINTS, curves
+
+    rng = np.random.default_rng(2)
+    y_true = (rng.random(30_000) < 0.2).astype(int)
+    y_score = np.clip(rng.normal(0.3 + 0.3 * y_true, 0.2), 0, 1)
+    full = curves(y_true, y_score)
+    report = evaluation_report(y_true, y_score, bootstrap_rounds=2)["binary_classification_metrics"]
+    roc, pr = report["receiver_operating_characteristic_curve"], report["precision_recall_curve"]
+    for (xs, ys), (full_x, full_y) in (((roc["false_positive_rates"], roc["true_positive_rates"]), full[:2]),
+                                       ((pr["precisions"], pr["recalls"]), full[2:])):
+        assert len(xs) == len(ys) == CURVE_POINTS < len(full_x)
+        points = list(zip(full_x.tolist(), full_y.tolist()))
+        positions = [points.index(point) for point in zip(xs, ys)]
+        assert positions == sorted(positions) and positions[0] == 0 and positions[-1] == len(points) - 1
+        assert max(b - a for a, b in zip(positions, positions[1:])) <= len(points) // (CURVE_POINTS - 1) + 1
+    small = evaluation_report(y_true[:500], y_score[:500], bootstrap_rounds=2)["binary_classification_metrics"]
+    assert small["receiver_operating_characteristic_curve"]["false_positive_rates"] == curves(y_true[:500], y_score[:500])[0].tolist()

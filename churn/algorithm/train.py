@@ -64,29 +64,55 @@ def _read_csv_numpy(path: Path) -> np.ndarray:
             return np.loadtxt(path, delimiter=",", ndmin=2, converters=missing_or_float)
 
 
+#: Rows pandas parses at a time into the preallocated matrix (bounds the reader's own memory).
+_FAST_CHUNK_ROWS = 100_000
+
+
 def _read_csv_fast(path: Path) -> np.ndarray | None:
     """``path`` read by pandas, or None where that might differ from :func:`_read_csv_numpy`: a
     file pandas cannot read as one float table (an empty file, a malformed row, a quote), or one
     with a missing value (pandas pads a short row with them, numpy refuses it; blank and comment
     lines are read as such rows, since numpy reads a line of spaces as a row). Numbers are
     parsed exactly, as numpy parses them: pandas 3.1's one converter is fast_float, before it
-    ``round_trip`` is Python's own."""
+    ``round_trip`` is Python's own. Chunks are copied into one matrix sized from the file's line
+    count, so the peak is the matrix and a chunk (a matrix of several GB is not held twice)."""
     try:
         import pandas as pd
     except ImportError:
         return None
+    rows = _line_count(path)
     precision = {} if _pandas_parses_exactly(pd.__version__) else {"float_precision": "round_trip"}
+    block: np.ndarray | None = None
+    filled = 0
     try:
-        table = pd.read_csv(
+        chunks = pd.read_csv(
             path, header=None, dtype=np.float64, na_filter=False, comment="#", quoting=3, skip_blank_lines=False,  # 3: QUOTE_NONE
-            engine="c", **precision,
+            engine="c", chunksize=_FAST_CHUNK_ROWS, **precision,
         )
+        with chunks:
+            for chunk in chunks:
+                values = chunk.to_numpy(dtype=np.float64)
+                if block is None:
+                    block = np.empty((rows, values.shape[1]), dtype=np.float64)
+                if values.shape[1] != block.shape[1] or filled + len(values) > rows or np.isnan(values).any():
+                    return None
+                block[filled:filled + len(values)] = values
+                filled += len(values)
     except (ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
         return None
-    block = table.to_numpy(dtype=np.float64)
-    if not block.size or np.isnan(block).any():
+    if block is None or filled != rows or not block.size:
         return None
     return block
+
+
+def _line_count(path: Path) -> int:
+    """The lines of a file (a last line without its newline counts)."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 22), b""):
+            count += piece.count(b"\n")
+            last = piece[-1:]
+    return count + (last != b"\n")
 
 
 def _pandas_parses_exactly(version: str) -> bool:

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent import futures
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +37,13 @@ from churn.steps import entrypoint, paths
 
 INPUT_DIR = Path(paths.RAW)
 OUTPUT_DIR = Path(paths.OUTPUT)
-#: Rows per chunk: peak memory is bounded by this, not by the input size.
+#: Rows per chunk: peak memory is bounded by this (times the workers), not by the input size.
 CHUNK_ROWS = 100_000
+#: Worker processes (``--workers``; else this variable; else one per CPU). 1: all in this process.
+WORKERS_VARIABLE = "CHURN_PREPROCESS_WORKERS"
+#: A worker's share of a file is at least this many bytes (ending at a line end); a smaller
+#: input is read in this process.
+MIN_TASK_BYTES = 8 << 20
 
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
@@ -45,14 +53,23 @@ def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -
     :class:`~churn.schema.SchemaError` naming it."""
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
     for table in tables_:
-        for name, values in seen.items():
-            values.update(table.unique(name) if isinstance(table, schema.EncodedTable) else table[name].unique())
-            values.discard(schema.MISSING)
-            if len(values) > dataset.MAX_COLLECTED_VALUES:
-                raise schema.SchemaError(
-                    f"column {name!r} has more than {dataset.MAX_COLLECTED_VALUES} distinct values: too many for a "
-                    "collected vocabulary (an ID or free text?); drop it in the dataset spec, or bin its values first"
-                )
+        _collect(seen, table)
+    return _sorted_vocabularies(seen, spec)
+
+
+def _collect(seen: dict[str, set[str]], table) -> None:
+    """Add a table's distinct values (not missing) of each collected column to ``seen``."""
+    for name, values in seen.items():
+        values.update(table.unique(name) if isinstance(table, schema.EncodedTable) else table[name].unique())
+        values.discard(schema.MISSING)
+        if len(values) > dataset.MAX_COLLECTED_VALUES:
+            raise schema.SchemaError(
+                f"column {name!r} has more than {dataset.MAX_COLLECTED_VALUES} distinct values: too many for a "
+                "collected vocabulary (an ID or free text?); drop it in the dataset spec, or bin its values first"
+            )
+
+
+def _sorted_vocabularies(seen: dict[str, set[str]], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
     for name, values in seen.items():
         if not values:
             raise schema.SchemaError(f"column {name!r} has no value, only missing ones: drop it in the dataset spec")
@@ -275,9 +292,188 @@ def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS)
     return text
 
 
+def worker_count(workers: int | None = None) -> int:
+    """How many worker processes preprocess: ``workers`` when given, else the
+    :data:`WORKERS_VARIABLE` environment variable, else one per CPU (``os.cpu_count()``)."""
+    if workers is None:
+        text = os.environ.get(WORKERS_VARIABLE, "").strip()
+        if not text:
+            return max(1, os.cpu_count() or 1)
+        try:
+            workers = int(text)
+        except ValueError:
+            raise ValueError(f"{WORKERS_VARIABLE} must be a whole number of worker processes, got {text!r}") from None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"the preprocessing workers must be a whole number of at least 1, got {workers!r}")
+    return workers
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A worker's share of the input: the lines in bytes ``[start, end)`` of a file whose
+    header is its first ``head`` bytes (``start`` 0: the file's beginning, header included)."""
+
+    number: int
+    path: Path
+    head: int
+    start: int
+    end: int
+
+
+def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
+    """The input's files cut at line ends into shares of about ``chunk_rows`` rows (at least
+    :data:`MIN_TASK_BYTES`); ``None`` where one process reads it (fewer than two shares) or a
+    file's header cannot be told apart safely."""
+    files = tables.raw_csv_files(location)
+    with files[0].open("rb") as handle:
+        sample = handle.read(1 << 20)
+    line_bytes = len(sample) / max(1, sample.count(b"\n"))
+    share = max(MIN_TASK_BYTES, int(chunk_rows * line_bytes))
+    tasks: list[_Task] = []
+    for path in files:
+        head = tables.header_end(path)
+        if head is None:
+            return None
+        size = path.stat().st_size
+        start = 0
+        while start < size:
+            end = tables.next_line_start(path, max(start + share, head), size)
+            tasks.append(_Task(len(tasks), path, head, start, end))
+            start = end
+    return tasks if len(tasks) > 1 else None
+
+
+def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path) -> dict | None:
+    """A worker: validate a share chunk by chunk and count it as :func:`_canonical_chunks` does;
+    then write its sorted runs (``splitting``: the ratios and seed) or collect the distinct values
+    of the collected columns. ``None``: the share cannot be read apart from the rest of its file
+    (a quote)."""
+    columns: list[str] | None = None
+    ignored: list[str] = []
+    account = _Account()
+    seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
+    runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+    for number, chunk in enumerate(tables.read_range_chunks(task.path, task.head, task.start, task.end, chunk_rows)):
+        if chunk is None:
+            return None
+        if task.start and not len(chunk):
+            continue
+        if columns is None:
+            columns, ignored = list(chunk.columns), schema.ignored_columns(chunk, spec)
+        table = schema.encoded_table(chunk, require_label=True, spec=spec)
+        account.labels.update(table.counts(spec.label))
+        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
+        if splitting is None:
+            _collect(seen, table)
+            continue
+        for index, hashes, lines in _sorted_runs(table, spec, *splitting):
+            name = split.SPLITS[index]
+            path = scratch / f"{name}-{task.number:06d}-{number:06d}.run"
+            _write_run(path, hashes, lines)
+            runs[name].append(path)
+    return {"columns": columns, "ignored": ignored, "labels": account.labels, "missing": account.missing, "runs": runs, "seen": seen}
+
+
+def _pool_pass(
+    tasks: list[_Task], workers: int, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path,
+) -> list[dict] | None:
+    """Every task's :func:`_run_task`, at most two per worker under way (memory stays bounded by
+    the chunk size times the workers); ``None`` as soon as one gives ``None``. A worker's error is
+    raised."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    results: list[dict | None] = [None] * len(tasks)
+    waiting = iter(tasks)
+    with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        running: dict[futures.Future, int] = {}
+        try:
+            for task in waiting:
+                running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+                if len(running) >= 2 * workers:
+                    break
+            while running:
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    result = results[running.pop(future)] = future.result()
+                    if result is None:
+                        return None
+                    task = next(waiting, None)
+                    if task is not None:
+                        running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+        finally:
+            for future in running:
+                future.cancel()
+    return results  # type: ignore[return-value]
+
+
+def _parallel_runs(
+    location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int], scratch: Path, workers: int,
+) -> tuple[DatasetSpec, dict[str, list[Path]], _Account] | None:
+    """:func:`_serial_runs` by a pool of worker processes, each given whole shares of a file (cut
+    at line ends). ``None`` (and no run left behind) when the input is small, cannot be cut
+    safely (a quote), or anything fails: the caller then reads it in one process, which reports
+    the first problem in file order with its row, as it always has."""
+    try:
+        tasks = _tasks(location, chunk_rows)
+        if tasks is None:
+            return None
+        if any(c.collected for c in spec.categorical_columns):
+            found = _pool_pass(tasks, workers, spec, chunk_rows, None, scratch)
+            if found is None:
+                return None
+            seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
+            for result in found:
+                _collect(seen, _Distinct(result["seen"]))
+            spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
+        results = _pool_pass(tasks, workers, spec, chunk_rows, splitting, scratch)
+    except Exception:
+        results = None
+    header = results[0]["columns"] if results else None
+    if results is None or header is None or any(r["columns"] not in (None, header) for r in results):
+        for path in scratch.glob("*.run"):
+            path.unlink()
+        return None
+    account = _Account(ignored=results[0]["ignored"])
+    runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+    for result in results:
+        account.labels.update(result["labels"])
+        account.missing.update(result["missing"])
+        for name in split.SPLITS:
+            runs[name].extend(result["runs"][name])
+    return spec, runs, account
+
+
+class _Distinct:
+    """A worker's distinct values of the collected columns, as :func:`_collect` reads a table."""
+
+    def __init__(self, seen: dict[str, set[str]]):
+        self.seen = seen
+
+    def unique(self, name: str) -> set[str]:
+        return self.seen[name]
+
+
+def _serial_runs(
+    location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int], scratch: Path,
+) -> tuple[DatasetSpec, dict[str, list[Path]], _Account]:
+    """Every chunk validated, counted and written as sorted runs (one per split) in this process;
+    a spec with collected vocabularies costs a first pass over the input, which collects them."""
+    if any(c.collected for c in spec.categorical_columns):
+        spec = spec.with_vocabularies(collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, _Account()), spec))
+    account = _Account()
+    runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+    for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
+        for index, hashes, lines in _sorted_runs(table, spec, *splitting):
+            name = split.SPLITS[index]
+            path = scratch / f"{name}-{number:06d}.run"
+            _write_run(path, hashes, lines)
+            runs[name].append(path)
+    return spec, runs, account
+
+
 def write_splits_streaming(
     location: Path, output_dir: Path, train_ratio: float, validation_ratio: float, seed: int,
-    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC, host: str | None = None,
+    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC, host: str | None = None, workers: int | None = None,
 ) -> dict:
     """Preprocess a raw CSV file or folder of any size into the split files, in bounded memory.
 
@@ -285,21 +481,17 @@ def write_splits_streaming(
     temporary run file per split. When every chunk is valid, the runs are merged into the split
     files (an external merge sort), so the bytes equal :func:`split_lines` on the whole table.
     Nothing is written to ``output_dir`` unless the whole input is valid. A spec with collected
-    vocabularies costs a first pass over the input, which collects them.
+    vocabularies costs a first pass over the input, which collects them. With several
+    ``workers`` (:func:`worker_count`) the chunks of a large input are read and written as runs
+    by worker processes in parallel; the split files are the same bytes.
     """
     split.validate_ratios(train_ratio, validation_ratio)
     split.validate_seed(seed)
-    if any(c.collected for c in spec.categorical_columns):
-        spec = spec.with_vocabularies(collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, _Account()), spec))
-    account = _Account()
+    workers = worker_count(workers)
+    splitting = (train_ratio, validation_ratio, seed)
     with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
-        runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
-        for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
-            for index, hashes, lines in _sorted_runs(table, spec, train_ratio, validation_ratio, seed):
-                name = split.SPLITS[index]
-                path = Path(scratch) / f"{name}-{number:06d}.run"
-                _write_run(path, hashes, lines)
-                runs[name].append(path)
+        done = _parallel_runs(Path(location), spec, chunk_rows, splitting, Path(scratch), workers) if workers > 1 else None
+        spec, runs, account = done or _serial_runs(Path(location), spec, chunk_rows, splitting, Path(scratch))
         labels = account.labels
         schema.require_both_classes_counts(labels, spec)
         rows, digests, duplicates = {}, {}, 0
@@ -361,6 +553,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk (bounds memory)")
     parser.add_argument(
+        "--workers", type=int, default=None,
+        help=f"worker processes reading a large input in parallel (1: none) [default: ${WORKERS_VARIABLE}, else one per CPU]",
+    )
+    parser.add_argument(
         "--resource-config", type=Path, default=Path(split.RESOURCE_CONFIG),
         help="the processing job's instances (SageMaker's resourceconfig.json); several: this one writes its share",
     )
@@ -374,6 +570,7 @@ def main(argv: list[str] | None = None) -> None:
         check_shardable(host, hosts, args.input, args.training_instance_type, spec)
     result = write_splits_streaming(
         args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows, spec, host,
+        args.workers,
     )
     resolved = dataset.spec_from_json(result["dataset"])
     if result["ignored_columns"]:

@@ -112,15 +112,31 @@ def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, accoun
         yield table
 
 
-def _pieces(columns: list[tuple[np.ndarray, list[str]]], order: np.ndarray | None, end: str) -> np.ndarray:
-    """Each row's tokens of ``columns`` (codes into distinct tokens), rows in ``order``, and ``end``
-    last: an object matrix whose ``ravel`` is every row's pieces one after the other."""
+def _ended(columns: list[tuple[np.ndarray, list[str]]], separator: str, end: str) -> list[tuple[np.ndarray, list[str]]]:
+    """``columns`` (codes into distinct tokens) with each token followed by what follows it in a
+    row's text (``separator``; the last column's: ``end``), adjacent columns with few pairs of
+    tokens between them (at most a quarter of the rows) taken as one: a row's text is then its
+    tokens joined with nothing, fewer per row."""
     rows = len(columns[0][0])
-    pieces = np.empty((rows, len(columns) + 1), dtype=object)
+    ended = [(codes, [token + separator for token in tokens]) for codes, tokens in columns[:-1]]
+    ended.append((columns[-1][0], [token + end for token in columns[-1][1]]))
+    merged = [ended[0]]
+    for codes, tokens in ended[1:]:
+        before, distinct = merged[-1]
+        if len(distinct) * len(tokens) <= rows // 4:
+            merged[-1] = (before * len(tokens) + codes, [a + b for a in distinct for b in tokens])
+        else:
+            merged.append((codes, tokens))
+    return merged
+
+
+def _text(columns: list[tuple[np.ndarray, list[str]]], order: np.ndarray | None) -> str:
+    """The rows' tokens of :func:`_ended` columns, rows in ``order``, as one text."""
+    rows = len(columns[0][0]) if order is None else len(order)
+    pieces = np.empty((rows, len(columns)), dtype=object)
     for j, (codes, tokens) in enumerate(columns):
         pieces[:, j] = np.array(tokens, dtype=object)[codes if order is None else codes[order]]
-    pieces[:, -1] = end
-    return pieces
+    return "".join(pieces.ravel().tolist())
 
 
 def _row_keys(table: schema.EncodedTable) -> list[bytes]:
@@ -129,8 +145,7 @@ def _row_keys(table: schema.EncodedTable) -> list[bytes]:
     columns = list(table.columns.values())
     if any("\n" in token for _, tokens in columns for token in tokens):
         return [key.encode() for key in split.row_keys(table.frame())]
-    text = "\x1f".join(_pieces(columns, None, "\n").ravel().tolist()).encode()
-    return text[:-2].split(b"\x1f\n\x1f")  # a row's tokens, then "\x1f\n" and the next row's "\x1f"
+    return _text(_ended(columns, "\x1f", "\n"), None).encode().split(b"\n")[:-1]
 
 
 def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[np.ndarray, list[str]]]:
@@ -170,12 +185,11 @@ def _sorted_runs(
                 order[first:last] = rows[sorted(range(len(rows)), key=lines.__getitem__)]
             start = stop + 1
     hashes, which = hashes[order], which[order]
-    pieces = _pieces(columns, order, "\n")
+    ended = _ended(columns, ",", "\n")
     for index in range(len(split.SPLITS)):
         low, high = np.searchsorted(which, index, "left"), np.searchsorted(which, index, "right")
         if high > low:
-            text = ",".join(pieces[low:high].ravel().tolist()).replace(",\n,", "\n")
-            yield index, hashes[low:high], (text[:-2] + "\n").encode("ascii")
+            yield index, hashes[low:high], _text(ended, order[low:high]).encode("ascii")
 
 
 def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:

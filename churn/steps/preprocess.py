@@ -24,9 +24,10 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent import futures
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ WORKERS_VARIABLE = "CHURN_PREPROCESS_WORKERS"
 #: A worker's share of a file is at least this many bytes (ending at a line end); a smaller
 #: input is read in this process.
 MIN_TASK_BYTES = 8 << 20
+#: With workers, each split's rows are cut by the top bits of their hash value into this many
+#: ranges, merged in parallel and written one after the other (the file's order is the hash's).
+MERGE_BUCKET_BITS = 4
 
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
@@ -160,10 +164,11 @@ def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[n
 
 
 def _sorted_runs(
-    table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int,
-) -> Iterator[tuple[int, np.ndarray, bytes]]:
+    table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int, bucket_bits: int = 0,
+) -> Iterator[tuple[int, int, np.ndarray, bytes]]:
     """:func:`churn.split.keyed_rows` of a chunk for the streaming merge: for each split with
-    rows, its index, the rows' hash values in order and their lines (ASCII, newline-ended)."""
+    rows, its index, the bucket (the hash value's top ``bucket_bits`` bits: 0 without), the rows'
+    hash values in order and their lines (ASCII, newline-ended)."""
     keys = _row_keys(table)
     values = split.hash_values(keys, seed)
     which = split.split_indices(split.fractions(values), train_ratio, validation_ratio)
@@ -186,10 +191,14 @@ def _sorted_runs(
             start = stop + 1
     hashes, which = hashes[order], which[order]
     ended = _ended(columns, ",", "\n")
+    buckets = (hashes >> np.uint64(64 - bucket_bits)) if bucket_bits else np.zeros(len(hashes), dtype=np.uint64)
     for index in range(len(split.SPLITS)):
         low, high = np.searchsorted(which, index, "left"), np.searchsorted(which, index, "right")
-        if high > low:
-            yield index, hashes[low:high], _text(ended, order[low:high]).encode("ascii")
+        while high > low:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
+            bucket = int(buckets[low])
+            stop = low + int(np.searchsorted(buckets[low:high], np.uint64(bucket), "right"))
+            yield index, bucket, hashes[low:stop], _text(ended, order[low:stop]).encode("ascii")
+            low = stop
 
 
 def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:
@@ -238,7 +247,7 @@ class _RunReader:
         return stop - self.at
 
 
-def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter) -> tuple[int, int]:
+def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter | BinaryIO) -> tuple[int, int]:
     """Merge sorted runs into ``out`` in (hash value, line) order, block by block: every row not
     after the least last row of the blocks loaded (of the runs with more to load) goes out at once,
     sorted by numpy. Returns the rows written and how many repeat the row before them."""
@@ -366,7 +375,7 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
     ignored: list[str] = []
     account = _Account()
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
-    runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+    runs: list[tuple[int, int, Path]] = []
     for number, chunk in enumerate(tables.read_range_chunks(task.path, task.head, task.start, task.end, chunk_rows)):
         if chunk is None:
             return None
@@ -380,66 +389,83 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
         if splitting is None:
             _collect(seen, table)
             continue
-        for index, hashes, lines in _sorted_runs(table, spec, *splitting):
-            name = split.SPLITS[index]
-            path = scratch / f"{name}-{task.number:06d}-{number:06d}.run"
+        for index, bucket, hashes, lines in _sorted_runs(table, spec, *splitting, MERGE_BUCKET_BITS):
+            path = scratch / f"{split.SPLITS[index]}-{bucket:04d}-{task.number:06d}-{number:06d}.run"
             _write_run(path, hashes, lines)
-            runs[name].append(path)
+            runs.append((index, bucket, path))
     return {"columns": columns, "ignored": ignored, "labels": account.labels, "missing": account.missing, "runs": runs, "seen": seen}
 
 
+#: Sorted runs by (split index, bucket), in the order they are merged.
+_Runs = dict[tuple[int, int], list[Path]]
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[futures.ProcessPoolExecutor | None]:
+    """Worker processes (started by the first task given them; forked where the platform can),
+    or ``None`` for one worker."""
+    if workers == 1:
+        yield None
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield pool
+
+
 def _pool_pass(
-    tasks: list[_Task], workers: int, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path,
+    pool: futures.ProcessPoolExecutor, tasks: list[_Task], workers: int, spec: DatasetSpec, chunk_rows: int,
+    splitting: tuple[float, float, int] | None, scratch: Path,
 ) -> list[dict] | None:
     """Every task's :func:`_run_task`, at most two per worker under way (memory stays bounded by
     the chunk size times the workers); ``None`` as soon as one gives ``None``. A worker's error is
     raised."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     results: list[dict | None] = [None] * len(tasks)
     waiting = iter(tasks)
-    with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        running: dict[futures.Future, int] = {}
-        try:
-            for task in waiting:
-                running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
-                if len(running) >= 2 * workers:
-                    break
-            while running:
-                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-                for future in done:
-                    result = results[running.pop(future)] = future.result()
-                    if result is None:
-                        return None
-                    task = next(waiting, None)
-                    if task is not None:
-                        running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
-        finally:
-            for future in running:
-                future.cancel()
+    running: dict[futures.Future, int] = {}
+    try:
+        for task in waiting:
+            running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+            if len(running) >= 2 * workers:
+                break
+        while running:
+            done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                result = results[running.pop(future)] = future.result()
+                if result is None:
+                    return None
+                task = next(waiting, None)
+                if task is not None:
+                    running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+    finally:
+        for future in running:
+            future.cancel()
+        futures.wait(running)  # no worker still writing runs when the caller removes them
     return results  # type: ignore[return-value]
 
 
 def _parallel_runs(
-    location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int], scratch: Path, workers: int,
-) -> tuple[DatasetSpec, dict[str, list[Path]], _Account] | None:
+    pool: futures.ProcessPoolExecutor, location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int],
+    scratch: Path, workers: int,
+) -> tuple[DatasetSpec, _Runs, _Account] | None:
     """:func:`_serial_runs` by a pool of worker processes, each given whole shares of a file (cut
-    at line ends). ``None`` (and no run left behind) when the input is small, cannot be cut
-    safely (a quote), or anything fails: the caller then reads it in one process, which reports
-    the first problem in file order with its row, as it always has."""
+    at line ends), its runs cut into buckets (:data:`MERGE_BUCKET_BITS`). ``None`` (and no run
+    left behind) when the input is small, cannot be cut safely (a quote), or anything fails: the
+    caller then reads it in one process, which reports the first problem in file order with its
+    row, as it always has."""
     try:
         tasks = _tasks(location, chunk_rows)
         if tasks is None:
             return None
         if any(c.collected for c in spec.categorical_columns):
-            found = _pool_pass(tasks, workers, spec, chunk_rows, None, scratch)
+            found = _pool_pass(pool, tasks, workers, spec, chunk_rows, None, scratch)
             if found is None:
                 return None
             seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
             for result in found:
                 _collect(seen, _Distinct(result["seen"]))
             spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
-        results = _pool_pass(tasks, workers, spec, chunk_rows, splitting, scratch)
+        results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch)
     except Exception:
         results = None
     header = results[0]["columns"] if results else None
@@ -448,13 +474,13 @@ def _parallel_runs(
             path.unlink()
         return None
     account = _Account(ignored=results[0]["ignored"])
-    runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+    runs: _Runs = {}
     for result in results:
         account.labels.update(result["labels"])
         account.missing.update(result["missing"])
-        for name in split.SPLITS:
-            runs[name].extend(result["runs"][name])
-    return spec, runs, account
+        for index, bucket, path in result["runs"]:
+            runs.setdefault((index, bucket), []).append(path)
+    return spec, dict(sorted(runs.items())), account
 
 
 class _Distinct:
@@ -469,20 +495,62 @@ class _Distinct:
 
 def _serial_runs(
     location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int], scratch: Path,
-) -> tuple[DatasetSpec, dict[str, list[Path]], _Account]:
+) -> tuple[DatasetSpec, _Runs, _Account]:
     """Every chunk validated, counted and written as sorted runs (one per split) in this process;
     a spec with collected vocabularies costs a first pass over the input, which collects them."""
     if any(c.collected for c in spec.categorical_columns):
         spec = spec.with_vocabularies(collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, _Account()), spec))
     account = _Account()
-    runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
+    runs: _Runs = {(index, 0): [] for index in range(len(split.SPLITS))}
     for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
-        for index, hashes, lines in _sorted_runs(table, spec, *splitting):
-            name = split.SPLITS[index]
-            path = scratch / f"{name}-{number:06d}.run"
+        for index, _, hashes, lines in _sorted_runs(table, spec, *splitting):
+            path = scratch / f"{split.SPLITS[index]}-{number:06d}.run"
             _write_run(path, hashes, lines)
-            runs[name].append(path)
+            runs[index, 0].append(path)
     return spec, runs, account
+
+
+def _merge_part(paths: list[Path], part: Path) -> tuple[int, int]:
+    """A worker: :func:`_merge_runs` of one bucket's runs into a file of its own."""
+    with part.open("wb") as out:
+        return _merge_runs(paths, out)
+
+
+def _merge_splits(
+    pool: futures.ProcessPoolExecutor | None, runs: _Runs, output_dir: Path, host: str | None, scratch: Path,
+) -> tuple[dict[str, int], dict[str, str], int]:
+    """Merge the runs into the split files (rows, sha256 and duplicate rows): in this process,
+    or each bucket by a worker into a part file, the parts of a split written one after the other
+    in bucket order as they come (the hash values of a bucket all sort before the next's)."""
+    merging: dict[tuple[int, int], futures.Future] = {}
+    try:
+        if pool is not None:
+            for key, paths in runs.items():
+                merging[key] = pool.submit(_merge_part, paths, scratch / f"{split.SPLITS[key[0]]}-{key[1]:04d}.part")
+        rows, digests, duplicates = {}, {}, 0
+        for index, name in enumerate(split.SPLITS):
+            rows[name] = 0
+            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
+                for key, paths in runs.items():
+                    if key[0] != index:
+                        continue
+                    if pool is None:
+                        count, repeated = _merge_runs(paths, out)
+                    else:
+                        count, repeated = merging[key].result()
+                        part = scratch / f"{name}-{key[1]:04d}.part"
+                        with part.open("rb") as handle:
+                            for block in iter(lambda: handle.read(1 << 22), b""):
+                                out.write(block)
+                        part.unlink()
+                    rows[name] += count
+                    duplicates += repeated
+            digests[name] = out.hexdigest()
+    finally:
+        for future in merging.values():
+            future.cancel()
+        futures.wait(merging.values())
+    return rows, digests, duplicates
 
 
 def write_splits_streaming(
@@ -496,24 +564,20 @@ def write_splits_streaming(
     files (an external merge sort), so the bytes equal :func:`split_lines` on the whole table.
     Nothing is written to ``output_dir`` unless the whole input is valid. A spec with collected
     vocabularies costs a first pass over the input, which collects them. With several
-    ``workers`` (:func:`worker_count`) the chunks of a large input are read and written as runs
-    by worker processes in parallel; the split files are the same bytes.
+    ``workers`` (:func:`worker_count`) the shares of a large input are read and written as runs
+    by worker processes in parallel, and merged by them bucket by bucket; the split files are
+    the same bytes.
     """
     split.validate_ratios(train_ratio, validation_ratio)
     split.validate_seed(seed)
     workers = worker_count(workers)
     splitting = (train_ratio, validation_ratio, seed)
-    with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
-        done = _parallel_runs(Path(location), spec, chunk_rows, splitting, Path(scratch), workers) if workers > 1 else None
+    with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch, _pool(workers) as pool:
+        done = None if pool is None else _parallel_runs(pool, Path(location), spec, chunk_rows, splitting, Path(scratch), workers)
         spec, runs, account = done or _serial_runs(Path(location), spec, chunk_rows, splitting, Path(scratch))
         labels = account.labels
         schema.require_both_classes_counts(labels, spec)
-        rows, digests, duplicates = {}, {}, 0
-        for name in split.SPLITS:
-            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
-                rows[name], repeated = _merge_runs(runs[name], out)
-                duplicates += repeated
-            digests[name] = out.hexdigest()
+        rows, digests, duplicates = _merge_splits(pool if done else None, runs, output_dir, host, Path(scratch))
     return {
         "rows": rows, "sha256": digests, "ignored_columns": account.ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
         # Churned ("1") and stayed ("0") rows of the whole input: the class balance.

@@ -466,7 +466,7 @@ def _parallel_runs(
                 _collect(seen, _Distinct(result["seen"]))
             spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
         results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any problem: the one-process path meets it again and reports it
         results = None
     header = results[0]["columns"] if results else None
     if results is None or header is None or any(r["columns"] not in (None, header) for r in results):

@@ -12,6 +12,13 @@ instances' outputs land in the same S3 prefixes. Every instance writes the same
 training instance type as given, the instances' names); ``churn.split.merge_shard_manifests``
 adds the parts up. A row's split depends only on its content and the seed, so the instances'
 split files hold, together, exactly the rows one instance would write.
+
+Inside an instance, a large input is read by worker processes (``--workers``, else
+``$CHURN_PREPROCESS_WORKERS``, else one per CPU): each takes shares of a file cut at line ends,
+validates them and writes sorted runs, and the workers then merge the runs bucket by bucket (by
+the hash value's top bits). The split files are the bytes one process writes; an input that
+cannot be cut safely (a quote) or has a problem is read by one process, whose error names the
+first bad row in file order.
 """
 
 from __future__ import annotations

@@ -352,9 +352,11 @@ class _Task:
 
 def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
     """The input's files cut at line ends into shares of about ``chunk_rows`` rows (at least
-    :data:`MIN_TASK_BYTES`); ``None`` where one process reads it (fewer than two shares) or a
-    file's header cannot be told apart safely."""
+    :data:`MIN_TASK_BYTES`); ``None`` where one process reads it (less than two shares' bytes in
+    all, or one share) or a file's header cannot be told apart safely."""
     files = tables.raw_csv_files(location)
+    if sum(path.stat().st_size for path in files) < 2 * MIN_TASK_BYTES:
+        return None
     with files[0].open("rb") as handle:
         sample = handle.read(1 << 20)
     line_bytes = len(sample) / max(1, sample.count(b"\n"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import json
 from pathlib import Path
@@ -26,7 +27,8 @@ def raw_csv_files(location: Path) -> list[Path]:
     return files
 
 
-def _csv_reader(path: Path, chunk_rows: int):
+def _csv_reader(path, chunk_rows: int):
+    """pandas' C reader over a file (or a buffer of a file's bytes), every value a string."""
     return pd.read_csv(
         path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8", chunksize=chunk_rows
     )
@@ -87,6 +89,60 @@ def read_raw_chunks(location: Path | str, chunk_rows: int):
             raise SchemaError(f"input is not UTF-8 text: {path} ({where}{reason})") from None
         except pd.errors.ParserError as error:
             raise SchemaError(f"input is not a well-formed CSV file: {path}: {shortened(str(error).strip())}") from None
+
+
+def header_end(path: Path, limit: int = 1 << 20) -> int | None:
+    """Where the first line holding more than line ends (the header pandas reads) ends: the
+    offset just past its ``\\n``; ``None`` when the file's beginning could be read otherwise
+    (a quote, a lone ``\\r``, no such line within ``limit`` bytes)."""
+    with path.open("rb") as handle:
+        head = handle.read(limit)
+    start = len(head) - len(head.lstrip(b"\r\n"))
+    end = head.find(b"\n", start)
+    if start == len(head) or end < 0 or b'"' in head[:end]:
+        return None
+    if b"\r" in head[start:end].rstrip(b"\r") or b"\r" in head[:start].replace(b"\r\n", b""):
+        return None
+    return end + 1
+
+
+def next_line_start(path: Path, offset: int, size: int) -> int:
+    """The first offset at or after ``offset`` that starts a line (just past a ``\\n``), or
+    ``size`` (the file's end)."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while offset < size:
+            block = handle.read(1 << 16)
+            if not block:
+                return size
+            found = block.find(b"\n")
+            if found >= 0:
+                return offset + found + 1
+            offset += len(block)
+    return size
+
+
+def read_range_chunks(path: Path, head: int, start: int, end: int, chunk_rows: int):
+    """The chunks of the lines in bytes ``[start, end)`` of a file, read as pandas reads the
+    whole file (the file's first ``head`` bytes, its header, put before them; ``start`` 0: the
+    file's beginning, header included), column names stripped; ``None`` instead of a first
+    chunk when those bytes hold a quote (a line may then go on past a line end). Rows are
+    indexed from 0."""
+    if not start:
+        _require_unique_names(path)
+    with path.open("rb") as handle:
+        prefix = handle.read(head) if start else b""
+        handle.seek(start)
+        data = handle.read(end - start)
+    if b'"' in data:
+        yield None
+        return
+    offset = 0
+    for chunk in _csv_reader(io.BytesIO(prefix + data), chunk_rows):
+        chunk.columns = [str(c).strip() for c in chunk.columns]
+        chunk.index = range(offset, offset + len(chunk))
+        offset += len(chunk)
+        yield chunk
 
 
 def _first_invalid_utf8(path: Path) -> tuple[int, str] | None:

@@ -12,18 +12,29 @@ instances' outputs land in the same S3 prefixes. Every instance writes the same
 training instance type as given, the instances' names); ``churn.split.merge_shard_manifests``
 adds the parts up. A row's split depends only on its content and the seed, so the instances'
 split files hold, together, exactly the rows one instance would write.
+
+Inside an instance, a large input is read by worker processes (``--workers``, else
+``$CHURN_PREPROCESS_WORKERS``, else one per CPU): each takes shares of a file cut at line ends,
+validates them and writes sorted runs, and the workers then merge the runs bucket by bucket (by
+the hash value's top bits). The split files are the bytes one process writes; an input that
+cannot be cut safely (a quote) or has a problem is read by one process, whose error names the
+first bad row in file order.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from concurrent import futures
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -34,8 +45,16 @@ from churn.steps import entrypoint, paths
 
 INPUT_DIR = Path(paths.RAW)
 OUTPUT_DIR = Path(paths.OUTPUT)
-#: Rows per chunk: peak memory is bounded by this, not by the input size.
+#: Rows per chunk: peak memory is bounded by this (times the workers), not by the input size.
 CHUNK_ROWS = 100_000
+#: Worker processes (``--workers``; else this variable; else one per CPU). 1: all in this process.
+WORKERS_VARIABLE = "CHURN_PREPROCESS_WORKERS"
+#: A worker's share of a file is at least this many bytes (ending at a line end); a smaller
+#: input is read in this process.
+MIN_TASK_BYTES = 8 << 20
+#: With workers, each split's rows are cut by the top bits of their hash value into this many
+#: ranges, merged in parallel and written one after the other (the file's order is the hash's).
+MERGE_BUCKET_BITS = 4
 
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
@@ -45,14 +64,23 @@ def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -
     :class:`~churn.schema.SchemaError` naming it."""
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
     for table in tables_:
-        for name, values in seen.items():
-            values.update(table.unique(name) if isinstance(table, schema.EncodedTable) else table[name].unique())
-            values.discard(schema.MISSING)
-            if len(values) > dataset.MAX_COLLECTED_VALUES:
-                raise schema.SchemaError(
-                    f"column {name!r} has more than {dataset.MAX_COLLECTED_VALUES} distinct values: too many for a "
-                    "collected vocabulary (an ID or free text?); drop it in the dataset spec, or bin its values first"
-                )
+        _collect(seen, table)
+    return _sorted_vocabularies(seen, spec)
+
+
+def _collect(seen: dict[str, set[str]], table) -> None:
+    """Add a table's distinct values (not missing) of each collected column to ``seen``."""
+    for name, values in seen.items():
+        values.update(table.unique(name) if isinstance(table, schema.EncodedTable) else table[name].unique())
+        values.discard(schema.MISSING)
+        if len(values) > dataset.MAX_COLLECTED_VALUES:
+            raise schema.SchemaError(
+                f"column {name!r} has more than {dataset.MAX_COLLECTED_VALUES} distinct values: too many for a "
+                "collected vocabulary (an ID or free text?); drop it in the dataset spec, or bin its values first"
+            )
+
+
+def _sorted_vocabularies(seen: dict[str, set[str]], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
     for name, values in seen.items():
         if not values:
             raise schema.SchemaError(f"column {name!r} has no value, only missing ones: drop it in the dataset spec")
@@ -95,15 +123,31 @@ def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, accoun
         yield table
 
 
-def _pieces(columns: list[tuple[np.ndarray, list[str]]], order: np.ndarray | None, end: str) -> np.ndarray:
-    """Each row's tokens of ``columns`` (codes into distinct tokens), rows in ``order``, and ``end``
-    last: an object matrix whose ``ravel`` is every row's pieces one after the other."""
+def _ended(columns: list[tuple[np.ndarray, list[str]]], separator: str, end: str) -> list[tuple[np.ndarray, list[str]]]:
+    """``columns`` (codes into distinct tokens) with each token followed by what follows it in a
+    row's text (``separator``; the last column's: ``end``), adjacent columns with few pairs of
+    tokens between them (at most a quarter of the rows) taken as one: a row's text is then its
+    tokens joined with nothing, fewer per row."""
     rows = len(columns[0][0])
-    pieces = np.empty((rows, len(columns) + 1), dtype=object)
+    ended = [(codes, [token + separator for token in tokens]) for codes, tokens in columns[:-1]]
+    ended.append((columns[-1][0], [token + end for token in columns[-1][1]]))
+    merged = [ended[0]]
+    for codes, tokens in ended[1:]:
+        before, distinct = merged[-1]
+        if len(distinct) * len(tokens) <= rows // 4:
+            merged[-1] = (before * len(tokens) + codes, [a + b for a in distinct for b in tokens])
+        else:
+            merged.append((codes, tokens))
+    return merged
+
+
+def _text(columns: list[tuple[np.ndarray, list[str]]], order: np.ndarray | None) -> str:
+    """The rows' tokens of :func:`_ended` columns, rows in ``order``, as one text."""
+    rows = len(columns[0][0]) if order is None else len(order)
+    pieces = np.empty((rows, len(columns)), dtype=object)
     for j, (codes, tokens) in enumerate(columns):
         pieces[:, j] = np.array(tokens, dtype=object)[codes if order is None else codes[order]]
-    pieces[:, -1] = end
-    return pieces
+    return "".join(pieces.ravel().tolist())
 
 
 def _row_keys(table: schema.EncodedTable) -> list[bytes]:
@@ -112,8 +156,7 @@ def _row_keys(table: schema.EncodedTable) -> list[bytes]:
     columns = list(table.columns.values())
     if any("\n" in token for _, tokens in columns for token in tokens):
         return [key.encode() for key in split.row_keys(table.frame())]
-    text = "\x1f".join(_pieces(columns, None, "\n").ravel().tolist()).encode()
-    return text[:-2].split(b"\x1f\n\x1f")  # a row's tokens, then "\x1f\n" and the next row's "\x1f"
+    return _text(_ended(columns, "\x1f", "\n"), None).encode().split(b"\n")[:-1]
 
 
 def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[np.ndarray, list[str]]]:
@@ -128,10 +171,11 @@ def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[n
 
 
 def _sorted_runs(
-    table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int,
-) -> Iterator[tuple[int, np.ndarray, bytes]]:
+    table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int, bucket_bits: int = 0,
+) -> Iterator[tuple[int, int, np.ndarray, bytes]]:
     """:func:`churn.split.keyed_rows` of a chunk for the streaming merge: for each split with
-    rows, its index, the rows' hash values in order and their lines (ASCII, newline-ended)."""
+    rows, its index, the bucket (the hash value's top ``bucket_bits`` bits: 0 without), the rows'
+    hash values in order and their lines (ASCII, newline-ended)."""
     keys = _row_keys(table)
     values = split.hash_values(keys, seed)
     which = split.split_indices(split.fractions(values), train_ratio, validation_ratio)
@@ -153,12 +197,15 @@ def _sorted_runs(
                 order[first:last] = rows[sorted(range(len(rows)), key=lines.__getitem__)]
             start = stop + 1
     hashes, which = hashes[order], which[order]
-    pieces = _pieces(columns, order, "\n")
+    ended = _ended(columns, ",", "\n")
+    buckets = (hashes >> np.uint64(64 - bucket_bits)) if bucket_bits else np.zeros(len(hashes), dtype=np.uint64)
     for index in range(len(split.SPLITS)):
         low, high = np.searchsorted(which, index, "left"), np.searchsorted(which, index, "right")
-        if high > low:
-            text = ",".join(pieces[low:high].ravel().tolist()).replace(",\n,", "\n")
-            yield index, hashes[low:high], (text[:-2] + "\n").encode("ascii")
+        while high > low:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
+            bucket = int(buckets[low])
+            stop = low + int(np.searchsorted(buckets[low:high], np.uint64(bucket), "right"))
+            yield index, bucket, hashes[low:stop], _text(ended, order[low:stop]).encode("ascii")
+            low = stop
 
 
 def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:
@@ -207,7 +254,7 @@ class _RunReader:
         return stop - self.at
 
 
-def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter) -> tuple[int, int]:
+def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter | BinaryIO) -> tuple[int, int]:
     """Merge sorted runs into ``out`` in (hash value, line) order, block by block: every row not
     after the least last row of the blocks loaded (of the runs with more to load) goes out at once,
     sorted by numpy. Returns the rows written and how many repeat the row before them."""
@@ -275,9 +322,249 @@ def check_table(location: Path, spec: DatasetSpec, chunk_rows: int = CHUNK_ROWS)
     return text
 
 
+def worker_count(workers: int | None = None) -> int:
+    """How many worker processes preprocess: ``workers`` when given, else the
+    :data:`WORKERS_VARIABLE` environment variable, else one per CPU (``os.cpu_count()``)."""
+    if workers is None:
+        text = os.environ.get(WORKERS_VARIABLE, "").strip()
+        if not text:
+            return max(1, os.cpu_count() or 1)
+        try:
+            workers = int(text)
+        except ValueError:
+            raise ValueError(f"{WORKERS_VARIABLE} must be a whole number of worker processes, got {text!r}") from None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"the preprocessing workers must be a whole number of at least 1, got {workers!r}")
+    return workers
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A worker's share of the input: the lines in bytes ``[start, end)`` of a file whose
+    header is its first ``head`` bytes (``start`` 0: the file's beginning, header included)."""
+
+    number: int
+    path: Path
+    head: int
+    start: int
+    end: int
+
+
+def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
+    """The input's files cut at line ends into shares of about ``chunk_rows`` rows (at least
+    :data:`MIN_TASK_BYTES`); ``None`` where one process reads it (less than two shares' bytes in
+    all, or one share) or a file's header cannot be told apart safely."""
+    files = tables.raw_csv_files(location)
+    if sum(path.stat().st_size for path in files) < 2 * MIN_TASK_BYTES:
+        return None
+    with files[0].open("rb") as handle:
+        sample = handle.read(1 << 20)
+    line_bytes = len(sample) / max(1, sample.count(b"\n"))
+    share = max(MIN_TASK_BYTES, int(chunk_rows * line_bytes))
+    tasks: list[_Task] = []
+    for path in files:
+        head = tables.header_end(path)
+        if head is None:
+            return None
+        size = path.stat().st_size
+        start = 0
+        while start < size:
+            end = tables.next_line_start(path, max(start + share, head), size)
+            tasks.append(_Task(len(tasks), path, head, start, end))
+            start = end
+    return tasks if len(tasks) > 1 else None
+
+
+def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path) -> dict | None:
+    """A worker: validate a share chunk by chunk and count it as :func:`_canonical_chunks` does;
+    then write its sorted runs (``splitting``: the ratios and seed) or collect the distinct values
+    of the collected columns. ``None``: the share cannot be read apart from the rest of its file
+    (a quote)."""
+    columns: list[str] | None = None
+    ignored: list[str] = []
+    account = _Account()
+    seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
+    runs: list[tuple[int, int, Path]] = []
+    for number, chunk in enumerate(tables.read_range_chunks(task.path, task.head, task.start, task.end, chunk_rows)):
+        if chunk is None:
+            return None
+        if task.start and not len(chunk):
+            continue
+        if columns is None:
+            columns, ignored = list(chunk.columns), schema.ignored_columns(chunk, spec)
+        table = schema.encoded_table(chunk, require_label=True, spec=spec)
+        account.labels.update(table.counts(spec.label))
+        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
+        if splitting is None:
+            _collect(seen, table)
+            continue
+        for index, bucket, hashes, lines in _sorted_runs(table, spec, *splitting, MERGE_BUCKET_BITS):
+            path = scratch / f"{split.SPLITS[index]}-{bucket:04d}-{task.number:06d}-{number:06d}.run"
+            _write_run(path, hashes, lines)
+            runs.append((index, bucket, path))
+    return {"columns": columns, "ignored": ignored, "labels": account.labels, "missing": account.missing, "runs": runs, "seen": seen}
+
+
+#: Sorted runs by (split index, bucket), in the order they are merged.
+_Runs = dict[tuple[int, int], list[Path]]
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[futures.ProcessPoolExecutor | None]:
+    """Worker processes (started by the first task given them; forked where the platform can),
+    or ``None`` for one worker."""
+    if workers == 1:
+        yield None
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield pool
+
+
+def _pool_pass(
+    pool: futures.ProcessPoolExecutor, tasks: list[_Task], workers: int, spec: DatasetSpec, chunk_rows: int,
+    splitting: tuple[float, float, int] | None, scratch: Path,
+) -> list[dict] | None:
+    """Every task's :func:`_run_task`, at most two per worker under way (memory stays bounded by
+    the chunk size times the workers); ``None`` as soon as one gives ``None``. A worker's error is
+    raised."""
+    results: list[dict | None] = [None] * len(tasks)
+    waiting = iter(tasks)
+    running: dict[futures.Future, int] = {}
+    try:
+        for task in waiting:
+            running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+            if len(running) >= 2 * workers:
+                break
+        while running:
+            done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                result = results[running.pop(future)] = future.result()
+                if result is None:
+                    return None
+                task = next(waiting, None)
+                if task is not None:
+                    running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+    finally:
+        for future in running:
+            future.cancel()
+        futures.wait(running)  # no worker still writing runs when the caller removes them
+    return results  # type: ignore[return-value]
+
+
+def _parallel_runs(
+    pool: futures.ProcessPoolExecutor, location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int],
+    scratch: Path, workers: int,
+) -> tuple[DatasetSpec, _Runs, _Account] | None:
+    """:func:`_serial_runs` by a pool of worker processes, each given whole shares of a file (cut
+    at line ends), its runs cut into buckets (:data:`MERGE_BUCKET_BITS`). ``None`` (and no run
+    left behind) when the input is small, cannot be cut safely (a quote), or anything fails: the
+    caller then reads it in one process, which reports the first problem in file order with its
+    row, as it always has."""
+    try:
+        tasks = _tasks(location, chunk_rows)
+        if tasks is None:
+            return None
+        if any(c.collected for c in spec.categorical_columns):
+            found = _pool_pass(pool, tasks, workers, spec, chunk_rows, None, scratch)
+            if found is None:
+                return None
+            seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
+            for result in found:
+                _collect(seen, _Distinct(result["seen"]))
+            spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
+        results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch)
+    except Exception:  # noqa: BLE001 - any problem: the one-process path meets it again and reports it
+        results = None
+    header = results[0]["columns"] if results else None
+    if results is None or header is None or any(r["columns"] not in (None, header) for r in results):
+        for path in scratch.glob("*.run"):
+            path.unlink()
+        return None
+    account = _Account(ignored=results[0]["ignored"])
+    runs: _Runs = {}
+    for result in results:
+        account.labels.update(result["labels"])
+        account.missing.update(result["missing"])
+        for index, bucket, path in result["runs"]:
+            runs.setdefault((index, bucket), []).append(path)
+    return spec, dict(sorted(runs.items())), account
+
+
+class _Distinct:
+    """A worker's distinct values of the collected columns, as :func:`_collect` reads a table."""
+
+    def __init__(self, seen: dict[str, set[str]]):
+        self.seen = seen
+
+    def unique(self, name: str) -> set[str]:
+        return self.seen[name]
+
+
+def _serial_runs(
+    location: Path, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int], scratch: Path,
+) -> tuple[DatasetSpec, _Runs, _Account]:
+    """Every chunk validated, counted and written as sorted runs (one per split) in this process;
+    a spec with collected vocabularies costs a first pass over the input, which collects them."""
+    if any(c.collected for c in spec.categorical_columns):
+        spec = spec.with_vocabularies(collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, _Account()), spec))
+    account = _Account()
+    runs: _Runs = {(index, 0): [] for index in range(len(split.SPLITS))}
+    for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
+        for index, _, hashes, lines in _sorted_runs(table, spec, *splitting):
+            path = scratch / f"{split.SPLITS[index]}-{number:06d}.run"
+            _write_run(path, hashes, lines)
+            runs[index, 0].append(path)
+    return spec, runs, account
+
+
+def _merge_part(paths: list[Path], part: Path) -> tuple[int, int]:
+    """A worker: :func:`_merge_runs` of one bucket's runs into a file of its own."""
+    with part.open("wb") as out:
+        return _merge_runs(paths, out)
+
+
+def _merge_splits(
+    pool: futures.ProcessPoolExecutor | None, runs: _Runs, output_dir: Path, host: str | None, scratch: Path,
+) -> tuple[dict[str, int], dict[str, str], int]:
+    """Merge the runs into the split files (rows, sha256 and duplicate rows): in this process,
+    or each bucket by a worker into a part file, the parts of a split written one after the other
+    in bucket order as they come (the hash values of a bucket all sort before the next's)."""
+    merging: dict[tuple[int, int], futures.Future] = {}
+    try:
+        if pool is not None:
+            for key, paths in runs.items():
+                merging[key] = pool.submit(_merge_part, paths, scratch / f"{split.SPLITS[key[0]]}-{key[1]:04d}.part")
+        rows, digests, duplicates = {}, {}, 0
+        for index, name in enumerate(split.SPLITS):
+            rows[name] = 0
+            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
+                for key, paths in runs.items():
+                    if key[0] != index:
+                        continue
+                    if pool is None:
+                        count, repeated = _merge_runs(paths, out)
+                    else:
+                        count, repeated = merging[key].result()
+                        part = scratch / f"{name}-{key[1]:04d}.part"
+                        with part.open("rb") as handle:
+                            for block in iter(lambda: handle.read(1 << 22), b""):
+                                out.write(block)
+                        part.unlink()
+                    rows[name] += count
+                    duplicates += repeated
+            digests[name] = out.hexdigest()
+    finally:
+        for future in merging.values():
+            future.cancel()
+        futures.wait(merging.values())
+    return rows, digests, duplicates
+
+
 def write_splits_streaming(
     location: Path, output_dir: Path, train_ratio: float, validation_ratio: float, seed: int,
-    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC, host: str | None = None,
+    chunk_rows: int = CHUNK_ROWS, spec: DatasetSpec = DEFAULT_SPEC, host: str | None = None, workers: int | None = None,
 ) -> dict:
     """Preprocess a raw CSV file or folder of any size into the split files, in bounded memory.
 
@@ -285,29 +572,21 @@ def write_splits_streaming(
     temporary run file per split. When every chunk is valid, the runs are merged into the split
     files (an external merge sort), so the bytes equal :func:`split_lines` on the whole table.
     Nothing is written to ``output_dir`` unless the whole input is valid. A spec with collected
-    vocabularies costs a first pass over the input, which collects them.
+    vocabularies costs a first pass over the input, which collects them. With several
+    ``workers`` (:func:`worker_count`) the shares of a large input are read and written as runs
+    by worker processes in parallel, and merged by them bucket by bucket; the split files are
+    the same bytes.
     """
     split.validate_ratios(train_ratio, validation_ratio)
     split.validate_seed(seed)
-    if any(c.collected for c in spec.categorical_columns):
-        spec = spec.with_vocabularies(collected_vocabularies(_canonical_chunks(location, spec, chunk_rows, _Account()), spec))
-    account = _Account()
-    with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch:
-        runs: dict[str, list[Path]] = {name: [] for name in split.SPLITS}
-        for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
-            for index, hashes, lines in _sorted_runs(table, spec, train_ratio, validation_ratio, seed):
-                name = split.SPLITS[index]
-                path = Path(scratch) / f"{name}-{number:06d}.run"
-                _write_run(path, hashes, lines)
-                runs[name].append(path)
+    workers = worker_count(workers)
+    splitting = (train_ratio, validation_ratio, seed)
+    with tempfile.TemporaryDirectory(prefix="churn-preprocess-") as scratch, _pool(workers) as pool:
+        done = None if pool is None else _parallel_runs(pool, Path(location), spec, chunk_rows, splitting, Path(scratch), workers)
+        spec, runs, account = done or _serial_runs(Path(location), spec, chunk_rows, splitting, Path(scratch))
         labels = account.labels
         schema.require_both_classes_counts(labels, spec)
-        rows, digests, duplicates = {}, {}, 0
-        for name in split.SPLITS:
-            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
-                rows[name], repeated = _merge_runs(runs[name], out)
-                duplicates += repeated
-            digests[name] = out.hexdigest()
+        rows, digests, duplicates = _merge_splits(pool if done else None, runs, output_dir, host, Path(scratch))
     return {
         "rows": rows, "sha256": digests, "ignored_columns": account.ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
         # Churned ("1") and stayed ("0") rows of the whole input: the class balance.
@@ -361,6 +640,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk (bounds memory)")
     parser.add_argument(
+        "--workers", type=int, default=None,
+        help=f"worker processes reading a large input in parallel (1: none) [default: ${WORKERS_VARIABLE}, else one per CPU]",
+    )
+    parser.add_argument(
         "--resource-config", type=Path, default=Path(split.RESOURCE_CONFIG),
         help="the processing job's instances (SageMaker's resourceconfig.json); several: this one writes its share",
     )
@@ -374,6 +657,7 @@ def main(argv: list[str] | None = None) -> None:
         check_shardable(host, hosts, args.input, args.training_instance_type, spec)
     result = write_splits_streaming(
         args.input, args.output, args.train_ratio, args.validation_ratio, args.split_seed, args.chunk_rows, spec, host,
+        args.workers,
     )
     resolved = dataset.spec_from_json(result["dataset"])
     if result["ignored_columns"]:

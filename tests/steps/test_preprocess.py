@@ -213,7 +213,8 @@ def test_the_container_contract_defaults_and_log_lines(tmp_path, monkeypatch, ca
     assert usage.endswith("--input INPUT CSV file or directory of CSV files --output OUTPUT "
                           "--training-instance-type TRAINING_INSTANCE_TYPE the TrainingInstanceType parameter (auto: from the "
                           "training rows); recorded as the manifest's sizing --chunk-rows CHUNK_ROWS rows per chunk (bounds memory) "
-                          "--resource-config RESOURCE_CONFIG the processing job's instances (SageMaker's resourceconfig.json); "
+                          "--workers WORKERS worker processes reading a large input in parallel (1: none) [default: "
+                          "$CHURN_PREPROCESS_WORKERS, else one per CPU] --resource-config RESOURCE_CONFIG the processing job's instances (SageMaker's resourceconfig.json); "
                           "several: this one writes its share")
 
 

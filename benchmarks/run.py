@@ -331,7 +331,8 @@ _MEASURE = """
 import json, resource, sys, time
 start = time.perf_counter()
 exec(sys.argv[1])
-print(json.dumps({"seconds": time.perf_counter() - start, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": time.perf_counter() - start, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "children_max_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
@@ -369,7 +370,8 @@ def preprocessing_scale(work: Path, sizes: list[int]) -> list[dict]:
         )
         rows.append(
             {"rows": size, "file_mb": (data / "churn.csv").stat().st_size / 1e6, "seconds": run["seconds"],
-             "max_rss_mb": run["max_rss_mb"], "parse_seconds": parse["seconds"], "parse_rss_mb": parse["max_rss_mb"],
+             "max_rss_mb": run["max_rss_mb"], "worker_rss_mb": run.get("children_max_rss_mb", 0.0),
+             "parse_seconds": parse["seconds"], "parse_rss_mb": parse["max_rss_mb"],
              "rows_per_second": size / run["seconds"], "vs_parse": run["seconds"] / parse["seconds"]}
         )
         if size < max(sizes) or size <= 1_000_000:
@@ -513,12 +515,16 @@ def report(data: dict) -> str:
         "",
         "## Preprocessing at scale (processing image, synthetic data from `benchmarks/synthetic.py`)",
         "",
-        "| rows | CSV MB | seconds | rows/s | peak RSS MB | parse-only seconds (pandas C reader, chunked) | parse-only RSS MB | preprocessing / parse |",
+        "| rows | CSV MB | seconds | rows/s | peak RSS MB: parent, largest worker | parse-only seconds (pandas C reader, chunked) | parse-only RSS MB | preprocessing / parse |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *[
-            f"| {r['rows']:,} | {r['file_mb']:.0f} | {r['seconds']:.1f} | {r['rows_per_second']:,.0f} | {r['max_rss_mb']:.0f} | {r['parse_seconds']:.1f} | {r['parse_rss_mb']:.0f} | {r['vs_parse']:.1f}x |"
+            f"| {r['rows']:,} | {r['file_mb']:.0f} | {r['seconds']:.1f} | {r['rows_per_second']:,.0f} | {r['max_rss_mb']:.0f}, {r.get('worker_rss_mb', 0):.0f} "
+            f"| {r['parse_seconds']:.1f} | {r['parse_rss_mb']:.0f} | {r['vs_parse']:.1f}x |"
             for r in data["preprocessing"]
         ],
+        "",
+        f"Preprocessing runs a pool of worker processes, one per CPU ({os.cpu_count()} here); parse-only is one process,",
+        "as before the pool, so the ratio compares the step as shipped with one pandas parse.",
         "",
         "## Training, each candidate (`docker run IMAGE train` on the same splits)",
         "",
@@ -556,7 +562,8 @@ def report(data: dict) -> str:
         targets.append(("1 GB input end to end, two steps at a time (execution)", "299.5 s", f"{large['execution']:.1f} s", "<= 150 s", large["execution"] <= 150))
     targets += [
         ("in-process re-run, nothing changed, / first run", "8.8%", f"{ratio_cached:.1%}", "< 10%", ratio_cached < 0.10),
-        (f"preprocessing {largest['rows']:,} rows: peak RSS", "282 MB", f"{largest['max_rss_mb']:.0f} MB", "< 1.5 GB", largest["max_rss_mb"] < 1536),
+        (f"preprocessing {largest['rows']:,} rows: peak RSS (parent + {os.cpu_count()} x largest worker)", "282 MB",
+         f"{_preprocessing_rss(largest):.0f} MB", "< 1.5 GB", _preprocessing_rss(largest) < 1536),
     ]
     lines += ["| measure | before (issue 19) | now | target | met |", "| --- | ---: | ---: | ---: | :---: |"]
     lines += [f"| {name} | {before} | {value} | {target} | {'yes' if met else 'no'} |" for name, before, value, target, met in targets]
@@ -565,6 +572,11 @@ def report(data: dict) -> str:
         "measured by hand before issue 19: `benchmarks/LARGE_INPUT.md`.", "",
     ]
     return "\n".join(lines)
+
+
+def _preprocessing_rss(row: dict) -> float:
+    """An upper bound of preprocessing's memory: the parent's peak and each worker at the largest's."""
+    return row["max_rss_mb"] + (os.cpu_count() or 1) * row.get("worker_rss_mb", 0.0)
 
 
 def main(argv: list[str] | None = None) -> int:

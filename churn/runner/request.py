@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from churn.parameters import ParameterError, check_tuning
+from churn.runner.containers import RUNNERS as CONTAINER_RUNNERS
 from churn.runner.runs import RunError
 
 BACKENDS = ("local", "cloud")
@@ -40,6 +41,9 @@ class RunRequest:
     max_parallel_steps: int | None = None
     #: The official AWS images instead of the project's.
     aws_images: bool = False
+    #: How step containers start: ``engine`` (the Docker Engine API, the default) or ``compose``
+    #: (local mode's own); it changes no result, so no cache key or replay record holds it.
+    container_runner: str | None = None
 
     # --- the cloud backend only (each also read from its environment variable) ---
     region: str | None = None
@@ -57,7 +61,7 @@ class RunRequest:
 ONLY = {
     "local": {
         "resume": "--resume", "use_cache": "--no-cache", "build_images": "--no-build",
-        "max_parallel_steps": "--max-parallel-steps", "aws_images": "--aws-images",
+        "max_parallel_steps": "--max-parallel-steps", "aws_images": "--aws-images", "container_runner": "--container-runner",
     },
     "cloud": {
         "region": "--region", "role_arn": "--role-arn", "bucket": "--bucket", "prefix": "--prefix",
@@ -106,6 +110,8 @@ def check_request(request: RunRequest) -> None:
             check_tuning(request.parameters, request.tuning)
         except ParameterError as error:
             raise RunError(str(error)) from None
+    if request.container_runner is not None and request.container_runner not in CONTAINER_RUNNERS:
+        raise RunError(f"--container-runner must be one of {', '.join(CONTAINER_RUNNERS)}, got {request.container_runner!r}")
     if request.max_parallel_steps is not None and request.max_parallel_steps < 1:
         raise RunError(f"--max-parallel-steps must be a positive integer, got {request.max_parallel_steps}")
     if request.poll_seconds is not None and not request.poll_seconds > 0:

@@ -16,6 +16,7 @@ Nothing here imports the SageMaker SDK.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -157,7 +158,7 @@ class EngineRunner:
                     pending = bytearray(rest)
                     for line in lines:
                         write(line)
-        except Exception:  # noqa: BLE001 - the stream broke (the container was removed): its exit decides
-            pass
+        except Exception as error:  # noqa: BLE001 - the stream broke (the container was removed): its exit decides
+            logging.getLogger(__name__).debug("%s: its output stream ended early (%s)", container.name, error)
         if pending:
             write(bytes(pending))

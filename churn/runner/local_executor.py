@@ -201,7 +201,7 @@ class _EngineContainer(_SageMakerContainer):
         self.image = image
         self.container_entrypoint = container_entrypoint
         self.container_arguments = container_arguments
-        suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+        suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))  # noqa: S311 - as the SDK's
         self.is_studio = False
         self.hosts = [f"algo-{i}-{suffix}" for i in range(1, self.instance_count + 1)]
         self.container_root = None
@@ -245,9 +245,9 @@ class _ChurnLocalClient(LocalSagemakerClient):
         super().__init__(sagemaker_session)
         self._container = container
 
-    def create_processing_job(
-        self, ProcessingJobName, AppSpecification, ProcessingResources, Environment=None, ProcessingInputs=None,
-        ProcessingOutputConfig=None, **kwargs,
+    def create_processing_job(  # the SDK's signature, named as SageMaker's API names the fields
+        self, ProcessingJobName, AppSpecification, ProcessingResources, Environment=None, ProcessingInputs=None,  # noqa: N803
+        ProcessingOutputConfig=None, **kwargs,  # noqa: N803
     ):
         # local_session.py 88-149, checked on sagemaker 2.257.7 (without its telemetry decorator).
         for setting, what in (("ExperimentConfig", "Experiment configuration"), ("NetworkConfig", "Network configuration"),
@@ -261,10 +261,10 @@ class _ChurnLocalClient(LocalSagemakerClient):
         )
         processing_job = _LocalProcessingJob(container)
         processing_job.start(ProcessingInputs or [], ProcessingOutputConfig or {}, Environment or {}, ProcessingJobName)
-        LocalSagemakerClient._processing_jobs[ProcessingJobName] = processing_job
+        LocalSagemakerClient._processing_jobs[ProcessingJobName] = processing_job  # noqa: SLF001 - what describe_* reads
 
-    def create_training_job(
-        self, TrainingJobName, AlgorithmSpecification, OutputDataConfig, ResourceConfig, InputDataConfig=None, Environment=None,
+    def create_training_job(  # the SDK's signature, named as SageMaker's API names the fields
+        self, TrainingJobName, AlgorithmSpecification, OutputDataConfig, ResourceConfig, InputDataConfig=None, Environment=None,  # noqa: N803
         **kwargs,
     ):
         # local_session.py 171-220, checked on sagemaker 2.257.7 (without its telemetry decorator).
@@ -278,7 +278,7 @@ class _ChurnLocalClient(LocalSagemakerClient):
             container.container_arguments = AlgorithmSpecification["ContainerArguments"]
         training_job = _LocalTrainingJob(container)
         training_job.start(InputDataConfig or {}, OutputDataConfig, kwargs.get("HyperParameters", {}), Environment or {}, TrainingJobName)
-        LocalSagemakerClient._training_jobs[TrainingJobName] = training_job
+        LocalSagemakerClient._training_jobs[TrainingJobName] = training_job  # noqa: SLF001 - what describe_* reads
 
 
 # --- step executors --------------------------------------------------------------------------

@@ -110,6 +110,11 @@ def check_request(request: RunRequest) -> None:
             check_tuning(request.parameters, request.tuning)
         except ParameterError as error:
             raise RunError(str(error)) from None
+    _check_values(request)
+
+
+def _check_values(request: RunRequest) -> None:
+    """Refuse a setting's value no run can take."""
     if request.container_runner is not None and request.container_runner not in CONTAINER_RUNNERS:
         raise RunError(f"--container-runner must be one of {', '.join(CONTAINER_RUNNERS)}, got {request.container_runner!r}")
     if request.max_parallel_steps is not None and request.max_parallel_steps < 1:

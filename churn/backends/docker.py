@@ -249,16 +249,20 @@ def job_containers(scratch: Path | None = None) -> set[str]:
     # container, and a parallel step's job may remove its container in between (404 NotFound).
     for label in (JOB_ROOT_LABEL, "com.docker.compose.service"):
         for container in client.containers.list(all=True, sparse=True, filters={"label": label}):
-            labels = container.attrs.get("Labels") or {}
-            if label == JOB_ROOT_LABEL:
-                job_root = labels.get(JOB_ROOT_LABEL, "")
-            elif labels.get("com.docker.compose.service", "").startswith("algo-"):
-                job_root = labels.get("com.docker.compose.project.working_dir", "")
-            else:
-                continue
-            if scratch is None or Path(job_root).resolve().is_relative_to(scratch.resolve()):
+            job_root = _job_root(container.attrs.get("Labels") or {})
+            if job_root is not None and (scratch is None or Path(job_root).resolve().is_relative_to(scratch.resolve())):
                 found.add(container.id)
     return found
+
+
+def _job_root(labels: dict) -> str | None:
+    """The job folder of a local job's container (the engine runner's label, else the folder of
+    local mode's Compose file for a service ``algo-*``); None for any other container."""
+    if JOB_ROOT_LABEL in labels:
+        return labels[JOB_ROOT_LABEL]
+    if labels.get("com.docker.compose.service", "").startswith("algo-"):
+        return labels.get("com.docker.compose.project.working_dir", "")
+    return None
 
 
 #: A failure line longer than this is cut (a 50 MB field once made one).

@@ -77,7 +77,7 @@ def translate(services: dict, *, job_root: Path) -> tuple[str, dict]:
         "name": service["container_name"],
         "stdin_open": bool(service.get("stdin_open", False)),
         "tty": bool(service.get("tty", False)),
-        "volumes": list(service.get("volumes") or []),
+        "volumes": [_bind(volume) for volume in service.get("volumes") or []],
         "environment": list(service.get("environment") or []),
         "entrypoint": service.get("entrypoint"),
         # Compose v1 splits a string command as a shell would; local mode's are single words.
@@ -86,6 +86,12 @@ def translate(services: dict, *, job_root: Path) -> tuple[str, dict]:
         "aliases": list((settings or {}).get("aliases") or []),
         "labels": {JOB_ROOT_LABEL: str(job_root), "io.churn.host": host, "io.churn.runner": "engine"},
     }
+
+
+def _bind(volume: str) -> str:
+    """A Compose volume ``host:container[:mode]`` as Compose v1 hands it to Docker: with its mode,
+    ``rw`` when none is given (local mode's paths are absolute POSIX paths, its modes ``z`` only)."""
+    return volume if volume.count(":") >= 2 else f"{volume}:rw"
 
 
 def _first_line(error: BaseException) -> str:

@@ -132,7 +132,7 @@ def test_the_translation_of_local_modes_own_compose_data(session, tmp_path, monk
     assert translated_host == host
     assert settings_ == {
         "image": IMAGE, "name": service["container_name"], "stdin_open": True, "tty": True,
-        "volumes": service["volumes"], "environment": service["environment"],
+        "volumes": [v if selinux else v + ":rw" for v in service["volumes"]], "environment": service["environment"],
         "entrypoint": (entrypoint + arguments) if entrypoint else None,
         "command": None if entrypoint else ["train"],
         "network": "sagemaker-local", "aliases": [host],
@@ -170,7 +170,7 @@ def test_environment_and_volumes_pass_verbatim(session, tmp_path_factory, env, f
     ((_, service),) = data["services"].items()
     _, settings_ = translate(data["services"], job_root=root)
     assert settings_["environment"] == service["environment"]
-    assert settings_["volumes"] == service["volumes"]
+    assert settings_["volumes"] == [v + ":rw" for v in service["volumes"]]  # Compose v1 names the default mode
 
 
 def test_the_container_class_matches_the_sdks_and_runs_no_process(session, monkeypatch):
@@ -343,6 +343,7 @@ def test_the_engine_runner_copies_output_as_compose_lines_and_returns_the_exit_c
     (created,) = client.created
     assert created["networking_config"] == {"sagemaker-local": {"Aliases": ["algo-1-xyzab"]}}
     assert created["command"] == ["train"] and created["labels"][docker.JOB_ROOT_LABEL] == "/j"
+    assert created["volumes"] == ["/a:/opt/ml/model:rw"]
 
 
 def test_a_container_created_after_ctrl_c_is_removed_not_started():

@@ -180,7 +180,7 @@ def _container_record(job_dir: Path) -> dict:
 
     def normal(text: str) -> str:
         text = text.replace(root, "<ROOT>")
-        text = re.sub(re.escape(str(job_dir)) + r"/tmp[A-Za-z0-9_]+", "<DATA>", text)
+        text = re.sub(re.escape(str(job_dir)) + r"/tmp[A-Za-z0-9_]+", "<DATA>", text)  # noqa: S108 - mkdtemp names, not a file
         return HOST.sub("algo-1-HOST", text)
 
     config = attrs["Config"]

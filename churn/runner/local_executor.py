@@ -400,7 +400,8 @@ class GuardedStepExecutors(sdk_pipeline._StepExecutorFactory):  # noqa: SLF001
 class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
     """``LocalPipelineExecutor`` with concurrent steps, guarded jobs, ``file://`` property files,
     churn's own steps and lifecycle events. ``run`` None keeps the SDK's job executors (a
-    compile check, the unit tests); ``step_executors(executor)`` replaces the factory."""
+    compile check, the unit tests); with the ``engine`` container runner, jobs and tuning trials
+    go through :class:`_ChurnLocalClient`; ``step_executors(executor)`` replaces the factory."""
 
     def __init__(
         self,
@@ -416,6 +417,10 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
     ):
         super().__init__(execution, sagemaker_session)
         self.run = run
+        if run is not None and run.container_runner == "engine":  # its jobs and tuning trials alike
+            self.local_sagemaker_client = _ChurnLocalClient(
+                sagemaker_session, container=engine_container(EngineRunner(), lambda: not run.stopping),
+            )
         self.max_parallel = max_parallel
         self.events = events
         self.stop_jobs = stop_jobs
@@ -558,7 +563,7 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
     def _start(self, name: str) -> tuple[concurrent.futures.Future, threading.Thread]:
         """Run step ``name`` on a thread of its own; its future holds what :meth:`_run_step`
         returns. Daemon threads: a step still hung after Ctrl-C's wait does not keep the process
-        from exiting (each step's container is a ``docker compose`` process, so threads only wait)."""
+        from exiting (each step's container runs in Docker, so threads only wait)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
 
         def work() -> None:
@@ -710,10 +715,6 @@ def execute(
             execution, session, run=run, max_parallel=max_parallel, events=events,
             stop_jobs=run.stop_jobs if run is not None else None, own_steps=own_steps, step_executors=step_executors,
         )
-        if run is not None and run.container_runner == "engine":  # jobs and tuning trials alike
-            executor.local_sagemaker_client = _ChurnLocalClient(
-                session, container=engine_container(EngineRunner(), lambda: not run.stopping),
-            )
         with routed_stdout(lambda step, text: events.emit(StepOutput(step, text))) as executor.router:
             return executor.execute()
     finally:

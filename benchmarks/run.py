@@ -113,17 +113,6 @@ def churn_runs(work: Path) -> dict:
     return results
 
 
-def compose_runner_runs(work: Path) -> dict:
-    """First runs (empty cache) with local mode's own Compose runner (``--container-runner
-    compose``) instead of the default engine runner: what the runner alone changes."""
-    first = []
-    for repeat in range(REPEATS):
-        seconds, result = _clock(_run, work / f"compose-{repeat}", container_runner="compose")
-        assert result.status == "Succeeded", result.failure_reason
-        first.append(seconds)
-    return {"first": _median(first), "samples": first}
-
-
 def parallel_effect(work: Path) -> dict:
     """First runs (empty cache) with independent steps one at a time and two at a time."""
     times: dict[int, list[float]] = {1: [], 2: []}
@@ -397,7 +386,6 @@ def report(data: dict) -> str:
         "| run | seconds | vs plain local mode |",
         "| --- | ---: | ---: |",
         f"| churn, first run (empty step cache) | {first:.2f} | {ratio_first:.2f}x |",
-        f"| churn, first run through local mode's Compose runner (`--container-runner compose`) | {e['compose']['first']:.2f} | {e['compose']['first'] / plain:.2f}x |",
         f"| churn, re-run, nothing changed (all job steps cached) | {cached:.2f} | {cached / plain:.2f}x |",
         f"| churn, re-run after changing NumRound (cached: {', '.join(e['churn']['changed_hits']) or 'none'}) | {e['churn']['changed']:.2f} | {e['churn']['changed'] / plain:.2f}x |",
         f"| plain LocalPipelineSession, same graph and images, no cache (baseline) | {plain:.2f} | 1.00x |",
@@ -433,7 +421,7 @@ def report(data: dict) -> str:
         "",
         f"Two at a time takes {e['parallel']['two_at_a_time'] / e['parallel']['one_at_a_time']:.0%} of one at a time "
         f"({e['parallel']['one_at_a_time'] - e['parallel']['two_at_a_time']:.2f} s less). The machine has "
-        f"{m['cpu']}; each branch step is mostly container start-up and local mode's work around it, which overlap well.",
+        f"{m['cpu']}; each branch step is mostly container start-up and local mode's Compose work, which overlap well.",
         "",
         "## Per step: where the time goes (first run)",
         "",
@@ -446,7 +434,7 @@ def report(data: dict) -> str:
         "",
         "Container start is `docker run IMAGE true`; imports is importing the step's modules on top;",
         "compute is the rest of the step run with `docker run`. \"Local mode adds\" is the step's",
-        "duration in the pipeline minus its `docker run` total: starting the container (the engine runner), staging inputs, tarring",
+        "duration in the pipeline minus its `docker run` total: Compose, staging inputs, tarring",
         "and copying artifacts. TrainModel and EvaluateModel ran beside the baseline's steps (two",
         "at a time), so their durations in the pipeline include sharing the two cores.",
         "",
@@ -499,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         print("end to end ...", flush=True)
         churn = churn_runs(work)
         data["end_to_end"] = {
-            "churn": churn, "compose": compose_runner_runs(work), "parallel": parallel_effect(work), "plain": plain_local_mode_runs(work),
+            "churn": churn, "parallel": parallel_effect(work), "plain": plain_local_mode_runs(work),
             "floor": in_process_floor(work), "cli": cli_wall_times(work), "tuning": tuning_cost(work),
         }
         print("per step ...", flush=True)

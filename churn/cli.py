@@ -332,7 +332,8 @@ def run(
 
     from churn.progress import JSON, QUIET, choose_mode
     from churn.runner.events import Events
-    from churn.runner.request import RunRequest
+    from churn.runner.containers import DEFAULT_RUNNER
+    from churn.runner.request import RunRequest, only_for
     from churn.runner.run import run as run_pipeline
     from churn.runner.runs import RunError, RunInterrupted
 
@@ -340,6 +341,8 @@ def run(
         raise click.UsageError("choose one of --verbose, --quiet and --json")
     if no_track and track_uri:
         raise click.UsageError("choose one of --track and --no-track")
+    if container_runner is not None and backend != "local":  # even the default's name: it has no meaning there
+        _fail(only_for(["--container-runner"], "local", backend), 2)
     if resume_id is not None and backend == "local":
         resume_id, runs_dir = _resume_target(resume_id, runs_dir)
     overrides = _parameter_overrides(params)
@@ -348,7 +351,7 @@ def run(
     request = RunRequest(
         backend=backend, parameters=overrides, runs_dir=Path(runs_dir) if runs_dir else None, version=version_name,
         dataset=Path(dataset_spec) if dataset_spec else None, tuning=not no_tuning, resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
-        aws_images=aws_images, container_runner=container_runner, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
+        aws_images=aws_images, container_runner=container_runner or DEFAULT_RUNNER, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
     )
     mode = choose_mode(sys.stdout, verbose=verbose, quiet=quiet, as_json=as_json)

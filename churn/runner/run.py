@@ -42,7 +42,6 @@ def _dataset(request: RunRequest):
 def _run_local(request: RunRequest, events: Events) -> RunResult:
     from churn.backends.local import local_backend
     from churn.runner.local import replay_local, resume_parameters, run_local
-    from churn.runner.containers import DEFAULT_RUNNER
     from churn.runner.scheduling import default_max_parallel_steps
     from churn.versions import VersionError, find_version
 
@@ -77,7 +76,7 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     return run_local(
         backend, overrides, events=events, build_missing_images=request.build_images, use_cache=request.use_cache,
         resumed_from=request.resume, expected_definition_sha256=expected_definition, max_parallel_steps=max_parallel,
-        expected_input_sha256=expected_input, container_runner=request.container_runner or DEFAULT_RUNNER,
+        expected_input_sha256=expected_input, container_runner=request.container_runner,
     )
 
 

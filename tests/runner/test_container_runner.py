@@ -364,8 +364,22 @@ def test_an_unknown_or_misplaced_container_runner_is_refused():
     with pytest.raises(RunError, match="--container-runner must be one of engine, compose, got 'foo'"):
         check_request(RunRequest(container_runner="foo"))
     with pytest.raises(RunError, match="--container-runner is for the local backend only"):
-        check_request(RunRequest(backend="cloud", container_runner="engine"))
+        check_request(RunRequest(backend="cloud", container_runner="compose"))
     check_request(RunRequest(container_runner="compose"))
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (["--backend", "cloud", "--container-runner", "engine"], "error: --container-runner is for the local backend only; the cloud backend does not support it\n"),
+    (["--container-runner", "foo"], "Invalid value for '--container-runner': 'foo' is not one of 'engine', 'compose'."),
+])
+def test_a_bad_container_runner_option_is_one_line_before_anything_starts(tmp_path, arguments, message):
+    from click.testing import CliRunner
+
+    from churn import cli
+
+    result = CliRunner().invoke(cli.main, ["run", "--runs-dir", str(tmp_path / "runs"), *arguments])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_executor_installs_the_engine_client_for_engine_runs_only(tmp_path, monkeypatch):

@@ -300,6 +300,11 @@ def params(as_json) -> None:
     "--max-parallel-steps", type=click.IntRange(min=1), default=None,
     help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
 )
+@click.option(
+    "--container-runner", type=click.Choice(["engine", "compose"]), default=None,
+    help="local: how step containers start: engine (the Docker Engine API) or compose (SageMaker local mode's docker compose; "
+    "needs Compose). The results are the same [default: engine].",
+)
 @cloud_options
 @click.option("--poll-seconds", default=None, type=float, help="cloud: how often to ask SageMaker for the status [default: 30].")
 @click.option("--timeout", "timeout_seconds", default=None, type=float, help="cloud: give up following the execution after this many seconds.")
@@ -315,7 +320,7 @@ def params(as_json) -> None:
 @click.option("--no-track", is_flag=True, help="Do not track, even when MLFLOW_TRACKING_URI is set.")
 def run(
     backend, input_, dataset_spec, runs_dir, params, aws_images, build, no_cache, resume_id, version_name, no_tuning, max_parallel_steps,
-    region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds, verbose, quiet, as_json,
+    container_runner, region, role_arn, bucket, prefix, cache_expiry, poll_seconds, timeout_seconds, verbose, quiet, as_json,
     track_uri, track_experiment, no_track,
 ) -> None:
     """Run the pipeline and bring its artifacts into runs/<execution-id>/.
@@ -327,7 +332,8 @@ def run(
 
     from churn.progress import JSON, QUIET, choose_mode
     from churn.runner.events import Events
-    from churn.runner.request import RunRequest
+    from churn.runner.containers import DEFAULT_RUNNER
+    from churn.runner.request import RunRequest, only_for
     from churn.runner.run import run as run_pipeline
     from churn.runner.runs import RunError, RunInterrupted
 
@@ -335,6 +341,8 @@ def run(
         raise click.UsageError("choose one of --verbose, --quiet and --json")
     if no_track and track_uri:
         raise click.UsageError("choose one of --track and --no-track")
+    if container_runner is not None and backend != "local":  # even the default's name: it has no meaning there
+        _fail(only_for(["--container-runner"], "local", backend), 2)
     if resume_id is not None and backend == "local":
         resume_id, runs_dir = _resume_target(resume_id, runs_dir)
     overrides = _parameter_overrides(params)
@@ -343,7 +351,7 @@ def run(
     request = RunRequest(
         backend=backend, parameters=overrides, runs_dir=Path(runs_dir) if runs_dir else None, version=version_name,
         dataset=Path(dataset_spec) if dataset_spec else None, tuning=not no_tuning, resume=resume_id, use_cache=not no_cache, build_images=build, max_parallel_steps=max_parallel_steps,
-        aws_images=aws_images, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
+        aws_images=aws_images, container_runner=container_runner or DEFAULT_RUNNER, region=region, role_arn=role_arn, bucket=bucket, prefix=prefix, cache_expiry=cache_expiry,
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
     )
     mode = choose_mode(sys.stdout, verbose=verbose, quiet=quiet, as_json=as_json)
@@ -606,14 +614,19 @@ def diff_command(run_a, run_b, check, runs_dir) -> None:
 
 @main.command()
 @click.option("--runs-dir", default=None, help="The runs folder to check [default: $CHURN_RUNS_DIR or ./runs].")
-def doctor(runs_dir) -> None:
-    """Check Docker, Compose, the project's images and disk space, and say how to fix them."""
+@click.option(
+    "--container-runner", type=click.Choice(["engine", "compose"]), default="engine", show_default=True,
+    help="The container runner to check for: compose also needs Compose.",
+)
+def doctor(runs_dir, container_runner) -> None:
+    """Check Docker, Compose (needed by --container-runner compose and churn serve), the project's
+    images and disk space, and say how to fix them."""
     from pathlib import Path
 
     from churn.backends import docker
     from churn.backends.local import DEFAULT_RUNS_DIR
 
-    checks = docker.doctor(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+    checks = docker.doctor(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR, container_runner)
     for check in checks:
         click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}" + (f"\n       fix: {check.fix}" if check.fix and not check.ok else ""))
     if not all(c.ok for c in checks):
@@ -705,7 +718,7 @@ def serve(model_ref, port, runs_dir) -> None:
     if spec is None:
         _fail(f"--model {model_ref}: the archive carries no dataset spec (churn/features.json): serve a model a churn run selected", 2)
     try:
-        docker.require_ready(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR)
+        docker.require_ready(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR, runner="compose")  # local mode's hosting runs Compose
     except docker.DockerError as error:
         _fail(str(error))
     click.echo(f"starting an endpoint for {model_ref} (dataset spec {spec.name!r}) on port {port} ...", err=True)

@@ -125,11 +125,31 @@ def disk_space(path: Path) -> Check:
     return Check("disk", ok, f"{free:.1f} GB free at {probe}", "" if ok else f"free at least {MIN_FREE_DISK_GB} GB")
 
 
-def doctor(runs_dir: Path) -> list[Check]:
-    checks = [docker_running(), compose_available()]
+#: What Compose is still used for when the default (engine) container runner runs the jobs.
+COMPOSE_USES = "used by --container-runner compose, churn serve and image builds"
+
+
+def compose_for(runner: str) -> Check:
+    """Compose's check for ``runner``: required by the ``compose`` runner, for the ``engine``
+    runner information only (it never fails)."""
+    check = compose_available()
+    if runner == "compose":
+        return check
+    if check.ok:
+        return Check("compose", True, f"{check.detail} ({COMPOSE_USES})")
+    return Check("compose", True, f"not installed ({COMPOSE_USES}; not needed to run pipelines with the engine runner)")
+
+
+def doctor(runs_dir: Path, runner: str = "engine") -> list[Check]:
+    checks = [docker_running(), compose_for(runner)]
     checks.append(images_present() if checks[0].ok else Check("images", False, "cannot check without Docker", checks[0].fix))
     checks.append(disk_space(runs_dir))
     return checks
+
+
+#: The label naming the job folder (local mode's ``container_root``) of a container the engine
+#: container runner (:mod:`churn.runner.containers`) started.
+JOB_ROOT_LABEL = "io.churn.job-root"
 
 
 #: The one Docker network every local-mode job joins (named in the SDK's Compose files).
@@ -150,10 +170,10 @@ def ensure_local_mode_network() -> None:
         )
 
 
-def require_ready(runs_dir: Path, build_missing: bool = True) -> None:
-    """Raise :class:`DockerError` unless Docker, Compose and the images are ready; build the
-    images first when they are missing and ``build_missing``."""
-    for check in (docker_running(), compose_available()):
+def require_ready(runs_dir: Path, build_missing: bool = True, runner: str = "engine") -> None:
+    """Raise :class:`DockerError` unless Docker, the images and (for the ``compose`` container
+    runner) Compose are ready; build the images first when they are missing and ``build_missing``."""
+    for check in (docker_running(), compose_for(runner)):
         if not check.ok:
             raise DockerError(f"{check.name}: {check.detail}; {check.fix}")
     if missing_images():
@@ -218,22 +238,31 @@ def image_id(name: str) -> str:
 
 
 def job_containers(scratch: Path | None = None) -> set[str]:
-    """Ids of the containers SageMaker local mode starts for jobs (Compose services ``algo-*``);
-    with ``scratch``, only those whose compose file lies below that folder (one run's jobs)."""
+    """Ids of the containers of local jobs: those the engine runner starts (labelled with their
+    job folder) and those local mode's Compose starts (services ``algo-*``); with ``scratch``,
+    only those whose job folder (compose file) lies below that folder (one run's jobs)."""
     import docker
 
     client = docker.from_env()
     found = set()
     # sparse: the list response alone (ids and labels). Without it docker-py inspects each listed
     # container, and a parallel step's job may remove its container in between (404 NotFound).
-    for container in client.containers.list(all=True, sparse=True, filters={"label": "com.docker.compose.service"}):
-        labels = container.attrs.get("Labels") or {}
-        if not labels.get("com.docker.compose.service", "").startswith("algo-"):
-            continue
-        working_dir = labels.get("com.docker.compose.project.working_dir", "")
-        if scratch is None or Path(working_dir).resolve().is_relative_to(scratch.resolve()):
-            found.add(container.id)
+    for label in (JOB_ROOT_LABEL, "com.docker.compose.service"):
+        for container in client.containers.list(all=True, sparse=True, filters={"label": label}):
+            job_root = _job_root(container.attrs.get("Labels") or {})
+            if job_root is not None and (scratch is None or Path(job_root).resolve().is_relative_to(scratch.resolve())):
+                found.add(container.id)
     return found
+
+
+def _job_root(labels: dict) -> str | None:
+    """The job folder of a local job's container (the engine runner's label, else the folder of
+    local mode's Compose file for a service ``algo-*``); None for any other container."""
+    if JOB_ROOT_LABEL in labels:
+        return labels[JOB_ROOT_LABEL]
+    if labels.get("com.docker.compose.service", "").startswith("algo-"):
+        return labels.get("com.docker.compose.project.working_dir", "")
+    return None
 
 
 #: A failure line longer than this is cut (a 50 MB field once made one).

@@ -28,6 +28,7 @@ from churn.history import is_running, process_start
 from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, REPLAY_DIR, RUN_RECORD, STEP_LOG, TRIALS_FILE
 from churn.registry import PendingRegistration, Registry
 from churn.runner import replay
+from churn.runner.containers import DEFAULT_RUNNER
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.runner.local_jobs import (
     JobsFolder, LocalRun, StepFailure, bounded, keep_log, locked, remove_all_but, remove_dead_runs, run_job, store_lock,
@@ -143,13 +144,15 @@ def run_local(
     expected_definition_sha256: str | None = None,
     expected_input_sha256: str | None = None,
     max_parallel_steps: int | None = None,
+    container_runner: str = DEFAULT_RUNNER,
 ) -> RunResult:
     """Run the pipeline once in containers; raise :class:`RunError` if it cannot start.
 
     With ``use_cache`` a job step whose request and input contents match an earlier successful
     step reuses its outputs (``runs/.cache``) instead of starting a container. Up to
     ``max_parallel_steps`` independent steps run at once (default: see
-    :func:`~churn.runner.scheduling.default_max_parallel_steps`). With
+    :func:`~churn.runner.scheduling.default_max_parallel_steps`). ``container_runner`` says how
+    their containers start (:mod:`churn.runner.containers`; results are the same). With
     ``expected_input_sha256`` (a resume) the run refuses an input whose content changed."""
     overrides = dict(overrides)
     requested = dict(overrides)  # (InputData becomes the staged copy below)
@@ -164,7 +167,7 @@ def run_local(
     except OSError as error:
         raise RunError(f"the runs folder {runs_dir} cannot be written: {error.strerror or error}") from None
     try:
-        docker.require_ready(runs_dir, build_missing=build_missing_images)
+        docker.require_ready(runs_dir, build_missing=build_missing_images, runner=container_runner)
     except docker.DockerError as error:
         raise RunError(str(error)) from None
     with store_lock(runs_dir):  # churn cache prune removes nothing while this run may read it
@@ -206,6 +209,7 @@ def run_local(
             # run or a recorded version is never replayed).
             journal=[] if cache is not None and resumed_from is None and expected_definition_sha256 is None
             and backend.code_version is None else None,
+            container_runner=container_runner,
         )
         finished: list[StepFinished] = []
 
@@ -243,6 +247,7 @@ def _write_run_record(
             "process_start": process_start(os.getpid()),
             "resumed_from": resumed_from, "definition_sha256": definition_sha256,
             "code_version": backend.code_version or bundle_hash(backend.dataset), "tuning": backend.tuning,
+            "container_runner": run.container_runner,
         },
     )
 

@@ -57,20 +57,42 @@ SDK internals used, each checked on sagemaker 2.257 (2.257.1; those for Tuning s
   creates a job's folder;
 - ``LocalSagemakerClient``'s telemetry-decorated job methods (see
   :func:`churn.backends.sdk_adapters.unwrap_telemetry`).
+
+For the ``engine`` container runner (:mod:`churn.runner.containers`; each checked on sagemaker
+2.257.7, whose sources :data:`ENGINE_SDK_SOURCES` pins in its tests):
+
+- ``sagemaker.local.image._SageMakerContainer``: :class:`_EngineContainer` subclasses it,
+  repeats its ``__init__`` without the Compose probe (``_get_compose_cmd_prefix``, called on the
+  class by name, which raises ImportError without Compose), records what
+  ``_generate_compose_file`` returns and overrides ``_compose``, which ``process()`` and
+  ``train()`` call once, after the whole ``/opt/ml`` layout, right before they ``Popen`` its
+  result and stream it (``_stream_output``), and before their ``finally`` blocks upload the
+  outputs and make the model and output archives;
+- ``LocalSagemakerClient.create_processing_job`` / ``create_training_job`` (their argument
+  plumbing repeated by :class:`_ChurnLocalClient` to build that container), its class registries
+  ``_processing_jobs`` / ``_training_jobs`` (which the inherited ``describe_*`` read), and
+  ``sagemaker.local.entities._LocalProcessingJob`` / ``_LocalTrainingJob`` as they are;
+- ``LocalPipelineExecutor.local_sagemaker_client``, replaced on the executor per execution.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
+import logging
+import random
 import signal
+import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import cast
 
 from churn.backends import sdk_adapters  # first: quiets the SDK before it is imported
+from churn.runner.containers import EngineRunner, UnsupportedService
 from churn.runner.local_jobs import LocalRun, StepFailure, bounded, run_job
 from churn.runner.local_tuning import TuningFailed, run_tuning
 from churn.runner.scheduling import failure_message, predecessors, ready_steps
@@ -80,10 +102,11 @@ from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, S
 from churn.runner.step_output import StepOutputRouter, routed_stdout
 from churn.tuning import TuningError
 from sagemaker.local import pipeline as sdk_pipeline
-from sagemaker.local.entities import _LocalPipelineExecution, _LocalPipelineExecutionStep
+from sagemaker.local.entities import _LocalPipelineExecution, _LocalPipelineExecutionStep, _LocalProcessingJob, _LocalTrainingJob
 from sagemaker.local.exceptions import StepExecutionException
+from sagemaker.local.image import _SageMakerContainer
 from sagemaker.local.local_session import LocalSagemakerClient
-from sagemaker.local.utils import get_using_dot_notation
+from sagemaker.local.utils import check_for_studio, get_using_dot_notation
 
 #: How long Ctrl-C waits for the running steps to end once their containers are removed.
 STOP_TIMEOUT_SECONDS = 120.0
@@ -138,6 +161,124 @@ class _ChurnExecution(_LocalPipelineExecution):
                 self.step_execution[step.name] = record(step.name, step.step_type, step.description, step.display_name)
                 accepted.append(step)
         super()._initialize_step_execution([s for s in steps if not any(s is a for a in accepted)])
+
+
+# --- the engine container runner --------------------------------------------------------------
+
+#: The SDK code the engine runner relies on, by qualified name, each read when the SDK changes
+#: (the tests pin their sources' sha256 as of sagemaker 2.257.7).
+ENGINE_SDK_SOURCES = (
+    "sagemaker.local.image._SageMakerContainer.__init__",
+    "sagemaker.local.image._SageMakerContainer.process",
+    "sagemaker.local.image._SageMakerContainer.train",
+    "sagemaker.local.image._SageMakerContainer._compose",
+    "sagemaker.local.image._SageMakerContainer._generate_compose_file",
+    "sagemaker.local.image._SageMakerContainer._create_docker_host",
+    "sagemaker.local.image._stream_output",
+    "sagemaker.local.local_session.LocalSagemakerClient.create_processing_job",
+    "sagemaker.local.local_session.LocalSagemakerClient.create_training_job",
+)
+
+
+class _EngineContainer(_SageMakerContainer):
+    """Local mode's job container, started through the Docker Engine API instead of Compose:
+    ``process()`` and ``train()`` are the SDK's, so the ``/opt/ml`` layout, the config files, the
+    uploads and the archives are local mode's own (checked on sagemaker 2.257.7)."""
+
+    def __init__(
+        self, instance_type, instance_count, image, sagemaker_session=None, container_entrypoint=None, container_arguments=None,
+        *, runner, may_start,
+    ):
+        # image.py 73-137 (checked on sagemaker 2.257.7) without line 102, the Compose probe
+        # ``_SageMakerContainer._get_compose_cmd_prefix()``: called on the class by name, it cannot
+        # be overridden, and it raises ImportError on a machine without Compose.
+        if check_for_studio():
+            raise UnsupportedService("the engine runner does not run in SageMaker Studio; use --container-runner compose")
+        self.compose_cmd_prefix: list[str] = []
+        self.sagemaker_session = sagemaker_session
+        self.instance_type = instance_type
+        self.instance_count = instance_count
+        self.image = image
+        self.container_entrypoint = container_entrypoint
+        self.container_arguments = container_arguments
+        suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))  # noqa: S311 - as the SDK's
+        self.is_studio = False
+        self.hosts = [f"algo-{i}-{suffix}" for i in range(1, self.instance_count + 1)]
+        self.container_root = None
+        self.container = None
+        self._runner = runner
+        self._may_start = may_start
+        self._compose_data: dict | None = None
+
+    def _generate_compose_file(self, command, additional_volumes=None, additional_env_vars=None):
+        """The SDK's (it writes ``docker-compose.yaml`` too), kept for :meth:`_compose`:
+        ``process()`` drops what it returns (checked on sagemaker 2.257.7)."""
+        self._compose_data = super()._generate_compose_file(command, additional_volumes, additional_env_vars)
+        return self._compose_data
+
+    def _compose(self, detached=False):
+        """Run the job's container; return what ``process()`` / ``train()`` then run in place of
+        Compose: a shell exiting with the container's exit code, so that ``_stream_output`` and the
+        SDK's ``finally`` blocks (outputs, archives, clean-up) go on as after Compose (checked on
+        sagemaker 2.257.7: called once per job, after ``_generate_compose_file``, right before
+        ``subprocess.Popen``)."""
+        if detached or self._compose_data is None:
+            raise UnsupportedService("the engine runner runs training and processing jobs only; use --container-runner compose")
+        code = self._runner.run_service(self._compose_data["services"], job_root=Path(self.container_root), may_start=self._may_start)
+        return ["/bin/sh", "-c", f"exit {code}", "churn-engine-runner"]
+
+
+def engine_container(runner, may_start: Callable[[], bool]):
+    """What :class:`_ChurnLocalClient` builds a job's container with, for the engine runner."""
+    return functools.partial(_EngineContainer, runner=runner, may_start=may_start)
+
+
+_sdk_client_logger = logging.getLogger("sagemaker.local.local_session")
+
+
+class _ChurnLocalClient(LocalSagemakerClient):
+    """Local mode's client, whose processing and training jobs run in the container ``container``
+    builds (its arguments those of ``_SageMakerContainer``); ``describe_*`` are the SDK's and read
+    the same job registries (checked on sagemaker 2.257.7)."""
+
+    def __init__(self, sagemaker_session, *, container):
+        super().__init__(sagemaker_session)
+        self._container = container
+
+    def create_processing_job(  # the SDK's signature, named as SageMaker's API names the fields
+        self, ProcessingJobName, AppSpecification, ProcessingResources, Environment=None, ProcessingInputs=None,  # noqa: N803
+        ProcessingOutputConfig=None, **kwargs,  # noqa: N803
+    ):
+        # local_session.py 88-149, checked on sagemaker 2.257.7 (without its telemetry decorator).
+        for setting, what in (("ExperimentConfig", "Experiment configuration"), ("NetworkConfig", "Network configuration"),
+                              ("StoppingCondition", "Stopping condition")):
+            if setting in kwargs:
+                _sdk_client_logger.warning("%s is not supported in local mode.", what)
+        container = self._container(
+            ProcessingResources["ClusterConfig"]["InstanceType"], ProcessingResources["ClusterConfig"]["InstanceCount"],
+            AppSpecification["ImageUri"], sagemaker_session=self.sagemaker_session,
+            container_entrypoint=AppSpecification.get("ContainerEntrypoint"), container_arguments=AppSpecification.get("ContainerArguments"),
+        )
+        processing_job = _LocalProcessingJob(container)
+        processing_job.start(ProcessingInputs or [], ProcessingOutputConfig or {}, Environment or {}, ProcessingJobName)
+        LocalSagemakerClient._processing_jobs[ProcessingJobName] = processing_job  # noqa: SLF001 - what describe_* reads
+
+    def create_training_job(  # the SDK's signature, named as SageMaker's API names the fields
+        self, TrainingJobName, AlgorithmSpecification, OutputDataConfig, ResourceConfig, InputDataConfig=None, Environment=None,  # noqa: N803
+        **kwargs,
+    ):
+        # local_session.py 171-220, checked on sagemaker 2.257.7 (without its telemetry decorator).
+        container = self._container(
+            ResourceConfig["InstanceType"], ResourceConfig["InstanceCount"], AlgorithmSpecification["TrainingImage"],
+            sagemaker_session=self.sagemaker_session,
+        )
+        if AlgorithmSpecification.get("ContainerEntrypoint", None):
+            container.container_entrypoint = AlgorithmSpecification["ContainerEntrypoint"]
+        if AlgorithmSpecification.get("ContainerArguments", None):
+            container.container_arguments = AlgorithmSpecification["ContainerArguments"]
+        training_job = _LocalTrainingJob(container)
+        training_job.start(InputDataConfig or {}, OutputDataConfig, kwargs.get("HyperParameters", {}), Environment or {}, TrainingJobName)
+        LocalSagemakerClient._training_jobs[TrainingJobName] = training_job  # noqa: SLF001 - what describe_* reads
 
 
 # --- step executors --------------------------------------------------------------------------
@@ -259,7 +400,8 @@ class GuardedStepExecutors(sdk_pipeline._StepExecutorFactory):  # noqa: SLF001
 class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
     """``LocalPipelineExecutor`` with concurrent steps, guarded jobs, ``file://`` property files,
     churn's own steps and lifecycle events. ``run`` None keeps the SDK's job executors (a
-    compile check, the unit tests); ``step_executors(executor)`` replaces the factory."""
+    compile check, the unit tests); with the ``engine`` container runner, jobs and tuning trials
+    go through :class:`_ChurnLocalClient`; ``step_executors(executor)`` replaces the factory."""
 
     def __init__(
         self,
@@ -275,6 +417,10 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
     ):
         super().__init__(execution, sagemaker_session)
         self.run = run
+        if run is not None and run.container_runner == "engine":  # its jobs and tuning trials alike
+            self.local_sagemaker_client = _ChurnLocalClient(
+                sagemaker_session, container=engine_container(EngineRunner(), lambda: not run.stopping),
+            )
         self.max_parallel = max_parallel
         self.events = events
         self.stop_jobs = stop_jobs
@@ -417,7 +563,7 @@ class ChurnPipelineExecutor(sdk_pipeline.LocalPipelineExecutor):
     def _start(self, name: str) -> tuple[concurrent.futures.Future, threading.Thread]:
         """Run step ``name`` on a thread of its own; its future holds what :meth:`_run_step`
         returns. Daemon threads: a step still hung after Ctrl-C's wait does not keep the process
-        from exiting (each step's container is a ``docker compose`` process, so threads only wait)."""
+        from exiting (each step's container runs in Docker, so threads only wait)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
 
         def work() -> None:

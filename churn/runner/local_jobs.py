@@ -40,6 +40,7 @@ from typing import TextIO
 from churn.backends import docker
 from churn.files import content_sha256, has_content, uri_path
 from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, STEP_LOG
+from churn.runner.containers import DEFAULT_RUNNER, ContainerNotStarted
 from churn.runner.step_cache import CACHED_LOG, StepCache
 from churn.steps.paths import TRAINING_DATA
 from churn.atomic import AtomicTextWriter
@@ -226,6 +227,8 @@ class LocalRun:
     #: When a list: each job step (and tuning trial) that succeeded appends what it ran, for the
     #: run's replay record (:mod:`churn.runner.replay`): its name, kind, request, cache key, outputs.
     journal: list[dict] | None = None
+    #: How job containers start (:mod:`churn.runner.containers`): ``engine`` or ``compose``.
+    container_runner: str = DEFAULT_RUNNER
 
     def __post_init__(self):
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
@@ -495,7 +498,7 @@ def _sdk_failed(run: LocalRun, error: Exception, count: int, job_log: Path, log_
     message = getattr(error, "message", str(error))
     if run.stopping:  # Ctrl-C removed its containers (their output is in job_log): the step was
         failed(STOPPED)  # stopped, whatever Compose's exit said ("Failed to run: ... code: 137")
-    if count == 0 and message.startswith(COMPOSE_FAILURE):  # Compose failed before any container ran
+    if count == 0 and (message.startswith(COMPOSE_FAILURE) or isinstance(error, ContainerNotStarted)):  # before any container ran
         failed(f"the job's container did not run: {message}")
     keep_log(_read_bytes(job_log), log_file, failure=message)
     raise error

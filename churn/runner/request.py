@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from churn.parameters import ParameterError, check_tuning
+from churn.runner.containers import DEFAULT_RUNNER, RUNNERS as CONTAINER_RUNNERS
 from churn.runner.runs import RunError
 
 BACKENDS = ("local", "cloud")
@@ -40,6 +41,9 @@ class RunRequest:
     max_parallel_steps: int | None = None
     #: The official AWS images instead of the project's.
     aws_images: bool = False
+    #: How step containers start: ``engine`` (the Docker Engine API) or ``compose`` (local mode's
+    #: own); it changes no result, so no cache key or replay record holds it.
+    container_runner: str = DEFAULT_RUNNER
 
     # --- the cloud backend only (each also read from its environment variable) ---
     region: str | None = None
@@ -57,7 +61,7 @@ class RunRequest:
 ONLY = {
     "local": {
         "resume": "--resume", "use_cache": "--no-cache", "build_images": "--no-build",
-        "max_parallel_steps": "--max-parallel-steps", "aws_images": "--aws-images",
+        "max_parallel_steps": "--max-parallel-steps", "aws_images": "--aws-images", "container_runner": "--container-runner",
     },
     "cloud": {
         "region": "--region", "role_arn": "--role-arn", "bucket": "--bucket", "prefix": "--prefix",
@@ -71,6 +75,14 @@ def _given(request: RunRequest, name: str) -> bool:
     return getattr(request, name) != _DEFAULTS[name]
 
 
+def only_for(options: list[str], backend: str, asked: str) -> str:
+    """Why ``options`` (of ``backend`` only) are refused for a run on the ``asked`` backend."""
+    return (
+        f"{' and '.join(options)} {'is' if len(options) == 1 else 'are'} for the {backend} backend only; "
+        f"the {asked} backend does not support {'it' if len(options) == 1 else 'them'}"
+    )
+
+
 def check_request(request: RunRequest) -> None:
     """Refuse a request its backend cannot honour, naming the options at fault."""
     if request.backend not in BACKENDS:
@@ -80,10 +92,7 @@ def check_request(request: RunRequest) -> None:
             continue
         wrong = [option for name, option in settings.items() if _given(request, name)]
         if wrong:
-            raise RunError(
-                f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for the {backend} backend only; "
-                f"the {request.backend} backend does not support {'it' if len(wrong) == 1 else 'them'}"
-            )
+            raise RunError(only_for(wrong, backend, request.backend))
     if request.resume:
         conflicts = [
             option for given, option in (
@@ -106,6 +115,13 @@ def check_request(request: RunRequest) -> None:
             check_tuning(request.parameters, request.tuning)
         except ParameterError as error:
             raise RunError(str(error)) from None
+    _check_values(request)
+
+
+def _check_values(request: RunRequest) -> None:
+    """Refuse a setting's value no run can take."""
+    if request.container_runner not in CONTAINER_RUNNERS:
+        raise RunError(f"--container-runner must be one of {', '.join(CONTAINER_RUNNERS)}, got {request.container_runner!r}")
     if request.max_parallel_steps is not None and request.max_parallel_steps < 1:
         raise RunError(f"--max-parallel-steps must be a positive integer, got {request.max_parallel_steps}")
     if request.poll_seconds is not None and not request.poll_seconds > 0:

@@ -76,7 +76,7 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
     return run_local(
         backend, overrides, events=events, build_missing_images=request.build_images, use_cache=request.use_cache,
         resumed_from=request.resume, expected_definition_sha256=expected_definition, max_parallel_steps=max_parallel,
-        expected_input_sha256=expected_input,
+        expected_input_sha256=expected_input, container_runner=request.container_runner,
     )
 
 

@@ -24,6 +24,7 @@ def test_listing_job_containers_survives_one_removed_meanwhile(tmp_path, monkeyp
         return {"com.docker.compose.service": service, "com.docker.compose.project.working_dir": str(working_dir)}
 
     listed = [
+        {"Id": "e" * 64, "Labels": {churn_docker.JOB_ROOT_LABEL: str(tmp_path / "run" / "job-0" / "tmpx")}},  # the engine runner's
         {"Id": "a" * 64, "Labels": compose_labels("algo-1-abcde", tmp_path / "run" / "job-1")},
         {"Id": "b" * 64, "Labels": compose_labels("algo-1-fghij", tmp_path / "run" / "job-2")},
         {"Id": "c" * 64, "Labels": compose_labels("web", tmp_path / "run" / "job-3")},
@@ -44,5 +45,5 @@ def test_listing_job_containers_survives_one_removed_meanwhile(tmp_path, monkeyp
             self.containers = ContainerCollection(client=self)
 
     monkeypatch.setattr(docker, "from_env", Client)
-    assert churn_docker.job_containers(tmp_path / "run") == {"a" * 64, "b" * 64}
-    assert churn_docker.job_containers() == {"a" * 64, "b" * 64, "d" * 64}
+    assert churn_docker.job_containers(tmp_path / "run") == {"e" * 64, "a" * 64, "b" * 64}
+    assert churn_docker.job_containers() == {"e" * 64, "a" * 64, "b" * 64, "d" * 64}

@@ -27,11 +27,12 @@ def _wait_for_training_container(scratch_root, step="TrainModel", timeout=120):
     client = docker_sdk.from_env()
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for container in client.containers.list():
-            labels = container.labels
-            if labels.get("com.docker.compose.service", "").startswith("algo-") and str(scratch_root) in labels.get(
-                "com.docker.compose.project.working_dir", ""
-            ) and f"TRAINING_JOB_NAME={step}-" in " ".join(container.attrs["Config"]["Env"] or []):
+        for container_id in docker.job_containers(scratch_root):  # whichever container runner started it
+            try:
+                container = client.containers.get(container_id)
+            except docker_sdk.errors.NotFound:
+                continue
+            if container.status == "running" and f"TRAINING_JOB_NAME={step}-" in " ".join(container.attrs["Config"]["Env"] or []):
                 return container
         time.sleep(0.1)
     raise AssertionError("no training container appeared")

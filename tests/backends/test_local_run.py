@@ -313,6 +313,10 @@ def test_doctor_reports_everything_ready(runs_dir):
     done = _churn("doctor", "--runs-dir", str(runs_dir))
     assert done.returncode == 0, done.stdout
     assert [line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("[")] == ["[ok"] * 4
+    # the default (engine) container runner needs no Compose: doctor names what still uses it
+    assert "(used by --container-runner compose, churn serve and image builds)" in done.stdout
+    compose = _churn("doctor", "--runs-dir", str(runs_dir), "--container-runner", "compose")
+    assert compose.returncode == 0 and "[ok] compose: " in compose.stdout and "used by" not in compose.stdout
 
 
 SECRETS = {

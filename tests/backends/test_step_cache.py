@@ -87,17 +87,23 @@ def test_no_cache_runs_every_step(first, runs_dir):
 def test_resume_reruns_a_failed_execution_from_its_failed_step(first, runs_dir, monkeypatch):
     from sagemaker.local.local_session import LocalSagemakerClient
 
-    original = LocalSagemakerClient.create_training_job
+    from churn.runner.local_executor import _ChurnLocalClient
+
     calls = []
 
-    def capacity_error_once(self, TrainingJobName, AlgorithmSpecification, *args, **kwargs):  # noqa: N803 - the SDK's names
-        if "xgboost" in AlgorithmSpecification["TrainingImage"]:
-            calls.append(1)
-        if calls == [1]:
-            raise RuntimeError("simulated: container killed")
-        return original(self, TrainingJobName, AlgorithmSpecification, *args, **kwargs)
+    def capacity_error_once(original):
+        def create_training_job(self, TrainingJobName, AlgorithmSpecification, *args, **kwargs):  # noqa: N803 - the SDK's names
+            if "xgboost" in AlgorithmSpecification["TrainingImage"]:
+                calls.append(1)
+            if calls == [1]:
+                raise RuntimeError("simulated: container killed")
+            return original(self, TrainingJobName, AlgorithmSpecification, *args, **kwargs)
 
-    monkeypatch.setattr(LocalSagemakerClient, "create_training_job", capacity_error_once)
+        return create_training_job
+
+    # local mode's client (--container-runner compose) and churn's (engine): whichever runs the job
+    for client in (LocalSagemakerClient, _ChurnLocalClient):
+        monkeypatch.setattr(client, "create_training_job", capacity_error_once(client.__dict__["create_training_job"]))
     failed, _ = _run(runs_dir, {"NumRound": 23})
     assert failed.status == "Failed" and "simulated: container killed" in failed.failure_reason
 

@@ -140,6 +140,22 @@ def test_without_tuning_the_run_has_two_candidates(run_pipeline):
     assert set(result.summary["selection"]["candidates"]) == CANDIDATES - {"xgboost-tuned"}
 
 
+def test_local_modes_compose_runner_gives_the_same_results_as_the_engine_runner(run_pipeline, backend_name):
+    """The benchmark baseline stays tested: a first run (nothing cached) through local mode's own
+    Compose runner gives the engine runner's splits, candidates and metrics."""
+    if backend_name != "local":
+        pytest.skip("--container-runner is for the local backend only")
+    results = {runner: run_pipeline(tuning=False, use_cache=False, container_runner=runner) for runner in ("compose", "engine")}
+    for result in results.values():
+        assert result.status == "Succeeded", result.failure_reason
+    compose, engine = results["compose"], results["engine"]
+    assert compose.summary["selection"] == engine.summary["selection"]
+    assert not any(step.get("cache_hit") for step in compose.summary["steps"] + engine.summary["steps"])
+    splits = sorted(p.relative_to(compose.run_dir) for p in (compose.run_dir / "PreprocessData").rglob("*.csv"))
+    assert splits and all((compose.run_dir / p).read_bytes() == (engine.run_dir / p).read_bytes() for p in splits)
+    assert json.loads((compose.run_dir / "run.json").read_text())["container_runner"] == "compose"
+
+
 def test_both_candidates_are_trained_evaluated_and_the_better_one_registered(default_run):
     selection = default_run.summary["selection"]
     assert selection["metric"] == "auc" and set(selection["candidates"]) == CANDIDATES

@@ -35,17 +35,17 @@ def hash_values(keys: Iterable[str] | Iterable[bytes], seed: int) -> list[int]:
     validate_seed(seed)
     keyed = hashlib.blake2b(digest_size=8, key=str(seed).encode())
     copy = keyed.copy  # the key's block is hashed once, not once per row
-    keys = keys if isinstance(keys, list) else list(keys)
+    rows: list = keys if isinstance(keys, list) else list(keys)
     digests: list[bytes] = []
     append = digests.append
     try:
-        for key in keys:  # bytes (what preprocessing hashes): no check per key
+        for key in rows:  # bytes (what preprocessing hashes): no check per key
             hasher = copy()
             hasher.update(key)  # type: ignore[arg-type]
             append(hasher.digest())
     except TypeError:  # a string among them: hashed as its UTF-8 bytes
         digests.clear()
-        for key in keys:
+        for key in rows:
             hasher = copy()
             hasher.update(key.encode() if isinstance(key, str) else key)
             append(hasher.digest())

@@ -200,7 +200,7 @@ def _sorted_runs(
     ended = _ended(columns, ",", "\n")
     buckets = (hashes >> np.uint64(64 - bucket_bits)) if bucket_bits else np.zeros(len(hashes), dtype=np.uint64)
     for index in range(len(split.SPLITS)):
-        low, high = np.searchsorted(which, index, "left"), np.searchsorted(which, index, "right")
+        low, high = int(np.searchsorted(which, index, "left")), int(np.searchsorted(which, index, "right"))
         while high > low:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
             bucket = int(buckets[low])
             stop = low + int(np.searchsorted(buckets[low:high], np.uint64(bucket), "right"))
@@ -443,9 +443,9 @@ def _pool_pass(
                 result = results[running.pop(future)] = future.result()
                 if result is None:
                     return None
-                task = next(waiting, None)
-                if task is not None:
-                    running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+                following = next(waiting, None)
+                if following is not None:
+                    running[pool.submit(_run_task, following, spec, chunk_rows, splitting, scratch)] = following.number
     finally:
         for future in running:
             future.cancel()

@@ -166,7 +166,6 @@ def plain_local_mode_runs(work: Path) -> dict:
 
     from churn.backends.docker import job_containers
 
-    before = job_containers()
     times = []
     for repeat in range(REPEATS):
         runs = work / f"plain-{repeat}"
@@ -191,7 +190,7 @@ def plain_local_mode_runs(work: Path) -> dict:
     import docker
 
     client = docker.from_env()
-    for container_id in job_containers() - before:
+    for container_id in job_containers(work):  # its own jobs' only: another run's may be running
         client.containers.get(container_id).remove(force=True)
     return {"plain": _median(times), "samples": times}
 

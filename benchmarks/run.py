@@ -175,6 +175,10 @@ def plain_local_mode_runs(work: Path) -> dict:
         data = stage_input(file_uri(SAMPLE.resolve()), runs).uri
         start = time.perf_counter()
         session = LocalPipelineSession(boto_session=boto3.Session(region_name="us-east-1"))
+        # Its jobs' folders under the benchmark's own (not the system's temporary folder), so its
+        # leftover containers are found by them below.
+        (runs / ".plain-jobs").mkdir()
+        session.config = {**(session.config or {}), "local": {**((session.config or {}).get("local") or {}), "container_root": str(runs / ".plain-jobs")}}
         backend._session = session  # noqa: SLF001 - the plain session instead of churn's
         backend.tuning = False  # local mode refuses a TuningStep
         pipeline = build_pipeline(backend)

@@ -89,7 +89,7 @@ def _read_csv_fast(path: Path) -> np.ndarray | None:
             path, header=None, dtype=np.float64, na_filter=False, comment="#", quoting=3, skip_blank_lines=False,  # 3: QUOTE_NONE
             engine="c", chunksize=_FAST_CHUNK_ROWS, **precision,
         )
-        with chunks:
+        try:  # not a context manager before pandas 1.2 (the official scikit-learn image has 1.1.3)
             for chunk in chunks:
                 values = chunk.to_numpy(dtype=np.float64)
                 if block is None:
@@ -98,7 +98,9 @@ def _read_csv_fast(path: Path) -> np.ndarray | None:
                     return None
                 block[filled:filled + len(values)] = values
                 filled += len(values)
-    except (ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        finally:
+            chunks.close()
+    except Exception:  # noqa: BLE001 - whatever stops the fast reader, numpy's reader decides (and words the error)
         return None
     if block is None or filled != rows or not block.size:
         return None

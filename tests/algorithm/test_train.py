@@ -283,3 +283,31 @@ def test_the_fast_reader_reads_the_splits(sample_splits):
 @pytest.mark.parametrize(("version", "exact"), [("3.1.1", True), ("3.1.0rc0", True), ("4.0.0", True), ("3.0.2", False), ("1.1.3", False), ("2.2", False)])
 def test_only_pandas_3_1_on_parses_exactly_by_default(version, exact):
     assert train._pandas_parses_exactly(version) is exact
+
+
+def test_whatever_stops_the_fast_reader_numpys_reader_decides(sample_splits, monkeypatch):
+    """On pandas 1.1.3 (the official scikit-learn image) the chunk reader was no context manager
+    and the baseline failed with AttributeError: any error of the fast reader falls back."""
+    import pandas as pd
+
+    path = sample_splits / "train" / "train.csv"
+
+    class NoContextManager:
+        def __init__(self, *args, **kwargs):
+            self.chunks = iter(pd.read_csv(path, header=None, chunksize=100))
+
+        def __iter__(self):
+            return self.chunks
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(pd, "read_csv", NoContextManager)
+    assert np.array_equal(train._read_csv_block(path), train._read_csv_numpy(path))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a reader that breaks")
+
+    monkeypatch.setattr(pd, "read_csv", broken)
+    assert train._read_csv_fast(path) is None
+    assert np.array_equal(train._read_csv_block(path), train._read_csv_numpy(path))

@@ -53,6 +53,7 @@ def machine() -> dict:
         "docker": docker,
         "churn": f"{churn.__version__}, images {image_tag()}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load at the start": f"{os.getloadavg()[0]:.2f} (1-minute load average; above 0 the machine was shared)",
     }
 
 

@@ -13,6 +13,7 @@ import click
 
 from churn import __version__
 from churn.history import RUN_STATUSES
+from churn.runner.containers import DEFAULT_RUNNER, RUNNERS
 
 if TYPE_CHECKING:
     from churn.summary import RunSummary, StepRecord
@@ -301,7 +302,7 @@ def params(as_json) -> None:
     help="local: at most this many independent steps run at once [default: $CHURN_MAX_PARALLEL_STEPS or the number of cores].",
 )
 @click.option(
-    "--container-runner", type=click.Choice(["engine", "compose"]), default=None,
+    "--container-runner", type=click.Choice(RUNNERS), default=None,
     help="local: how step containers start: engine (the Docker Engine API) or compose (SageMaker local mode's docker compose; "
     "needs Compose). The results are the same [default: engine].",
 )
@@ -332,7 +333,6 @@ def run(
 
     from churn.progress import JSON, QUIET, choose_mode
     from churn.runner.events import Events
-    from churn.runner.containers import DEFAULT_RUNNER
     from churn.runner.request import RunRequest, only_for
     from churn.runner.run import run as run_pipeline
     from churn.runner.runs import RunError, RunInterrupted
@@ -615,7 +615,7 @@ def diff_command(run_a, run_b, check, runs_dir) -> None:
 @main.command()
 @click.option("--runs-dir", default=None, help="The runs folder to check [default: $CHURN_RUNS_DIR or ./runs].")
 @click.option(
-    "--container-runner", type=click.Choice(["engine", "compose"]), default="engine", show_default=True,
+    "--container-runner", type=click.Choice(RUNNERS), default=DEFAULT_RUNNER, show_default=True,
     help="The container runner to check for: compose also needs Compose.",
 )
 def doctor(runs_dir, container_runner) -> None:

@@ -70,7 +70,7 @@ _FAST_CHUNK_ROWS = 100_000
 
 def _read_csv_fast(path: Path) -> np.ndarray | None:
     """``path`` read by pandas, or None where that might differ from :func:`_read_csv_numpy`: a
-    file pandas cannot read as one float table (an empty file, a malformed row, a quote), or one
+    file with a byte other than plain numbers, commas and line ends, a file pandas cannot read as one float table (an empty file, a malformed row, a quote), or one
     with a missing value (pandas pads a short row with them, numpy refuses it; blank and comment
     lines are read as such rows, since numpy reads a line of spaces as a row). Numbers are
     parsed exactly, as numpy parses them: pandas 3.1's one converter is fast_float, before it
@@ -80,7 +80,9 @@ def _read_csv_fast(path: Path) -> np.ndarray | None:
         import pandas as pd
     except ImportError:
         return None
-    rows = _line_count(path)
+    rows = _plain_numeric_lines(path)
+    if rows is None:
+        return None
     precision = {} if _pandas_parses_exactly(pd.__version__) else {"float_precision": "round_trip"}
     block: np.ndarray | None = None
     filled = 0
@@ -107,11 +109,20 @@ def _read_csv_fast(path: Path) -> np.ndarray | None:
     return block
 
 
-def _line_count(path: Path) -> int:
-    """The lines of a file (a last line without its newline counts)."""
+#: The bytes of the CSV files the fast reader takes: numbers written plainly, commas, line ends.
+#: Anything else (a word pandas reads as a number, such as ``True``; a byte-order mark; a space,
+#: quote or comment) is left to numpy's reader, which decides and words the error.
+_PLAIN_NUMERIC_BYTES = b"0123456789.,+-eE\r\n"
+
+
+def _plain_numeric_lines(path: Path) -> int | None:
+    """The lines of a file of plain numeric CSV (a last line without its newline counts), or
+    None when it holds any other byte."""
     count, last = 0, b"\n"
     with path.open("rb") as handle:
         for piece in iter(lambda: handle.read(1 << 22), b""):
+            if piece.translate(None, _PLAIN_NUMERIC_BYTES):
+                return None
             count += piece.count(b"\n")
             last = piece[-1:]
     return count + (last != b"\n")

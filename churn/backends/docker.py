@@ -72,8 +72,12 @@ def docker_running() -> Check:
     try:
         version = docker.from_env(timeout=30).version()["Version"]
     except docker.errors.DockerException as error:
+        reason = str(error).splitlines()[0][:200]
+        host = os.environ.get("DOCKER_HOST")
+        if host:  # a wrong address, not a stopped daemon
+            return Check("docker", False, f"cannot reach Docker at DOCKER_HOST={host}: {reason}", "correct DOCKER_HOST, or unset it for the local daemon")
         return Check(
-            "docker", False, f"the Docker daemon does not answer: {str(error).splitlines()[0][:200]}",
+            "docker", False, f"the Docker daemon does not answer: {reason}",
             "start it (systemctl start docker, or: dockerd > /var/log/dockerd.log 2>&1 &)",
         )
     return Check("docker", True, f"Docker engine {version}")

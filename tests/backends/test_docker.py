@@ -1,3 +1,5 @@
+import pytest
+
 from churn.backends.docker import FailedContainer
 
 
@@ -47,3 +49,18 @@ def test_listing_job_containers_survives_one_removed_meanwhile(tmp_path, monkeyp
     monkeypatch.setattr(docker, "from_env", Client)
     assert churn_docker.job_containers(tmp_path / "run") == {"e" * 64, "a" * 64, "b" * 64}
     assert churn_docker.job_containers() == {"e" * 64, "a" * 64, "b" * 64, "d" * 64}
+
+
+def test_an_unreachable_docker_host_is_named_not_start_docker(tmp_path, monkeypatch):
+    """A wrong DOCKER_HOST is not a stopped daemon: the check names the variable and its value."""
+    from churn.backends import docker as churn_docker
+
+    host = f"unix://{tmp_path}/no-docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", host)
+    check = churn_docker.docker_running()
+    assert not check.ok
+    assert check.detail.startswith(f"cannot reach Docker at DOCKER_HOST={host}: ")
+    assert "start" not in check.fix and "DOCKER_HOST" in check.fix
+    with pytest.raises(churn_docker.DockerError) as raised:
+        churn_docker.require_ready(tmp_path)
+    assert f"DOCKER_HOST={host}" in str(raised.value) and "\n" not in str(raised.value)

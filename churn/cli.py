@@ -190,11 +190,15 @@ def _sigterm_as_ctrl_c() -> None:
     run folder is marked interrupted. (Python's default let the process die at once, its trial
     containers running on until the next run removed them.) The SIGINT handler in force decides,
     so a SIGTERM during the executor's deferred or ignored stretches is held or ignored as a
-    Ctrl-C is; where SIGINT is ignored (a shell's background job), SIGTERM still stops the run."""
+    Ctrl-C is; where SIGINT is ignored (a shell's background job), SIGTERM still stops the run.
+    Its messages name SIGTERM, not Ctrl-C."""
     import os
     import signal
 
+    from churn.runner import local_jobs
+
     def stop(signum, frame):
+        local_jobs.interrupted_by = signal.Signals(signum).name
         if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
             raise KeyboardInterrupt
         os.kill(os.getpid(), signal.SIGINT)

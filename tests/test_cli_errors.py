@@ -166,6 +166,7 @@ def test_an_option_of_the_other_backend_is_an_error_not_ignored(tmp_path, args, 
 _SIGTERM_PROBE = """
 import os, signal, sys, time
 from churn import cli
+from churn.runner import local_jobs
 held = []
 if sys.argv[1] == "ignored":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -175,16 +176,17 @@ cli._sigterm_as_ctrl_c()
 try:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(2)
-    print("held" if held == [signal.SIGINT] else "ran on")
+    print("held" if held == [signal.SIGINT] else "ran on", local_jobs.interrupted_by)
 except KeyboardInterrupt:
-    print("interrupted")
+    print("interrupted", local_jobs.interrupted_by)
 """
 
 
-@pytest.mark.parametrize("sigint, says", [("default", "interrupted"), ("ignored", "interrupted"), ("deferred", "held")])
+@pytest.mark.parametrize("sigint, says", [("default", "interrupted SIGTERM"), ("ignored", "interrupted SIGTERM"), ("deferred", "held SIGTERM")])
 def test_a_sigterm_stops_a_local_run_as_ctrl_c_does(sigint, says):
     """SIGTERM killed `churn run` at once, its trial containers running on as orphans; it now
-    takes Ctrl-C's path (held where the executor holds a Ctrl-C), also where SIGINT is ignored."""
+    takes Ctrl-C's path (held where the executor holds a Ctrl-C), also where SIGINT is ignored,
+    and what the run says names SIGTERM, not Ctrl-C (:data:`local_jobs.interrupted_by`)."""
     done = subprocess.run([sys.executable, "-c", _SIGTERM_PROBE, sigint], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == says

@@ -289,7 +289,7 @@ def _execute_and_summarize(
                 events=events, own_steps={"RegisterModel": registration.run},
             )
     except KeyboardInterrupt:  # (the caller rolls the registration back)
-        raise _interrupted(run) from None
+        raise _interrupted(run, tuning=backend.tuning) from None
     finally:
         docker.remove_job_containers(jobs.path)
         jobs.close()
@@ -300,12 +300,12 @@ def _execute_and_summarize(
     )
 
 
-def _interrupted(run: LocalRun) -> RunInterrupted:
-    """Ctrl-C: the run folder marked interrupted, and what to tell the user."""
+def _interrupted(run: LocalRun, *, tuning: bool) -> RunInterrupted:
+    """Ctrl-C (or SIGTERM): the run folder marked interrupted, and what to tell the user."""
     marked = _mark_interrupted(run.runs_dir / run.execution_id if run.execution_id else None)
     return RunInterrupted(
-        "interrupted: the execution was stopped and its containers removed; "
-        + ("what it stopped was not cached; what finished before was (a tuning step's trials too)" if run.cache is not None
+        f"interrupted by {run.stopped_by}: the execution was stopped and its containers removed; "
+        + ("what it stopped was not cached; what finished before was" + (" (a tuning step's trials too)" if tuning else "") if run.cache is not None
            else "nothing of it was cached")
         + (f"; its partial outputs are in {marked} (churn run --resume {run.execution_id} continues it)" if marked else "")
     )

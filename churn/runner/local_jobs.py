@@ -53,8 +53,11 @@ MAX_REASON = 1024
 #: :data:`LOG_HEAD_BYTES` and its end, with a line saying how much was left out between.
 MAX_LOG_BYTES = 4 << 20
 LOG_HEAD_BYTES = 256 << 10
-#: What the log of a job stopped by Ctrl-C ends with.
-STOPPED = "stopped by Ctrl-C: the run was interrupted and the job's containers removed"
+#: What the log of a job stopped by an interrupt ends with (``{}``: Ctrl-C, or the signal).
+STOPPED = "stopped by {}: the run was interrupted and the job's containers removed"
+#: What interrupts a run of this process, as messages name it: Ctrl-C, unless the handler that
+#: turns another signal into Ctrl-C's (churn run's, for SIGTERM) names that signal here first.
+interrupted_by = "Ctrl-C"
 #: How local mode reports any failed ``docker compose`` run, whatever the container said.
 COMPOSE_FAILURE = "RuntimeError: Failed to run: "
 #: Where the runs' job folders live; each run holds a lock on its own while it lives.
@@ -234,6 +237,7 @@ class LocalRun:
         self.container_roots = _ContainerRoots(self.jobs.path, local_code=True)
         #: Set by :meth:`stop_jobs` (Ctrl-C): a job that ends now was stopped, not failed.
         self.stopping = False
+        self._stopped_by = ""  # what :meth:`stop_jobs` saw: a signal during the clean-up does not rename it
         self._job_folders: set[Path] = set()
         self._job_folders_lock = threading.Lock()
 
@@ -249,7 +253,7 @@ class LocalRun:
     def stop_jobs(self) -> None:
         """Ctrl-C: each running job's containers removed, their output kept for its step's log."""
         with self._job_folders_lock:  # a job folder is either known here or sees ``stopping``
-            self.stopping = True
+            self.stopping, self._stopped_by = True, self.stopped_by
             known = set(self._job_folders)
         folders = known | {p for p in self.jobs.path.iterdir() if p.is_dir()}
         # The deepest first: a trial's containers are its own, not its tuning step folder's.
@@ -259,6 +263,16 @@ class LocalRun:
             except Exception as error:  # noqa: BLE001 - stopping must go on; what is left is removed below
                 logging.getLogger(__name__).warning("%s: its output was not kept (%s)", job_dir.name, error)
         docker.remove_job_containers(self.jobs.path)
+
+    @property
+    def stopped_by(self) -> str:
+        """What interrupts (or interrupted) the run: Ctrl-C, or the signal :data:`interrupted_by` names."""
+        return self._stopped_by or interrupted_by
+
+    @property
+    def stopped(self) -> str:
+        """The failure reason of a job (or trial) the stop ended."""
+        return STOPPED.format(self.stopped_by)
 
     def step_folder(self, step: str) -> Path:
         return self.runs_dir / str(self.execution_id) / step
@@ -447,7 +461,7 @@ def run_job(
     failed_container, count = docker.finish_job_containers(job_dir, job_log)
     hint = str(log_file)
     if run.stopping and sdk_failure is None:  # Ctrl-C removed its containers, and Compose still exited 0
-        failed(STOPPED)
+        failed(run.stopped)
     if failed_container is not None and not run.stopping:
         failed(run.user_path(failed_container.reason(), paths))
     if sdk_failure is not None:
@@ -485,7 +499,7 @@ def _start(run: LocalRun, job_dir: Path, start: Callable[[], dict], failed: Call
     checked against its containers. A job prepared after Ctrl-C does not start."""
     job_dir.mkdir(parents=True, exist_ok=True)
     if run.stopping:
-        failed(STOPPED)
+        failed(run.stopped)
     with run.container_roots.use(job_dir):
         try:
             return start(), None
@@ -497,7 +511,7 @@ def _sdk_failed(run: LocalRun, error: Exception, count: int, job_log: Path, log_
     """Local mode said the job failed: its reason, in the step's log, and the error raised."""
     message = getattr(error, "message", str(error))
     if run.stopping:  # Ctrl-C removed its containers (their output is in job_log): the step was
-        failed(STOPPED)  # stopped, whatever Compose's exit said ("Failed to run: ... code: 137")
+        failed(run.stopped)  # stopped, whatever Compose's exit said ("Failed to run: ... code: 137")
     if count == 0 and (message.startswith(COMPOSE_FAILURE) or isinstance(error, ContainerNotStarted)):  # before any container ran
         failed(f"the job's container did not run: {message}")
     keep_log(_read_bytes(job_log), log_file, failure=message)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from churn.files import file_uri
 from churn.layout import TRIALS_FILE
-from churn.runner.local_jobs import STOPPED, LocalRun, bounded, remove_all_but, run_job
+from churn.runner.local_jobs import LocalRun, bounded, remove_all_but, run_job
 from churn.atomic import write_lines_atomically
 from churn.training_metrics import METRICS_FILE, job_metric_definitions, read_series
 from churn.tuning import (
@@ -155,7 +155,7 @@ class _Tuning:
             searcher.record(wave, {p.number: t.objective if t.status == "Completed" else None for p, t in zip(wave, finished)})
             self.write_trials()
         if self.run.stopping:
-            raise TuningFailed(STOPPED)
+            raise TuningFailed(self.run.stopped)
         if not ranked(self.trials, self.config.maximize):
             raise TuningFailed(self._no_objective())
         if self.run.cache is not None and all(t.cached for t in self.trials):
@@ -193,7 +193,7 @@ class _Tuning:
         job = trial_job_name(self.name, number, proposal.hyperparameters)
         trial = Trial(number, job, dict(proposal.hyperparameters), "Completed", created=_now())
         if self.run.stopping:  # Ctrl-C came as the wave started: the trial does not start
-            trial.status, trial.failure = "Stopped", STOPPED
+            trial.status, trial.failure = "Stopped", self.run.stopped
             return trial
         trial_step = f"{self.step}/{job}"
         started = time.monotonic()
@@ -223,7 +223,7 @@ class _Tuning:
         trial.seconds = round(time.monotonic() - started, 3)
         trial.cached = bool(self.run.cache is not None and trial_step in self.run.cache.hits)
         if self.run.stopping and trial.status == "Failed":
-            trial.status, trial.failure = "Stopped", STOPPED
+            trial.status, trial.failure = "Stopped", self.run.stopped
         return trial
 
     def _objective(self, trial_step: str) -> float | None:

@@ -65,7 +65,7 @@ def test_ctrl_c_stops_the_run_and_marks_its_folder(tmp_path):
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=180)
     assert process.returncode == 130, err[-2000:]
-    assert "interrupted: the execution was stopped and its containers removed" in err
+    assert "interrupted by Ctrl-C: the execution was stopped and its containers removed" in err
     assert docker.job_containers(runs / ".code") == set()
     folders = [p for p in runs.iterdir() if not p.name.startswith(".")]
     assert folders and all(p.name.endswith(".interrupted") for p in folders)

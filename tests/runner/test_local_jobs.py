@@ -338,8 +338,8 @@ def test_a_job_stopped_by_ctrl_c_keeps_its_output_and_says_it_was_stopped(settin
 
     with pytest.raises(StepExecutionException):  # not Compose's "Failed to run: ... code: 130" (or 137, or 1)
         setting.guard(start)
-    assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
-    assert setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)] and removed == [setting.run.jobs.path]
+    assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {setting.run.stopped}\n"
+    assert setting.execution.failures == [("PreprocessData", setting.run.stopped)] and removed == [setting.run.jobs.path]
 
 
 def test_a_job_stopped_by_ctrl_c_that_local_mode_calls_a_success_says_it_was_stopped(setting, monkeypatch):
@@ -355,8 +355,8 @@ def test_a_job_stopped_by_ctrl_c_that_local_mode_calls_a_success_says_it_was_sto
 
     with pytest.raises(StepExecutionException):
         setting.guard(start)
-    assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {local_jobs.STOPPED}\n"
-    assert setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)]
+    assert setting.log.read_text() == f"[0]\ttrain-auc:0.9\nchurn: the step failed: {setting.run.stopped}\n"
+    assert setting.execution.failures == [("PreprocessData", setting.run.stopped)]
     assert not list(setting.run.cache.root.glob("*"))
 
 
@@ -368,13 +368,14 @@ def test_a_job_prepared_after_ctrl_c_does_not_start(setting, monkeypatch):
     started = []
     with pytest.raises(StepExecutionException):
         setting.guard(lambda: started.append(1) or {"ProcessingJobName": "job"})
-    assert started == [] and setting.execution.failures == [("PreprocessData", local_jobs.STOPPED)]
+    assert started == [] and setting.execution.failures == [("PreprocessData", local_jobs.STOPPED.format("Ctrl-C"))]
 
 
-@pytest.mark.parametrize("cached", [True, False])
-def test_an_interrupted_run_says_what_was_cached(tmp_path, monkeypatch, cached):
+@pytest.mark.parametrize("cached, tuning, signal_name", [(True, True, None), (False, True, None), (True, False, "SIGTERM")])
+def test_an_interrupted_run_says_what_was_cached(tmp_path, monkeypatch, cached, tuning, signal_name):
     """Ctrl-C: the steps and trials that finished before it were cached (--resume reuses them);
-    "nothing of it was cached" is true only of a run without the cache (--no-cache)."""
+    "nothing of it was cached" is true only of a run without the cache (--no-cache). A run
+    without a tuning step mentions no trials; one that SIGTERM stopped says SIGTERM, not Ctrl-C."""
     import contextlib
 
     from churn.runner import local
@@ -385,19 +386,36 @@ def test_an_interrupted_run_says_what_was_cached(tmp_path, monkeypatch, cached):
 
     monkeypatch.setattr(local, "execute_locally", interrupted)
     monkeypatch.setattr(docker, "remove_job_containers", lambda folder: None)
+    if signal_name:
+        monkeypatch.setattr(local_jobs, "interrupted_by", signal_name)
     runs = tmp_path / "runs"
     (runs / "exec-1").mkdir(parents=True)
     jobs = JobsFolder.create(runs)
     run = LocalRun(runs_dir=runs, jobs=jobs, cache=StepCache(runs / ".cache", lambda n: "id") if cached else None, max_parallel=2,
                    execution_id="exec-1")
-    backend = SimpleNamespace(sdk_scope=contextlib.nullcontext)
+    backend = SimpleNamespace(sdk_scope=contextlib.nullcontext, tuning=tuning)
     with pytest.raises(RunInterrupted) as raised:
         local._execute_and_summarize(backend, None, None, {}, run, jobs, SimpleNamespace(run=None), None, definition="", requested_input="",
                                      resumed_from=None, input_sha256="")
     said = str(raised.value)
-    assert said.startswith("interrupted: the execution was stopped and its containers removed; ")
+    assert said.startswith(f"interrupted by {signal_name or 'Ctrl-C'}: the execution was stopped and its containers removed; ")
     if cached:
         assert "nothing of it was cached" not in said and "what it stopped was not cached; what finished before was" in said
     else:
         assert "nothing of it was cached" in said
+    assert ("trials" in said) == (tuning and cached)
     assert f"its partial outputs are in {runs / 'exec-1.interrupted'} (churn run --resume exec-1 continues it)" in said
+
+
+def test_a_job_stopped_by_sigterm_says_sigterm_even_if_another_signal_follows(setting, monkeypatch):
+    """The stop's reason names the signal that stopped the run (churn run's SIGTERM handler names
+    it), and a signal during the clean-up does not rename it."""
+    monkeypatch.setattr(docker, "remove_job_containers", lambda folder: None)
+    monkeypatch.setattr(local_jobs, "interrupted_by", "SIGTERM")
+    setting.run.stop_jobs()
+    monkeypatch.setattr(local_jobs, "interrupted_by", "SIGINT")
+    assert setting.run.stopped == "stopped by SIGTERM: the run was interrupted and the job's containers removed"
+    with pytest.raises(StepExecutionException):
+        setting.guard(lambda: {"ProcessingJobName": "job"})
+    assert setting.execution.failures == [("PreprocessData", setting.run.stopped)]
+

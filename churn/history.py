@@ -52,13 +52,15 @@ class RunEntry:
     winner: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     failure_reason: str | None = None
+    #: The execution this run resumed (``churn run --resume``).
+    resumed_from: str | None = None
 
     def to_json(self) -> dict:
         return {
             "execution_id": self.execution_id, "run_dir": str(self.run_dir), "status": self.status, "started_at": self.started_at,
             "duration_seconds": self.duration_seconds, "backend": self.backend, "input_sha256": self.input_sha256,
             "pipeline_version": self.pipeline_version, "winner": self.winner, "metrics": self.metrics,
-            "failure_reason": self.failure_reason,
+            "failure_reason": self.failure_reason, "resumed_from": self.resumed_from,
         }
 
 
@@ -99,7 +101,7 @@ def _entry(run_dir: Path) -> RunEntry | None:
         return RunEntry(
             execution_id, run_dir, summary.status, summary.started_at, summary.duration_seconds, summary.backend,
             summary.input_sha256, (summary.definition_sha256 or "")[:12] or None, (summary.selection or {}).get("winner"),
-            dict(summary.metrics), summary.failure_reason,
+            dict(summary.metrics), summary.failure_reason, summary.resumed_from,
         )
     record_file = run_dir / RUN_RECORD
     if not record_file.is_file():
@@ -111,10 +113,10 @@ def _entry(run_dir: Path) -> RunEntry | None:
     except (OSError, ValueError) as error:
         return RunEntry(execution_id, run_dir, DAMAGED, failure_reason=f"{record_file}: {error}"[:200])
     status = INTERRUPTED if interrupted else RUNNING if is_running(record) else KILLED
-    definition = record.get("definition_sha256")
+    definition, resumed_from = record.get("definition_sha256"), record.get("resumed_from")
     return RunEntry(
         execution_id, run_dir, status, record.get("started_at"), None, "local", record.get("input_sha256"),
-        definition[:12] if isinstance(definition, str) else None,
+        definition[:12] if isinstance(definition, str) else None, resumed_from=resumed_from if isinstance(resumed_from, str) else None,
     )
 
 
@@ -131,11 +133,19 @@ class RunReferenceError(ValueError):
 
 
 def latest_resumable(runs_dir: Path) -> Path:
-    """The newest run that ``--resume`` can run again (failed, stopped, killed or interrupted)."""
-    found = next((e for e in list_runs(runs_dir) if e.status in RESUMABLE), None)
+    """The newest run that ``--resume`` can run again (failed, stopped, killed or interrupted) and
+    that no run resumed yet (a resumed chain goes on from its newest run)."""
+    runs = list_runs(runs_dir)
+    resumed = {e.resumed_from for e in runs}
+    found = next((e for e in runs if e.status in RESUMABLE and e.execution_id not in resumed), None)
     if found is None:
-        raise RunReferenceError(f"no failed, stopped, killed or interrupted run in {runs_dir} to resume")
+        raise RunReferenceError(f"no failed, stopped, killed or interrupted run in {runs_dir} left to resume (none, or each resumed already)")
     return found.run_dir
+
+
+def resumed_by(runs_dir: Path, execution_id: str) -> RunEntry | None:
+    """The newest run that resumed ``execution_id`` (whatever became of it), or None."""
+    return next((e for e in list_runs(runs_dir) if e.resumed_from == execution_id), None)
 
 
 def resolve_run(reference: str, runs_dir: Path) -> Path:

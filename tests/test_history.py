@@ -27,10 +27,10 @@ def _finished(runs, execution_id, started, status="Succeeded", **changes):
     return folder
 
 
-def _record(folder, started, pid):
+def _record(folder, started, pid, **extra):
     folder.mkdir(parents=True)
     (folder / RUN_RECORD).write_text(json.dumps({"execution_id": folder.name, "started_at": started, "pid": pid,
-                                                 "input_sha256": "a" * 64, "definition_sha256": "b" * 64, "parameters": {}}))
+                                                 "input_sha256": "a" * 64, "definition_sha256": "b" * 64, "parameters": {}, **extra}))
 
 
 @pytest.fixture()
@@ -134,3 +134,58 @@ def test_resume_latest_is_the_newest_resumable_run_and_never_a_running_one(runs,
     assert bad.exit_code == 2 and "'Succeded' is not one of 'succeeded', 'failed'" in bad.output
     other = CliRunner().invoke(main, ["run", "--runs-dir", str(tmp_path / "elsewhere"), "--resume", str(runs / "20261128-080000-aaaaaa")])
     assert other.exit_code == 2 and "is not a run of --runs-dir" in other.output
+
+
+def _resume(runs, execution_id, monkeypatch):
+    """``churn run --resume execution_id``'s run up to the point it would start: what run_local got, or the RunError."""
+    import churn.runner.local
+    from churn.runner.request import RunRequest
+    from churn.runner.run import run
+
+    started = []
+    monkeypatch.setattr(churn.runner.local, "run_local", lambda *args, **kwargs: started.append(kwargs["resumed_from"]))
+    run(RunRequest(backend="local", runs_dir=runs, resume=execution_id))
+    return started
+
+
+def test_resume_latest_skips_a_run_resumed_already(runs, tmp_path):
+    """--resume latest resumed the same killed run again and again, each resume registering a model
+    version: a run that another run resumed is not picked again; the chain goes on from its newest."""
+    from churn.history import latest_resumable
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    _finished(runs, "20261128-090000-999999", "2026-11-28T09:00:00+00:00", resumed_from="20261128-083000-dddddd")
+    assert latest_resumable(runs) == runs / "20261128-082000-cccccc.interrupted"  # dddddd's resume succeeded
+    _record(runs / "20261128-091000-888888", "2026-11-28T09:10:00+00:00", int(dead), resumed_from="20261128-082000-cccccc")
+    assert latest_resumable(runs) == runs / "20261128-091000-888888"  # cccccc's resume was killed: it is the one to resume
+    runner = CliRunner().invoke(main, ["runs", "list", "--runs-dir", str(runs), "--json"])
+    assert json.loads(runner.output)[0]["resumed_from"] == "20261128-082000-cccccc"
+
+
+def test_resuming_a_run_resumed_already_names_the_run_that_resumed_it(runs, monkeypatch):
+    """By id, a resumed run is refused in one line naming its resumer (and what to do), before
+    anything runs: one resumed execution never registers two model versions."""
+    from churn.runner.runs import RunError
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    _finished(runs, "20261128-090000-999999", "2026-11-28T09:00:00+00:00", resumed_from="20261128-083000-dddddd")
+    _record(runs / "20261128-091000-888888", "2026-11-28T09:10:00+00:00", int(dead), resumed_from="20261128-081000-bbbbbb")
+    with pytest.raises(RunError, match=r"^execution 20261128-083000-dddddd was resumed already by 20261128-090000-999999 \(Succeeded\): "
+                                       r"there is nothing to resume$"):
+        _resume(runs, "20261128-083000-dddddd", monkeypatch)
+    with pytest.raises(RunError, match=r"^execution 20261128-081000-bbbbbb was resumed already by 20261128-091000-888888 \(Killed\): "
+                                       r"resume that one: churn run --resume 20261128-091000-888888$"):
+        _resume(runs, "20261128-081000-bbbbbb", monkeypatch)
+    assert _resume(runs, "20261128-082000-cccccc", monkeypatch) == ["20261128-082000-cccccc"]  # not resumed yet
+
+
+def test_two_resumes_of_one_run_never_overlap(runs, monkeypatch):
+    """A resume claims its execution until its run ends: a second one started meanwhile (before the
+    first wrote its run.json) is refused, not run side by side to register a second version."""
+    from churn.runner.local import resuming
+    from churn.runner.runs import RunError
+
+    with resuming(runs, "20261128-083000-dddddd"):
+        with pytest.raises(RunError, match=r"^execution 20261128-083000-dddddd is being resumed by another churn run now$"):
+            _resume(runs, "20261128-083000-dddddd", monkeypatch)
+    assert _resume(runs, "20261128-083000-dddddd", monkeypatch) == ["20261128-083000-dddddd"]

@@ -4,6 +4,7 @@ lifecycle events, artifacts under ``runs/<execution-id>/``, registration, summar
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import logging
@@ -14,6 +15,7 @@ import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,14 +26,14 @@ from churn.backends import docker
 from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
-from churn.history import is_running, process_start
+from churn.history import RESUMABLE, is_running, process_start, resumed_by
 from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, REPLAY_DIR, RUN_RECORD, STEP_LOG, TRIALS_FILE
 from churn.registry import PendingRegistration, Registry
 from churn.runner import replay
 from churn.runner.containers import DEFAULT_RUNNER
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.runner.local_jobs import (
-    JobsFolder, LocalRun, StepFailure, bounded, keep_log, locked, remove_all_but, remove_dead_runs, run_job, store_lock,
+    JOBS_DIR, JobsFolder, LocalRun, StepFailure, bounded, keep_log, locked, remove_all_but, remove_dead_runs, run_job, store_lock,
     write_run_record,
 )
 from churn.runner.runs import (
@@ -589,6 +591,28 @@ def resume_parameters(runs_dir: Path, execution_id: str) -> Resume:
         damaged = summary_file if summary_file.is_file() else record_file
         raise RunError(f"cannot resume {execution_id}: {damaged} is damaged ({type(error).__name__}: {error})") from None
     raise RunError(f"cannot resume {execution_id}: {run_dir} has neither {SUMMARY_FILE} nor {RUN_RECORD} (it stopped before its first step)")
+
+
+@contextlib.contextmanager
+def resuming(runs_dir: Path, execution_id: str) -> Iterator[Resume]:
+    """:func:`resume_parameters` of an execution no run resumed yet, held for the block (the resume's
+    whole run) by an exclusive lock: two resumes of one execution never overlap, and once one has
+    started (its run.json names what it resumes) no other starts, so one resumed execution never
+    registers two model versions. Else :class:`RunError` naming the run that resumed it."""
+    find_run_dir(runs_dir, execution_id)  # (a missing one leaves no lock file)
+    (runs_dir / JOBS_DIR).mkdir(parents=True, exist_ok=True)
+    with open(runs_dir / JOBS_DIR / f"resume-{execution_id}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"execution {execution_id} is being resumed by another churn run now") from None
+        later = resumed_by(runs_dir, execution_id)
+        if later is not None:
+            raise RunError(
+                f"execution {execution_id} was resumed already by {later.execution_id} ({later.status}): "
+                + (f"resume that one: churn run --resume {later.execution_id}" if later.status in RESUMABLE else "there is nothing to resume")
+            )
+        yield resume_parameters(runs_dir, execution_id)
 
 
 def _keep_only_records(folder: Path) -> None:

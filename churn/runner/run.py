@@ -5,6 +5,8 @@ backends is behind it (:mod:`churn.runner.local`, :mod:`churn.runner.cloud`)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from churn.parameters import ParameterError, check_tuning
 from churn.runner.events import Events
 from churn.runner.request import RunRequest, check_request
@@ -41,7 +43,7 @@ def _dataset(request: RunRequest):
 
 def _run_local(request: RunRequest, events: Events) -> RunResult:
     from churn.backends.local import local_backend
-    from churn.runner.local import replay_local, resume_parameters, run_local
+    from churn.runner.local import replay_local, resuming, run_local
     from churn.runner.scheduling import default_max_parallel_steps
     from churn.versions import VersionError, find_version
 
@@ -58,26 +60,27 @@ def _run_local(request: RunRequest, events: Events) -> RunResult:
         replayed = replay_local(backend, overrides, events=events, max_parallel_steps=max_parallel)
         if replayed is not None:
             return replayed
-    if request.resume:
-        resume = resume_parameters(backend.runs_dir, request.resume)
-        overrides, expected_input, backend.tuning = resume.parameters, resume.input_sha256, resume.tuning
-        if resume.code_version:  # the step code and definition the execution ran (a --pipeline-version run's too)
-            backend.code_version, expected_definition = resume.code_version, resume.definition_sha256
-    if request.version:
-        try:
-            version = find_version(backend.runs_dir, request.version)
-        except VersionError as error:
-            raise RunError(str(error)) from None
-        backend.code_version, expected_definition, backend.tuning = version.code_hash, version.definition_sha256, version.tuning
-        try:
-            check_tuning(overrides, backend.tuning, version.name)
-        except ParameterError as error:
-            raise RunError(str(error)) from None
-    return run_local(
-        backend, overrides, events=events, build_missing_images=request.build_images, use_cache=request.use_cache,
-        resumed_from=request.resume, expected_definition_sha256=expected_definition, max_parallel_steps=max_parallel,
-        expected_input_sha256=expected_input, container_runner=request.container_runner,
-    )
+    with contextlib.ExitStack() as claims:  # a resume holds its execution's claim until its run ends
+        if request.resume:
+            resume = claims.enter_context(resuming(backend.runs_dir, request.resume))
+            overrides, expected_input, backend.tuning = resume.parameters, resume.input_sha256, resume.tuning
+            if resume.code_version:  # the step code and definition the execution ran (a --pipeline-version run's too)
+                backend.code_version, expected_definition = resume.code_version, resume.definition_sha256
+        if request.version:
+            try:
+                version = find_version(backend.runs_dir, request.version)
+            except VersionError as error:
+                raise RunError(str(error)) from None
+            backend.code_version, expected_definition, backend.tuning = version.code_hash, version.definition_sha256, version.tuning
+            try:
+                check_tuning(overrides, backend.tuning, version.name)
+            except ParameterError as error:
+                raise RunError(str(error)) from None
+        return run_local(
+            backend, overrides, events=events, build_missing_images=request.build_images, use_cache=request.use_cache,
+            resumed_from=request.resume, expected_definition_sha256=expected_definition, max_parallel_steps=max_parallel,
+            expected_input_sha256=expected_input, container_runner=request.container_runner,
+        )
 
 
 def _run_cloud(request: RunRequest, events: Events) -> RunResult:

@@ -622,15 +622,20 @@ def diff_command(run_a, run_b, check, runs_dir) -> None:
     "--container-runner", type=click.Choice(RUNNERS), default=DEFAULT_RUNNER, show_default=True,
     help="The container runner to check for: compose also needs Compose.",
 )
-def doctor(runs_dir, container_runner) -> None:
+@click.option("--remove-leftovers", is_flag=True, help="Remove the step containers that runs which died (kill -9) left, as the next run would.")
+def doctor(runs_dir, container_runner, remove_leftovers) -> None:
     """Check Docker, Compose (needed by --container-runner compose and churn serve), the project's
-    images and disk space, and say how to fix them."""
+    images, disk space and the step containers of runs that died, and say how to fix them."""
     from pathlib import Path
 
     from churn.backends import docker
     from churn.backends.local import DEFAULT_RUNS_DIR
+    from churn.runner.local_jobs import dead_run_checks
 
-    checks = docker.doctor(Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR, container_runner)
+    folder = Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
+    checks = docker.doctor(folder, container_runner)
+    if checks[0].ok:  # Docker answers
+        checks += dead_run_checks(folder, remove=remove_leftovers)
     for check in checks:
         click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}" + (f"\n       fix: {check.fix}" if check.fix and not check.ok else ""))
     if not all(c.ok for c in checks):

@@ -245,17 +245,26 @@ def job_containers(scratch: Path | None = None) -> set[str]:
     """Ids of the containers of local jobs: those the engine runner starts (labelled with their
     job folder) and those local mode's Compose starts (services ``algo-*``); with ``scratch``,
     only those whose job folder (compose file) lies below that folder (one run's jobs)."""
+    return set(_job_container_names(scratch))
+
+
+def job_container_names(scratch: Path) -> list[str]:
+    """The names of :func:`job_containers`' containers, sorted."""
+    return sorted(_job_container_names(scratch).values())
+
+
+def _job_container_names(scratch: Path | None) -> dict[str, str]:
     import docker
 
     client = docker.from_env()
-    found = set()
+    found = {}
     # sparse: the list response alone (ids and labels). Without it docker-py inspects each listed
     # container, and a parallel step's job may remove its container in between (404 NotFound).
     for label in (JOB_ROOT_LABEL, "com.docker.compose.service"):
         for container in client.containers.list(all=True, sparse=True, filters={"label": label}):
             job_root = _job_root(container.attrs.get("Labels") or {})
             if job_root is not None and (scratch is None or Path(job_root).resolve().is_relative_to(scratch.resolve())):
-                found.add(container.id)
+                found[container.id] = (container.attrs.get("Names") or [container.id])[0].lstrip("/")
     return found
 
 

@@ -241,6 +241,7 @@ def _write_run_record(
 ) -> None:
     """``runs/<id>/run.json``, written as the execution starts (see :func:`write_run_record`)."""
     execution_id = str(run.execution_id)
+    run.jobs.name_execution(execution_id)  # (churn doctor names a dead run's leftovers by it)
     write_run_record(
         run.runs_dir / execution_id,
         {
@@ -416,7 +417,7 @@ def replay_local(
                 shutil.rmtree(runs_dir / run.execution_id, ignore_errors=True)
             return None
         except KeyboardInterrupt:
-            raise _interrupted(run) from None
+            raise _interrupted(run, tuning=backend.tuning) from None
         finally:
             registration.abandon()
             jobs.close()

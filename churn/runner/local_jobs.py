@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +153,13 @@ class JobsFolder:
         hidden.rename(path)
         return cls(path, handle)
 
+    def name_execution(self, execution_id: str) -> None:
+        """Write the execution's id after the pid in the lock file: ``churn doctor`` names the run
+        whose containers outlived it."""
+        if self._handle is not None:
+            self._handle.write(f" {execution_id}")
+            self._handle.flush()
+
     def close(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         if self._handle is not None:
@@ -164,25 +171,31 @@ class JobsFolder:
 STALE_PARTIAL_SECONDS = 3600
 
 
-def remove_dead_runs(runs_dir: Path) -> list[Path]:
-    """Remove the containers and job folders of runs that died (their lock is free), and the
-    partial copies a run that died mid-copy left in the cache, inputs and code folders; a live
-    run's are never touched. Returns what was removed."""
-    removed = []
+def _dead_runs(runs_dir: Path) -> Iterator[Path]:
+    """The job folders of runs that died (their lock is free: ``kill -9``), each yielded while
+    this process holds its lock; a live run's never."""
     legacy = sorted((runs_dir / CODE_DIR).glob("jobs-*"))  # churn before 0.2 kept them there, unlocked
     for folder in sorted((runs_dir / JOBS_DIR).glob("run-*")) + legacy:
         try:
             descriptor = os.open(folder / _LOCK_FILE, os.O_RDWR)  # never created here
         except FileNotFoundError:
-            _remove(folder)
-            removed.append(folder)
+            yield folder
             continue
         with os.fdopen(descriptor) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live run
-            _remove(folder)
+            yield folder
+
+
+def remove_dead_runs(runs_dir: Path) -> list[Path]:
+    """Remove the containers and job folders of runs that died (their lock is free), and the
+    partial copies a run that died mid-copy left in the cache, inputs and code folders; a live
+    run's are never touched. Returns what was removed."""
+    removed = []
+    for folder in _dead_runs(runs_dir):
+        _remove(folder)
         removed.append(folder)
     now = time.time()
     leftovers = [p for name in (CACHE_DIR, INPUTS_DIR, CODE_DIR) for p in (runs_dir / name).glob(".*.partial")]
@@ -207,6 +220,33 @@ def live_jobs(runs_dir: Path) -> list[Path]:
             except BlockingIOError:
                 live.append(folder)
     return live
+
+
+def dead_run_checks(runs_dir: Path, *, remove: bool = False) -> list[docker.Check]:
+    """``churn doctor``'s word on the step containers of ``runs_dir``'s runs that died (``kill -9``;
+    the next run there removes them): one failed check per such run, naming it and them, or with
+    ``remove`` one passed check per run whose containers (and job folder) it removed."""
+    checks = []
+    for folder in _dead_runs(runs_dir):
+        names = docker.job_container_names(folder)
+        if not names:
+            continue
+        left = f"{_dead_run(folder)} left {len(names)} step container{'s' if len(names) > 1 else ''}: {', '.join(names)}"
+        if remove:
+            _remove(folder)
+            checks.append(docker.Check("leftovers", True, f"removed: {left}"))
+        else:
+            checks.append(docker.Check("leftovers", False, left, f"churn doctor --remove-leftovers (or: docker rm -f {' '.join(names)})"))
+    return checks or [docker.Check("leftovers", True, f"no step containers of dead runs in {runs_dir}")]
+
+
+def _dead_run(folder: Path) -> str:
+    """A dead run as its lock file names it (the pid, then the execution id once it started)."""
+    try:
+        pid, *execution = (folder / _LOCK_FILE).read_text().split()
+    except (OSError, ValueError):
+        return f"the dead run of {folder}"
+    return f"run {execution[0]} (process {pid}, dead)" if execution else f"a run that died before its execution started (process {pid})"
 
 
 def _remove(folder: Path) -> None:

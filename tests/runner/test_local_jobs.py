@@ -419,3 +419,66 @@ def test_a_job_stopped_by_sigterm_says_sigterm_even_if_another_signal_follows(se
         setting.guard(lambda: {"ProcessingJobName": "job"})
     assert setting.execution.failures == [("PreprocessData", setting.run.stopped)]
 
+
+
+class _FakeDocker:
+    """docker-py's client as churn's job-container calls use it: list (sparse, by label), get, remove."""
+
+    def __init__(self, listed: dict[str, tuple[str, Path]]):  # id -> (name, job folder)
+        self.listed = listed
+        fake = self
+
+        class Container:
+            def __init__(self, id_):
+                name, root = fake.listed[id_]
+                self.id, self.attrs = id_, {"Labels": {docker.JOB_ROOT_LABEL: str(root)}, "Names": [f"/{name}"]}
+
+            def remove(self, force):
+                fake.listed.pop(self.id)
+
+        class Containers:
+            def list(self, all, sparse, filters):
+                return [Container(i) for i in fake.listed] if filters["label"] == docker.JOB_ROOT_LABEL else []
+
+            def get(self, id_):
+                return Container(id_)
+
+        self.containers = Containers()
+
+
+def test_doctor_names_the_step_containers_a_killed_run_left_and_removes_them_when_asked(tmp_path, monkeypatch):
+    """kill -9 of churn run left its step containers running until the next run in that runs folder,
+    and churn doctor did not mention them: it names each dead run with its containers and how to
+    remove them (--remove-leftovers, or docker rm -f); a live run's containers are never named."""
+    import subprocess
+    import sys
+
+    import docker as docker_py
+    from click.testing import CliRunner
+
+    from churn.cli import main
+
+    code = (
+        "from churn.runner.local_jobs import JobsFolder; from pathlib import Path; import os; "
+        f"jobs = JobsFolder.create(Path({str(tmp_path)!r})); jobs.name_execution('20261129-051800-abcdef'); print(jobs.path, os.getpid())"
+    )
+    dead, pid = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    live = JobsFolder.create(tmp_path)
+    live.name_execution("20261129-051900-a1b2c3")
+    fake = _FakeDocker({"c1": ("abc-algo-1-xyz", Path(dead) / "TrainModel" / "tmp1"), "c2": ("def-algo-1-uvw", Path(dead) / "TuneModel" / "t-1"),
+                        "c3": ("live-algo-1-aaa", live.path / "TrainModel" / "tmp2")})
+    monkeypatch.setattr(docker_py, "from_env", lambda **kwargs: fake)
+    monkeypatch.setattr(docker, "doctor", lambda runs_dir, runner: [docker.Check("docker", True, "Docker engine 27.0")])
+
+    done = CliRunner().invoke(main, ["doctor", "--runs-dir", str(tmp_path)])
+    assert done.exit_code == 1, done.output
+    assert done.output.splitlines()[1:] == [
+        f"[FAIL] leftovers: run 20261129-051800-abcdef (process {pid}, dead) left 2 step containers: abc-algo-1-xyz, def-algo-1-uvw",
+        "       fix: churn doctor --remove-leftovers (or: docker rm -f abc-algo-1-xyz def-algo-1-uvw)",
+    ]
+    removed = CliRunner().invoke(main, ["doctor", "--runs-dir", str(tmp_path), "--remove-leftovers"])
+    assert removed.exit_code == 0 and "[ok] leftovers: removed: run 20261129-051800-abcdef" in removed.output
+    assert set(fake.listed) == {"c3"} and not Path(dead).exists() and live.path.is_dir()
+    again = CliRunner().invoke(main, ["doctor", "--runs-dir", str(tmp_path)])
+    assert again.exit_code == 0 and f"[ok] leftovers: no step containers of dead runs in {tmp_path}" in again.output
+    live.close()

@@ -1,7 +1,9 @@
-"""The step graph of a compiled definition, and a picture of it (PNG or SVG, matplotlib)."""
+"""The step graph of a compiled definition, and a picture of it: SVG written directly (a report
+needs no matplotlib), or PNG drawn by matplotlib from the same layout."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -71,56 +73,143 @@ def _levels(graph: StepGraph) -> dict[str, int]:
     return level
 
 
-def render(graph: StepGraph, statuses: dict[str, StepRecord] | None = None, fmt: str = "png") -> bytes:
-    """Draw the graph left to right; ``statuses`` (step name -> summary step record) colours
-    each box by its status and adds its duration."""
-    import matplotlib
+#: Pixels: the font's size and a character's estimated width (box widths fit their text), a
+#: box's padding and line height, the gaps between columns and between rows.
+_FONT, _CHAR, _PAD, _LINE, _GAP_X, _GAP_Y = 12, 7.2, 10, 16, 60, 24
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    statuses = statuses or {}
+@dataclass
+class _Box:
+    x: float  # centre
+    y: float
+    width: float
+    lines: list[str]
+    fill: str
+
+
+@dataclass
+class _Edge:
+    start: tuple[float, float]
+    segments: list[tuple[tuple[float, float], ...]]  # a point: a line to it; three: a cubic curve
+    label: str
+    label_at: tuple[float, float]
+
+
+@dataclass
+class _Drawing:
+    boxes: dict[str, _Box]  # by step name
+    height: float  # every box's
+    edges: list[_Edge]
+    bounds: tuple[float, float, float, float]  # left, top, width, height
+
+
+def _layout(graph: StepGraph, statuses: dict[str, StepRecord]) -> _Drawing:
+    """Each step's box (in its column, by its longest path from a source) and the edges:
+    straight to the next column, or arcing over the boxes of the columns they skip."""
     level = _levels(graph)
     columns: dict[int, list[str]] = {}
     for name in graph.nodes:
         columns.setdefault(level[name], []).append(name)
-    position = {}
-    for column, names in columns.items():
-        for row, name in enumerate(names):
-            position[name] = (column * 3.2, -(row - (len(names) - 1) / 2) * 1.3)
-    width = max(6.0, 3.2 * len(columns) * 0.95)
-    figure, axes = plt.subplots(figsize=(width, 2.4 + 0.6 * max(len(v) for v in columns.values())))
-    boxes = {}
-    for name, (x, y) in position.items():
+    texts = {}
+    for name in graph.nodes:
         record = statuses.get(name)
-        status = record.status if record else None
-        text = name.replace("-CreateModel", "").replace("-RegisterModel", "")
-        if record and status:
+        texts[name] = [name.replace("-CreateModel", "").replace("-RegisterModel", "")]
+        if record and record.status:
             duration = record.duration_seconds
-            text += f"\n{status}" + (f" {duration:.1f}s" if duration is not None else "") + (" cached" if record.cache_hit else "")
-        boxes[name] = axes.text(
-            x, y, text, ha="center", va="center", fontsize=9,
-            bbox={"boxstyle": "round,pad=0.4", "facecolor": STATUS_COLOURS.get(status, "#ffffff"), "edgecolor": "#333333"},
-        )
+            texts[name].append(record.status + (f" {duration:.1f}s" if duration is not None else "") + (" cached" if record.cache_hit else ""))
+    height = max(len(lines) for lines in texts.values()) * _LINE + _PAD
+    boxes: dict[str, _Box] = {}
+    left = 0.0
+    for column in sorted(columns):
+        names = columns[column]
+        widths = {name: max(len(line) for line in texts[name]) * _CHAR + 2 * _PAD for name in names}
+        for row, name in enumerate(names):
+            record = statuses.get(name)
+            fill = STATUS_COLOURS.get(record.status if record else None, "#ffffff")
+            boxes[name] = _Box(left + max(widths.values()) / 2, (row - (len(names) - 1) / 2) * (height + _GAP_Y), widths[name], texts[name], fill)
+        left += max(widths.values()) + _GAP_X
+    edges = []
     for source, target, label in graph.edges:
-        skip = level[target] - level[source] > 1
-        axes.annotate(
-            "", xy=(0, 0.5), xycoords=boxes[target], xytext=(1, 0.5), textcoords=boxes[source],
-            arrowprops={
-                "arrowstyle": "->", "color": "#555555", "shrinkA": 6, "shrinkB": 6,
-                # An edge that skips a column arcs over the boxes between.
-                "connectionstyle": f"arc3,rad={-0.35 if skip else 0}",
-            },
+        a, b = boxes[source], boxes[target]
+        start, end = (a.x + a.width / 2, a.y), (b.x - b.width / 2, b.y)
+        skipped = [boxes[name] for column in range(level[source] + 1, level[target]) for name in columns.get(column, [])]
+        if not skipped:
+            edges.append(_Edge(start, [(end,)], label, ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)))
+            continue
+        # Out in the gap after the source, across the skipped boxes, back in the gap before the
+        # target: above them, or below when its ends are in the lower half (a longer edge a
+        # little further out, so that edges side by side stay apart).
+        side = 1 if a.y + b.y > 0 else -1
+        span = level[target] - level[source]
+        level_y = side * max(side * y for y in [box.y for box in skipped] + [a.y, b.y]) + side * (height / 2 + 8 * span)
+        over = (min(box.x - box.width / 2 for box in skipped) - _GAP_X / 2, max(box.x + box.width / 2 for box in skipped) + _GAP_X / 2)
+        out = ((start[0] + over[0]) / 2, start[1]), ((start[0] + over[0]) / 2, level_y), (over[0], level_y)
+        back = ((over[1] + end[0]) / 2, level_y), ((over[1] + end[0]) / 2, end[1]), end
+        edges.append(_Edge(start, [out, ((over[1], level_y),), back], label, ((over[0] + over[1]) / 2, level_y)))
+    xs = [x for box in boxes.values() for x in (box.x - box.width / 2, box.x + box.width / 2)]
+    ys = [y for box in boxes.values() for y in (box.y - height / 2, box.y + height / 2)]
+    ys += [y for edge in edges for _, y in [point for segment in edge.segments for point in segment]] + [edge.label_at[1] - _FONT for edge in edges]
+    x0, x1, y0, y1 = min(xs) - _PAD, max(xs) + _PAD, min(ys) - _PAD, max(ys) + _PAD
+    return _Drawing(boxes, height, edges, (x0, y0, x1 - x0, y1 - y0))
+
+
+def svg(graph: StepGraph, statuses: dict[str, StepRecord] | None = None) -> str:
+    """The graph left to right, as an SVG document; ``statuses`` (step name -> summary step
+    record) colours each box by its status and adds its duration."""
+    drawing = _layout(graph, statuses or {})
+    left, top, width, height = drawing.bounds
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="{left:.1f} {top:.1f} {width:.1f} {height:.1f}" font-family="DejaVu Sans,Helvetica,Arial,sans-serif" font-size="{_FONT}">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">'
+        '<path d="M0,0 L10,5 L0,10 z" fill="#555555"/></marker></defs>',
+    ]
+    for edge in drawing.edges:
+        path = f"M{edge.start[0]:.1f},{edge.start[1]:.1f}" + "".join(
+            ("L" if len(points) == 1 else "C") + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) for points in edge.segments
         )
-        if label:
-            (x1, y1), (x2, y2) = position[source], position[target]
-            axes.text((x1 + x2) / 2, (y1 + y2) / 2 + 0.15, label, fontsize=8, color="#555555", ha="center")
-    xs = [p[0] for p in position.values()]
-    ys = [p[1] for p in position.values()]
-    axes.set_xlim(min(xs) - 1.6, max(xs) + 1.6)
-    axes.set_ylim(min(ys) - 0.9, max(ys) + 0.9)
+        parts.append(f'<path d="{path}" fill="none" stroke="#555555" stroke-width="1.2" marker-end="url(#arrow)"/>')
+        if edge.label:
+            parts.append(f'<text x="{edge.label_at[0]:.1f}" y="{edge.label_at[1] - 4:.1f}" text-anchor="middle" font-size="10" '
+                         f'fill="#555555">{html.escape(edge.label)}</text>')
+    for box in drawing.boxes.values():
+        parts.append(f'<rect x="{box.x - box.width / 2:.1f}" y="{box.y - drawing.height / 2:.1f}" width="{box.width:.1f}" '
+                     f'height="{drawing.height}" rx="6" fill="{box.fill}" stroke="#333333"/>')
+        first = box.y - (len(box.lines) - 1) * _LINE / 2
+        parts += [f'<text x="{box.x:.1f}" y="{first + i * _LINE:.1f}" dy="0.35em" text-anchor="middle">{html.escape(line)}</text>'
+                  for i, line in enumerate(box.lines)]
+    return "\n".join(parts + ["</svg>", ""])
+
+
+def render(graph: StepGraph, statuses: dict[str, StepRecord] | None = None, fmt: str = "svg") -> bytes:
+    """The picture of :func:`svg` as ``fmt``: SVG, or PNG (the same layout drawn by matplotlib,
+    slow to load: only ``churn graph --output x.png`` asks for one)."""
+    if fmt == "svg":
+        return svg(graph, statuses).encode()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
+
+    drawing = _layout(graph, statuses or {})
+    left, top, width, height = drawing.bounds
+    figure = plt.figure(figsize=(width / 72, height / 72))  # a pixel of the layout is a point
+    axes = figure.add_axes((0, 0, 1, 1), xlim=(left, left + width), ylim=(top + height, top))
     axes.axis("off")
+    for edge in drawing.edges:
+        points = [edge.start] + [point for segment in edge.segments for point in segment]
+        codes = [Path.MOVETO] + [Path.LINETO if len(segment) == 1 else Path.CURVE4 for segment in edge.segments for _ in segment]
+        axes.add_patch(FancyArrowPatch(path=Path(points, codes), arrowstyle="-|>", mutation_scale=10, color="#555555", linewidth=1.2))
+        if edge.label:
+            axes.text(edge.label_at[0], edge.label_at[1] - 4, edge.label, fontsize=10, color="#555555", ha="center", va="baseline")
+    for box in drawing.boxes.values():
+        axes.add_patch(FancyBboxPatch((box.x - box.width / 2, box.y - drawing.height / 2), box.width, drawing.height, boxstyle="round,pad=0,rounding_size=6",
+                                      facecolor=box.fill, edgecolor="#333333"))
+        axes.text(box.x, box.y, "\n".join(box.lines), fontsize=_FONT, ha="center", va="center", linespacing=_LINE / _FONT / 1.2)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, bbox_inches="tight", dpi=110)
+    figure.savefig(buffer, format=fmt, dpi=144)
     plt.close(figure)
     return buffer.getvalue()

@@ -1,12 +1,12 @@
 """``report.html``: one self-contained page that shows how a run went, without reading logs.
 
-The step graph with each step's status, duration and log, the data (split sizes, class balance),
-the parameters, the metrics at the stated decision threshold, and plots embedded as PNG: every
-candidate's ROC and precision-recall curves overlaid, the training curves (per-round metrics read
-from the training logs), the confusion matrix and the feature importance. Built from the run
-folder alone (summary.json, definition.json, the evaluation.json files, each step's logs.txt and
-metrics.json, the manifest and the model), so `churn report RUN` can rebuild it any time, for
-local and cloud runs alike. Readable at phone width.
+The step graph (SVG) with each step's status, duration and log, the data (split sizes, class
+balance), the parameters, the metrics at the stated decision threshold, and plots embedded as
+PNG: every candidate's ROC and precision-recall curves overlaid, the training curves (per-round
+metrics read from the training logs), the confusion matrix and the feature importance. Built
+from the run folder alone (summary.json, definition.json, the evaluation.json files, each step's
+logs.txt and metrics.json, the manifest and the model), so `churn report RUN` can rebuild it any
+time, for local and cloud runs alike. Readable at phone width.
 """
 
 from __future__ import annotations
@@ -163,14 +163,9 @@ def step_graph_plot(run_dir: Path, steps: tuple[StepRecord, ...]) -> str | None:
         if step.name not in graph.nodes and step.status != "NotStarted" and before.name in graph.nodes:
             graph.nodes.append(step.name)
             graph.edges.append((before.name, step.name, ""))
-    # What the picture shows (each box's status, duration as drawn and cache hit): a re-run with
-    # nothing changed draws the same picture, reused from the plots cache (matplotlib is slow to load).
-    shown = [
-        (name, record.status, None if record.duration_seconds is None else f"{record.duration_seconds:.1f}", record.cache_hit)
-        for name in graph.nodes if (record := statuses.get(name)) is not None
-    ]
-    drawn = json.dumps([graph.nodes, graph.edges, shown])
-    return _memoised(run_dir, f"step-graph:{drawn}", [], lambda: base64.b64encode(render(graph, statuses)).decode())
+    # SVG written directly: milliseconds, no matplotlib (half a second to load for a replay's
+    # report), so not kept in the plots cache.
+    return base64.b64encode(render(graph, statuses, fmt="svg")).decode()
 
 
 def _table(rows: list[tuple], header: tuple) -> str:
@@ -179,8 +174,8 @@ def _table(rows: list[tuple], header: tuple) -> str:
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _image(data: str | None, alt: str) -> str:
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>' if data else ""
+def _image(data: str | None, alt: str, mime: str = "image/png") -> str:
+    return f'<figure><img alt="{html.escape(alt)}" src="data:{mime};base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>' if data else ""
 
 
 _STYLE = """
@@ -385,7 +380,7 @@ def build_report(run_dir: Path) -> str:
     if summary.failure_reason:
         parts.append(f"<div class=\"failure\">{html.escape(summary.failure_reason)}</div>")
     parts += _data_section(manifest_file, local=summary.backend == "local")
-    parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary.steps), "Step graph with each step's status and duration")]
+    parts += ["<h2>Steps</h2>", _image(step_graph_plot(run_dir, summary.steps), "Step graph with each step's status and duration", "image/svg+xml")]
     parts.append(
         _table(
             [

@@ -131,6 +131,9 @@ def test_churn_report_and_graph_commands(finished_run, tmp_path):
     assert done.returncode == 0, done.stderr
     text = svg.read_text()
     assert text.lstrip().startswith("<?xml") and "PreprocessData" in text and "AccuracyTooLow" in text
+    png = tmp_path / "pipeline.png"  # drawn by matplotlib, from the same layout
+    done = subprocess.run([sys.executable, "-m", "churn.cli", "graph", "--output", str(png)], capture_output=True, text=True)
+    assert done.returncode == 0 and png.read_bytes().startswith(b"\x89PNG"), done.stderr
     bad = subprocess.run([sys.executable, "-m", "churn.cli", "graph", "--output", str(tmp_path / "x.gif")], capture_output=True, text=True)
     assert bad.returncode == 2 and "must end in .png or .svg" in bad.stderr
     missing = subprocess.run([sys.executable, "-m", "churn.cli", "report", str(tmp_path)], capture_output=True, text=True)
@@ -141,9 +144,9 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     (finished_run.parent / ".cache").mkdir()
     first = build_report(finished_run)
     stored = sorted((finished_run.parent / ".cache" / "plots").iterdir())
-    # ROC, PR, confusion matrix, feature importance and the step graph (by the statuses and
-    # durations it shows: a re-run with nothing changed draws the same one)
-    assert len(stored) == 5
+    # ROC, PR, confusion matrix and feature importance (the step graph's SVG is written each time:
+    # milliseconds, no matplotlib)
+    assert len(stored) == 4
     for plot in stored:
         os.utime(plot, (1, 1))
     assert build_report(finished_run) == first
@@ -151,11 +154,11 @@ def test_plots_are_reused_for_identical_inputs(finished_run):
     winner = finished_run / "SelectModel" / "evaluation" / "evaluation.json"
     winner.write_text(winner.read_text().replace('"auc"', '"auc" ', 1))
     build_report(finished_run)
-    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 6  # the winner's: a new confusion matrix
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 5  # the winner's: a new confusion matrix
     candidate = finished_run / "EvaluateBaseline" / "evaluation" / "evaluation.json"
     candidate.write_text(candidate.read_text().replace('"auc"', '"auc" ', 1))
     build_report(finished_run)
-    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 8  # a candidate's: new ROC and PR curves
+    assert len(list((finished_run.parent / ".cache" / "plots").iterdir())) == 7  # a candidate's: new ROC and PR curves
 
 
 def test_report_never_unpickles_the_model_and_says_why_the_plot_is_missing(finished_run):
@@ -186,7 +189,7 @@ def test_the_graph_of_an_older_run_still_draws_its_registration(finished_run, mo
     (finished_run / "definition.json").write_text(json.dumps(definition))
     drawn = {}
     real = churn.graph.render
-    monkeypatch.setattr(churn.graph, "render", lambda graph, statuses=None, fmt="png": drawn.update(graph=graph) or real(graph, statuses, fmt))
+    monkeypatch.setattr(churn.graph, "render", lambda graph, statuses=None, fmt="svg": drawn.update(graph=graph) or real(graph, statuses, fmt))
     assert step_graph_plot(finished_run, read_summary(finished_run).steps)
     assert "RegisterModel-RegisterModel" in drawn["graph"].nodes
     assert ("CreateModel-CreateModel", "RegisterModel-RegisterModel", "") in drawn["graph"].edges

@@ -2,6 +2,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from churn.algorithm import train
 from churn.model_io import booster_from_bytes
@@ -225,8 +227,6 @@ def test_xgboost_trains_on_missing_values_and_scores_them_as_missing(tmp_path):
 
 # --- the fast reader gives what numpy's reader gives, or steps aside --------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _FIELDS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
@@ -324,3 +324,70 @@ def test_words_pandas_reads_as_numbers_and_a_byte_order_mark_are_numpys_to_judge
         train._read_csv_numpy(path)
     with pytest.raises(ValueError):
         train._read_csv_block(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=2, max_size=60).filter(lambda rows: len({c for _, c in rows}) == 2))
+def test_the_exact_auc_counts_every_pair(rows):
+    """exact_auc is the share of (positive, negative) pairs ranked right, a tie counting half,
+    to the last bit (few distinct scores: ties everywhere)."""
+    from fractions import Fraction
+
+    scores = np.array([s / 7 for s, _ in rows], dtype=np.float32)
+    positive = np.array([c for _, c in rows])
+    pairs = [(p, n) for p, cp in zip(scores, positive) if cp for n, cn in zip(scores, positive) if not cn]
+    expected = Fraction(sum(2 if p > n else 1 if p == n else 0 for p, n in pairs), 2 * len(pairs))
+    assert train.exact_auc(scores, positive) == float(expected)
+
+
+def _own_copy(splits, tmp_path):
+    import shutil
+
+    return shutil.copytree(splits, tmp_path / "splits")
+
+
+def _train_log(tmp_path, sample_splits, capsys, hyperparameters, name, channels):
+    prefix = write_training_job(tmp_path / name, sample_splits, hyperparameters, channels=channels)
+    model = train.train(prefix).read_bytes()
+    return capsys.readouterr().out.splitlines(), model
+
+
+@pytest.mark.parametrize("objective", ["binary:logistic", "binary:logitraw", "reg:logistic"])
+@pytest.mark.parametrize("channels", [("train", "validation"), ("train",)])
+def test_the_auc_monitor_logs_what_xgboost_logs_and_changes_no_model(tmp_path, sample_splits, capsys, monkeypatch, objective, channels):
+    """eval_metric=auc is logged by the exact monitor: the same lines as XGBoost's own metric
+    and monitor, to the character, and the same model bytes."""
+    hyperparameters = {"num_round": "30", "objective": objective, "eval_metric": "auc", "max_depth": "4", "eta": "0.3"}
+    monitored = []
+    real = train._auc_monitor
+    monkeypatch.setattr(train, "_auc_monitor", lambda *args: monitored.append(1) or real(*args))
+    fast = _train_log(tmp_path, sample_splits, capsys, hyperparameters, "fast", channels)
+    monkeypatch.setattr(train, "BINARY_OBJECTIVES", ())  # XGBoost's own metric and monitor
+    native = _train_log(tmp_path, sample_splits, capsys, hyperparameters, "native", channels)
+    assert monitored == [1]
+    assert fast == native and len(fast[0]) == 31 and fast[0][30].startswith("[29]\ttrain-auc:")
+    assert ("\tvalidation-auc:" in fast[0][30]) == (channels == ("train", "validation"))
+
+
+@pytest.mark.parametrize(
+    "hyperparameters, labels",
+    [
+        ({"eval_metric": "auc,logloss"}, None),
+        ({"eval_metric": "logloss"}, None),
+        ({"eval_metric": "auc", "early_stopping_rounds": "3"}, None),
+        ({"eval_metric": "auc", "objective": "reg:squarederror"}, None),
+        ({"eval_metric": "auc"}, ("train", "0.5")),  # a label neither 0 nor 1
+        ({"eval_metric": "auc"}, ("validation", "0")),  # one class only
+    ],
+)
+@pytest.mark.filterwarnings("ignore:.*only positive or negative samples")
+def test_other_metrics_objectives_or_labels_keep_xgboosts_own_monitor(tmp_path, sample_splits, monkeypatch, hyperparameters, labels):
+    monkeypatch.setattr(train, "_auc_monitor", lambda *args: pytest.fail("the exact monitor was used"))
+    sample_splits = _own_copy(sample_splits, tmp_path)
+    if labels is not None:
+        channel, label = labels
+        path = sample_splits / channel / f"{channel}.csv"
+        lines = path.read_text().splitlines(True)
+        path.write_text("".join(f"{label}{line[line.index(','):]}" if i % 2 == 0 or label == "0" else line for i, line in enumerate(lines)))
+    prefix = write_training_job(tmp_path, sample_splits, {"num_round": "3", "objective": "binary:logistic", **hyperparameters})
+    assert train.train(prefix).is_file()

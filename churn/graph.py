@@ -130,6 +130,8 @@ def _layout(graph: StepGraph, statuses: dict[str, StepRecord]) -> _Drawing:
         left += max(widths.values()) + _GAP_X
     edges = []
     for source, target, label in graph.edges:
+        if source not in boxes or target not in boxes:  # (a reference to no step of the definition)
+            continue
         a, b = boxes[source], boxes[target]
         start, end = (a.x + a.width / 2, a.y), (b.x - b.width / 2, b.y)
         skipped = [boxes[name] for column in range(level[source] + 1, level[target]) for name in columns.get(column, [])]
@@ -153,9 +155,20 @@ def _layout(graph: StepGraph, statuses: dict[str, StepRecord]) -> _Drawing:
     return _Drawing(boxes, height, edges, (x0, y0, x1 - x0, y1 - y0))
 
 
+#: What XML 1.0 does not allow in text (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(text: str) -> str:
+    """``text`` escaped for an SVG text node; a character XML cannot hold becomes U+FFFD."""
+    return html.escape(_NOT_XML.sub("\ufffd", text))
+
+
 def svg(graph: StepGraph, statuses: dict[str, StepRecord] | None = None) -> str:
     """The graph left to right, as an SVG document; ``statuses`` (step name -> summary step
     record) colours each box by its status and adds its duration."""
+    if not graph.nodes:
+        return '<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0"/>\n'
     drawing = _layout(graph, statuses or {})
     left, top, width, height = drawing.bounds
     parts = [
@@ -172,12 +185,12 @@ def svg(graph: StepGraph, statuses: dict[str, StepRecord] | None = None) -> str:
         parts.append(f'<path d="{path}" fill="none" stroke="#555555" stroke-width="1.2" marker-end="url(#arrow)"/>')
         if edge.label:
             parts.append(f'<text x="{edge.label_at[0]:.1f}" y="{edge.label_at[1] - 4:.1f}" text-anchor="middle" font-size="10" '
-                         f'fill="#555555">{html.escape(edge.label)}</text>')
+                         f'fill="#555555">{_text(edge.label)}</text>')
     for box in drawing.boxes.values():
         parts.append(f'<rect x="{box.x - box.width / 2:.1f}" y="{box.y - drawing.height / 2:.1f}" width="{box.width:.1f}" '
                      f'height="{drawing.height}" rx="6" fill="{box.fill}" stroke="#333333"/>')
         first = box.y - (len(box.lines) - 1) * _LINE / 2
-        parts += [f'<text x="{box.x:.1f}" y="{first + i * _LINE:.1f}" dy="0.35em" text-anchor="middle">{html.escape(line)}</text>'
+        parts += [f'<text x="{box.x:.1f}" y="{first + i * _LINE:.1f}" dy="0.35em" text-anchor="middle">{_text(line)}</text>'
                   for i, line in enumerate(box.lines)]
     return "\n".join(parts + ["</svg>", ""])
 

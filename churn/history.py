@@ -134,18 +134,30 @@ class RunReferenceError(ValueError):
 
 def latest_resumable(runs_dir: Path) -> Path:
     """The newest run that ``--resume`` can run again (failed, stopped, killed or interrupted) and
-    that no run resumed yet (a resumed chain goes on from its newest run)."""
+    that no run resumed yet (a resumed chain goes on from its newest run). A resume running now
+    that is newer than it is refused: ``latest`` means that chain, not an older run."""
     runs = list_runs(runs_dir)
     resumed = {e.resumed_from for e in runs}
-    found = next((e for e in runs if e.status in RESUMABLE and e.execution_id not in resumed), None)
-    if found is None:
-        raise RunReferenceError(f"no failed, stopped, killed or interrupted run in {runs_dir} left to resume (none, or each resumed already)")
-    return found.run_dir
+    for entry in runs:
+        if entry.status == RUNNING and entry.resumed_from:
+            raise RunReferenceError(
+                f"the newest resume, {entry.execution_id} (of {entry.resumed_from}), is running now: "
+                "wait for it, or name the run to resume instead of latest"
+            )
+        if entry.status in RESUMABLE and entry.execution_id not in resumed:
+            return entry.run_dir
+    raise RunReferenceError(f"no failed, stopped, killed or interrupted run in {runs_dir} left to resume (none, or each resumed already)")
 
 
-def resumed_by(runs_dir: Path, execution_id: str) -> RunEntry | None:
-    """The newest run that resumed ``execution_id`` (whatever became of it), or None."""
-    return next((e for e in list_runs(runs_dir) if e.resumed_from == execution_id), None)
+def last_resume(runs_dir: Path, execution_id: str) -> RunEntry | None:
+    """The last run of the chain of resumes from ``execution_id`` (the run that resumed it, the run
+    that resumed that one, ...; whatever became of it), or None when no run resumed it."""
+    runs = list_runs(runs_dir)
+    last, seen = None, {execution_id}
+    while (later := next((e for e in runs if e.resumed_from == execution_id), None)) is not None and later.execution_id not in seen:
+        last, execution_id = later, later.execution_id
+        seen.add(execution_id)
+    return last
 
 
 def resolve_run(reference: str, runs_dir: Path) -> Path:

@@ -89,3 +89,15 @@ def test_an_edge_that_skips_a_column_passes_outside_the_boxes_it_skips():
         (level,) = {y for segment in edge.segments[1:-1] for _, y in segment}  # across, at one height
         assert all(abs(level - box.y) > drawing.height / 2 for box in between), (source, target)
     assert skipping >= 5
+
+
+def test_names_xml_cannot_hold_an_empty_graph_and_dangling_references_still_draw():
+    """A control character or a lone surrogate in a name made SVG no XML parser reads (or raised);
+    no step, or a reference to a step the definition lacks, raised."""
+    graph = StepGraph(nodes=["a\x01b", "c\ud800", "x"], edges=[("a\x01b", "x", ""), ("Nope", "x", "")])
+    root = _parse(svg(graph))
+    assert {"a\ufffdb", "c\ufffd", "x"} <= {text.text for text in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert len(root.findall("svg:path", NS)) == 1
+    assert _parse(svg(StepGraph())).tag.endswith("svg")
+    dangling = graph_from_definition({"Steps": [{"Name": "A", "DependsOn": ["Nope"]}]})
+    assert len(_parse(svg(dangling)).findall("svg:rect", NS)) == 1 and render(dangling, fmt="png").startswith(b"\x89PNG")

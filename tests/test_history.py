@@ -189,3 +189,29 @@ def test_two_resumes_of_one_run_never_overlap(runs, monkeypatch):
         with pytest.raises(RunError, match=r"^execution 20261128-083000-dddddd is being resumed by another churn run now$"):
             _resume(runs, "20261128-083000-dddddd", monkeypatch)
     assert _resume(runs, "20261128-083000-dddddd", monkeypatch) == ["20261128-083000-dddddd"]
+
+
+def test_resume_latest_refuses_while_the_newest_resume_runs(runs):
+    """A resume running now, newer than every run left to resume: --resume latest named an older,
+    unrelated failure (the review's Z) and would have resumed it; it is refused, naming the resume."""
+    from churn.history import RunReferenceError, latest_resumable
+
+    _record(runs / "20261128-092000-777777", "2026-11-28T09:20:00+00:00", os.getpid(), resumed_from="20261128-083000-dddddd")
+    with pytest.raises(RunReferenceError, match=r"^the newest resume, 20261128-092000-777777 \(of 20261128-083000-dddddd\), is running now: "):
+        latest_resumable(runs)
+
+
+def test_a_run_resumed_by_a_chain_names_the_chains_last_run(runs, monkeypatch):
+    """dddddd resumed by 999999 (killed), resumed by 777777 (interrupted): resuming dddddd points to
+    777777, the one to resume, not to 999999, which is refused in turn."""
+    from churn.runner.runs import RunError
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    _record(runs / "20261128-090000-999999", "2026-11-28T09:00:00+00:00", int(dead), resumed_from="20261128-083000-dddddd")
+    _finished(runs, "20261128-092000-777777", "2026-11-28T09:20:00+00:00", status="Failed", resumed_from="20261128-090000-999999")
+    last = r"resume that one: churn run --resume 20261128-092000-777777$"
+    with pytest.raises(RunError, match=r"^execution 20261128-083000-dddddd was resumed already by a chain of resumes ending in "
+                                       r"20261128-092000-777777 \(Failed\): " + last):
+        _resume(runs, "20261128-083000-dddddd", monkeypatch)
+    with pytest.raises(RunError, match=r"^execution 20261128-090000-999999 was resumed already by 20261128-092000-777777 \(Failed\): " + last):
+        _resume(runs, "20261128-090000-999999", monkeypatch)

@@ -64,6 +64,10 @@ def compose_command() -> list[str] | None:
     return None
 
 
+#: DOCKER_HOST values that name the local daemon's own socket (a stopped daemon, not a wrong address).
+LOCAL_DAEMON_SOCKETS = ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
+
+
 def docker_running() -> Check:
     if not shutil.which("docker"):
         return Check("docker", False, "the docker client is not installed", "install Docker (Debian: apt-get install -y docker.io)")
@@ -71,10 +75,10 @@ def docker_running() -> Check:
 
     try:
         version = docker.from_env(timeout=30).version()["Version"]
-    except docker.errors.DockerException as error:
+    except (docker.errors.DockerException, ValueError) as error:  # (ValueError: a DOCKER_HOST that is no URL)
         reason = str(error).splitlines()[0][:200]
         host = os.environ.get("DOCKER_HOST")
-        if host:  # a wrong address, not a stopped daemon
+        if host and host.rstrip("/") not in LOCAL_DAEMON_SOCKETS:  # a wrong address, not a stopped daemon
             return Check("docker", False, f"cannot reach Docker at DOCKER_HOST={host}: {reason}", "correct DOCKER_HOST, or unset it for the local daemon")
         return Check(
             "docker", False, f"the Docker daemon does not answer: {reason}",

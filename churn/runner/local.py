@@ -26,7 +26,7 @@ from churn.backends import docker
 from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle_hash
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
-from churn.history import RESUMABLE, is_running, process_start, resumed_by
+from churn.history import RESUMABLE, is_running, last_resume, process_start
 from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, REPLAY_DIR, RUN_RECORD, STEP_LOG, TRIALS_FILE
 from churn.registry import PendingRegistration, Registry
 from churn.runner import replay
@@ -609,10 +609,11 @@ def resuming(runs_dir: Path, execution_id: str) -> Iterator[Resume]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunError(f"execution {execution_id} is being resumed by another churn run now") from None
-        later = resumed_by(runs_dir, execution_id)
+        later = last_resume(runs_dir, execution_id)  # (the end of its chain of resumes)
         if later is not None:
+            by = later.execution_id if later.resumed_from == execution_id else f"a chain of resumes ending in {later.execution_id}"
             raise RunError(
-                f"execution {execution_id} was resumed already by {later.execution_id} ({later.status}): "
+                f"execution {execution_id} was resumed already by {by} ({later.status}): "
                 + (f"resume that one: churn run --resume {later.execution_id}" if later.status in RESUMABLE else "there is nothing to resume")
             )
         yield resume_parameters(runs_dir, execution_id)

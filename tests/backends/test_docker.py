@@ -64,3 +64,28 @@ def test_an_unreachable_docker_host_is_named_not_start_docker(tmp_path, monkeypa
     with pytest.raises(churn_docker.DockerError) as raised:
         churn_docker.require_ready(tmp_path)
     assert f"DOCKER_HOST={host}" in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("host", ["tcp://[::1", "tcp://localhost:notaport"])
+def test_a_docker_host_that_is_no_address_is_named_in_one_line(tmp_path, monkeypatch, host):
+    """A DOCKER_HOST docker-py cannot parse raised ValueError past the check: an internal error."""
+    from churn.backends import docker as churn_docker
+
+    monkeypatch.setenv("DOCKER_HOST", host)
+    check = churn_docker.docker_running()
+    assert not check.ok and check.detail.startswith(f"cannot reach Docker at DOCKER_HOST={host}: ") and "\n" not in check.detail
+
+
+def test_docker_host_naming_the_local_socket_is_a_stopped_daemon(monkeypatch):
+    """DOCKER_HOST set to the local daemon's own socket: the daemon is what to start, not the variable to correct."""
+    import docker
+
+    from churn.backends import docker as churn_docker
+
+    def refused(**kwargs):
+        raise docker.errors.DockerException("Error while fetching server API version: connection refused")
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+    monkeypatch.setattr(docker, "from_env", refused)
+    check = churn_docker.docker_running()
+    assert not check.ok and check.detail.startswith("the Docker daemon does not answer: ") and check.fix.startswith("start it")

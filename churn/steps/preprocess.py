@@ -519,46 +519,88 @@ def _serial_runs(
     return spec, runs, account
 
 
-def _merge_part(paths: list[Path], part: Path) -> tuple[int, int]:
-    """A worker: :func:`_merge_runs` of one bucket's runs into a file of its own."""
-    with part.open("wb") as out:
-        return _merge_runs(paths, out)
+def _run_text_bytes(path: Path) -> int:
+    """How many bytes of lines a sorted run holds (its size less its count and hash values)."""
+    with path.open("rb") as handle:
+        rows = int.from_bytes(handle.read(8), "little")
+    return path.stat().st_size - 8 - 8 * rows
+
+
+def _merge_part(paths: list[Path], target: Path, offset: int, size: int) -> tuple[int, int]:
+    """A worker: :func:`_merge_runs` of one bucket's runs into ``target`` (a split file being
+    written) at ``offset``, where the ``size`` bytes of the bucket's lines go: the buckets of a
+    split are written in place by the workers, side by side, not copied after."""
+    with target.open("r+b") as out:
+        out.seek(offset)
+        done = _merge_runs(paths, out)
+        if out.tell() != offset + size:
+            raise RuntimeError(f"merged {out.tell() - offset} bytes into {target} at {offset}, expected {size}")
+    return done
+
+
+def _hash_range(out: tables.AtomicTextWriter, start: int, size: int) -> None:
+    """Add the bytes ``[start, start + size)`` of the file ``out`` writes to its sha256."""
+    with out.partial.open("rb") as handle:
+        handle.seek(start)
+        while size > 0:
+            block = handle.read(min(size, 1 << 22))
+            if not block:
+                raise RuntimeError(f"{out.partial} ends before byte {start + size}")
+            out.digest.update(block)
+            size -= len(block)
 
 
 def _merge_splits(
-    pool: futures.ProcessPoolExecutor | None, runs: _Runs, output_dir: Path, host: str | None, scratch: Path,
+    pool: futures.ProcessPoolExecutor | None, runs: _Runs, output_dir: Path, host: str | None,
 ) -> tuple[dict[str, int], dict[str, str], int]:
     """Merge the runs into the split files (rows, sha256 and duplicate rows): in this process,
-    or each bucket by a worker into a part file, the parts of a split written one after the other
-    in bucket order as they come (the hash values of a bucket all sort before the next's)."""
+    or each bucket by a worker straight into its place in the split file (a bucket's bytes are
+    its runs' lines; the hash values of a bucket all sort before the next's), this process
+    reading each split's buckets back in order for its sha256 as they are done."""
+    if pool is None:
+        return _merge_splits_here(runs, output_dir, host)
     merging: dict[tuple[int, int], futures.Future] = {}
-    try:
-        if pool is not None:
-            for key, paths in runs.items():
-                merging[key] = pool.submit(_merge_part, paths, scratch / f"{split.SPLITS[key[0]]}-{key[1]:04d}.part")
-        rows, digests, duplicates = {}, {}, 0
+    with ExitStack() as stack:  # on a failure: no worker still writing when the files are removed
+        writers, places = [], {}
         for index, name in enumerate(split.SPLITS):
-            rows[name] = 0
-            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
-                for key, paths in runs.items():
-                    if key[0] != index:
-                        continue
-                    if pool is None:
-                        count, repeated = _merge_runs(paths, out)
-                    else:
-                        count, repeated = merging[key].result()
-                        part = scratch / f"{name}-{key[1]:04d}.part"
-                        with part.open("rb") as handle:
-                            for block in iter(lambda: handle.read(1 << 22), b""):
-                                out.write(block)
-                        part.unlink()
+            out = stack.enter_context(tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)))
+            at = 0
+            for key, paths in runs.items():
+                if key[0] == index:
+                    size = sum(map(_run_text_bytes, paths))
+                    places[key] = (at, size)
+                    at += size
+            out.handle.truncate(at)
+            out.handle.flush()
+            writers.append(out)
+        try:
+            for key, paths in runs.items():
+                merging[key] = pool.submit(_merge_part, paths, writers[key[0]].partial, *places[key])
+            rows, duplicates = dict.fromkeys(split.SPLITS, 0), 0
+            for key in runs:
+                count, repeated = merging[key].result()
+                _hash_range(writers[key[0]], *places[key])
+                rows[split.SPLITS[key[0]]] += count
+                duplicates += repeated
+        finally:
+            for future in merging.values():
+                future.cancel()
+            futures.wait(merging.values())
+    return rows, {name: out.hexdigest() for name, out in zip(split.SPLITS, writers)}, duplicates
+
+
+def _merge_splits_here(runs: _Runs, output_dir: Path, host: str | None) -> tuple[dict[str, int], dict[str, str], int]:
+    """:func:`_merge_splits` in this process: each split's runs merged into its file in turn."""
+    rows, digests, duplicates = {}, {}, 0
+    for index, name in enumerate(split.SPLITS):
+        rows[name] = 0
+        with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
+            for key, paths in runs.items():
+                if key[0] == index:
+                    count, repeated = _merge_runs(paths, out)
                     rows[name] += count
                     duplicates += repeated
-            digests[name] = out.hexdigest()
-    finally:
-        for future in merging.values():
-            future.cancel()
-        futures.wait(merging.values())
+        digests[name] = out.hexdigest()
     return rows, digests, duplicates
 
 
@@ -586,7 +628,7 @@ def write_splits_streaming(
         spec, runs, account = done or _serial_runs(Path(location), spec, chunk_rows, splitting, Path(scratch))
         labels = account.labels
         schema.require_both_classes_counts(labels, spec)
-        rows, digests, duplicates = _merge_splits(pool if done else None, runs, output_dir, host, Path(scratch))
+        rows, digests, duplicates = _merge_splits(pool if done else None, runs, output_dir, host)
     return {
         "rows": rows, "sha256": digests, "ignored_columns": account.ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
         # Churned ("1") and stayed ("0") rows of the whole input: the class balance.

@@ -119,7 +119,7 @@ def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, accoun
             account.ignored = schema.ignored_columns(chunk, spec)
         table = schema.encoded_table(chunk, require_label=True, spec=spec)
         account.labels.update(table.counts(spec.label))
-        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
+        account.missing.update({name: table.count(name, schema.MISSING) for name in spec.feature_source_columns})
         yield table
 
 
@@ -172,14 +172,13 @@ def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[n
 
 def _sorted_runs(
     table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int, bucket_bits: int = 0,
-) -> Iterator[tuple[int, int, np.ndarray, bytes]]:
+) -> Iterator[tuple[int, int, np.ndarray, memoryview]]:
     """:func:`churn.split.keyed_rows` of a chunk for the streaming merge: for each split with
     rows, its index, the bucket (the hash value's top ``bucket_bits`` bits: 0 without), the rows'
     hash values in order and their lines (ASCII, newline-ended)."""
     keys = _row_keys(table)
-    values = split.hash_values(keys, seed)
-    which = split.split_indices(split.fractions(values), train_ratio, validation_ratio)
-    hashes = np.array(values, dtype=np.uint64)
+    hashes = split.hash_array(keys, seed)
+    which = split.split_index_array(hashes, train_ratio, validation_ratio)
     order = np.argsort(hashes, kind="stable")
     columns = _line_columns(table, spec)
     tied = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
@@ -198,17 +197,22 @@ def _sorted_runs(
             start = stop + 1
     hashes, which = hashes[order], which[order]
     ended = _ended(columns, ",", "\n")
+    text = memoryview(_text(ended, order).encode("ascii"))  # every row's line, sorted (by split, then bucket)
+    ends = np.zeros(len(order) + 1, dtype=np.int64)  # where each sorted row's line starts and ends
+    for codes, tokens in ended:
+        ends[1:] += np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))[codes[order]]
+    np.cumsum(ends, out=ends)
     buckets = (hashes >> np.uint64(64 - bucket_bits)) if bucket_bits else np.zeros(len(hashes), dtype=np.uint64)
     for index in range(len(split.SPLITS)):
         low, high = int(np.searchsorted(which, index, "left")), int(np.searchsorted(which, index, "right"))
         while high > low:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
             bucket = int(buckets[low])
             stop = low + int(np.searchsorted(buckets[low:high], np.uint64(bucket), "right"))
-            yield index, bucket, hashes[low:stop], _text(ended, order[low:stop]).encode("ascii")
+            yield index, bucket, hashes[low:stop], text[ends[low]:ends[stop]]
             low = stop
 
 
-def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:
+def _write_run(path: Path, hashes: np.ndarray, lines: bytes | memoryview) -> None:
     """A sorted run: its row count, its hash values (little-endian uint64), its lines."""
     with path.open("wb") as handle:
         handle.write(len(hashes).to_bytes(8, "little"))
@@ -360,7 +364,8 @@ def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
     with files[0].open("rb") as handle:
         sample = handle.read(1 << 20)
     line_bytes = len(sample) / max(1, sample.count(b"\n"))
-    share = max(MIN_TASK_BYTES, int(chunk_rows * line_bytes))
+    # A little under chunk_rows lines: a share is one chunk, not one and a few rows over.
+    share = max(MIN_TASK_BYTES, int(chunk_rows * line_bytes * 0.95))
     tasks: list[_Task] = []
     for path in files:
         head = tables.header_end(path)
@@ -394,7 +399,7 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
             columns, ignored = list(chunk.columns), schema.ignored_columns(chunk, spec)
         table = schema.encoded_table(chunk, require_label=True, spec=spec)
         account.labels.update(table.counts(spec.label))
-        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
+        account.missing.update({name: table.count(name, schema.MISSING) for name in spec.feature_source_columns})
         if splitting is None:
             _collect(seen, table)
             continue

@@ -52,9 +52,15 @@ WORKERS_VARIABLE = "CHURN_PREPROCESS_WORKERS"
 #: A worker's share of a file is at least this many bytes (ending at a line end); a smaller
 #: input is read in this process.
 MIN_TASK_BYTES = 8 << 20
-#: With workers, each split's rows are cut by the top bits of their hash value into this many
-#: ranges, merged in parallel and written one after the other (the file's order is the hash's).
+#: With workers, each split's rows are cut by the top bits of their hash value into at least
+#: 2**MERGE_BUCKET_BITS ranges (buckets), merged in parallel, each written at its place in the
+#: split file (the file's order is the hash's).
 MERGE_BUCKET_BITS = 4
+#: ... and into more for a large input: one bucket per this many input bytes (at most
+#: 2**MAX_MERGE_BUCKET_BITS buckets), so that a bucket's rows of every run fit the merge's
+#: blocks at once (a merge of many runs in small blocks costs more per row).
+MERGE_BUCKET_INPUT_BYTES = 8 << 20
+MAX_MERGE_BUCKET_BITS = 12
 
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
@@ -172,10 +178,11 @@ def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[n
 
 def _sorted_runs(
     table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int, bucket_bits: int = 0,
-) -> Iterator[tuple[int, int, np.ndarray, memoryview]]:
+) -> Iterator[tuple[int, np.ndarray, memoryview, list[tuple[int, int, int, int, int]]]]:
     """:func:`churn.split.keyed_rows` of a chunk for the streaming merge: for each split with
-    rows, its index, the bucket (the hash value's top ``bucket_bits`` bits: 0 without), the rows'
-    hash values in order and their lines (ASCII, newline-ended)."""
+    rows, its index, the rows' hash values in order, their lines (ASCII, newline-ended), and its
+    buckets (the hash value's top ``bucket_bits`` bits: 0 without) as ``(bucket, first row, end
+    row, first byte, end byte)`` of those."""
     keys = _row_keys(table)
     hashes = split.hash_array(keys, seed)
     which = split.split_index_array(hashes, train_ratio, validation_ratio)
@@ -205,11 +212,16 @@ def _sorted_runs(
     buckets = (hashes >> np.uint64(64 - bucket_bits)) if bucket_bits else np.zeros(len(hashes), dtype=np.uint64)
     for index in range(len(split.SPLITS)):
         low, high = int(np.searchsorted(which, index, "left")), int(np.searchsorted(which, index, "right"))
-        while high > low:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
-            bucket = int(buckets[low])
-            stop = low + int(np.searchsorted(buckets[low:high], np.uint64(bucket), "right"))
-            yield index, bucket, hashes[low:stop], text[ends[low]:ends[stop]]
-            low = stop
+        if high == low:
+            continue
+        parts = []
+        at = low
+        while high > at:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
+            bucket = int(buckets[at])
+            stop = at + int(np.searchsorted(buckets[at:high], np.uint64(bucket), "right"))
+            parts.append((bucket, at - low, stop - low, int(ends[at] - ends[low]), int(ends[stop] - ends[low])))
+            at = stop
+        yield index, hashes[low:high], text[ends[low]:ends[high]], parts
 
 
 def _write_run(path: Path, hashes: np.ndarray, lines: bytes | memoryview) -> None:
@@ -220,13 +232,32 @@ def _write_run(path: Path, hashes: np.ndarray, lines: bytes | memoryview) -> Non
         handle.write(lines)
 
 
-class _RunReader:
-    """Reads a sorted run block by block: its hash values and lines (without the newline)."""
+@dataclass(frozen=True)
+class _Segment:
+    """Consecutive rows of a sorted run (a bucket's): ``rows`` rows whose hash values start at
+    byte ``hash_at`` of the run file and whose lines are its ``size`` bytes from ``text_at``."""
 
-    def __init__(self, path: Path, block_bytes: int):
-        self.handle = path.open("rb")
-        self.left = int.from_bytes(self.handle.read(8), "little")  # rows not loaded yet
-        self.hash_at, self.text_at = 8, 8 + 8 * self.left
+    path: Path
+    hash_at: int
+    rows: int
+    text_at: int
+    size: int
+
+
+def _segments(path: Path, hashes: np.ndarray, parts: list[tuple[int, int, int, int, int]]) -> Iterator[tuple[int, _Segment]]:
+    """Each bucket of a run :func:`_write_run` wrote (``parts`` from :func:`_sorted_runs`)."""
+    for bucket, first, stop, start, end in parts:
+        yield bucket, _Segment(path, 8 + 8 * first, stop - first, 8 + 8 * len(hashes) + start, end - start)
+
+
+class _RunReader:
+    """Reads a segment of a sorted run block by block: its hash values and lines (without the
+    newline)."""
+
+    def __init__(self, segment: _Segment, block_bytes: int):
+        self.handle = segment.path.open("rb")
+        self.left = segment.rows  # rows not loaded yet
+        self.hash_at, self.text_at, self.text_left = segment.hash_at, segment.text_at, segment.size
         self.block_bytes, self.tail = block_bytes, b""
         self.hashes: np.ndarray = np.zeros(0, dtype=np.uint64)
         self.lines: list[bytes] = []
@@ -236,8 +267,11 @@ class _RunReader:
         lines: list[bytes] = []
         while not lines:
             self.handle.seek(self.text_at)
-            data = self.handle.read(self.block_bytes)
+            data = self.handle.read(min(self.block_bytes, self.text_left))
+            if not data:
+                raise RuntimeError(f"{self.handle.name} ends before its segment's lines do")
             self.text_at += len(data)
+            self.text_left -= len(data)
             lines = (self.tail + data).split(b"\n")
             self.tail = lines.pop()
         self.handle.seek(self.hash_at)
@@ -258,13 +292,13 @@ class _RunReader:
         return stop - self.at
 
 
-def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter | BinaryIO) -> tuple[int, int]:
+def _merge_runs(segments: list[_Segment], out: tables.AtomicTextWriter | BinaryIO) -> tuple[int, int]:
     """Merge sorted runs into ``out`` in (hash value, line) order, block by block: every row not
     after the least last row of the blocks loaded (of the runs with more to load) goes out at once,
     sorted by numpy. Returns the rows written and how many repeat the row before them."""
-    block_bytes = max(1 << 14, min(1 << 20, (64 << 20) // max(1, len(paths))))
+    block_bytes = max(1 << 14, min(1 << 20, (64 << 20) // max(1, len(segments))))
     with ExitStack() as stack:
-        readers = [_RunReader(p, block_bytes) for p in paths]
+        readers = [_RunReader(segment, block_bytes) for segment in segments]
         for reader in readers:
             stack.callback(reader.handle.close)
         count, duplicates = 0, 0
@@ -342,6 +376,14 @@ def worker_count(workers: int | None = None) -> int:
     return workers
 
 
+def merge_bucket_bits(input_bytes: int) -> int:
+    """How many top bits of the hash value cut a split's rows into buckets for ``input_bytes``
+    of input: :data:`MERGE_BUCKET_BITS`, more for a large input (one bucket per about
+    :data:`MERGE_BUCKET_INPUT_BYTES`), at most :data:`MAX_MERGE_BUCKET_BITS`."""
+    wanted = max(1, -(-input_bytes // MERGE_BUCKET_INPUT_BYTES))
+    return min(MAX_MERGE_BUCKET_BITS, max(MERGE_BUCKET_BITS, (wanted - 1).bit_length()))
+
+
 @dataclass(frozen=True)
 class _Task:
     """A worker's share of the input: the lines in bytes ``[start, end)`` of a file whose
@@ -380,7 +422,10 @@ def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
     return tasks if len(tasks) > 1 else None
 
 
-def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path) -> dict | None:
+def _run_task(
+    task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path,
+    bucket_bits: int = MERGE_BUCKET_BITS,
+) -> dict | None:
     """A worker: validate a share chunk by chunk and count it as :func:`_canonical_chunks` does;
     then write its sorted runs (``splitting``: the ratios and seed) or collect the distinct values
     of the collected columns. ``None``: the share cannot be read apart from the rest of its file
@@ -389,7 +434,7 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
     ignored: list[str] = []
     account = _Account()
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
-    runs: list[tuple[int, int, Path]] = []
+    runs: list[tuple[int, int, _Segment]] = []
     for number, chunk in enumerate(tables.read_range_chunks(task.path, task.head, task.start, task.end, chunk_rows)):
         if chunk is None:
             return None
@@ -403,15 +448,15 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
         if splitting is None:
             _collect(seen, table)
             continue
-        for index, bucket, hashes, lines in _sorted_runs(table, spec, *splitting, MERGE_BUCKET_BITS):
-            path = scratch / f"{split.SPLITS[index]}-{bucket:04d}-{task.number:06d}-{number:06d}.run"
+        for index, hashes, lines, parts in _sorted_runs(table, spec, *splitting, bucket_bits):
+            path = scratch / f"{split.SPLITS[index]}-{task.number:06d}-{number:06d}.run"
             _write_run(path, hashes, lines)
-            runs.append((index, bucket, path))
+            runs.extend((index, bucket, segment) for bucket, segment in _segments(path, hashes, parts))
     return {"columns": columns, "ignored": ignored, "labels": account.labels, "missing": account.missing, "runs": runs, "seen": seen}
 
 
-#: Sorted runs by (split index, bucket), in the order they are merged.
-_Runs = dict[tuple[int, int], list[Path]]
+#: Segments of sorted runs by (split index, bucket), in the order they are merged.
+_Runs = dict[tuple[int, int], list[_Segment]]
 
 
 @contextmanager
@@ -429,7 +474,7 @@ def _pool(workers: int) -> Iterator[futures.ProcessPoolExecutor | None]:
 
 def _pool_pass(
     pool: futures.ProcessPoolExecutor, tasks: list[_Task], workers: int, spec: DatasetSpec, chunk_rows: int,
-    splitting: tuple[float, float, int] | None, scratch: Path,
+    splitting: tuple[float, float, int] | None, scratch: Path, bucket_bits: int = MERGE_BUCKET_BITS,
 ) -> list[dict] | None:
     """Every task's :func:`_run_task`, at most two per worker under way (memory stays bounded by
     the chunk size times the workers); ``None`` as soon as one gives ``None``. A worker's error is
@@ -439,7 +484,7 @@ def _pool_pass(
     running: dict[futures.Future, int] = {}
     try:
         for task in waiting:
-            running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+            running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch, bucket_bits)] = task.number
             if len(running) >= 2 * workers:
                 break
         while running:
@@ -450,7 +495,7 @@ def _pool_pass(
                     return None
                 following = next(waiting, None)
                 if following is not None:
-                    running[pool.submit(_run_task, following, spec, chunk_rows, splitting, scratch)] = following.number
+                    running[pool.submit(_run_task, following, spec, chunk_rows, splitting, scratch, bucket_bits)] = following.number
     finally:
         for future in running:
             future.cancel()
@@ -479,7 +524,8 @@ def _parallel_runs(
             for result in found:
                 _collect(seen, _Distinct(result["seen"]))
             spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
-        results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch)
+        bucket_bits = merge_bucket_bits(sum(task.end - task.start for task in tasks))
+        results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch, bucket_bits)
     except Exception:  # noqa: BLE001 - any problem: the one-process path meets it again and reports it
         results = None
     header = results[0]["columns"] if results else None
@@ -492,8 +538,8 @@ def _parallel_runs(
     for result in results:
         account.labels.update(result["labels"])
         account.missing.update(result["missing"])
-        for index, bucket, path in result["runs"]:
-            runs.setdefault((index, bucket), []).append(path)
+        for index, bucket, segment in result["runs"]:
+            runs.setdefault((index, bucket), []).append(segment)
     return spec, dict(sorted(runs.items())), account
 
 
@@ -517,27 +563,20 @@ def _serial_runs(
     account = _Account()
     runs: _Runs = {(index, 0): [] for index in range(len(split.SPLITS))}
     for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
-        for index, _, hashes, lines in _sorted_runs(table, spec, *splitting):
+        for index, hashes, lines, parts in _sorted_runs(table, spec, *splitting):
             path = scratch / f"{split.SPLITS[index]}-{number:06d}.run"
             _write_run(path, hashes, lines)
-            runs[index, 0].append(path)
+            runs[index, 0].extend(segment for _, segment in _segments(path, hashes, parts))
     return spec, runs, account
 
 
-def _run_text_bytes(path: Path) -> int:
-    """How many bytes of lines a sorted run holds (its size less its count and hash values)."""
-    with path.open("rb") as handle:
-        rows = int.from_bytes(handle.read(8), "little")
-    return path.stat().st_size - 8 - 8 * rows
-
-
-def _merge_part(paths: list[Path], target: Path, offset: int, size: int) -> tuple[int, int]:
+def _merge_part(segments: list[_Segment], target: Path, offset: int, size: int) -> tuple[int, int]:
     """A worker: :func:`_merge_runs` of one bucket's runs into ``target`` (a split file being
     written) at ``offset``, where the ``size`` bytes of the bucket's lines go: the buckets of a
     split are written in place by the workers, side by side, not copied after."""
     with target.open("r+b") as out:
         out.seek(offset)
-        done = _merge_runs(paths, out)
+        done = _merge_runs(segments, out)
         if out.tell() != offset + size:
             raise RuntimeError(f"merged {out.tell() - offset} bytes into {target} at {offset}, expected {size}")
     return done
@@ -570,17 +609,17 @@ def _merge_splits(
         for index, name in enumerate(split.SPLITS):
             out = stack.enter_context(tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)))
             at = 0
-            for key, paths in runs.items():
+            for key, segments in runs.items():
                 if key[0] == index:
-                    size = sum(map(_run_text_bytes, paths))
+                    size = sum(segment.size for segment in segments)
                     places[key] = (at, size)
                     at += size
             out.handle.truncate(at)
             out.handle.flush()
             writers.append(out)
         try:
-            for key, paths in runs.items():
-                merging[key] = pool.submit(_merge_part, paths, writers[key[0]].partial, *places[key])
+            for key, segments in runs.items():
+                merging[key] = pool.submit(_merge_part, segments, writers[key[0]].partial, *places[key])
             rows, duplicates = dict.fromkeys(split.SPLITS, 0), 0
             for key in runs:
                 count, repeated = merging[key].result()
@@ -600,9 +639,9 @@ def _merge_splits_here(runs: _Runs, output_dir: Path, host: str | None) -> tuple
     for index, name in enumerate(split.SPLITS):
         rows[name] = 0
         with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
-            for key, paths in runs.items():
+            for key, segments in runs.items():
                 if key[0] == index:
-                    count, repeated = _merge_runs(paths, out)
+                    count, repeated = _merge_runs(segments, out)
                     rows[name] += count
                     duplicates += repeated
         digests[name] = out.hexdigest()

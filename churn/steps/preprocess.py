@@ -160,7 +160,7 @@ def _row_keys(table: schema.EncodedTable) -> list[bytes]:
     """:func:`churn.split.row_keys` of an encoded table, UTF-8 encoded, joined as one text (rows
     ended by a newline no token holds) and split again: no Python call per row."""
     columns = list(table.columns.values())
-    if any("\n" in token for _, tokens in columns for token in tokens):
+    if any("\n" in "".join(tokens) for _, tokens in columns):
         return [key.encode() for key in split.row_keys(table.frame())]
     return _text(_ended(columns, "\x1f", "\n"), None).encode().split(b"\n")[:-1]
 
@@ -322,7 +322,7 @@ def _merge_runs(segments: list[_Segment], out: tables.AtomicTextWriter | BinaryI
             if len(hashes) > 1:
                 order = np.argsort(merged, kind="stable")
                 merged = merged[order]
-                lines = [lines[i] for i in order.tolist()]
+                lines = list(map(lines.__getitem__, order.tolist()))
             tied = np.flatnonzero(merged[1:] == merged[:-1])
             start = 0
             while start < tied.size:  # equal hash values from different runs: ordered by line
@@ -337,8 +337,9 @@ def _merge_runs(segments: list[_Segment], out: tables.AtomicTextWriter | BinaryI
                 duplicates += 1
             if lines:
                 previous = (int(merged[-1]), lines[-1])
-                out.write(b"\n".join(lines) + b"\n")
                 count += len(lines)
+                lines.append(b"")  # the last line's newline, without a copy of the whole text
+                out.write(b"\n".join(lines))
         return count, duplicates
 
 

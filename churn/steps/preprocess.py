@@ -34,7 +34,7 @@ from concurrent import futures
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,10 @@ MERGE_BUCKET_BITS = 4
 #: blocks at once (a merge of many runs in small blocks costs more per row).
 MERGE_BUCKET_INPUT_BYTES = 8 << 20
 MAX_MERGE_BUCKET_BITS = 12
+#: ... and not more than keeps the segments (a bucket's rows of a run, which the parent holds
+#: until the merge) at most this many, whatever the input's size: shares times splits times
+#: buckets.
+MAX_MERGE_SEGMENTS = 1 << 18
 
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
@@ -232,8 +236,7 @@ def _write_run(path: Path, hashes: np.ndarray, lines: bytes | memoryview) -> Non
         handle.write(lines)
 
 
-@dataclass(frozen=True)
-class _Segment:
+class _Segment(NamedTuple):
     """Consecutive rows of a sorted run (a bucket's): ``rows`` rows whose hash values start at
     byte ``hash_at`` of the run file and whose lines are its ``size`` bytes from ``text_at``."""
 
@@ -377,12 +380,14 @@ def worker_count(workers: int | None = None) -> int:
     return workers
 
 
-def merge_bucket_bits(input_bytes: int) -> int:
+def merge_bucket_bits(input_bytes: int, shares: int = 1) -> int:
     """How many top bits of the hash value cut a split's rows into buckets for ``input_bytes``
-    of input: :data:`MERGE_BUCKET_BITS`, more for a large input (one bucket per about
-    :data:`MERGE_BUCKET_INPUT_BYTES`), at most :data:`MAX_MERGE_BUCKET_BITS`."""
+    of input read in ``shares``: :data:`MERGE_BUCKET_BITS`, more for a large input (one bucket
+    per about :data:`MERGE_BUCKET_INPUT_BYTES`), at most :data:`MAX_MERGE_BUCKET_BITS` and as
+    many as keep the segments within :data:`MAX_MERGE_SEGMENTS`."""
     wanted = max(1, -(-input_bytes // MERGE_BUCKET_INPUT_BYTES))
-    return min(MAX_MERGE_BUCKET_BITS, max(MERGE_BUCKET_BITS, (wanted - 1).bit_length()))
+    bounded = (MAX_MERGE_SEGMENTS // max(1, 3 * shares)).bit_length() - 1
+    return max(MERGE_BUCKET_BITS, min(MAX_MERGE_BUCKET_BITS, bounded, (wanted - 1).bit_length()))
 
 
 @dataclass(frozen=True)
@@ -525,7 +530,7 @@ def _parallel_runs(
             for result in found:
                 _collect(seen, _Distinct(result["seen"]))
             spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
-        bucket_bits = merge_bucket_bits(sum(task.end - task.start for task in tasks))
+        bucket_bits = merge_bucket_bits(sum(task.end - task.start for task in tasks), len(tasks))
         results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch, bucket_bits)
     except Exception:  # noqa: BLE001 - any problem: the one-process path meets it again and reports it
         results = None

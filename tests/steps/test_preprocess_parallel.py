@@ -190,8 +190,11 @@ def test_the_merge_buckets_grow_with_the_input():
     bits = preprocess.merge_bucket_bits
     assert bits(0) == bits(1) == bits(16 * preprocess.MERGE_BUCKET_INPUT_BYTES) == preprocess.MERGE_BUCKET_BITS
     assert bits(16 * preprocess.MERGE_BUCKET_INPUT_BYTES + 1) == preprocess.MERGE_BUCKET_BITS + 1
-    assert bits(900 << 20) == 7  # 10**7 synthetic rows: 128 buckets
+    assert bits(900 << 20, 100) == 7  # 10**7 synthetic rows: 128 buckets
     assert bits(1 << 60) == preprocess.MAX_MERGE_BUCKET_BITS
+    # The parent holds shares x 3 splits x buckets segments: bounded, down to the least buckets.
+    assert bits(9 << 30, 1000) == 6 and preprocess.MAX_MERGE_SEGMENTS >= 1000 * 3 * 2**6
+    assert bits(1 << 40, 10**6) == preprocess.MERGE_BUCKET_BITS
 
 
 def _failing_merge(*args):

@@ -283,6 +283,14 @@ class EncodedTable:
                 counts[token] = counts.get(token, 0) + count
         return counts
 
+    def count(self, name: str, token: str) -> int:
+        """How many rows of a column hold ``token``: ``counts(name).get(token, 0)``."""
+        codes, tokens = self.columns[name]
+        found = [number for number, each in enumerate(tokens) if each == token]
+        if len(found) == 1:
+            return int(np.count_nonzero(codes == found[0]))
+        return int(np.isin(codes, found).sum()) if found else 0
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
             {name: pd.Series(self.values(name), index=self.index, dtype=self._dtypes[name]) for name in self.columns},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,11 @@ def row_keys(table: pd.DataFrame) -> list[str]:
 def hash_values(keys: Iterable[str] | Iterable[bytes], seed: int) -> list[int]:
     """Each key's 64-bit BLAKE2b hash keyed by the seed: the split and the order inside it.
     Keys are strings, or their UTF-8 bytes."""
+    return hash_array(keys, seed).tolist()
+
+
+def hash_array(keys: Iterable[str] | Iterable[bytes], seed: int) -> np.ndarray:
+    """:func:`hash_values` as an array of ``uint64``."""
     validate_seed(seed)
     keyed = hashlib.blake2b(digest_size=8, key=str(seed).encode())
     copy = keyed.copy  # the key's block is hashed once, not once per row
@@ -49,7 +55,7 @@ def hash_values(keys: Iterable[str] | Iterable[bytes], seed: int) -> list[int]:
             hasher = copy()
             hasher.update(key.encode() if isinstance(key, str) else key)
             append(hasher.digest())
-    return np.frombuffer(b"".join(digests), dtype=">u8").tolist()
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
 
 
 def fractions(values: list[int]) -> np.ndarray:
@@ -70,6 +76,35 @@ def split_indices(fractions: np.ndarray, train_ratio: float, validation_ratio: f
     """Index into :data:`SPLITS` (0 train, 1 validation, 2 test) for each hash fraction."""
     validate_ratios(train_ratio, validation_ratio)
     return np.searchsorted([train_ratio, train_ratio + validation_ratio], fractions, side="right")
+
+
+@lru_cache(maxsize=16)
+def _least_values(train_ratio: float, validation_ratio: float) -> tuple[int, int]:
+    """For split index 1 and 2: the least hash value :func:`split_indices` puts at that index
+    or after (``2**64``: none), found by bisection through :func:`fractions` and
+    :func:`split_indices` themselves (both keep the hash values' order)."""
+    least = []
+    for index in (1, 2):
+        low, high = 0, 2**64  # split_indices(value high) >= index, taking 2**64 as past every value
+        while low < high:
+            middle = (low + high) // 2
+            if int(split_indices(_fractions([middle]), train_ratio, validation_ratio)[0]) >= index:
+                high = middle
+            else:
+                low = middle + 1
+        least.append(low)
+    return least[0], least[1]
+
+
+def split_index_array(values: np.ndarray, train_ratio: float, validation_ratio: float) -> np.ndarray:
+    """``split_indices(fractions(values.tolist()), ...)`` of ``uint64`` hash values, compared as
+    integers with the least value of each split (no conversion of each value to a float)."""
+    validate_ratios(train_ratio, validation_ratio)
+    which = np.zeros(len(values), dtype=np.intp)
+    for least in _least_values(train_ratio, validation_ratio):
+        if least < 2**64:
+            which += values >= np.uint64(least)
+    return which
 
 
 def keyed_rows(

@@ -83,3 +83,15 @@ def test_missing_values_in_a_numeric_column():
     spec = DatasetSpec("t", "y", ("1",), ("0",), (Column("n", "numeric", missing=True),), missing_values=("", "-1", "NA"))
     frame = pd.DataFrame({"n": ["-1.0", " NA ", "", "2.50", "-1", "007", "1e3"], "y": ["1"] * 7})
     assert encoded_table(frame, spec=spec).values("n").tolist() == [MISSING, MISSING, MISSING, "2.5", MISSING, "7", "1000"]
+
+
+@given(st.lists(st.sampled_from(["", " ", "1", "1.0", "01", "-1", "-1.0", "2.50", "NA"]), min_size=1, max_size=40))
+def test_an_encoded_column_counts_a_token_as_its_counts_do(values):
+    """``count`` (what preprocessing counts missing values with) against ``counts``, with
+    several spellings of one token (``1``, ``1.0``, ``01``; missing as blank, empty, ``NA``, -1)."""
+    from churn.dataset import Column, DatasetSpec
+
+    spec = DatasetSpec("t", "y", ("1",), ("0",), (Column("n", "numeric", missing=True),), missing_values=("", "-1", "NA"))
+    table = encoded_table(pd.DataFrame({"n": values, "y": ["1"] * len(values)}), spec=spec)
+    for token in {*table.unique("n"), MISSING, "1", "absent"}:
+        assert table.count("n", token) == table.counts("n").get(token, 0)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from churn.features import labelled_lines
 from churn.schema import canonical_table
+from churn import split
 from churn.split import SPLITS, hash_fractions, row_keys, split_indices, split_rows, validate_ratios, validate_seed
 from tests.strategies import raw_tables
 
@@ -101,3 +102,23 @@ def test_each_split_is_a_half_open_interval_of_hash_fractions():
     fractions = np.array([0.0, 0.49999, 0.5, 0.69999, 0.7, 0.99999])
     assert split_indices(fractions, 0.5, 0.2).tolist() == [0, 0, 1, 1, 2, 2]
     assert split_indices(np.array([0.25, 0.75]), 0.25, 0.5).tolist() == [1, 2]
+
+
+hash_values_ = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(st.lists(hash_values_, max_size=50), ratios)
+def test_split_index_array_is_split_indices_of_the_fractions(values, r):
+    """The integer comparison preprocessing uses gives the split of the float fractions,
+    including at and next to each split's least hash value and the ends of the range."""
+    least = [value for value in split._least_values(*r) if value < 2**64]
+    edges = [0, 1, 2**53, 2**63, 2**64 - 2, 2**64 - 1] + [v + d for v in least for d in (-2, -1, 0, 1, 2) if 0 <= v + d < 2**64]
+    values = values + edges
+    array = np.array(values, dtype=np.uint64)
+    assert split.split_index_array(array, *r).tolist() == split_indices(split.fractions(values), *r).tolist()
+
+
+@given(st.lists(st.binary(max_size=40) | st.text(max_size=20), max_size=30), seeds)
+def test_hash_array_holds_the_hash_values(keys, seed):
+    assert split.hash_array(keys, seed).tolist() == split.hash_values(keys, seed)
+    assert split.hash_array(keys, seed).dtype == np.uint64

@@ -34,7 +34,7 @@ from concurrent import futures
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -52,9 +52,19 @@ WORKERS_VARIABLE = "CHURN_PREPROCESS_WORKERS"
 #: A worker's share of a file is at least this many bytes (ending at a line end); a smaller
 #: input is read in this process.
 MIN_TASK_BYTES = 8 << 20
-#: With workers, each split's rows are cut by the top bits of their hash value into this many
-#: ranges, merged in parallel and written one after the other (the file's order is the hash's).
+#: With workers, each split's rows are cut by the top bits of their hash value into at least
+#: 2**MERGE_BUCKET_BITS ranges (buckets), merged in parallel, each written at its place in the
+#: split file (the file's order is the hash's).
 MERGE_BUCKET_BITS = 4
+#: ... and into more for a large input: one bucket per this many input bytes (at most
+#: 2**MAX_MERGE_BUCKET_BITS buckets), so that a bucket's rows of every run fit the merge's
+#: blocks at once (a merge of many runs in small blocks costs more per row).
+MERGE_BUCKET_INPUT_BYTES = 8 << 20
+MAX_MERGE_BUCKET_BITS = 12
+#: ... and not more than keeps the segments (a bucket's rows of a run, which the parent holds
+#: until the merge) at most this many, whatever the input's size: shares times splits times
+#: buckets.
+MAX_MERGE_SEGMENTS = 1 << 18
 
 
 def collected_vocabularies(tables_: Iterable[pd.DataFrame], spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
@@ -119,7 +129,7 @@ def _canonical_chunks(location: Path, spec: DatasetSpec, chunk_rows: int, accoun
             account.ignored = schema.ignored_columns(chunk, spec)
         table = schema.encoded_table(chunk, require_label=True, spec=spec)
         account.labels.update(table.counts(spec.label))
-        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
+        account.missing.update({name: table.count(name, schema.MISSING) for name in spec.feature_source_columns})
         yield table
 
 
@@ -154,7 +164,7 @@ def _row_keys(table: schema.EncodedTable) -> list[bytes]:
     """:func:`churn.split.row_keys` of an encoded table, UTF-8 encoded, joined as one text (rows
     ended by a newline no token holds) and split again: no Python call per row."""
     columns = list(table.columns.values())
-    if any("\n" in token for _, tokens in columns for token in tokens):
+    if any("\n" in "".join(tokens) for _, tokens in columns):
         return [key.encode() for key in split.row_keys(table.frame())]
     return _text(_ended(columns, "\x1f", "\n"), None).encode().split(b"\n")[:-1]
 
@@ -172,14 +182,14 @@ def _line_columns(table: schema.EncodedTable, spec: DatasetSpec) -> list[tuple[n
 
 def _sorted_runs(
     table: schema.EncodedTable, spec: DatasetSpec, train_ratio: float, validation_ratio: float, seed: int, bucket_bits: int = 0,
-) -> Iterator[tuple[int, int, np.ndarray, bytes]]:
+) -> Iterator[tuple[int, np.ndarray, memoryview, list[tuple[int, int, int, int, int]]]]:
     """:func:`churn.split.keyed_rows` of a chunk for the streaming merge: for each split with
-    rows, its index, the bucket (the hash value's top ``bucket_bits`` bits: 0 without), the rows'
-    hash values in order and their lines (ASCII, newline-ended)."""
+    rows, its index, the rows' hash values in order, their lines (ASCII, newline-ended), and its
+    buckets (the hash value's top ``bucket_bits`` bits: 0 without) as ``(bucket, first row, end
+    row, first byte, end byte)`` of those."""
     keys = _row_keys(table)
-    values = split.hash_values(keys, seed)
-    which = split.split_indices(split.fractions(values), train_ratio, validation_ratio)
-    hashes = np.array(values, dtype=np.uint64)
+    hashes = split.hash_array(keys, seed)
+    which = split.split_index_array(hashes, train_ratio, validation_ratio)
     order = np.argsort(hashes, kind="stable")
     columns = _line_columns(table, spec)
     tied = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
@@ -198,17 +208,27 @@ def _sorted_runs(
             start = stop + 1
     hashes, which = hashes[order], which[order]
     ended = _ended(columns, ",", "\n")
+    text = memoryview(_text(ended, order).encode("ascii"))  # every row's line, sorted (by split, then bucket)
+    ends = np.zeros(len(order) + 1, dtype=np.int64)  # where each sorted row's line starts and ends
+    for codes, tokens in ended:
+        ends[1:] += np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))[codes[order]]
+    np.cumsum(ends, out=ends)
     buckets = (hashes >> np.uint64(64 - bucket_bits)) if bucket_bits else np.zeros(len(hashes), dtype=np.uint64)
     for index in range(len(split.SPLITS)):
         low, high = int(np.searchsorted(which, index, "left")), int(np.searchsorted(which, index, "right"))
-        while high > low:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
-            bucket = int(buckets[low])
-            stop = low + int(np.searchsorted(buckets[low:high], np.uint64(bucket), "right"))
-            yield index, bucket, hashes[low:stop], _text(ended, order[low:stop]).encode("ascii")
-            low = stop
+        if high == low:
+            continue
+        parts = []
+        at = low
+        while high > at:  # the split's rows, bucket by bucket (sorted by hash, so by bucket)
+            bucket = int(buckets[at])
+            stop = at + int(np.searchsorted(buckets[at:high], np.uint64(bucket), "right"))
+            parts.append((bucket, at - low, stop - low, int(ends[at] - ends[low]), int(ends[stop] - ends[low])))
+            at = stop
+        yield index, hashes[low:high], text[ends[low]:ends[high]], parts
 
 
-def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:
+def _write_run(path: Path, hashes: np.ndarray, lines: bytes | memoryview) -> None:
     """A sorted run: its row count, its hash values (little-endian uint64), its lines."""
     with path.open("wb") as handle:
         handle.write(len(hashes).to_bytes(8, "little"))
@@ -216,13 +236,31 @@ def _write_run(path: Path, hashes: np.ndarray, lines: bytes) -> None:
         handle.write(lines)
 
 
-class _RunReader:
-    """Reads a sorted run block by block: its hash values and lines (without the newline)."""
+class _Segment(NamedTuple):
+    """Consecutive rows of a sorted run (a bucket's): ``rows`` rows whose hash values start at
+    byte ``hash_at`` of the run file and whose lines are its ``size`` bytes from ``text_at``."""
 
-    def __init__(self, path: Path, block_bytes: int):
-        self.handle = path.open("rb")
-        self.left = int.from_bytes(self.handle.read(8), "little")  # rows not loaded yet
-        self.hash_at, self.text_at = 8, 8 + 8 * self.left
+    path: Path
+    hash_at: int
+    rows: int
+    text_at: int
+    size: int
+
+
+def _segments(path: Path, hashes: np.ndarray, parts: list[tuple[int, int, int, int, int]]) -> Iterator[tuple[int, _Segment]]:
+    """Each bucket of a run :func:`_write_run` wrote (``parts`` from :func:`_sorted_runs`)."""
+    for bucket, first, stop, start, end in parts:
+        yield bucket, _Segment(path, 8 + 8 * first, stop - first, 8 + 8 * len(hashes) + start, end - start)
+
+
+class _RunReader:
+    """Reads a segment of a sorted run block by block: its hash values and lines (without the
+    newline)."""
+
+    def __init__(self, segment: _Segment, block_bytes: int):
+        self.handle = segment.path.open("rb")
+        self.left = segment.rows  # rows not loaded yet
+        self.hash_at, self.text_at, self.text_left = segment.hash_at, segment.text_at, segment.size
         self.block_bytes, self.tail = block_bytes, b""
         self.hashes: np.ndarray = np.zeros(0, dtype=np.uint64)
         self.lines: list[bytes] = []
@@ -232,8 +270,11 @@ class _RunReader:
         lines: list[bytes] = []
         while not lines:
             self.handle.seek(self.text_at)
-            data = self.handle.read(self.block_bytes)
+            data = self.handle.read(min(self.block_bytes, self.text_left))
+            if not data:
+                raise RuntimeError(f"{self.handle.name} ends before its segment's lines do")
             self.text_at += len(data)
+            self.text_left -= len(data)
             lines = (self.tail + data).split(b"\n")
             self.tail = lines.pop()
         self.handle.seek(self.hash_at)
@@ -254,13 +295,13 @@ class _RunReader:
         return stop - self.at
 
 
-def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter | BinaryIO) -> tuple[int, int]:
+def _merge_runs(segments: list[_Segment], out: tables.AtomicTextWriter | BinaryIO) -> tuple[int, int]:
     """Merge sorted runs into ``out`` in (hash value, line) order, block by block: every row not
     after the least last row of the blocks loaded (of the runs with more to load) goes out at once,
     sorted by numpy. Returns the rows written and how many repeat the row before them."""
-    block_bytes = max(1 << 14, min(1 << 20, (64 << 20) // max(1, len(paths))))
+    block_bytes = max(1 << 14, min(1 << 20, (64 << 20) // max(1, len(segments))))
     with ExitStack() as stack:
-        readers = [_RunReader(p, block_bytes) for p in paths]
+        readers = [_RunReader(segment, block_bytes) for segment in segments]
         for reader in readers:
             stack.callback(reader.handle.close)
         count, duplicates = 0, 0
@@ -284,7 +325,7 @@ def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter | BinaryIO) -> t
             if len(hashes) > 1:
                 order = np.argsort(merged, kind="stable")
                 merged = merged[order]
-                lines = [lines[i] for i in order.tolist()]
+                lines = list(map(lines.__getitem__, order.tolist()))
             tied = np.flatnonzero(merged[1:] == merged[:-1])
             start = 0
             while start < tied.size:  # equal hash values from different runs: ordered by line
@@ -299,8 +340,9 @@ def _merge_runs(paths: list[Path], out: tables.AtomicTextWriter | BinaryIO) -> t
                 duplicates += 1
             if lines:
                 previous = (int(merged[-1]), lines[-1])
-                out.write(b"\n".join(lines) + b"\n")
                 count += len(lines)
+                lines.append(b"")  # the last line's newline, without a copy of the whole text
+                out.write(b"\n".join(lines))
         return count, duplicates
 
 
@@ -338,6 +380,16 @@ def worker_count(workers: int | None = None) -> int:
     return workers
 
 
+def merge_bucket_bits(input_bytes: int, shares: int = 1) -> int:
+    """How many top bits of the hash value cut a split's rows into buckets for ``input_bytes``
+    of input read in ``shares``: :data:`MERGE_BUCKET_BITS`, more for a large input (one bucket
+    per about :data:`MERGE_BUCKET_INPUT_BYTES`), at most :data:`MAX_MERGE_BUCKET_BITS` and as
+    many as keep the segments within :data:`MAX_MERGE_SEGMENTS`."""
+    wanted = max(1, -(-input_bytes // MERGE_BUCKET_INPUT_BYTES))
+    bounded = (MAX_MERGE_SEGMENTS // max(1, 3 * shares)).bit_length() - 1
+    return max(MERGE_BUCKET_BITS, min(MAX_MERGE_BUCKET_BITS, bounded, (wanted - 1).bit_length()))
+
+
 @dataclass(frozen=True)
 class _Task:
     """A worker's share of the input: the lines in bytes ``[start, end)`` of a file whose
@@ -360,7 +412,8 @@ def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
     with files[0].open("rb") as handle:
         sample = handle.read(1 << 20)
     line_bytes = len(sample) / max(1, sample.count(b"\n"))
-    share = max(MIN_TASK_BYTES, int(chunk_rows * line_bytes))
+    # A little under chunk_rows lines: a share is one chunk, not one and a few rows over.
+    share = max(MIN_TASK_BYTES, int(chunk_rows * line_bytes * 0.95))
     tasks: list[_Task] = []
     for path in files:
         head = tables.header_end(path)
@@ -375,7 +428,10 @@ def _tasks(location: Path, chunk_rows: int) -> list[_Task] | None:
     return tasks if len(tasks) > 1 else None
 
 
-def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path) -> dict | None:
+def _run_task(
+    task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[float, float, int] | None, scratch: Path,
+    bucket_bits: int = MERGE_BUCKET_BITS,
+) -> dict | None:
     """A worker: validate a share chunk by chunk and count it as :func:`_canonical_chunks` does;
     then write its sorted runs (``splitting``: the ratios and seed) or collect the distinct values
     of the collected columns. ``None``: the share cannot be read apart from the rest of its file
@@ -384,7 +440,7 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
     ignored: list[str] = []
     account = _Account()
     seen: dict[str, set[str]] = {c.name: set() for c in spec.categorical_columns if c.collected}
-    runs: list[tuple[int, int, Path]] = []
+    runs: list[tuple[int, int, _Segment]] = []
     for number, chunk in enumerate(tables.read_range_chunks(task.path, task.head, task.start, task.end, chunk_rows)):
         if chunk is None:
             return None
@@ -394,19 +450,19 @@ def _run_task(task: _Task, spec: DatasetSpec, chunk_rows: int, splitting: tuple[
             columns, ignored = list(chunk.columns), schema.ignored_columns(chunk, spec)
         table = schema.encoded_table(chunk, require_label=True, spec=spec)
         account.labels.update(table.counts(spec.label))
-        account.missing.update({name: table.counts(name).get(schema.MISSING, 0) for name in spec.feature_source_columns})
+        account.missing.update({name: table.count(name, schema.MISSING) for name in spec.feature_source_columns})
         if splitting is None:
             _collect(seen, table)
             continue
-        for index, bucket, hashes, lines in _sorted_runs(table, spec, *splitting, MERGE_BUCKET_BITS):
-            path = scratch / f"{split.SPLITS[index]}-{bucket:04d}-{task.number:06d}-{number:06d}.run"
+        for index, hashes, lines, parts in _sorted_runs(table, spec, *splitting, bucket_bits):
+            path = scratch / f"{split.SPLITS[index]}-{task.number:06d}-{number:06d}.run"
             _write_run(path, hashes, lines)
-            runs.append((index, bucket, path))
+            runs.extend((index, bucket, segment) for bucket, segment in _segments(path, hashes, parts))
     return {"columns": columns, "ignored": ignored, "labels": account.labels, "missing": account.missing, "runs": runs, "seen": seen}
 
 
-#: Sorted runs by (split index, bucket), in the order they are merged.
-_Runs = dict[tuple[int, int], list[Path]]
+#: Segments of sorted runs by (split index, bucket), in the order they are merged.
+_Runs = dict[tuple[int, int], list[_Segment]]
 
 
 @contextmanager
@@ -424,7 +480,7 @@ def _pool(workers: int) -> Iterator[futures.ProcessPoolExecutor | None]:
 
 def _pool_pass(
     pool: futures.ProcessPoolExecutor, tasks: list[_Task], workers: int, spec: DatasetSpec, chunk_rows: int,
-    splitting: tuple[float, float, int] | None, scratch: Path,
+    splitting: tuple[float, float, int] | None, scratch: Path, bucket_bits: int = MERGE_BUCKET_BITS,
 ) -> list[dict] | None:
     """Every task's :func:`_run_task`, at most two per worker under way (memory stays bounded by
     the chunk size times the workers); ``None`` as soon as one gives ``None``. A worker's error is
@@ -434,7 +490,7 @@ def _pool_pass(
     running: dict[futures.Future, int] = {}
     try:
         for task in waiting:
-            running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch)] = task.number
+            running[pool.submit(_run_task, task, spec, chunk_rows, splitting, scratch, bucket_bits)] = task.number
             if len(running) >= 2 * workers:
                 break
         while running:
@@ -445,7 +501,7 @@ def _pool_pass(
                     return None
                 following = next(waiting, None)
                 if following is not None:
-                    running[pool.submit(_run_task, following, spec, chunk_rows, splitting, scratch)] = following.number
+                    running[pool.submit(_run_task, following, spec, chunk_rows, splitting, scratch, bucket_bits)] = following.number
     finally:
         for future in running:
             future.cancel()
@@ -474,7 +530,8 @@ def _parallel_runs(
             for result in found:
                 _collect(seen, _Distinct(result["seen"]))
             spec = spec.with_vocabularies(_sorted_vocabularies(seen, spec))
-        results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch)
+        bucket_bits = merge_bucket_bits(sum(task.end - task.start for task in tasks), len(tasks))
+        results = _pool_pass(pool, tasks, workers, spec, chunk_rows, splitting, scratch, bucket_bits)
     except Exception:  # noqa: BLE001 - any problem: the one-process path meets it again and reports it
         results = None
     header = results[0]["columns"] if results else None
@@ -487,8 +544,8 @@ def _parallel_runs(
     for result in results:
         account.labels.update(result["labels"])
         account.missing.update(result["missing"])
-        for index, bucket, path in result["runs"]:
-            runs.setdefault((index, bucket), []).append(path)
+        for index, bucket, segment in result["runs"]:
+            runs.setdefault((index, bucket), []).append(segment)
     return spec, dict(sorted(runs.items())), account
 
 
@@ -512,53 +569,88 @@ def _serial_runs(
     account = _Account()
     runs: _Runs = {(index, 0): [] for index in range(len(split.SPLITS))}
     for number, table in enumerate(_canonical_chunks(location, spec, chunk_rows, account)):
-        for index, _, hashes, lines in _sorted_runs(table, spec, *splitting):
+        for index, hashes, lines, parts in _sorted_runs(table, spec, *splitting):
             path = scratch / f"{split.SPLITS[index]}-{number:06d}.run"
             _write_run(path, hashes, lines)
-            runs[index, 0].append(path)
+            runs[index, 0].extend(segment for _, segment in _segments(path, hashes, parts))
     return spec, runs, account
 
 
-def _merge_part(paths: list[Path], part: Path) -> tuple[int, int]:
-    """A worker: :func:`_merge_runs` of one bucket's runs into a file of its own."""
-    with part.open("wb") as out:
-        return _merge_runs(paths, out)
+def _merge_part(segments: list[_Segment], target: Path, offset: int, size: int) -> tuple[int, int]:
+    """A worker: :func:`_merge_runs` of one bucket's runs into ``target`` (a split file being
+    written) at ``offset``, where the ``size`` bytes of the bucket's lines go: the buckets of a
+    split are written in place by the workers, side by side, not copied after."""
+    with target.open("r+b") as out:
+        out.seek(offset)
+        done = _merge_runs(segments, out)
+        if out.tell() != offset + size:
+            raise RuntimeError(f"merged {out.tell() - offset} bytes into {target} at {offset}, expected {size}")
+    return done
+
+
+def _hash_range(out: tables.AtomicTextWriter, start: int, size: int) -> None:
+    """Add the bytes ``[start, start + size)`` of the file ``out`` writes to its sha256."""
+    with out.partial.open("rb") as handle:
+        handle.seek(start)
+        while size > 0:
+            block = handle.read(min(size, 1 << 22))
+            if not block:
+                raise RuntimeError(f"{out.partial} ends before byte {start + size}")
+            out.digest.update(block)
+            size -= len(block)
 
 
 def _merge_splits(
-    pool: futures.ProcessPoolExecutor | None, runs: _Runs, output_dir: Path, host: str | None, scratch: Path,
+    pool: futures.ProcessPoolExecutor | None, runs: _Runs, output_dir: Path, host: str | None,
 ) -> tuple[dict[str, int], dict[str, str], int]:
     """Merge the runs into the split files (rows, sha256 and duplicate rows): in this process,
-    or each bucket by a worker into a part file, the parts of a split written one after the other
-    in bucket order as they come (the hash values of a bucket all sort before the next's)."""
+    or each bucket by a worker straight into its place in the split file (a bucket's bytes are
+    its runs' lines; the hash values of a bucket all sort before the next's), this process
+    reading each split's buckets back in order for its sha256 as they are done."""
+    if pool is None:
+        return _merge_splits_here(runs, output_dir, host)
     merging: dict[tuple[int, int], futures.Future] = {}
-    try:
-        if pool is not None:
-            for key, paths in runs.items():
-                merging[key] = pool.submit(_merge_part, paths, scratch / f"{split.SPLITS[key[0]]}-{key[1]:04d}.part")
-        rows, digests, duplicates = {}, {}, 0
+    with ExitStack() as stack:  # on a failure: no worker still writing when the files are removed
+        writers, places = [], {}
         for index, name in enumerate(split.SPLITS):
-            rows[name] = 0
-            with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
-                for key, paths in runs.items():
-                    if key[0] != index:
-                        continue
-                    if pool is None:
-                        count, repeated = _merge_runs(paths, out)
-                    else:
-                        count, repeated = merging[key].result()
-                        part = scratch / f"{name}-{key[1]:04d}.part"
-                        with part.open("rb") as handle:
-                            for block in iter(lambda: handle.read(1 << 22), b""):
-                                out.write(block)
-                        part.unlink()
+            out = stack.enter_context(tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)))
+            at = 0
+            for key, segments in runs.items():
+                if key[0] == index:
+                    size = sum(segment.size for segment in segments)
+                    places[key] = (at, size)
+                    at += size
+            out.handle.truncate(at)
+            out.handle.flush()
+            writers.append(out)
+        try:
+            for key, segments in runs.items():
+                merging[key] = pool.submit(_merge_part, segments, writers[key[0]].partial, *places[key])
+            rows, duplicates = dict.fromkeys(split.SPLITS, 0), 0
+            for key in runs:
+                count, repeated = merging[key].result()
+                _hash_range(writers[key[0]], *places[key])
+                rows[split.SPLITS[key[0]]] += count
+                duplicates += repeated
+        finally:
+            for future in merging.values():
+                future.cancel()
+            futures.wait(merging.values())
+    return rows, {name: out.hexdigest() for name, out in zip(split.SPLITS, writers)}, duplicates
+
+
+def _merge_splits_here(runs: _Runs, output_dir: Path, host: str | None) -> tuple[dict[str, int], dict[str, str], int]:
+    """:func:`_merge_splits` in this process: each split's runs merged into its file in turn."""
+    rows, digests, duplicates = {}, {}, 0
+    for index, name in enumerate(split.SPLITS):
+        rows[name] = 0
+        with tables.AtomicTextWriter(output_dir / name / split.split_file_name(name, host)) as out:
+            for key, segments in runs.items():
+                if key[0] == index:
+                    count, repeated = _merge_runs(segments, out)
                     rows[name] += count
                     duplicates += repeated
-            digests[name] = out.hexdigest()
-    finally:
-        for future in merging.values():
-            future.cancel()
-        futures.wait(merging.values())
+        digests[name] = out.hexdigest()
     return rows, digests, duplicates
 
 
@@ -586,7 +678,7 @@ def write_splits_streaming(
         spec, runs, account = done or _serial_runs(Path(location), spec, chunk_rows, splitting, Path(scratch))
         labels = account.labels
         schema.require_both_classes_counts(labels, spec)
-        rows, digests, duplicates = _merge_splits(pool if done else None, runs, output_dir, host, Path(scratch))
+        rows, digests, duplicates = _merge_splits(pool if done else None, runs, output_dir, host)
     return {
         "rows": rows, "sha256": digests, "ignored_columns": account.ignored, "duplicate_rows": duplicates, "dataset": spec.to_json(),
         # Churned ("1") and stayed ("0") rows of the whole input: the class balance.

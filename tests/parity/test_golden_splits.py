@@ -43,7 +43,7 @@ def test_a_one_byte_change_in_the_split_logic_is_caught(monkeypatch):
     """Stand-in for a careless edit of the seed handling: the suite names the changed files."""
     from churn import split
 
-    original = split.hash_values
-    monkeypatch.setattr(split, "hash_values", lambda keys, seed: original(keys, seed + 1))
+    original = split.hash_array  # what hash_values and preprocessing's streaming path hash through
+    monkeypatch.setattr(split, "hash_array", lambda keys, seed: original(keys, seed + 1))
     with pytest.raises(AssertionError, match=r"differ from the golden digests for case 'default': train/train.csv, validation/validation.csv, test/test.csv"):
         test_in_process_preprocessing_matches_the_goldens("default")

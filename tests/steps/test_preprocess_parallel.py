@@ -170,3 +170,43 @@ def test_the_worker_count_comes_from_the_argument_the_variable_or_the_cpus(monke
         preprocess.worker_count()
     with pytest.raises(ValueError, match="at least 1, got 0"):
         preprocess.worker_count(0)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
+def test_many_merge_buckets_write_the_bytes_of_one_process(tmp_path, small_shares, monkeypatch, chunk_rows):
+    """A large input's many buckets (here one per byte of input, at most 2**8): each bucket a
+    segment of every run, merged by a worker at its place in the split file; repeated rows
+    (equal hash values) in many runs and buckets."""
+    monkeypatch.setattr(preprocess, "MERGE_BUCKET_INPUT_BYTES", 1)
+    monkeypatch.setattr(preprocess, "MAX_MERGE_BUCKET_BITS", 8)
+    source = tmp_path / "odd.csv"
+    source.write_text(_odd_spellings(400 if chunk_rows < 1000 else 3333))
+    one, two = _both(source, tmp_path, chunk_rows)
+    assert small_shares == [True]
+    assert _written(tmp_path / "two") == _written(tmp_path / "one") and two == one
+
+
+def test_the_merge_buckets_grow_with_the_input():
+    bits = preprocess.merge_bucket_bits
+    assert bits(0) == bits(1) == bits(16 * preprocess.MERGE_BUCKET_INPUT_BYTES) == preprocess.MERGE_BUCKET_BITS
+    assert bits(16 * preprocess.MERGE_BUCKET_INPUT_BYTES + 1) == preprocess.MERGE_BUCKET_BITS + 1
+    assert bits(900 << 20, 100) == 7  # 10**7 synthetic rows: 128 buckets
+    assert bits(1 << 60) == preprocess.MAX_MERGE_BUCKET_BITS
+    # The parent holds shares x 3 splits x buckets segments: bounded, down to the least buckets.
+    assert bits(9 << 30, 1000) == 6 and preprocess.MAX_MERGE_SEGMENTS >= 1000 * 3 * 2**6
+    assert bits(1 << 40, 10**6) == preprocess.MERGE_BUCKET_BITS
+
+
+def _failing_merge(*args):
+    raise OSError("disk full")
+
+
+def test_a_failing_merge_leaves_no_split_file(tmp_path, small_shares, monkeypatch):
+    """The workers write the buckets into the split files in place: a failure removes them all."""
+    source = tmp_path / "odd.csv"
+    source.write_text(_odd_spellings(400))
+    monkeypatch.setattr(preprocess, "_merge_part", _failing_merge)
+    with pytest.raises(OSError, match="disk full"):
+        preprocess.write_splits_streaming(source, tmp_path / "out", 0.7, 0.15, 42, chunk_rows=7, workers=2)
+    assert small_shares == [True]
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]

@@ -340,6 +340,16 @@ def test_the_exact_auc_counts_every_pair(rows):
     assert train.exact_auc(scores, positive) == float(expected)
 
 
+@pytest.mark.parametrize("where", ["positive", "negative"])
+def test_a_nan_score_gives_a_nan_auc(where):
+    """NaN sorts last and ranks nowhere: the AUC is NaN (logged as XGBoost logs one), not a count."""
+    scores = np.array([0.1, 0.9, 0.4, 0.6], dtype=np.float32)
+    positive = np.array([False, True, False, True])
+    assert train.exact_auc(scores, positive) == 1.0
+    scores[1 if where == "positive" else 0] = np.nan
+    assert np.isnan(train.exact_auc(scores, positive))
+
+
 def _own_copy(splits, tmp_path):
     import shutil
 

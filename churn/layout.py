@@ -56,6 +56,8 @@ CACHE_DIR, INPUTS_DIR, CODE_DIR = ".cache", ".inputs", ".code"
 #: Under the runs folder: what each succeeded local run did, by a digest of what decided it
 #: (a re-run with nothing changed replays it without the SDK: ``churn.runner.replay``).
 REPLAY_DIR = ".replay"
+#: Under the runs folder: one lock file per execution a run resumed (``--resume`` claims it there, for good).
+RESUMES_DIR = ".resumes"
 PLOTS_DIR = "plots"
 
 #: The steps whose outputs are a run's artifacts (churn.pipeline names them so).

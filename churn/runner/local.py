@@ -27,13 +27,13 @@ from churn.backends.code_bundle import bundle_hash, write_bundle, written_bundle
 from churn.backends.local import LocalBackend
 from churn.files import clone_or_copy, file_uri, new_folder, text_sha256, tree_files
 from churn.history import RESUMABLE, is_running, last_resume, process_start
-from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, REPLAY_DIR, RUN_RECORD, STEP_LOG, TRIALS_FILE
+from churn.layout import CACHE_DIR, CODE_DIR, INPUTS_DIR, INTERRUPTED_SUFFIX, REPLAY_DIR, RESUMES_DIR, RUN_RECORD, STEP_LOG, TRIALS_FILE
 from churn.registry import PendingRegistration, Registry
 from churn.runner import replay
 from churn.runner.containers import DEFAULT_RUNNER
 from churn.runner.events import Events, RunFinished, RunStarted, StepFinished, StepStarted
 from churn.runner.local_jobs import (
-    JOBS_DIR, JobsFolder, LocalRun, StepFailure, bounded, keep_log, locked, remove_all_but, remove_dead_runs, run_job, store_lock,
+    JobsFolder, LocalRun, StepFailure, bounded, keep_log, locked, remove_all_but, remove_dead_runs, run_job, store_lock,
     write_run_record,
 )
 from churn.runner.runs import (
@@ -603,8 +603,8 @@ def resuming(runs_dir: Path, execution_id: str) -> Iterator[Resume]:
     started (its run.json names what it resumes) no other starts, so one resumed execution never
     registers two model versions. Else :class:`RunError` naming the run that resumed it."""
     find_run_dir(runs_dir, execution_id)  # (a missing one leaves no lock file)
-    (runs_dir / JOBS_DIR).mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / JOBS_DIR / f"resume-{execution_id}.lock", "a") as handle:
+    (runs_dir / RESUMES_DIR).mkdir(parents=True, exist_ok=True)
+    with open(runs_dir / RESUMES_DIR / f"{execution_id}.lock", "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

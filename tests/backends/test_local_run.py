@@ -312,7 +312,8 @@ def test_cli_rejects_bad_parameters_before_starting(tmp_path):
 def test_doctor_reports_everything_ready(runs_dir):
     done = _churn("doctor", "--runs-dir", str(runs_dir))
     assert done.returncode == 0, done.stdout
-    assert [line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("[")] == ["[ok"] * 4
+    assert [line.split("]")[0] for line in done.stdout.splitlines() if line.startswith("[")] == ["[ok"] * 5
+    assert f"[ok] leftovers: no step containers of dead runs in {runs_dir}" in done.stdout
     # the default (engine) container runner needs no Compose: doctor names what still uses it
     assert "(used by --container-runner compose, churn serve and image builds)" in done.stdout
     compose = _churn("doctor", "--runs-dir", str(runs_dir), "--container-runner", "compose")

@@ -36,17 +36,6 @@ TOP_FEATURES = 15
 _COLOURS = ("#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457")
 
 
-def load_drawing_modules() -> None:
-    """Import what drawing the plots needs: matplotlib's Agg backend, and XGBoost, which reads
-    the model for the feature importance. About a second, that a run spends while its steps run
-    in containers (:func:`churn.runner.runs.prepare_report`) instead of after them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot
-    import xgboost  # noqa: F401
-
-
 def _png(figure) -> str:
     import matplotlib.pyplot as plt
 

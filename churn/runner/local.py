@@ -46,7 +46,6 @@ from churn.runner.runs import (
     input_sha256,
     input_uri,
     local_path,
-    prepare_report,
     write_run_report,
 )
 from churn.runner.scheduling import default_max_parallel_steps
@@ -286,7 +285,6 @@ def _execute_and_summarize(
     backend, pipeline, session, overrides, run: LocalRun, jobs: JobsFolder, registration: _Registration, events: Events,
     *, definition: str, requested_input: str, resumed_from: str | None, input_sha256: str,
 ) -> RunResult:
-    prepare_report()  # (its imports load while the steps run)
     try:
         with backend.sdk_scope():
             execution = execute_locally(

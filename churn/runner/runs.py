@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -130,23 +128,6 @@ def finish_run(
     if report:
         write_run_report(run_dir)
     return RunResult(run_dir.name, summary.status, summary.failure_reason, run_dir, summary)
-
-
-def prepare_report() -> threading.Thread:
-    """Start loading the report's drawing modules on a thread of their own
-    (:func:`churn.report.load_drawing_modules`): a run calls it as its steps start, so that
-    :func:`write_run_report` does not wait for those imports when they are done."""
-
-    def load() -> None:
-        # A failure is write_run_report's to tell: it imports the same modules again.
-        with contextlib.suppress(Exception):
-            from churn.report import load_drawing_modules
-
-            load_drawing_modules()
-
-    thread = threading.Thread(target=load, name="report-modules", daemon=True)
-    thread.start()
-    return thread
 
 
 def write_run_report(run_dir: Path) -> None:

@@ -5,8 +5,6 @@ passed, paths are the user's."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -484,44 +482,3 @@ def test_doctor_names_the_step_containers_a_killed_run_left_and_removes_them_whe
     again = CliRunner().invoke(main, ["doctor", "--runs-dir", str(tmp_path)])
     assert again.exit_code == 0 and f"[ok] leftovers: no step containers of dead runs in {tmp_path}" in again.output
     live.close()
-
-
-def test_the_report_modules_load_while_the_steps_run(tmp_path, monkeypatch):
-    """A run loads the report's drawing modules (matplotlib, XGBoost: about a second) on a thread
-    of its own while its steps run, not after them when the report is written."""
-    import contextlib
-    import threading
-
-    import churn.report
-    from churn.runner import local
-    from churn.runner.runs import RunInterrupted
-
-    loaded = threading.Event()
-    loaders = []
-    monkeypatch.setattr(churn.report, "load_drawing_modules", lambda: loaders.append(threading.current_thread().name) or loaded.set())
-
-    def steps_running(*args, **kwargs):
-        assert loaded.wait(30), "the report's modules were not loading while the steps ran"
-        raise KeyboardInterrupt  # (ends the run without a summary to write)
-
-    monkeypatch.setattr(local, "execute_locally", steps_running)
-    monkeypatch.setattr(docker, "remove_job_containers", lambda folder: None)
-    runs = tmp_path / "runs"
-    (runs / "exec-1").mkdir(parents=True)
-    jobs = JobsFolder.create(runs)
-    run = LocalRun(runs_dir=runs, jobs=jobs, cache=None, max_parallel=2, execution_id="exec-1")
-    backend = SimpleNamespace(sdk_scope=contextlib.nullcontext, tuning=False)
-    with pytest.raises(RunInterrupted):
-        local._execute_and_summarize(backend, None, None, {}, run, jobs, SimpleNamespace(run=None), None, definition="", requested_input="",
-                                     resumed_from=None, input_sha256="")
-    assert loaders == ["report-modules"]
-
-
-def test_the_report_modules_are_the_ones_drawing_needs():
-    """load_drawing_modules imports matplotlib with the Agg backend and XGBoost (a fresh interpreter)."""
-    code = (
-        "import sys\nfrom churn.report import load_drawing_modules\nload_drawing_modules()\nimport matplotlib\n"
-        "print(matplotlib.get_backend().lower(), 'matplotlib.pyplot' in sys.modules, 'xgboost' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["agg", "True", "True"]

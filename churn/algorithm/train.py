@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +185,7 @@ def _binary_labels(label: np.ndarray) -> np.ndarray | None:
     return positive if both and bool(((label == 0) | positive).all()) else None
 
 
-def _auc_monitor(xgboost, channels: list[tuple[object, str, np.ndarray]]):
+def _auc_monitor(xgboost, channels: Sequence[tuple[object, str, np.ndarray]]):
     """An XGBoost callback that logs each round's AUC of every channel as XGBoost's own monitor
     logs ``eval_metric=auc`` (``[N]\\ttrain-auc:0.91234\\tvalidation-auc:...``, five decimals),
     computed by :func:`exact_auc` on the predictions XGBoost keeps of each channel (its prediction
@@ -230,13 +230,12 @@ def train(prefix: Path = PREFIX) -> Path:
     print(f"training on {rows} rows x {width} features, {num_round} rounds", flush=True)
     callbacks = []
     # AUC alone, without early stopping (which reads XGBoost's own metric), of a binary objective
-    # on 0/1 labels of both classes: logged by the exact, faster monitor. XGBoost keeps a
-    # prediction cache of every matrix in ``evals``; with no metric of its own it logs nothing.
-    if params.get("eval_metric") == ["auc"] and not early_stopping and params["objective"] in BINARY_OBJECTIVES and all(
-        positive is not None for positive in classes
-    ):
+    # on 0/1 labels of both classes in every channel: logged by the exact, faster monitor. XGBoost
+    # keeps a prediction cache of every matrix in ``evals``; with no metric of its own it logs nothing.
+    binary = [(matrix, name, positive) for (matrix, name), positive in zip(evals, classes) if positive is not None]
+    if params.get("eval_metric") == ["auc"] and not early_stopping and params["objective"] in BINARY_OBJECTIVES and len(binary) == len(evals):
         params = {**{k: v for k, v in params.items() if k != "eval_metric"}, "disable_default_eval_metric": 1}
-        callbacks.append(_auc_monitor(xgboost, [(matrix, name, positive) for (matrix, name), positive in zip(evals, classes) if positive is not None]))
+        callbacks.append(_auc_monitor(xgboost, binary))
     booster = xgboost.train(
         params, evals[0][0], num_boost_round=num_round, evals=evals,
         early_stopping_rounds=early_stopping, verbose_eval=not callbacks, callbacks=callbacks,

@@ -14,7 +14,8 @@ MESSAGE_FILE = Path(paths.MESSAGE_FILE)
 PROCESSING_DIR = Path(paths.PROCESSING)
 #: SageMaker keeps at most this much of either file.
 MAX_MESSAGE = 1024
-EXPECTED_ERRORS = (ValueError, FileNotFoundError)
+#: Bad input (ValueError) and what the file system refuses (OSError: a missing file, a full disk).
+EXPECTED_ERRORS = (ValueError, OSError)
 
 
 def run(step: str, main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
@@ -26,8 +27,11 @@ def run(step: str, main: Callable[[list[str] | None], None], argv: list[str] | N
         message = f"{step}: {error}"
         print(f"ERROR {message}", file=sys.stderr)
         for path in failure_files():
-            path.parent.mkdir(exist_ok=True)  # /opt/ml is there: the job's own or the checked folder
-            path.write_text(message[:MAX_MESSAGE])
+            try:
+                path.parent.mkdir(exist_ok=True)  # /opt/ml is there: the job's own or the checked folder
+                path.write_text(message[:MAX_MESSAGE])
+            except OSError:  # (a full disk): the message on stderr is in the job's log
+                pass
         sys.exit(2)
 
 

@@ -44,3 +44,21 @@ def test_outside_a_container_nothing_is_written(opt_ml):
     with pytest.raises(SystemExit):
         entrypoint.run("SelectModel", _bad, [])
     assert not opt_ml.exists()
+
+
+def test_a_full_disk_is_a_one_line_error_even_where_the_message_cannot_be_written(opt_ml, capsys, monkeypatch):
+    """A hostile pass filled the disk under preprocessing run by hand: a traceback (OSError was not
+    expected), where the user gets one line and exit 2; the failure file may not fit either."""
+    import errno
+    from pathlib import Path
+
+    def full(_argv):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    (opt_ml / "processing").mkdir(parents=True)
+    real = Path.write_text
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: full(None) if self.name == "message" else real(self, *a, **k))
+    with pytest.raises(SystemExit) as exit_:
+        entrypoint.run("PreprocessData", full, [])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "ERROR PreprocessData: [Errno 28] No space left on device\n"
